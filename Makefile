@@ -1,0 +1,42 @@
+# Makefile for mongo_etl: a PGXS build of the extension, plus the two
+# commands README.md documents (make demo, make test).
+
+MODULE_big = mongo_etl
+OBJS = \
+	$(WIN32RES) \
+	bson_convert.o \
+	connection.o \
+	deparse.o \
+	mongo_fdw_etl.o \
+	option.o
+PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
+
+EXTENSION = mongo_etl
+DATA = mongo_etl--1.0.sql
+
+REGRESS = options types scan connection
+REGRESS_OPTS = --dbname=mongo_etl_regress
+
+# libmongoc and libbson flags come from pkg-config; the first build on a
+# fresh machine runs before they are installed, so stay quiet about that.
+MONGOC_CFLAGS := $(shell pkg-config --cflags libmongoc-1.0 2>/dev/null)
+MONGOC_LIBS := $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
+PG_CPPFLAGS = $(MONGOC_CFLAGS)
+SHLIB_LINK = $(MONGOC_LIBS)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+.PHONY: test demo deps
+
+# Installs missing packages, builds, installs, starts the test servers,
+# runs the regression suite and stops the servers.
+test:
+	bash test/run.sh
+
+# Runs the end-to-end demo on a fresh machine.
+demo:
+	bash test/demo.sh

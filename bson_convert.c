@@ -1,0 +1,1044 @@
+/*-------------------------------------------------------------------------
+ *
+ * bson_convert.c
+ *		  Conversion of BSON documents into tuples: every field a scan needs
+ *		  is turned straight into a Datum of its column's type.
+ *
+ * A document is walked once.  The columns' field paths are prepared at the
+ * start of the scan as a tree of sorted path segments, so each field of a
+ * document costs one binary search, and the walk stops as soon as every
+ * wanted field was seen.  Values never pass through JSON text: numbers,
+ * dates and strings are converted directly, and documents and arrays for
+ * jsonb columns are built as JsonbValue trees.
+ *
+ * A value that does not fit its column is an error naming the BSON type,
+ * the PostgreSQL type, the column, the foreign table and the document's
+ * _id.  Nothing is truncated, rounded into an integer or turned into NULL.
+ *
+ * IDENTIFICATION
+ *		  bson_convert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "mongo_etl.h"
+
+/*
+ * One segment of the columns' field paths.  The children of a node are
+ * the next segments, sorted by name for binary search.
+ */
+struct MongoFieldNode
+{
+	char	   *name;			/* this segment; NULL for the root */
+	int		   *columns;		/* columns reading exactly this path */
+	int			ncolumns;
+	MongoFieldNode **children;	/* sorted by name */
+	int			nchildren;
+	int			nwanted;		/* columns in this subtree */
+};
+
+/* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
+#define UNIX_TO_POSTGRES_EPOCH_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+static MongoFieldNode *new_field_node(const char *name);
+static void add_field_path(MongoFieldNode *root, const char *path,
+						   int column);
+static void finish_field_node(MongoFieldNode *node);
+static int	compare_field_nodes(const void *a, const void *b);
+static const MongoFieldNode *find_child(const MongoFieldNode *node,
+										const char *key);
+static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
+						   const MongoFieldNode *node,
+						   Datum *values, bool *isnull);
+static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
+						   const MongoColumn *col, bool *isnull);
+static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
+						const MongoColumn *col);
+static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
+						   const MongoColumn *col, int64 min, int64 max);
+static double float_value(MongoConverter *conv, const bson_iter_t *iter,
+						  const MongoColumn *col);
+static Datum numeric_value(MongoConverter *conv, const bson_iter_t *iter,
+						   const MongoColumn *col);
+static Timestamp timestamp_value(MongoConverter *conv,
+								 const bson_iter_t *iter,
+								 const MongoColumn *col);
+static Datum input_function_value(MongoConverter *conv,
+								  const bson_iter_t *iter,
+								  const MongoColumn *col);
+static Jsonb *jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
+						  const MongoColumn *col);
+static JsonbValue *push_bson_container(MongoConverter *conv,
+									   JsonbParseState **state,
+									   const bson_iter_t *iter,
+									   const MongoColumn *col);
+static void bson_scalar_to_jsonb(MongoConverter *conv,
+								 const bson_iter_t *iter,
+								 const MongoColumn *col, JsonbValue *result);
+static char *server_string(const char *utf8, uint32 len, int *result_len);
+static Numeric int64_numeric(int64 value);
+static const char *bson_type_name(bson_type_t type);
+static void report_mismatch(const bson_iter_t *iter,
+							const MongoColumn *col) pg_attribute_noreturn();
+static void report_out_of_range(const bson_iter_t *iter,
+								const MongoColumn *col,
+								const char *value) pg_attribute_noreturn();
+static void conversion_error_callback(void *arg);
+
+/*
+ * mongo_init_column
+ *		Describe one column of a scan and decide, once, how its values are
+ *		built.  Types without a direct conversion are filled from BSON
+ *		strings through their input function, the only constructor such a
+ *		type has in general.
+ */
+void
+mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
+				  const char *field, Oid typid, int32 typmod)
+{
+	column->attnum = attnum;
+	column->name = name;
+	column->field = field;
+	column->typid = typid;
+	column->typmod = typmod;
+
+	switch (typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			column->kind = MONGO_TARGET_TEXT;
+			break;
+		case INT2OID:
+			column->kind = MONGO_TARGET_INT2;
+			break;
+		case INT4OID:
+			column->kind = MONGO_TARGET_INT4;
+			break;
+		case INT8OID:
+			column->kind = MONGO_TARGET_INT8;
+			break;
+		case FLOAT4OID:
+			column->kind = MONGO_TARGET_FLOAT4;
+			break;
+		case FLOAT8OID:
+			column->kind = MONGO_TARGET_FLOAT8;
+			break;
+		case NUMERICOID:
+			column->kind = MONGO_TARGET_NUMERIC;
+			break;
+		case BOOLOID:
+			column->kind = MONGO_TARGET_BOOL;
+			break;
+		case TIMESTAMPTZOID:
+			column->kind = MONGO_TARGET_TIMESTAMPTZ;
+			break;
+		case TIMESTAMPOID:
+			column->kind = MONGO_TARGET_TIMESTAMP;
+			break;
+		case DATEOID:
+			column->kind = MONGO_TARGET_DATE;
+			break;
+		case JSONBOID:
+			column->kind = MONGO_TARGET_JSONB;
+			break;
+		default:
+			{
+				Oid			input_fn;
+
+				column->kind = MONGO_TARGET_INPUT_FUNCTION;
+				getTypeInputInfo(typid, &input_fn, &column->typioparam);
+				fmgr_info(input_fn, &column->input_fn);
+			}
+			break;
+	}
+}
+
+/*
+ * mongo_create_converter
+ *		Prepare the conversion of documents into the given columns: build the
+ *		tree of field paths the walk of each document searches.
+ */
+MongoConverter *
+mongo_create_converter(const char *relname, MongoColumn *columns,
+					   int ncolumns)
+{
+	MongoConverter *conv = palloc0(sizeof(MongoConverter));
+	int			i;
+
+	conv->relname = relname;
+	conv->columns = columns;
+	conv->ncolumns = ncolumns;
+	conv->seen = palloc0(sizeof(bool) * Max(ncolumns, 1));
+	conv->current_column = -1;
+	conv->fields = new_field_node(NULL);
+	for (i = 0; i < ncolumns; i++)
+		add_field_path(conv->fields, columns[i].field, i);
+	finish_field_node(conv->fields);
+	return conv;
+}
+
+/*
+ * new_field_node
+ *		An empty node of the field tree.
+ */
+static MongoFieldNode *
+new_field_node(const char *name)
+{
+	MongoFieldNode *node = palloc0(sizeof(MongoFieldNode));
+
+	node->name = name ? pstrdup(name) : NULL;
+	return node;
+}
+
+/*
+ * add_field_path
+ *		Add a column's dotted path to the tree, one node per segment.
+ *		Several columns may read the same path.
+ */
+static void
+add_field_path(MongoFieldNode *root, const char *path, int column)
+{
+	MongoFieldNode *node = root;
+	char	   *copy = pstrdup(path);
+	char	   *segment = copy;
+
+	for (;;)
+	{
+		char	   *dot = strchr(segment, '.');
+		MongoFieldNode *child = NULL;
+		int			i;
+
+		if (dot != NULL)
+			*dot = '\0';
+		for (i = 0; i < node->nchildren; i++)
+		{
+			if (strcmp(node->children[i]->name, segment) == 0)
+			{
+				child = node->children[i];
+				break;
+			}
+		}
+		if (child == NULL)
+		{
+			child = new_field_node(segment);
+			node->children = node->nchildren == 0
+				? palloc(sizeof(MongoFieldNode *))
+				: repalloc(node->children,
+						   sizeof(MongoFieldNode *) * (node->nchildren + 1));
+			node->children[node->nchildren++] = child;
+		}
+		node = child;
+		if (dot == NULL)
+			break;
+		segment = dot + 1;
+	}
+
+	node->columns = node->ncolumns == 0
+		? palloc(sizeof(int))
+		: repalloc(node->columns, sizeof(int) * (node->ncolumns + 1));
+	node->columns[node->ncolumns++] = column;
+	pfree(copy);
+}
+
+/*
+ * finish_field_node
+ *		Sort every node's children for binary search and count the columns
+ *		below each node, which lets the walk stop early.
+ */
+static void
+finish_field_node(MongoFieldNode *node)
+{
+	int			i;
+
+	if (node->nchildren > 1)
+		qsort(node->children, node->nchildren, sizeof(MongoFieldNode *),
+			  compare_field_nodes);
+	node->nwanted = node->ncolumns;
+	for (i = 0; i < node->nchildren; i++)
+	{
+		finish_field_node(node->children[i]);
+		node->nwanted += node->children[i]->nwanted;
+	}
+}
+
+/*
+ * compare_field_nodes
+ *		qsort comparator: field nodes by name, in strcmp order.
+ */
+static int
+compare_field_nodes(const void *a, const void *b)
+{
+	const MongoFieldNode *na = *(const MongoFieldNode *const *) a;
+	const MongoFieldNode *nb = *(const MongoFieldNode *const *) b;
+
+	return strcmp(na->name, nb->name);
+}
+
+/*
+ * find_child
+ *		The child of a node named key, or NULL: a binary search.
+ */
+static const MongoFieldNode *
+find_child(const MongoFieldNode *node, const char *key)
+{
+	int			low = 0;
+	int			high = node->nchildren - 1;
+
+	while (low <= high)
+	{
+		int			middle = (low + high) / 2;
+		int			cmp = strcmp(key, node->children[middle]->name);
+
+		if (cmp == 0)
+			return node->children[middle];
+		if (cmp < 0)
+			high = middle - 1;
+		else
+			low = middle + 1;
+	}
+	return NULL;
+}
+
+/*
+ * mongo_document_to_slot
+ *		Fill the values and nulls of a tuple from one document.  The caller
+ *		has set every column NULL; a field the document lacks, or holds as
+ *		BSON null, leaves its column NULL.  Runs in the scan's per-row
+ *		memory context.
+ */
+void
+mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
+					   Datum *values, bool *isnull)
+{
+	ErrorContextCallback errcallback;
+	bson_iter_t iter;
+
+	if (conv->ncolumns == 0)
+		return;
+
+	conv->document = document;
+	memset(conv->seen, 0, sizeof(bool) * conv->ncolumns);
+
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = conv;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (bson_iter_init(&iter, document))
+		convert_fields(conv, &iter, conv->fields, values, isnull);
+
+	error_context_stack = errcallback.previous;
+	conv->current_column = -1;
+}
+
+/*
+ * convert_fields
+ *		Walk the fields of one (sub)document, converting those that columns
+ *		read and descending into those that lead to deeper paths.  Arrays
+ *		are walked like documents, so "tags.0" reads an array's first
+ *		element, as in MongoDB.  If a key repeats, its first occurrence
+ *		wins.  Returns the number of columns filled.
+ */
+static int
+convert_fields(MongoConverter *conv, bson_iter_t *iter,
+			   const MongoFieldNode *node, Datum *values, bool *isnull)
+{
+	int			filled = 0;
+
+	while (filled < node->nwanted && bson_iter_next(iter))
+	{
+		const MongoFieldNode *child = find_child(node, bson_iter_key(iter));
+		int			i;
+
+		if (child == NULL)
+			continue;
+
+		for (i = 0; i < child->ncolumns; i++)
+		{
+			int			c = child->columns[i];
+			const MongoColumn *col = &conv->columns[c];
+
+			if (conv->seen[c])
+				continue;
+			conv->seen[c] = true;
+			conv->current_column = c;
+			values[col->attnum - 1] =
+				convert_value(conv, iter, col, &isnull[col->attnum - 1]);
+			filled++;
+		}
+
+		if (child->nchildren > 0 &&
+			(BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter)))
+		{
+			bson_iter_t sub;
+
+			if (bson_iter_recurse(iter, &sub))
+				filled += convert_fields(conv, &sub, child, values, isnull);
+		}
+	}
+	return filled;
+}
+
+/*
+ * convert_value
+ *		One BSON value into the Datum of its column.  BSON null and
+ *		undefined are SQL NULL.
+ */
+static Datum
+convert_value(MongoConverter *conv, const bson_iter_t *iter,
+			  const MongoColumn *col, bool *isnull)
+{
+	bson_type_t type = bson_iter_type(iter);
+
+	if (type == BSON_TYPE_NULL || type == BSON_TYPE_UNDEFINED)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	*isnull = false;
+
+	switch (col->kind)
+	{
+		case MONGO_TARGET_TEXT:
+			return text_value(conv, iter, col);
+		case MONGO_TARGET_INT2:
+			return Int16GetDatum((int16) integer_value(conv, iter, col,
+													   PG_INT16_MIN,
+													   PG_INT16_MAX));
+		case MONGO_TARGET_INT4:
+			return Int32GetDatum((int32) integer_value(conv, iter, col,
+													   PG_INT32_MIN,
+													   PG_INT32_MAX));
+		case MONGO_TARGET_INT8:
+			return Int64GetDatum(integer_value(conv, iter, col,
+											   PG_INT64_MIN, PG_INT64_MAX));
+		case MONGO_TARGET_FLOAT4:
+			{
+				double		d = float_value(conv, iter, col);
+				float		f = (float) d;
+
+				/* out of float4's range either way, as float8 -> float4 */
+				if ((isinf(f) && !isinf(d)) || (f == 0.0f && d != 0.0))
+					report_out_of_range(iter, col, float8out_internal(d));
+				return Float4GetDatum(f);
+			}
+		case MONGO_TARGET_FLOAT8:
+			return Float8GetDatum(float_value(conv, iter, col));
+		case MONGO_TARGET_NUMERIC:
+			return numeric_value(conv, iter, col);
+		case MONGO_TARGET_BOOL:
+			if (type != BSON_TYPE_BOOL)
+				report_mismatch(iter, col);
+			return BoolGetDatum(bson_iter_bool(iter));
+		case MONGO_TARGET_TIMESTAMPTZ:
+			return TimestampTzGetDatum(timestamp_value(conv, iter, col));
+		case MONGO_TARGET_TIMESTAMP:
+			/* BSON dates are UTC; a timestamp column holds them as UTC */
+			return TimestampGetDatum(timestamp_value(conv, iter, col));
+		case MONGO_TARGET_DATE:
+			{
+				Timestamp	ts = timestamp_value(conv, iter, col);
+				int64		days = ts / USECS_PER_DAY;
+
+				/* the UTC day, rounding down before 2000-01-01 */
+				if (ts % USECS_PER_DAY < 0)
+					days--;
+				return DateADTGetDatum((DateADT) days);
+			}
+		case MONGO_TARGET_JSONB:
+			return JsonbPGetDatum(jsonb_value(conv, iter, col));
+		case MONGO_TARGET_INPUT_FUNCTION:
+			return input_function_value(conv, iter, col);
+	}
+	pg_unreachable();
+}
+
+/*
+ * text_value
+ *		A string, an ObjectId (its 24 hex digits) or a number (its decimal
+ *		form) as text; varchar(n) and char(n) apply their length rules as an
+ *		assignment would.
+ */
+static Datum
+text_value(MongoConverter *conv, const bson_iter_t *iter,
+		   const MongoColumn *col)
+{
+	text	   *result;
+
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_UTF8:
+			{
+				uint32		len;
+				const char *utf8 = bson_iter_utf8(iter, &len);
+				int			server_len;
+				char	   *str = server_string(utf8, len, &server_len);
+
+				result = cstring_to_text_with_len(str, server_len);
+				break;
+			}
+		case BSON_TYPE_OID:
+			{
+				char		hex[25];
+
+				bson_oid_to_string(bson_iter_oid(iter), hex);
+				result = cstring_to_text_with_len(hex, 24);
+				break;
+			}
+		case BSON_TYPE_INT32:
+			{
+				char		buf[12];
+
+				pg_ltoa(bson_iter_int32(iter), buf);
+				result = cstring_to_text(buf);
+				break;
+			}
+		case BSON_TYPE_INT64:
+			{
+				char		buf[MAXINT8LEN + 1];
+
+				pg_lltoa(bson_iter_int64(iter), buf);
+				result = cstring_to_text(buf);
+				break;
+			}
+		case BSON_TYPE_DOUBLE:
+			result = cstring_to_text(float8out_internal(bson_iter_double(iter)));
+			break;
+		default:
+			report_mismatch(iter, col);
+	}
+
+	if (col->typmod >= 0 && col->typid == VARCHAROID)
+		return DirectFunctionCall3(varchar, PointerGetDatum(result),
+								   Int32GetDatum(col->typmod),
+								   BoolGetDatum(false));
+	if (col->typmod >= 0 && col->typid == BPCHAROID)
+		return DirectFunctionCall3(bpchar, PointerGetDatum(result),
+								   Int32GetDatum(col->typmod),
+								   BoolGetDatum(false));
+	return PointerGetDatum(result);
+}
+
+/*
+ * integer_value
+ *		An int32, int64 or integral double, range-checked.  A double with a
+ *		fractional part is a mismatch, never truncated.
+ */
+static int64
+integer_value(MongoConverter *conv, const bson_iter_t *iter,
+			  const MongoColumn *col, int64 min, int64 max)
+{
+	int64		value;
+	char		buf[MAXINT8LEN + 1];
+
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_INT32:
+			value = bson_iter_int32(iter);
+			break;
+		case BSON_TYPE_INT64:
+			value = bson_iter_int64(iter);
+			break;
+		case BSON_TYPE_DOUBLE:
+			{
+				double		d = bson_iter_double(iter);
+
+				if (isnan(d) || d != rint(d))
+					report_mismatch(iter, col);
+				if (!FLOAT8_FITS_IN_INT64(d))
+					report_out_of_range(iter, col, float8out_internal(d));
+				value = (int64) d;
+				break;
+			}
+		default:
+			report_mismatch(iter, col);
+	}
+
+	if (value < min || value > max)
+	{
+		pg_lltoa(value, buf);
+		report_out_of_range(iter, col, buf);
+	}
+	return value;
+}
+
+/*
+ * float_value
+ *		A double, int32 or int64 as a double, as PostgreSQL's casts from
+ *		integers to float8 do.
+ */
+static double
+float_value(MongoConverter *conv, const bson_iter_t *iter,
+			const MongoColumn *col)
+{
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_DOUBLE:
+			return bson_iter_double(iter);
+		case BSON_TYPE_INT32:
+			return (double) bson_iter_int32(iter);
+		case BSON_TYPE_INT64:
+			return (double) bson_iter_int64(iter);
+		default:
+			report_mismatch(iter, col);
+	}
+}
+
+/*
+ * numeric_value
+ *		An int32, int64 or double as numeric, with the column's precision
+ *		and scale applied as an assignment would.
+ */
+static Datum
+numeric_value(MongoConverter *conv, const bson_iter_t *iter,
+			  const MongoColumn *col)
+{
+	Datum		result;
+
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_INT32:
+			result = NumericGetDatum(int64_numeric(bson_iter_int32(iter)));
+			break;
+		case BSON_TYPE_INT64:
+			result = NumericGetDatum(int64_numeric(bson_iter_int64(iter)));
+			break;
+		case BSON_TYPE_DOUBLE:
+			result = DirectFunctionCall1(float8_numeric,
+										 Float8GetDatum(bson_iter_double(iter)));
+			break;
+		default:
+			report_mismatch(iter, col);
+	}
+
+	if (col->typmod >= 0)
+		result = DirectFunctionCall2(numeric, result,
+									 Int32GetDatum(col->typmod));
+	return result;
+}
+
+/*
+ * timestamp_value
+ *		A BSON date (milliseconds since 1970-01-01 UTC) as a PostgreSQL
+ *		timestamp, erroring when outside PostgreSQL's range.
+ */
+static Timestamp
+timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
+				const MongoColumn *col)
+{
+	int64		unix_ms;
+	int64		postgres_ms;
+	Timestamp	result;
+
+	if (!BSON_ITER_HOLDS_DATE_TIME(iter))
+		report_mismatch(iter, col);
+
+	unix_ms = bson_iter_date_time(iter);
+	if (pg_sub_s64_overflow(unix_ms, UNIX_TO_POSTGRES_EPOCH_MS, &postgres_ms) ||
+		pg_mul_s64_overflow(postgres_ms, 1000, &result) ||
+		!IS_VALID_TIMESTAMP(result))
+	{
+		char		buf[MAXINT8LEN + 32];
+
+		snprintf(buf, sizeof(buf), INT64_FORMAT " ms since 1970", unix_ms);
+		report_out_of_range(iter, col, buf);
+	}
+	return result;
+}
+
+/*
+ * input_function_value
+ *		A type with no direct conversion, built from a BSON string (or an
+ *		ObjectId's hex form) by the type's input function.
+ */
+static Datum
+input_function_value(MongoConverter *conv, const bson_iter_t *iter,
+					 const MongoColumn *col)
+{
+	char	   *str;
+
+	if (BSON_ITER_HOLDS_UTF8(iter))
+	{
+		uint32		len;
+		const char *utf8 = bson_iter_utf8(iter, &len);
+		int			server_len;
+
+		str = server_string(utf8, len, &server_len);
+	}
+	else if (BSON_ITER_HOLDS_OID(iter))
+	{
+		str = palloc(25);
+		bson_oid_to_string(bson_iter_oid(iter), str);
+	}
+	else
+		report_mismatch(iter, col);
+
+	return InputFunctionCall((FmgrInfo *) &col->input_fn, str,
+							 col->typioparam, col->typmod);
+}
+
+/*
+ * jsonb_value
+ *		Any supported BSON value as jsonb.  Documents and arrays become
+ *		objects and arrays, built as a JsonbValue tree.
+ */
+static Jsonb *
+jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
+			const MongoColumn *col)
+{
+	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
+	{
+		JsonbParseState *state = NULL;
+
+		return JsonbValueToJsonb(push_bson_container(conv, &state, iter,
+													 col));
+	}
+	else
+	{
+		JsonbValue	scalar;
+
+		bson_scalar_to_jsonb(conv, iter, col, &scalar);
+		return JsonbValueToJsonb(&scalar);
+	}
+}
+
+/*
+ * push_bson_container
+ *		Push a BSON document or array, and everything inside it, onto a
+ *		jsonb parse state.  Returns the finished container.
+ */
+static JsonbValue *
+push_bson_container(MongoConverter *conv, JsonbParseState **state,
+					const bson_iter_t *iter, const MongoColumn *col)
+{
+	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
+	bson_iter_t child;
+
+	/* nesting depth comes from the data */
+	check_stack_depth();
+
+	if (!bson_iter_recurse(iter, &child))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid BSON %s", bson_type_name(bson_iter_type(iter)))));
+
+	pushJsonbValue(state, is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
+				   NULL);
+	while (bson_iter_next(&child))
+	{
+		if (!is_array)
+		{
+			JsonbValue	key;
+			const char *utf8 = bson_iter_key(&child);
+
+			key.type = jbvString;
+			key.val.string.val = server_string(utf8, strlen(utf8),
+											   &key.val.string.len);
+			pushJsonbValue(state, WJB_KEY, &key);
+		}
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&child) || BSON_ITER_HOLDS_ARRAY(&child))
+			push_bson_container(conv, state, &child, col);
+		else
+		{
+			JsonbValue	value;
+
+			bson_scalar_to_jsonb(conv, &child, col, &value);
+			pushJsonbValue(state, is_array ? WJB_ELEM : WJB_VALUE, &value);
+		}
+	}
+	return pushJsonbValue(state, is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
+						  NULL);
+}
+
+/*
+ * bson_scalar_to_jsonb
+ *		A BSON scalar as a jsonb scalar.  Numbers are jsonb numbers, exact
+ *		for int64.  JSON has no NaN or infinity, so those doubles become
+ *		the strings "NaN", "Infinity" and "-Infinity".  ObjectIds are their
+ *		24 hex digits; dates are ISO 8601 strings in UTC with milliseconds,
+ *		as 2024-05-01T12:00:00.000Z.
+ */
+static void
+bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
+					 const MongoColumn *col, JsonbValue *result)
+{
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_NULL:
+		case BSON_TYPE_UNDEFINED:
+			result->type = jbvNull;
+			break;
+		case BSON_TYPE_BOOL:
+			result->type = jbvBool;
+			result->val.boolean = bson_iter_bool(iter);
+			break;
+		case BSON_TYPE_UTF8:
+			{
+				uint32		len;
+				const char *utf8 = bson_iter_utf8(iter, &len);
+
+				result->type = jbvString;
+				result->val.string.val = server_string(utf8, len,
+													   &result->val.string.len);
+				break;
+			}
+		case BSON_TYPE_INT32:
+			result->type = jbvNumeric;
+			result->val.numeric = int64_numeric(bson_iter_int32(iter));
+			break;
+		case BSON_TYPE_INT64:
+			result->type = jbvNumeric;
+			result->val.numeric = int64_numeric(bson_iter_int64(iter));
+			break;
+		case BSON_TYPE_DOUBLE:
+			{
+				double		d = bson_iter_double(iter);
+
+				if (isnan(d) || isinf(d))
+				{
+					result->type = jbvString;
+					result->val.string.val =
+						isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity");
+					result->val.string.len = strlen(result->val.string.val);
+				}
+				else
+				{
+					result->type = jbvNumeric;
+					result->val.numeric =
+						DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+															Float8GetDatum(d)));
+				}
+				break;
+			}
+		case BSON_TYPE_OID:
+			result->type = jbvString;
+			result->val.string.val = palloc(25);
+			bson_oid_to_string(bson_iter_oid(iter), result->val.string.val);
+			result->val.string.len = 24;
+			break;
+		case BSON_TYPE_DATE_TIME:
+			{
+				Timestamp	ts = timestamp_value(conv, iter, col);
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+					tm.tm_year < 1 || tm.tm_year > 9999)
+					report_out_of_range(iter, col, "(outside years 1 to 9999)");
+				result->type = jbvString;
+				result->val.string.val =
+					psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+							 tm.tm_year, tm.tm_mon, tm.tm_mday,
+							 tm.tm_hour, tm.tm_min, tm.tm_sec,
+							 (int) (fsec / 1000));
+				result->val.string.len = strlen(result->val.string.val);
+				break;
+			}
+		default:
+			report_mismatch(iter, col);
+	}
+}
+
+/*
+ * server_string
+ *		A BSON UTF-8 string in the database encoding, verified: invalid
+ *		UTF-8 and NUL bytes, which text cannot hold, are errors.
+ */
+static char *
+server_string(const char *utf8, uint32 len, int *result_len)
+{
+	char	   *str = pg_any_to_server(utf8, (int) len, PG_UTF8);
+
+	*result_len = str == utf8 ? (int) len : (int) strlen(str);
+	return str;
+}
+
+/*
+ * int64_numeric
+ *		An integer as numeric, on every supported PostgreSQL version.
+ */
+static Numeric
+int64_numeric(int64 value)
+{
+#if PG_VERSION_NUM >= 140000
+	return int64_to_numeric(value);
+#else
+	return DatumGetNumeric(DirectFunctionCall1(int8_numeric,
+											   Int64GetDatum(value)));
+#endif
+}
+
+/*
+ * bson_type_name
+ *		A BSON type's name as MongoDB's $type operator spells it.
+ */
+static const char *
+bson_type_name(bson_type_t type)
+{
+	switch (type)
+	{
+		case BSON_TYPE_DOUBLE:
+			return "double";
+		case BSON_TYPE_UTF8:
+			return "string";
+		case BSON_TYPE_DOCUMENT:
+			return "object";
+		case BSON_TYPE_ARRAY:
+			return "array";
+		case BSON_TYPE_BINARY:
+			return "binData";
+		case BSON_TYPE_UNDEFINED:
+			return "undefined";
+		case BSON_TYPE_OID:
+			return "objectId";
+		case BSON_TYPE_BOOL:
+			return "bool";
+		case BSON_TYPE_DATE_TIME:
+			return "date";
+		case BSON_TYPE_NULL:
+			return "null";
+		case BSON_TYPE_REGEX:
+			return "regex";
+		case BSON_TYPE_DBPOINTER:
+			return "dbPointer";
+		case BSON_TYPE_CODE:
+			return "javascript";
+		case BSON_TYPE_SYMBOL:
+			return "symbol";
+		case BSON_TYPE_CODEWSCOPE:
+			return "javascriptWithScope";
+		case BSON_TYPE_INT32:
+			return "int";
+		case BSON_TYPE_TIMESTAMP:
+			return "timestamp";
+		case BSON_TYPE_INT64:
+			return "long";
+		case BSON_TYPE_DECIMAL128:
+			return "decimal";
+		case BSON_TYPE_MINKEY:
+			return "minKey";
+		case BSON_TYPE_MAXKEY:
+			return "maxKey";
+		default:
+			return "unknown";
+	}
+}
+
+/*
+ * report_mismatch
+ *		A value whose BSON type cannot go into the column's type.  The
+ *		column, table and _id come from conversion_error_callback.
+ */
+static void
+report_mismatch(const bson_iter_t *iter, const MongoColumn *col)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("cannot convert BSON %s to type %s",
+					bson_type_name(bson_iter_type(iter)),
+					format_type_with_typemod(col->typid, col->typmod))));
+}
+
+/*
+ * report_out_of_range
+ *		A value of a convertible BSON type that the column's type cannot
+ *		hold.
+ */
+static void
+report_out_of_range(const bson_iter_t *iter, const MongoColumn *col,
+					const char *value)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("BSON %s value %s is out of range for type %s",
+					bson_type_name(bson_iter_type(iter)), value,
+					format_type_with_typemod(col->typid, col->typmod))));
+}
+
+/*
+ * conversion_error_callback
+ *		Error context for any error while a column is converted, ours or one
+ *		from a type's input function: which column, table and document.
+ */
+static void
+conversion_error_callback(void *arg)
+{
+	MongoConverter *conv = (MongoConverter *) arg;
+	const MongoColumn *col;
+
+	if (conv->current_column < 0)
+		return;
+	col = &conv->columns[conv->current_column];
+	if (strcmp(col->name, col->field) == 0)
+		errcontext("column \"%s\" of foreign table \"%s\", document _id %s",
+				   col->name, conv->relname,
+				   mongo_document_id_string(conv->document));
+	else
+		errcontext("column \"%s\" (field \"%s\") of foreign table \"%s\", document _id %s",
+				   col->name, col->field, conv->relname,
+				   mongo_document_id_string(conv->document));
+}
+
+/*
+ * mongo_document_id_string
+ *		A document's _id for a message: ObjectIds as hex, strings quoted,
+ *		numbers as such, anything else as relaxed extended JSON.
+ */
+char *
+mongo_document_id_string(const bson_t *document)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init_find(&iter, document, "_id"))
+		return pstrdup("(none)");
+
+	switch (bson_iter_type(&iter))
+	{
+		case BSON_TYPE_OID:
+			{
+				char	   *hex = palloc(25);
+
+				bson_oid_to_string(bson_iter_oid(&iter), hex);
+				return hex;
+			}
+		case BSON_TYPE_UTF8:
+			return psprintf("\"%s\"", bson_iter_utf8(&iter, NULL));
+		case BSON_TYPE_INT32:
+			return psprintf("%d", bson_iter_int32(&iter));
+		case BSON_TYPE_INT64:
+			return psprintf(INT64_FORMAT, bson_iter_int64(&iter));
+		default:
+			{
+				bson_t		wrapper = BSON_INITIALIZER;
+				char	   *json;
+				char	   *result;
+
+				bson_append_iter(&wrapper, "_id", 3, &iter);
+				json = bson_as_relaxed_extended_json(&wrapper, NULL);
+				result = pstrdup(json ? json : "(unprintable)");
+				bson_free(json);
+				bson_destroy(&wrapper);
+				return result;
+			}
+	}
+}

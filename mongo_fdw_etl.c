@@ -1,0 +1,481 @@
+/*-------------------------------------------------------------------------
+ *
+ * mongo_fdw_etl.c
+ *		  The mongo_etl foreign-data wrapper: handler and the planner and
+ *		  executor callbacks of a foreign scan over a MongoDB collection.
+ *
+ * A scan runs one find command with a projection of the fields the query
+ * uses, and converts each returned document straight into the scan tuple
+ * (bson_convert.c).  The cursor is opened at the first row, not at Begin, so
+ * EXPLAIN without ANALYZE never contacts the server.
+ *
+ * IDENTIFICATION
+ *		  mongo_fdw_etl.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "commands/explain.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "mongo_etl.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * Row count assumed for a collection: the FDW has no statistics yet, and
+ * asking the server for a count at plan time would cost a round trip on
+ * every plan.
+ */
+#define MONGO_DEFAULT_ROWS 1000
+
+/* Cost of starting a scan: connecting, and the find command's round trip */
+#define MONGO_STARTUP_COST 100.0
+
+/*
+ * Cost per document relative to cpu_tuple_cost: a document is read off the
+ * network, walked and converted, several times the work of a heap tuple.
+ */
+#define MONGO_PER_DOCUMENT_COST_FACTOR 10.0
+
+/* Planner state of a foreign table, kept in RelOptInfo.fdw_private */
+typedef struct MongoRelationInfo
+{
+	Bitmapset  *attrs_used;		/* columns the query reads, including in
+								 * local WHERE clauses */
+} MongoRelationInfo;
+
+/* Items in ForeignScan.fdw_private */
+enum MongoScanPrivateIndex
+{
+	/* Integer list of the attribute numbers the scan fills */
+	MongoScanPrivateRetrievedAttrs
+};
+
+/* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
+typedef struct MongoScanState
+{
+	const char *servername;		/* for error messages */
+	MongoTableOptions options;	/* database, collection, batch size */
+	MongoConverter *converter;	/* document-to-tuple conversion */
+	bson_t	   *filter;			/* find filter (empty until pushdown) */
+	bson_t	   *find_opts;		/* projection and batch size */
+
+	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only */
+	mongoc_collection_t *collection;	/* open while the cursor is */
+	mongoc_cursor_t *cursor;	/* NULL until the first row is fetched */
+
+	MemoryContext row_cxt;		/* per-row data, reset for every document */
+	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
+} MongoScanState;
+
+static void mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+static void mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								 Oid foreigntableid);
+static ForeignScan *mongoGetForeignPlan(PlannerInfo *root,
+										RelOptInfo *baserel,
+										Oid foreigntableid,
+										ForeignPath *best_path,
+										List *tlist,
+										List *scan_clauses,
+										Plan *outer_plan);
+static void mongoBeginForeignScan(ForeignScanState *node, int eflags);
+static TupleTableSlot *mongoIterateForeignScan(ForeignScanState *node);
+static void mongoReScanForeignScan(ForeignScanState *node);
+static void mongoEndForeignScan(ForeignScanState *node);
+static void mongoExplainForeignScan(ForeignScanState *node,
+									ExplainState *es);
+
+static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
+static Oid	scan_user_id(ForeignScanState *node);
+static void open_cursor(MongoScanState *state);
+static void close_cursor(MongoScanState *state);
+static void release_scan_resources(void *arg);
+
+PG_FUNCTION_INFO_V1(mongo_etl_handler);
+
+/*
+ * mongo_etl_handler
+ *		The FdwRoutine of mongo_etl: read-only foreign scans.
+ */
+Datum
+mongo_etl_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = mongoGetForeignRelSize;
+	routine->GetForeignPaths = mongoGetForeignPaths;
+	routine->GetForeignPlan = mongoGetForeignPlan;
+	routine->BeginForeignScan = mongoBeginForeignScan;
+	routine->IterateForeignScan = mongoIterateForeignScan;
+	routine->ReScanForeignScan = mongoReScanForeignScan;
+	routine->EndForeignScan = mongoEndForeignScan;
+	routine->ExplainForeignScan = mongoExplainForeignScan;
+
+	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * mongoGetForeignRelSize
+ *		Estimate the rows a scan returns, and note which columns the query
+ *		reads so the scan fetches only those fields.
+ */
+static void
+mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+					   Oid foreigntableid)
+{
+	MongoRelationInfo *fpinfo = palloc0(sizeof(MongoRelationInfo));
+	ListCell   *lc;
+
+	baserel->fdw_private = fpinfo;
+
+	/* every WHERE clause is evaluated locally, so its columns are needed */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
+				   &fpinfo->attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		pull_varattnos((Node *) rinfo->clause, baserel->relid,
+					   &fpinfo->attrs_used);
+	}
+
+	if (baserel->tuples <= 0)
+		baserel->tuples = MONGO_DEFAULT_ROWS;
+	baserel->rows = clamp_row_est(baserel->tuples *
+								  clauselist_selectivity(root,
+														 baserel->baserestrictinfo,
+														 0, JOIN_INNER, NULL));
+}
+
+/*
+ * mongoGetForeignPaths
+ *		One path: a scan of the whole collection.
+ */
+static void
+mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+					 Oid foreigntableid)
+{
+	Cost		startup_cost = MONGO_STARTUP_COST;
+	Cost		total_cost;
+	QualCost	qual_cost;
+
+	cost_qual_eval(&qual_cost, baserel->baserestrictinfo, root);
+	total_cost = startup_cost + qual_cost.startup +
+		baserel->tuples * (cpu_tuple_cost * MONGO_PER_DOCUMENT_COST_FACTOR +
+						   qual_cost.per_tuple);
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel,
+									 NULL,	/* default pathtarget */
+									 baserel->rows,
+									 startup_cost,
+									 total_cost,
+									 NIL,	/* no pathkeys */
+									 baserel->lateral_relids,
+									 NULL,	/* no extra plan */
+#if PG_VERSION_NUM >= 170000
+									 NIL,	/* no fdw_restrictinfo */
+#endif
+									 NIL)); /* no fdw_private */
+}
+
+/*
+ * mongoGetForeignPlan
+ *		A ForeignScan that evaluates every WHERE clause locally and fills
+ *		only the columns the query reads.
+ */
+static ForeignScan *
+mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+					Oid foreigntableid, ForeignPath *best_path,
+					List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	List	   *fdw_private;
+
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	fdw_private = list_make1(retrieved_attrs_list(root, baserel));
+
+	return make_foreignscan(tlist, scan_clauses, baserel->relid,
+							NIL,	/* no expressions to evaluate */
+							fdw_private,
+							NIL,	/* no custom tlist */
+							NIL,	/* no remote quals */
+							outer_plan);
+}
+
+/*
+ * retrieved_attrs_list
+ *		The attribute numbers of the columns a scan must fill: those the
+ *		query reads, or all of them for a whole-row reference.  System
+ *		columns are not fetched from MongoDB.
+ */
+static List *
+retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel)
+{
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
+										  fpinfo->attrs_used);
+	List	   *retrieved = NIL;
+	int			i;
+
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+			continue;
+		if (whole_row ||
+			bms_is_member(i - FirstLowInvalidHeapAttributeNumber,
+						  fpinfo->attrs_used))
+			retrieved = lappend_int(retrieved, i);
+	}
+	table_close(rel, NoLock);
+	return retrieved;
+}
+
+/*
+ * mongoBeginForeignScan
+ *		Prepare the conversion and the find command.  Under EXPLAIN without
+ *		ANALYZE nothing connects; otherwise the cached client is taken, but
+ *		the server is first contacted by the first Iterate.
+ */
+static void
+mongoBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	List	   *retrieved = list_nth(fsplan->fdw_private,
+									 MongoScanPrivateRetrievedAttrs);
+	MongoScanState *state = palloc0(sizeof(MongoScanState));
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	ForeignServer *server = GetForeignServer(table->serverid);
+	MongoColumn *columns;
+	bson_t	   *projection;
+	ListCell   *lc;
+	int			ncolumns = 0;
+
+	node->fdw_state = state;
+	state->servername = server->servername;
+	mongo_get_table_options(table, server, &state->options);
+
+	columns = palloc(sizeof(MongoColumn) * Max(list_length(retrieved), 1));
+	foreach(lc, retrieved)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
+		char	   *attname = NameStr(attr->attname);
+
+		mongo_init_column(&columns[ncolumns++], attnum, attname,
+						  mongo_get_column_field(RelationGetRelid(rel),
+												 attnum, attname),
+						  attr->atttypid, attr->atttypmod);
+	}
+	state->converter = mongo_create_converter(RelationGetRelationName(rel),
+											  columns, ncolumns);
+
+	state->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "mongo_etl row data",
+										   ALLOCSET_DEFAULT_SIZES);
+
+	/* from here on libmongoc memory exists; free it however the scan ends */
+	state->cleanup.func = release_scan_resources;
+	state->cleanup.arg = state;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &state->cleanup);
+
+	state->filter = bson_new();
+	state->find_opts = bson_new();
+	projection = mongo_build_projection(columns, ncolumns);
+	BSON_APPEND_DOCUMENT(state->find_opts, "projection", projection);
+	bson_destroy(projection);
+	BSON_APPEND_INT32(state->find_opts, "batchSize",
+					  state->options.batch_size);
+
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		state->conn = mongo_get_connection(server,
+										   GetUserMapping(scan_user_id(node),
+														  server->serverid));
+}
+
+/*
+ * scan_user_id
+ *		The user whose user mapping the scan connects with: the view owner
+ *		when read through a view, else the current user.
+ */
+static Oid
+scan_user_id(ForeignScanState *node)
+{
+#if PG_VERSION_NUM >= 160000
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+
+	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
+#else
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid,
+									   node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
+/*
+ * mongoIterateForeignScan
+ *		The next document as a tuple, or an empty slot at the end.  A cursor
+ *		that stops because of an error raises it: a failed getMore must not
+ *		look like the end of the collection.
+ */
+static TupleTableSlot *
+mongoIterateForeignScan(ForeignScanState *node)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	const bson_t *document;
+	MemoryContext oldcxt;
+
+	ExecClearTuple(slot);
+	MemoryContextReset(state->row_cxt);
+	CHECK_FOR_INTERRUPTS();
+
+	if (state->cursor == NULL)
+		open_cursor(state);
+
+	if (!mongoc_cursor_next(state->cursor, &document))
+	{
+		bson_error_t error;
+
+		if (mongoc_cursor_error(state->cursor, &error))
+			mongo_report_error(&error, state->servername,
+							   state->options.database,
+							   state->options.collection);
+		return slot;
+	}
+
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	memset(slot->tts_isnull, true,
+		   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	mongo_document_to_slot(state->converter, document,
+						   slot->tts_values, slot->tts_isnull);
+	MemoryContextSwitchTo(oldcxt);
+
+	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * mongoReScanForeignScan
+ *		Start over: the next Iterate runs the find command again.
+ */
+static void
+mongoReScanForeignScan(ForeignScanState *node)
+{
+	close_cursor((MongoScanState *) node->fdw_state);
+}
+
+/*
+ * mongoEndForeignScan
+ *		Free the cursor and give the connection back.
+ */
+static void
+mongoEndForeignScan(ForeignScanState *node)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+
+	if (state != NULL)
+		release_scan_resources(state);
+}
+
+/*
+ * mongoExplainForeignScan
+ *		Show the collection, and with VERBOSE the exact find command.
+ */
+static void
+mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+
+	ExplainPropertyText("MongoDB Collection",
+						psprintf("%s.%s", state->options.database,
+								 state->options.collection),
+						es);
+	if (es->verbose)
+		ExplainPropertyText("MongoDB Command",
+							mongo_find_command_string(&state->options,
+													  state->filter,
+													  state->find_opts),
+							es);
+}
+
+/*
+ * open_cursor
+ *		Run the find command.  libmongoc sends it at the first
+ *		mongoc_cursor_next, which also reports any failure.
+ */
+static void
+open_cursor(MongoScanState *state)
+{
+	mongoc_client_t *client = mongo_connection_client(state->conn);
+
+	state->collection = mongoc_client_get_collection(client,
+													 state->options.database,
+													 state->options.collection);
+	state->cursor = mongoc_collection_find_with_opts(state->collection,
+													 state->filter,
+													 state->find_opts,
+													 NULL);
+}
+
+/*
+ * close_cursor
+ *		Destroy the cursor, which also ends it on the server when it was not
+ *		exhausted.
+ */
+static void
+close_cursor(MongoScanState *state)
+{
+	if (state->cursor != NULL)
+		mongoc_cursor_destroy(state->cursor);
+	state->cursor = NULL;
+	if (state->collection != NULL)
+		mongoc_collection_destroy(state->collection);
+	state->collection = NULL;
+}
+
+/*
+ * release_scan_resources
+ *		Free everything libmongoc allocated for a scan and give the
+ *		connection back.  Called by EndForeignScan, and as a reset callback
+ *		of the query's memory context, so an error does not leak a cursor.
+ *		Safe to call twice.
+ */
+static void
+release_scan_resources(void *arg)
+{
+	MongoScanState *state = (MongoScanState *) arg;
+
+	close_cursor(state);
+	if (state->filter != NULL)
+		bson_destroy(state->filter);
+	state->filter = NULL;
+	if (state->find_opts != NULL)
+		bson_destroy(state->find_opts);
+	state->find_opts = NULL;
+	if (state->conn != NULL)
+		mongo_release_connection(state->conn);
+	state->conn = NULL;
+}

@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Validation of mongo_etl's options, and lookup of the options a
+ *		  scan needs.
+ *
+ * Every option is checked when it is set (CREATE or ALTER of the server,
+ * user mapping, foreign table or column), so a mistake surfaces there and
+ * not at the first query.
+ *
+ * IDENTIFICATION
+ *		  option.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "mongo_etl.h"
+
+/* An option name and the catalog of the object it may be set on */
+typedef struct MongoOption
+{
+	const char *name;
+	Oid			context;
+} MongoOption;
+
+static const MongoOption valid_options[] = {
+	{"uri", ForeignServerRelationId},
+	{"username", UserMappingRelationId},
+	{"password", UserMappingRelationId},
+	{"database", ForeignTableRelationId},
+	{"collection", ForeignTableRelationId},
+	{"batch_size", ForeignTableRelationId},
+	{"field", AttributeRelationId},
+	{NULL, InvalidOid}
+};
+
+static bool is_valid_option(const char *name, Oid context);
+static char *valid_option_list(Oid context);
+static void validate_uri(const char *uristr);
+static int32 parse_batch_size(const char *value);
+static void validate_field_path(const char *path);
+
+PG_FUNCTION_INFO_V1(mongo_etl_validator);
+
+/*
+ * mongo_etl_validator
+ *		Check the options of a mongo_etl server, user mapping, foreign table
+ *		or column.  PostgreSQL calls this with the complete resulting option
+ *		list on CREATE and ALTER, so required options can be enforced here.
+ */
+Datum
+mongo_etl_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	bool		have_uri = false;
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const char *value = defGetString(def);
+
+		if (!is_valid_option(def->defname, catalog))
+		{
+			char	   *valid = valid_option_list(catalog);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 valid[0] != '\0'
+					 ? errhint("Valid options in this context are: %s.",
+							   valid)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		if (strcmp(def->defname, "uri") == 0)
+		{
+			validate_uri(value);
+			have_uri = true;
+		}
+		else if (strcmp(def->defname, "batch_size") == 0)
+			(void) parse_batch_size(value);
+		else if (strcmp(def->defname, "field") == 0)
+			validate_field_path(value);
+		else if (value[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"%s\" must not be empty",
+							def->defname)));
+	}
+
+	if (catalog == ForeignServerRelationId && !have_uri)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("a mongo_etl server needs the option \"uri\""),
+				 errhint("Give the MongoDB connection string, for example OPTIONS (uri 'mongodb://127.0.0.1:27017/').")));
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * is_valid_option
+ *		Whether an option of this name may be set on this kind of object.
+ */
+static bool
+is_valid_option(const char *name, Oid context)
+{
+	const MongoOption *opt;
+
+	for (opt = valid_options; opt->name != NULL; opt++)
+	{
+		if (opt->context == context && strcmp(opt->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * valid_option_list
+ *		The options valid for this kind of object, comma-separated, for the
+ *		hint of an "invalid option" error.
+ */
+static char *
+valid_option_list(Oid context)
+{
+	const MongoOption *opt;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (opt = valid_options; opt->name != NULL; opt++)
+	{
+		if (opt->context == context)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 opt->name);
+	}
+	return buf.data;
+}
+
+/*
+ * validate_uri
+ *		Parse a connection string with libmongoc's own parser, so that
+ *		whatever libmongoc accepts (mongodb+srv, TLS and read preference
+ *		options, replica sets) is accepted, and nothing else.  Credentials
+ *		belong in the user mapping, where only its owner and superusers can
+ *		read them; a password here would be visible to every user who can
+ *		see the server.
+ */
+static void
+validate_uri(const char *uristr)
+{
+	mongoc_uri_t *uri;
+	bson_error_t error;
+	bool		has_password;
+
+	mongo_library_init();
+
+	uri = mongoc_uri_new_with_error(uristr, &error);
+	if (uri == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid MongoDB connection string in option \"uri\""),
+				 errdetail_internal("%s", error.message)));
+
+	has_password = mongoc_uri_get_password(uri) != NULL;
+	mongoc_uri_destroy(uri);
+
+	if (has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"uri\" must not contain a password"),
+				 errhint("Set username and password in the user mapping instead.")));
+}
+
+/*
+ * parse_batch_size
+ *		Parse the batch_size option: a positive integer.
+ */
+static int32
+parse_batch_size(const char *value)
+{
+	int			result;
+
+	if (!parse_int(value, &result, 0, NULL) || result <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"batch_size\": \"%s\"",
+						value),
+				 errhint("Give a positive integer number of documents.")));
+	return result;
+}
+
+/*
+ * validate_field_path
+ *		A field path is one or more non-empty names joined by dots.  A name
+ *		starting with '$' would be read by MongoDB as an operator, not a
+ *		field, so it is refused.
+ */
+static void
+validate_field_path(const char *path)
+{
+	const char *segment = path;
+
+	for (;;)
+	{
+		const char *dot = strchr(segment, '.');
+		size_t		len = dot ? (size_t) (dot - segment) : strlen(segment);
+
+		if (len == 0 || segment[0] == '$')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"field\": \"%s\"",
+							path),
+					 errdetail("A field path is one or more field names joined by dots; no name may be empty or start with \"$\".")));
+		if (dot == NULL)
+			break;
+		segment = dot + 1;
+	}
+}
+
+/*
+ * mongo_get_option
+ *		The value of the option of this name in a DefElem list, or NULL.
+ */
+const char *
+mongo_get_option(List *options, const char *name)
+{
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/*
+ * mongo_get_table_options
+ *		Resolve a foreign table's options for a scan.  The database defaults
+ *		to the one named in the server's uri, the collection to the table's
+ *		own name.
+ */
+void
+mongo_get_table_options(ForeignTable *table, ForeignServer *server,
+						MongoTableOptions *options)
+{
+	const char *database = mongo_get_option(table->options, "database");
+	const char *collection = mongo_get_option(table->options, "collection");
+	const char *batch_size = mongo_get_option(table->options, "batch_size");
+
+	if (database == NULL)
+	{
+		const char *uristr = mongo_get_option(server->options, "uri");
+		mongoc_uri_t *uri = mongoc_uri_new_with_error(uristr, NULL);
+
+		if (uri != NULL && mongoc_uri_get_database(uri) != NULL)
+			database = pstrdup(mongoc_uri_get_database(uri));
+		if (uri != NULL)
+			mongoc_uri_destroy(uri);
+	}
+	if (database == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" names no MongoDB database",
+						get_rel_name(table->relid)),
+				 errhint("Set the table option \"database\", or name the database in the server's uri.")));
+
+	options->database = pstrdup(database);
+	options->collection = collection != NULL
+		? pstrdup(collection) : get_rel_name(table->relid);
+	options->batch_size = batch_size != NULL
+		? parse_batch_size(batch_size) : MONGO_DEFAULT_BATCH_SIZE;
+}
+
+/*
+ * mongo_get_column_field
+ *		The field path a column reads: its "field" option, or else its name.
+ */
+char *
+mongo_get_column_field(Oid relid, AttrNumber attnum, const char *attname)
+{
+	const char *field = mongo_get_option(GetForeignColumnOptions(relid,
+																 attnum),
+										 "field");
+
+	return pstrdup(field != NULL ? field : attname);
+}
