@@ -26,6 +26,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -52,6 +53,7 @@ struct MongoFieldNode
 	MongoFieldNode **children;	/* sorted by name */
 	int			nchildren;
 	int			nwanted;		/* columns in this subtree */
+	bool		named_children; /* a child name is not an array index */
 };
 
 /* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
@@ -95,12 +97,15 @@ static void bson_scalar_to_jsonb(MongoConverter *conv,
 								 const MongoColumn *col, JsonbValue *result);
 static char *server_string(const char *utf8, uint32 len, int *result_len);
 static Numeric int64_numeric(int64 value);
+static Numeric double_numeric(double value);
 static const char *bson_type_name(bson_type_t type);
 static void report_mismatch(const bson_iter_t *iter,
 							const MongoColumn *col) pg_attribute_noreturn();
 static void report_out_of_range(const bson_iter_t *iter,
 								const MongoColumn *col,
 								const char *value) pg_attribute_noreturn();
+static void report_path_through_array(MongoConverter *conv,
+									  const MongoFieldNode *node) pg_attribute_noreturn();
 static void conversion_error_callback(void *arg);
 
 /*
@@ -275,8 +280,12 @@ finish_field_node(MongoFieldNode *node)
 	node->nwanted = node->ncolumns;
 	for (i = 0; i < node->nchildren; i++)
 	{
+		const char *name = node->children[i]->name;
+
 		finish_field_node(node->children[i]);
 		node->nwanted += node->children[i]->nwanted;
+		if (strspn(name, "0123456789") != strlen(name))
+			node->named_children = true;
 	}
 }
 
@@ -391,6 +400,9 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		{
 			bson_iter_t sub;
 
+			if (BSON_ITER_HOLDS_ARRAY(iter) && child->named_children)
+				report_path_through_array(conv, child);
+
 			if (bson_iter_recurse(iter, &sub))
 				filled += convert_fields(conv, &sub, child, values, isnull);
 		}
@@ -438,7 +450,7 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 
 				/* out of float4's range either way, as float8 -> float4 */
 				if ((isinf(f) && !isinf(d)) || (f == 0.0f && d != 0.0))
-					report_out_of_range(iter, col, float8out_internal(d));
+					report_out_of_range(iter, col, double_to_shortest_decimal(d));
 				return Float4GetDatum(f);
 			}
 		case MONGO_TARGET_FLOAT8:
@@ -521,8 +533,13 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				break;
 			}
 		case BSON_TYPE_DOUBLE:
-			result = cstring_to_text(float8out_internal(bson_iter_double(iter)));
-			break;
+			{
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				double_to_shortest_decimal_buf(bson_iter_double(iter), buf);
+				result = cstring_to_text(buf);
+				break;
+			}
 		default:
 			report_mismatch(iter, col);
 	}
@@ -563,9 +580,15 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 				double		d = bson_iter_double(iter);
 
 				if (isnan(d) || d != rint(d))
-					report_mismatch(iter, col);
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("cannot convert BSON double to type %s",
+									format_type_with_typemod(col->typid,
+															 col->typmod)),
+							 errdetail("The value %s is not an integer.",
+									   double_to_shortest_decimal(d))));
 				if (!FLOAT8_FITS_IN_INT64(d))
-					report_out_of_range(iter, col, float8out_internal(d));
+					report_out_of_range(iter, col, double_to_shortest_decimal(d));
 				value = (int64) d;
 				break;
 			}
@@ -623,8 +646,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 			result = NumericGetDatum(int64_numeric(bson_iter_int64(iter)));
 			break;
 		case BSON_TYPE_DOUBLE:
-			result = DirectFunctionCall1(float8_numeric,
-										 Float8GetDatum(bson_iter_double(iter)));
+			result = NumericGetDatum(double_numeric(bson_iter_double(iter)));
 			break;
 		default:
 			report_mismatch(iter, col);
@@ -824,9 +846,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 				else
 				{
 					result->type = jbvNumeric;
-					result->val.numeric =
-						DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-															Float8GetDatum(d)));
+					result->val.numeric = double_numeric(d);
 				}
 				break;
 			}
@@ -886,6 +906,26 @@ int64_numeric(int64 value)
 	return DatumGetNumeric(DirectFunctionCall1(int8_numeric,
 											   Int64GetDatum(value)));
 #endif
+}
+
+/*
+ * double_numeric
+ *		A double as the numeric of its shortest exact decimal form, the one
+ *		that reads back as the same double.  PostgreSQL's float8-to-numeric
+ *		cast keeps only 15 significant digits, which loses information
+ *		(0.1 + 0.2 would become 0.3); numeric has no constructor from
+ *		decimal digits other than its input function.
+ */
+static Numeric
+double_numeric(double value)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(value, buf);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
+											   CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
 }
 
 /*
@@ -973,6 +1013,29 @@ report_out_of_range(const bson_iter_t *iter, const MongoColumn *col,
 			 errmsg("BSON %s value %s is out of range for type %s",
 					bson_type_name(bson_iter_type(iter)), value,
 					format_type_with_typemod(col->typid, col->typmod))));
+}
+
+/*
+ * report_path_through_array
+ *		A column's field path names a field inside an array's elements
+ *		("items.sku" where items is an array).  MongoDB would collect that
+ *		field from every element; a scalar column cannot hold such a list,
+ *		and reading NULL would lose the data silently, so it is an error.
+ */
+static void
+report_path_through_array(MongoConverter *conv, const MongoFieldNode *node)
+{
+	/* blame the first column below the array */
+	while (node->ncolumns == 0)
+		node = node->children[0];
+	conv->current_column = node->columns[0];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("field path \"%s\" leads into an array",
+					conv->columns[node->columns[0]].field),
+			 errdetail("A path through an array must name an element by its position, as in \"items.0.sku\"."),
+			 errhint("Read the whole array into a jsonb column instead.")));
 }
 
 /*

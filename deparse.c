@@ -16,6 +16,7 @@
 
 #include "mongo_etl.h"
 
+static char *projected_path(const char *path);
 static bool path_covers(const char *prefix, const char *path);
 
 /*
@@ -30,30 +31,56 @@ bson_t *
 mongo_build_projection(MongoColumn *columns, int ncolumns)
 {
 	bson_t	   *projection = bson_new();
+	char	  **paths = palloc(sizeof(char *) * Max(ncolumns, 1));
 	int			i;
 
 	for (i = 0; i < ncolumns; i++)
+		paths[i] = projected_path(columns[i].field);
+
+	for (i = 0; i < ncolumns; i++)
 	{
-		const char *path = columns[i].field;
 		bool		redundant = false;
 		int			j;
 
 		for (j = 0; j < ncolumns && !redundant; j++)
 		{
-			const char *other = columns[j].field;
-
 			/* covered by a shorter path, or the same path seen earlier */
-			if (j != i && path_covers(other, path) &&
-				(strlen(other) < strlen(path) || j < i))
+			if (j != i && path_covers(paths[j], paths[i]) &&
+				(strlen(paths[j]) < strlen(paths[i]) || j < i))
 				redundant = true;
 		}
 		if (!redundant)
-			BSON_APPEND_INT32(projection, path, 1);
+			BSON_APPEND_INT32(projection, paths[i], 1);
 	}
 
 	if (ncolumns == 0)
 		BSON_APPEND_INT32(projection, "_id", 1);
 	return projection;
+}
+
+/*
+ * projected_path
+ *		The part of a field path a projection can name.  In a projection
+ *		MongoDB reads "tags.0" as a field called "0" inside each element of
+ *		the array, not as its first element, so the projection stops before
+ *		the first all-digit segment and the conversion picks the element.
+ */
+static char *
+projected_path(const char *path)
+{
+	const char *segment = path;
+
+	for (;;)
+	{
+		const char *dot = strchr(segment, '.');
+		size_t		len = dot ? (size_t) (dot - segment) : strlen(segment);
+
+		if (segment != path && strspn(segment, "0123456789") == len)
+			return pnstrdup(path, segment - path - 1);
+		if (dot == NULL)
+			return pstrdup(path);
+		segment = dot + 1;
+	}
 }
 
 /*

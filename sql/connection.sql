@@ -1,0 +1,111 @@
+--
+-- Connections: the cached client, its rebuilding after ALTER, and errors,
+-- which must never look like an empty result.
+--
+\getenv mongo_uri MONGO_URI
+\getenv pgport PGPORT
+CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+CREATE FOREIGN TABLE users (name text)
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+
+-- Runs a query and reports how it failed: SQLSTATE, message, whether the
+-- server's own message is in the detail, and whether it failed within
+-- the given number of seconds.  Server messages vary between MongoDB
+-- implementations, so they are not printed.
+CREATE FUNCTION query_error(query text, seconds int,
+  OUT state text, OUT message text, OUT has_detail bool, OUT in_time bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  detail text;
+BEGIN
+  EXECUTE query;
+  state := 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
+                          message = MESSAGE_TEXT,
+                          detail = PG_EXCEPTION_DETAIL;
+  has_detail := coalesce(detail, '') <> '';
+  in_time := clock_timestamp() - started < make_interval(secs => seconds);
+END $$;
+
+-- Runs Python with pymongo against the test database, as db: the tests
+-- change the collections under a running scan this way.
+SET mongo_etl_test.uri = :'mongo_uri';
+CREATE TEMP TABLE mongo_exec_output (line text);
+CREATE FUNCTION mongo_exec(statement text) RETURNS bool
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('COPY mongo_exec_output FROM PROGRAM %L',
+    format('/usr/bin/python3 -c "import pymongo, sys; db = pymongo.MongoClient(sys.argv[1]).mongo_etl_regress; %s" %s',
+           statement, current_setting('mongo_etl_test.uri')));
+  RETURN true;
+END $$;
+
+SELECT count(*) FROM users;
+
+-- nothing listening: an error at once, with libmongoc's reason
+CREATE SERVER refused FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1:1/');
+CREATE USER MAPPING FOR CURRENT_USER SERVER refused;
+CREATE FOREIGN TABLE refused_t (a int)
+  SERVER refused OPTIONS (database 'x', collection 'y');
+SELECT * FROM refused_t;
+SELECT * FROM query_error('SELECT * FROM refused_t', 5);
+
+-- a server that is not MongoDB (this PostgreSQL): an error, not a hang
+CREATE SERVER not_mongo FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1/?connectTimeoutMS=2000');
+ALTER SERVER not_mongo OPTIONS (SET uri :'mongo_uri');
+SELECT format('mongodb://127.0.0.1:%s/?connectTimeoutMS=2000&socketTimeoutMS=2000', :'pgport') AS pg_uri \gset
+ALTER SERVER not_mongo OPTIONS (SET uri :'pg_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER not_mongo;
+CREATE FOREIGN TABLE not_mongo_t (a int)
+  SERVER not_mongo OPTIONS (database 'x', collection 'y');
+SELECT * FROM query_error('SELECT * FROM not_mongo_t', 10);
+
+-- ALTER SERVER drops the cached client: the next query uses the new uri
+ALTER SERVER regress OPTIONS (SET uri 'mongodb://127.0.0.1:1/');
+SELECT * FROM query_error('SELECT count(*) FROM users', 5);
+ALTER SERVER regress OPTIONS (SET uri :'mongo_uri');
+SELECT count(*) FROM users;
+
+-- ALTER USER MAPPING too: with credentials the client authenticates (and
+-- this test server refuses), without them it reads again.  Special
+-- characters in the password reach libmongoc intact.
+ALTER USER MAPPING FOR CURRENT_USER SERVER regress
+  OPTIONS (ADD username 'etl', ADD password 'p@ss:/w?rd#%&=');
+SELECT * FROM query_error('SELECT count(*) FROM users', 10);
+ALTER USER MAPPING FOR CURRENT_USER SERVER regress
+  OPTIONS (DROP username, DROP password);
+SELECT count(*) FROM users;
+
+-- a server error in the middle of a scan is an ERROR, not the end of the
+-- data: the collection is dropped while the first batch of 50 is read,
+-- so the next getMore fails
+SELECT mongo_exec('db.midscan.drop(); db.midscan.insert_many([{''_id'': i, ''n'': i} for i in range(300)])');
+CREATE FOREIGN TABLE midscan (_id int, n int)
+  SERVER regress OPTIONS (database 'mongo_etl_regress', batch_size '50');
+SELECT count(*), sum(n) FROM midscan;
+SELECT * FROM query_error($$
+  SELECT count(*) FROM midscan WHERE n <> 10 OR mongo_exec('db.midscan.drop()')
+$$, 10);
+-- the client still works afterwards
+SELECT count(*) FROM midscan;
+SELECT count(*) FROM users;
+
+-- statement_timeout stops a long scan (20,000 documents rescanned for
+-- every outer row), and the next query runs normally
+CREATE FOREIGN TABLE big (n int)
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'big');
+SET enable_material = off;
+SET statement_timeout = '1s';
+SELECT count(*) FROM big a, big b;
+RESET statement_timeout;
+RESET enable_material;
+SELECT count(*) FROM big;
+
+DROP FUNCTION query_error, mongo_exec;
+SET client_min_messages = warning;
+DROP SERVER regress, refused, not_mongo CASCADE;

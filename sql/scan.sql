@@ -1,0 +1,104 @@
+--
+-- Scans: documents into tuples, projection, nested fields, loading.
+--
+\getenv mongo_uri MONGO_URI
+CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+
+-- the README's example table over test/fixtures/users.json
+CREATE FOREIGN TABLE users (
+  _id text, name text, age int, email text, created timestamptz,
+  score float8, active bool, city text OPTIONS (field 'address.city'),
+  tags jsonb
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+
+SET timezone = 'UTC';
+SELECT * FROM users ORDER BY _id;
+
+-- missing fields and BSON nulls are SQL NULL; an int64 and an integral
+-- double that fit go into int
+SELECT name, age, email IS NULL AS no_email, city IS NULL AS no_city
+  FROM users ORDER BY _id;
+
+-- only the referenced fields are asked for; a nested path and its parent
+-- are fetched as the parent alone
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name, city FROM users WHERE age > 30;
+CREATE FOREIGN TABLE users_nested (
+  name text,
+  address jsonb,
+  city text OPTIONS (field 'address.city'),
+  lat float8 OPTIONS (field 'address.geo.lat'),
+  first_tag text OPTIONS (field 'tags.0'),
+  name_again varchar(20) OPTIONS (field 'name')
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM users_nested;
+SELECT * FROM users_nested ORDER BY name;
+-- a column not in the query is neither fetched nor converted
+EXPLAIN (VERBOSE, COSTS OFF) SELECT lat FROM users_nested;
+SELECT lat FROM users_nested WHERE lat IS NOT NULL;
+
+-- a path into the elements of an array must name an element; otherwise
+-- the values cannot be read into one scalar, and that is an error
+CREATE FOREIGN TABLE users_tag_note (name text, note text OPTIONS (field 'tags.note'))
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+SELECT name, note FROM users_tag_note;
+ALTER FOREIGN TABLE users_tag_note ALTER COLUMN note OPTIONS (SET field 'tags.1.note');
+SELECT name, note FROM users_tag_note ORDER BY name;
+
+-- WHERE clauses are evaluated locally for now, on the fields they need
+SELECT name FROM users WHERE city = 'Oslo' OR score < 0 ORDER BY name;
+-- count(*) fetches only _id
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users;
+SELECT count(*) FROM users;
+-- a whole-row reference fetches every column
+EXPLAIN (VERBOSE, COSTS OFF) SELECT u FROM users u WHERE name = 'Eve';
+SELECT u FROM users u WHERE name = 'Eve';
+
+-- INSERT ... SELECT: the migration path
+CREATE TABLE local_users (
+  _id text PRIMARY KEY, name text, age int, email text, created timestamptz,
+  score float8, active bool, city text, tags jsonb
+);
+INSERT INTO local_users SELECT * FROM users;
+SELECT count(*), sum(age), string_agg(city, ',' ORDER BY city) FROM local_users;
+SELECT (SELECT count(*) FROM (SELECT * FROM users EXCEPT SELECT * FROM local_users) d) AS missing;
+
+-- rescans: the inner foreign scan restarts for every outer row
+SET enable_material = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF)
+SELECT g, count(u.name) FROM generate_series(1, 3) g
+  LEFT JOIN users u ON u.age > g * 30 GROUP BY g ORDER BY g;
+SELECT g, count(u.name) FROM generate_series(1, 3) g
+  LEFT JOIN users u ON u.age > g * 30 GROUP BY g ORDER BY g;
+RESET enable_material;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+
+-- a collection that does not exist reads as empty, as in MongoDB
+CREATE FOREIGN TABLE nothing (a int)
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'no_such_collection');
+SELECT count(*) FROM nothing;
+
+-- 20,000 documents in batches of 1,000, read completely: every generated
+-- document is there, exactly once, with its values
+CREATE FOREIGN TABLE big (
+  _id int, n int, name text, score float8, big int8, even bool
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'big', batch_size '1000');
+SELECT count(*), count(DISTINCT _id), min(n), max(n) FROM big;
+SELECT count(*) AS differing FROM (
+  SELECT * FROM big
+  EXCEPT
+  SELECT n, n, format('user-%s', lpad(n::text, 5, '0')), n * 0.5,
+         n * 1000000007::int8, n % 2 = 0
+    FROM generate_series(0, 19999) n
+) d;
+SELECT md5(string_agg(concat_ws('|', _id, big.n, name, score, big, even), ',' ORDER BY _id))
+     = md5(string_agg(concat_ws('|', g.n, g.n, format('user-%s', lpad(g.n::text, 5, '0')), g.n * 0.5::float8, g.n * 1000000007::int8, g.n % 2 = 0), ',' ORDER BY g.n))
+       AS checksum_matches
+  FROM big FULL JOIN generate_series(0, 19999) g(n) ON g.n = big._id;
+
+DROP TABLE local_users;
+SET client_min_messages = warning;
+DROP SERVER regress CASCADE;
