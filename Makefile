@@ -7,6 +7,7 @@ OBJS = \
 	bson_convert.o \
 	connection.o \
 	deparse.o \
+	dump.o \
 	mongo_fdw_etl.o \
 	option.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
@@ -22,7 +23,7 @@ REGRESS_OPTS = --dbname=mongo_etl_regress
 MONGOC_CFLAGS := $(shell pkg-config --cflags libmongoc-1.0 2>/dev/null)
 MONGOC_LIBS := $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
 PG_CPPFLAGS = $(MONGOC_CFLAGS)
-SHLIB_LINK = $(MONGOC_LIBS)
+SHLIB_LINK = $(MONGOC_LIBS) -lz
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -56,6 +56,12 @@ struct MongoFieldNode
 	bool		named_children; /* a child name is not an array index */
 };
 
+/*
+ * Deepest nesting of documents and arrays converted to jsonb.  MongoDB
+ * refuses to store documents nested deeper than 100 levels.
+ */
+#define MONGO_MAX_NESTING_DEPTH 100
+
 /* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
 #define UNIX_TO_POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
@@ -91,7 +97,7 @@ static Jsonb *jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 static JsonbValue *push_bson_container(MongoConverter *conv,
 									   JsonbParseState **state,
 									   const bson_iter_t *iter,
-									   const MongoColumn *col);
+									   const MongoColumn *col, int depth);
 static void bson_scalar_to_jsonb(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col, JsonbValue *result);
@@ -104,6 +110,7 @@ static void report_mismatch(const bson_iter_t *iter,
 static void report_out_of_range(const bson_iter_t *iter,
 								const MongoColumn *col,
 								const char *value) pg_attribute_noreturn();
+static void report_corrupt_document(const bson_iter_t *iter) pg_attribute_noreturn();
 static void report_path_through_array(MongoConverter *conv,
 									  const MongoFieldNode *node) pg_attribute_noreturn();
 static void conversion_error_callback(void *arg);
@@ -345,6 +352,7 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 		return;
 
 	conv->document = document;
+	conv->current_column = -1;
 	memset(conv->seen, 0, sizeof(bool) * conv->ncolumns);
 
 	errcallback.callback = conversion_error_callback;
@@ -352,8 +360,9 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	if (bson_iter_init(&iter, document))
-		convert_fields(conv, &iter, conv->fields, values, isnull);
+	if (!bson_iter_init(&iter, document))
+		report_corrupt_document(NULL);
+	convert_fields(conv, &iter, conv->fields, values, isnull);
 
 	error_context_stack = errcallback.previous;
 	conv->current_column = -1;
@@ -373,11 +382,22 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 {
 	int			filled = 0;
 
-	while (filled < node->nwanted && bson_iter_next(iter))
+	while (filled < node->nwanted)
 	{
-		const MongoFieldNode *child = find_child(node, bson_iter_key(iter));
+		const MongoFieldNode *child;
 		int			i;
 
+		if (!bson_iter_next(iter))
+		{
+			if (iter->err_off != 0)
+			{
+				conv->current_column = -1;
+				report_corrupt_document(iter);
+			}
+			break;
+		}
+
+		child = find_child(node, bson_iter_key(iter));
 		if (child == NULL)
 			continue;
 
@@ -403,8 +423,12 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			if (BSON_ITER_HOLDS_ARRAY(iter) && child->named_children)
 				report_path_through_array(conv, child);
 
-			if (bson_iter_recurse(iter, &sub))
-				filled += convert_fields(conv, &sub, child, values, isnull);
+			if (!bson_iter_recurse(iter, &sub))
+			{
+				conv->current_column = -1;
+				report_corrupt_document(iter);
+			}
+			filled += convert_fields(conv, &sub, child, values, isnull);
 		}
 	}
 	return filled;
@@ -732,7 +756,7 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 		JsonbParseState *state = NULL;
 
 		return JsonbValueToJsonb(push_bson_container(conv, &state, iter,
-													 col));
+													 col, 1));
 	}
 	else
 	{
@@ -746,22 +770,26 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 /*
  * push_bson_container
  *		Push a BSON document or array, and everything inside it, onto a
- *		jsonb parse state.  Returns the finished container.
+ *		jsonb parse state.  Returns the finished container.  Nesting deeper
+ *		than MongoDB itself allows can only come from a damaged or hostile
+ *		file, and is refused before it can exhaust the stack.
  */
 static JsonbValue *
 push_bson_container(MongoConverter *conv, JsonbParseState **state,
-					const bson_iter_t *iter, const MongoColumn *col)
+					const bson_iter_t *iter, const MongoColumn *col,
+					int depth)
 {
 	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
 	bson_iter_t child;
 
-	/* nesting depth comes from the data */
 	check_stack_depth();
-
-	if (!bson_iter_recurse(iter, &child))
+	if (depth > MONGO_MAX_NESTING_DEPTH)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid BSON %s", bson_type_name(bson_iter_type(iter)))));
+				 errmsg("BSON value nested deeper than %d levels",
+						MONGO_MAX_NESTING_DEPTH)));
+	if (!bson_iter_recurse(iter, &child))
+		report_corrupt_document(iter);
 
 	pushJsonbValue(state, is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
 				   NULL);
@@ -770,16 +798,16 @@ push_bson_container(MongoConverter *conv, JsonbParseState **state,
 		if (!is_array)
 		{
 			JsonbValue	key;
-			const char *utf8 = bson_iter_key(&child);
 
 			key.type = jbvString;
-			key.val.string.val = server_string(utf8, strlen(utf8),
+			key.val.string.val = server_string(bson_iter_key(&child),
+											   bson_iter_key_len(&child),
 											   &key.val.string.len);
 			pushJsonbValue(state, WJB_KEY, &key);
 		}
 
 		if (BSON_ITER_HOLDS_DOCUMENT(&child) || BSON_ITER_HOLDS_ARRAY(&child))
-			push_bson_container(conv, state, &child, col);
+			push_bson_container(conv, state, &child, col, depth + 1);
 		else
 		{
 			JsonbValue	value;
@@ -788,6 +816,9 @@ push_bson_container(MongoConverter *conv, JsonbParseState **state,
 			pushJsonbValue(state, is_array ? WJB_ELEM : WJB_VALUE, &value);
 		}
 	}
+	if (child.err_off != 0)
+		report_corrupt_document(&child);
+
 	return pushJsonbValue(state, is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
 						  NULL);
 }
@@ -1016,6 +1047,26 @@ report_out_of_range(const bson_iter_t *iter, const MongoColumn *col,
 }
 
 /*
+ * report_corrupt_document
+ *		The document's structure is invalid: an element's length or type
+ *		does not fit inside it.  Only files can hold such documents; the
+ *		error context names the file and offset.
+ */
+static void
+report_corrupt_document(const bson_iter_t *iter)
+{
+	if (iter != NULL && iter->err_off != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("invalid BSON document"),
+				 errdetail("The element at byte %u of the document is malformed.",
+						   iter->err_off)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("invalid BSON document")));
+}
+
+/*
  * report_path_through_array
  *		A column's field path names a field inside an array's elements
  *		("items.sku" where items is an array).  MongoDB would collect that
@@ -1047,19 +1098,27 @@ static void
 conversion_error_callback(void *arg)
 {
 	MongoConverter *conv = (MongoConverter *) arg;
-	const MongoColumn *col;
 
-	if (conv->current_column < 0)
-		return;
-	col = &conv->columns[conv->current_column];
-	if (strcmp(col->name, col->field) == 0)
-		errcontext("column \"%s\" of foreign table \"%s\", document _id %s",
-				   col->name, conv->relname,
-				   mongo_document_id_string(conv->document));
+	if (conv->current_column >= 0)
+	{
+		const MongoColumn *col = &conv->columns[conv->current_column];
+
+		if (strcmp(col->name, col->field) == 0)
+			errcontext("column \"%s\" of foreign table \"%s\", document _id %s",
+					   col->name, conv->relname,
+					   mongo_document_id_string(conv->document));
+		else
+			errcontext("column \"%s\" (field \"%s\") of foreign table \"%s\", document _id %s",
+					   col->name, col->field, conv->relname,
+					   mongo_document_id_string(conv->document));
+	}
 	else
-		errcontext("column \"%s\" (field \"%s\") of foreign table \"%s\", document _id %s",
-				   col->name, col->field, conv->relname,
-				   mongo_document_id_string(conv->document));
+		errcontext("foreign table \"%s\"", conv->relname);
+
+	if (conv->dump != NULL)
+		errcontext("document at byte offset " UINT64_FORMAT " of file \"%s\"",
+				   mongo_dump_document_offset(conv->dump),
+				   mongo_dump_path(conv->dump));
 }
 
 /*

@@ -41,6 +41,8 @@ typedef struct MongoTableOptions
 	char	   *database;		/* MongoDB database name */
 	char	   *collection;		/* MongoDB collection name */
 	int32		batch_size;		/* documents per server batch */
+	char	   *dump_file;		/* mongodump file to read, or NULL for a
+								 * server given by uri */
 } MongoTableOptions;
 
 extern void mongo_get_table_options(ForeignTable *table,
@@ -66,6 +68,19 @@ extern void mongo_report_error(const bson_error_t *error,
 							   const char *servername,
 							   const char *database,
 							   const char *collection) pg_attribute_noreturn();
+
+/*
+ * dump.c
+ */
+
+/* A sequential reader of one mongodump file */
+typedef struct MongoDumpReader MongoDumpReader;
+
+extern MongoDumpReader *mongo_dump_open(const char *path);
+extern bool mongo_dump_next(MongoDumpReader *reader, const bson_t **document);
+extern const char *mongo_dump_path(const MongoDumpReader *reader);
+extern uint64 mongo_dump_document_offset(const MongoDumpReader *reader);
+extern void mongo_dump_close(MongoDumpReader *reader);
 
 /*
  * bson_convert.c
@@ -115,6 +130,8 @@ typedef struct MongoConverter
 	bool	   *seen;			/* per row: column already filled */
 	const bson_t *document;		/* the document being converted */
 	int			current_column; /* column being converted, or -1 */
+	MongoDumpReader *dump;		/* source of the document when it is a
+								 * file, named in error messages */
 } MongoConverter;
 
 extern void mongo_init_column(MongoColumn *column, AttrNumber attnum,

@@ -75,9 +75,14 @@ typedef struct MongoScanState
 	bson_t	   *filter;			/* find filter (empty until pushdown) */
 	bson_t	   *find_opts;		/* projection and batch size */
 
-	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only */
+	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only and
+								 * for dump files */
 	mongoc_collection_t *collection;	/* open while the cursor is */
 	mongoc_cursor_t *cursor;	/* NULL until the first row is fetched */
+	MongoDumpReader *dump;		/* the same for a dump file */
+
+	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
+	uint64		bytes;			/* their total BSON size */
 
 	MemoryContext row_cxt;		/* per-row data, reset for every document */
 	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
@@ -103,6 +108,7 @@ static void mongoExplainForeignScan(ForeignScanState *node,
 
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node);
+static bool next_document(MongoScanState *state, const bson_t **document);
 static void open_cursor(MongoScanState *state);
 static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
@@ -300,6 +306,10 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->cleanup.arg = state;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &state->cleanup);
 
+	/* a dump file is read whole; only a server gets a command */
+	if (state->options.dump_file != NULL)
+		return;
+
 	state->filter = bson_new();
 	state->find_opts = bson_new();
 	projection = mongo_build_projection(columns, ncolumns);
@@ -353,19 +363,10 @@ mongoIterateForeignScan(ForeignScanState *node)
 	MemoryContextReset(state->row_cxt);
 	CHECK_FOR_INTERRUPTS();
 
-	if (state->cursor == NULL)
-		open_cursor(state);
-
-	if (!mongoc_cursor_next(state->cursor, &document))
-	{
-		bson_error_t error;
-
-		if (mongoc_cursor_error(state->cursor, &error))
-			mongo_report_error(&error, state->servername,
-							   state->options.database,
-							   state->options.collection);
+	if (!next_document(state, &document))
 		return slot;
-	}
+	state->documents++;
+	state->bytes += document->len;
 
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
 	memset(slot->tts_isnull, true,
@@ -375,6 +376,40 @@ mongoIterateForeignScan(ForeignScanState *node)
 	MemoryContextSwitchTo(oldcxt);
 
 	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * next_document
+ *		The next document from the server's cursor or the dump file, opened
+ *		at the first call, or false at the end.
+ */
+static bool
+next_document(MongoScanState *state, const bson_t **document)
+{
+	bson_error_t error;
+
+	if (state->options.dump_file != NULL)
+	{
+		if (state->dump == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(state));
+
+			state->dump = mongo_dump_open(state->options.dump_file);
+			state->converter->dump = state->dump;
+			MemoryContextSwitchTo(oldcxt);
+		}
+		return mongo_dump_next(state->dump, document);
+	}
+
+	if (state->cursor == NULL)
+		open_cursor(state);
+	if (mongoc_cursor_next(state->cursor, document))
+		return true;
+	if (mongoc_cursor_error(state->cursor, &error))
+		mongo_report_error(&error, state->servername,
+						   state->options.database,
+						   state->options.collection);
+	return false;
 }
 
 /*
@@ -409,16 +444,27 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
 
-	ExplainPropertyText("MongoDB Collection",
-						psprintf("%s.%s", state->options.database,
-								 state->options.collection),
-						es);
-	if (es->verbose)
-		ExplainPropertyText("MongoDB Command",
-							mongo_find_command_string(&state->options,
-													  state->filter,
-													  state->find_opts),
+	if (state->options.dump_file != NULL)
+		ExplainPropertyText("MongoDB Dump File", state->options.dump_file, es);
+	else
+	{
+		ExplainPropertyText("MongoDB Collection",
+							psprintf("%s.%s", state->options.database,
+									 state->options.collection),
 							es);
+		if (es->verbose)
+			ExplainPropertyText("MongoDB Command",
+								mongo_find_command_string(&state->options,
+														  state->filter,
+														  state->find_opts),
+								es);
+	}
+
+	if (es->analyze)
+	{
+		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
+		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
+	}
 }
 
 /*
@@ -443,7 +489,7 @@ open_cursor(MongoScanState *state)
 /*
  * close_cursor
  *		Destroy the cursor, which also ends it on the server when it was not
- *		exhausted.
+ *		exhausted, or close the dump file.
  */
 static void
 close_cursor(MongoScanState *state)
@@ -454,6 +500,10 @@ close_cursor(MongoScanState *state)
 	if (state->collection != NULL)
 		mongoc_collection_destroy(state->collection);
 	state->collection = NULL;
+	if (state->dump != NULL)
+		mongo_dump_close(state->dump);
+	state->dump = NULL;
+	state->converter->dump = NULL;
 }
 
 /*

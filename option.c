@@ -17,14 +17,18 @@
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
+#include "storage/fd.h"
 
 #include "mongo_etl.h"
 
@@ -37,11 +41,13 @@ typedef struct MongoOption
 
 static const MongoOption valid_options[] = {
 	{"uri", ForeignServerRelationId},
+	{"dump_dir", ForeignServerRelationId},
 	{"username", UserMappingRelationId},
 	{"password", UserMappingRelationId},
 	{"database", ForeignTableRelationId},
 	{"collection", ForeignTableRelationId},
 	{"batch_size", ForeignTableRelationId},
+	{"file", ForeignTableRelationId},
 	{"field", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -51,6 +57,9 @@ static char *valid_option_list(Oid context);
 static void validate_uri(const char *uristr);
 static int32 parse_batch_size(const char *value);
 static void validate_field_path(const char *path);
+static void check_file_privilege(const char *option);
+static char *find_dump_file(const char *dump_dir, const char *database,
+							const char *collection);
 
 PG_FUNCTION_INFO_V1(mongo_etl_validator);
 
@@ -66,6 +75,7 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
 	Oid			catalog = PG_GETARG_OID(1);
 	bool		have_uri = false;
+	bool		have_dump_dir = false;
 	ListCell   *cell;
 
 	foreach(cell, options)
@@ -91,6 +101,17 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 			validate_uri(value);
 			have_uri = true;
 		}
+		else if (strcmp(def->defname, "dump_dir") == 0 ||
+				 strcmp(def->defname, "file") == 0)
+		{
+			check_file_privilege(def->defname);
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must not be empty",
+								def->defname)));
+			have_dump_dir |= strcmp(def->defname, "dump_dir") == 0;
+		}
 		else if (strcmp(def->defname, "batch_size") == 0)
 			(void) parse_batch_size(value);
 		else if (strcmp(def->defname, "field") == 0)
@@ -102,11 +123,11 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 							def->defname)));
 	}
 
-	if (catalog == ForeignServerRelationId && !have_uri)
+	if (catalog == ForeignServerRelationId && have_uri == have_dump_dir)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("a mongo_etl server needs the option \"uri\""),
-				 errhint("Give the MongoDB connection string, for example OPTIONS (uri 'mongodb://127.0.0.1:27017/').")));
+				 errmsg("a mongo_etl server needs either the option \"uri\" or the option \"dump_dir\""),
+				 errhint("Give a MongoDB connection string, for example OPTIONS (uri 'mongodb://127.0.0.1:27017/'), or the directory of a mongodump output, OPTIONS (dump_dir '/backups/dump').")));
 
 	PG_RETURN_VOID();
 }
@@ -231,6 +252,22 @@ validate_field_path(const char *path)
 }
 
 /*
+ * check_file_privilege
+ *		Options that make the server read files are for superusers and
+ *		members of pg_read_server_files only, as in file_fdw: anyone else
+ *		could read any file the server's operating system user can.
+ */
+static void
+check_file_privilege(const char *option)
+{
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"%s\"", option),
+				 errdetail("Only superusers and members of pg_read_server_files may set options that read files on the database server.")));
+}
+
+/*
  * mongo_get_option
  *		The value of the option of this name in a DefElem list, or NULL.
  */
@@ -251,9 +288,11 @@ mongo_get_option(List *options, const char *name)
 
 /*
  * mongo_get_table_options
- *		Resolve a foreign table's options for a scan.  The database defaults
- *		to the one named in the server's uri, the collection to the table's
- *		own name.
+ *		Resolve a foreign table's options for a scan.  The collection
+ *		defaults to the table's own name.  On a server given by uri, the
+ *		database defaults to the one named in the uri.  On a dump_dir
+ *		server, the scan reads the table's file option, or else the
+ *		collection's file in the dump directory.
  */
 void
 mongo_get_table_options(ForeignTable *table, ForeignServer *server,
@@ -262,29 +301,100 @@ mongo_get_table_options(ForeignTable *table, ForeignServer *server,
 	const char *database = mongo_get_option(table->options, "database");
 	const char *collection = mongo_get_option(table->options, "collection");
 	const char *batch_size = mongo_get_option(table->options, "batch_size");
+	const char *file = mongo_get_option(table->options, "file");
+	const char *uristr = mongo_get_option(server->options, "uri");
+	const char *dump_dir = mongo_get_option(server->options, "dump_dir");
 
-	if (database == NULL)
+	options->collection = collection != NULL
+		? pstrdup(collection) : get_rel_name(table->relid);
+	options->batch_size = batch_size != NULL
+		? parse_batch_size(batch_size) : MONGO_DEFAULT_BATCH_SIZE;
+	options->database = database != NULL ? pstrdup(database) : NULL;
+	options->dump_file = NULL;
+
+	if (dump_dir != NULL)
 	{
-		const char *uristr = mongo_get_option(server->options, "uri");
+		if (file == NULL)
+			options->dump_file = find_dump_file(dump_dir, database,
+												options->collection);
+		else if (is_absolute_path(file))
+			options->dump_file = pstrdup(file);
+		else
+			options->dump_file = psprintf("%s/%s", dump_dir, file);
+		return;
+	}
+
+	if (file != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("foreign table \"%s\" has the option \"file\" but its server \"%s\" reads from MongoDB",
+						get_rel_name(table->relid), server->servername),
+				 errhint("Put tables that read mongodump files on a server with the option \"dump_dir\".")));
+
+	if (options->database == NULL)
+	{
 		mongoc_uri_t *uri = mongoc_uri_new_with_error(uristr, NULL);
 
 		if (uri != NULL && mongoc_uri_get_database(uri) != NULL)
-			database = pstrdup(mongoc_uri_get_database(uri));
+			options->database = pstrdup(mongoc_uri_get_database(uri));
 		if (uri != NULL)
 			mongoc_uri_destroy(uri);
 	}
-	if (database == NULL)
+	if (options->database == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" names no MongoDB database",
 						get_rel_name(table->relid)),
 				 errhint("Set the table option \"database\", or name the database in the server's uri.")));
+}
 
-	options->database = pstrdup(database);
-	options->collection = collection != NULL
-		? pstrdup(collection) : get_rel_name(table->relid);
-	options->batch_size = batch_size != NULL
-		? parse_batch_size(batch_size) : MONGO_DEFAULT_BATCH_SIZE;
+/*
+ * find_dump_file
+ *		The file mongodump wrote for a collection: <dir>/<database>/ holds
+ *		one directory per database; a dump of one database may also have
+ *		been pointed at directly.  Each may be compressed (--gzip).
+ */
+static char *
+find_dump_file(const char *dump_dir, const char *database,
+			   const char *collection)
+{
+	static const char *const suffixes[] = {".bson", ".bson.gz"};
+	List	   *tried = NIL;
+	StringInfoData list;
+	ListCell   *lc;
+	int			pass;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		size_t		i;
+
+		/* first inside the database's directory, then the directory itself */
+		if (pass == 0 && database == NULL)
+			continue;
+		for (i = 0; i < lengthof(suffixes); i++)
+		{
+			char	   *path = pass == 0
+				? psprintf("%s/%s/%s%s", dump_dir, database, collection,
+						   suffixes[i])
+				: psprintf("%s/%s%s", dump_dir, collection, suffixes[i]);
+
+			if (access(path, F_OK) == 0)
+				return path;
+			tried = lappend(tried, path);
+		}
+	}
+
+	initStringInfo(&list);
+	foreach(lc, tried)
+		appendStringInfo(&list, "%s\"%s\"", list.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+			 errmsg("no mongodump file found for collection \"%s\"",
+					collection),
+			 errdetail("Looked for %s.", list.data),
+			 errhint("Set the table option \"file\" to name the file.")));
+	return NULL;				/* keep compiler quiet */
 }
 
 /*

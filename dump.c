@@ -1,0 +1,295 @@
+/*-------------------------------------------------------------------------
+ *
+ * dump.c
+ *		  Reading mongodump files: a collection's documents as concatenated
+ *		  BSON (<collection>.bson), or the same compressed with gzip
+ *		  (<collection>.bson.gz, as mongodump --gzip writes).
+ *
+ * The file is read sequentially through one large buffer, so a document
+ * costs no system call of its own and memory stays bounded by the largest
+ * document, whatever the file's size.  Files are untrusted input: each
+ * document's length prefix and terminator are checked before the document
+ * is handed on, and the converter checks the structure of every part it
+ * reads (bson_iter is bounds-checked), so a corrupt file gives an error
+ * with the file name and byte offset, never an over-read.
+ *
+ * IDENTIFICATION
+ *		  dump.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "storage/fd.h"
+
+#include "mongo_etl.h"
+
+/*
+ * Bytes read per system call.  Large enough that the calls cost nothing
+ * per document, small enough not to matter next to the backend's memory.
+ */
+#define DUMP_READ_SIZE (4 * 1024 * 1024)
+
+/*
+ * Largest document accepted.  MongoDB stores at most 16 MiB per document;
+ * mongodump can write slightly larger internal documents, so allow some
+ * margin but refuse lengths that can only come from corruption.
+ */
+#define DUMP_MAX_DOCUMENT_SIZE (16 * 1024 * 1024 + 16 * 1024)
+
+/* Smallest BSON document: a length prefix and the terminating NUL */
+#define BSON_MIN_DOCUMENT_SIZE 5
+
+struct MongoDumpReader
+{
+	char	   *path;			/* for error messages */
+	int			fd;				/* plain file, or -1 */
+	gzFile		gz;				/* gzip file, or NULL */
+	char	   *buffer;
+	size_t		buffer_size;
+	size_t		start;			/* first byte not yet returned */
+	size_t		end;			/* end of the bytes read */
+	uint64		buffer_offset;	/* offset in the (uncompressed) data of
+								 * buffer[0] */
+	bool		eof;			/* nothing more to read */
+	bson_t		document;		/* the document last returned */
+	uint64		document_offset;	/* its offset in the data */
+};
+
+static void fill_buffer(MongoDumpReader *reader);
+static uint32 read_length_prefix(const char *p);
+
+/*
+ * mongo_dump_open
+ *		Open a mongodump file; a name ending in ".gz" is read through zlib.
+ *		The reader and its buffer live in the current memory context; the
+ *		file is closed by mongo_dump_close, which the scan also calls when a
+ *		query fails.
+ */
+MongoDumpReader *
+mongo_dump_open(const char *path)
+{
+	MongoDumpReader *reader = palloc0(sizeof(MongoDumpReader));
+	size_t		len = strlen(path);
+
+	reader->path = pstrdup(path);
+	reader->fd = -1;
+	reader->buffer_size = DUMP_READ_SIZE;
+	reader->buffer = palloc(reader->buffer_size);
+
+	/* count the descriptor against max_files_per_process */
+	if (!AcquireExternalFD())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not open file \"%s\": too many open files",
+						path)));
+
+	if (len > 3 && strcmp(path + len - 3, ".gz") == 0)
+	{
+		reader->gz = gzopen(path, "rb");
+		if (reader->gz != NULL)
+			gzbuffer(reader->gz, DUMP_READ_SIZE);
+	}
+	else
+	{
+		reader->fd = open(path, O_RDONLY | PG_BINARY, 0);
+#ifdef POSIX_FADV_SEQUENTIAL
+		if (reader->fd >= 0)
+			(void) posix_fadvise(reader->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	}
+
+	if (reader->gz == NULL && reader->fd < 0)
+	{
+		int			save_errno = errno;
+
+		ReleaseExternalFD();
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m",
+						path)));
+	}
+	return reader;
+}
+
+/*
+ * mongo_dump_next
+ *		The next document of the file, or false at its end.  The document
+ *		points into the reader's buffer and stays valid until the next call.
+ */
+bool
+mongo_dump_next(MongoDumpReader *reader, const bson_t **document)
+{
+	for (;;)
+	{
+		size_t		available = reader->end - reader->start;
+
+		if (available >= 4)
+		{
+			const char *p = reader->buffer + reader->start;
+			uint32		length = read_length_prefix(p);
+			uint64		offset = reader->buffer_offset + reader->start;
+
+			if (length < BSON_MIN_DOCUMENT_SIZE ||
+				length > DUMP_MAX_DOCUMENT_SIZE)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("invalid BSON document in file \"%s\" at byte offset " UINT64_FORMAT,
+								reader->path, offset),
+						 errdetail("The length prefix says %u bytes; a document has %d to %d bytes.",
+								   length, BSON_MIN_DOCUMENT_SIZE,
+								   DUMP_MAX_DOCUMENT_SIZE)));
+
+			if (available >= length)
+			{
+				if (p[length - 1] != '\0' ||
+					!bson_init_static(&reader->document,
+									  (const uint8_t *) p, length))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_ERROR),
+							 errmsg("invalid BSON document in file \"%s\" at byte offset " UINT64_FORMAT,
+									reader->path, offset),
+							 errdetail("The document of %u bytes does not end with a zero byte.",
+									   length)));
+				reader->document_offset = offset;
+				reader->start += length;
+				*document = &reader->document;
+				return true;
+			}
+
+			/* a document larger than the buffer: make room for it */
+			if (length > reader->buffer_size)
+			{
+				size_t		keep = available;
+
+				memmove(reader->buffer, p, keep);
+				reader->buffer_offset += reader->start;
+				reader->start = 0;
+				reader->end = keep;
+				reader->buffer_size = length;
+				reader->buffer = repalloc(reader->buffer, reader->buffer_size);
+			}
+		}
+
+		if (reader->eof)
+		{
+			if (available == 0)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("file \"%s\" is truncated: it ends inside the document at byte offset " UINT64_FORMAT,
+							reader->path,
+							reader->buffer_offset + reader->start),
+					 errdetail("%zu bytes of the document are present.",
+							   available)));
+		}
+		fill_buffer(reader);
+	}
+}
+
+/*
+ * fill_buffer
+ *		Move the unread bytes to the front of the buffer and read more after
+ *		them, as much as fits.
+ */
+static void
+fill_buffer(MongoDumpReader *reader)
+{
+	size_t		keep = reader->end - reader->start;
+	size_t		room;
+	ssize_t		nread;
+
+	if (reader->start > 0)
+	{
+		memmove(reader->buffer, reader->buffer + reader->start, keep);
+		reader->buffer_offset += reader->start;
+		reader->start = 0;
+		reader->end = keep;
+	}
+
+	room = reader->buffer_size - reader->end;
+	if (reader->gz != NULL)
+	{
+		nread = gzread(reader->gz, reader->buffer + reader->end,
+					   (unsigned) Min(room, (size_t) PG_INT32_MAX));
+		if (nread < 0)
+		{
+			int			zerrno;
+			const char *message = gzerror(reader->gz, &zerrno);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not decompress file \"%s\" after byte offset " UINT64_FORMAT,
+							reader->path,
+							reader->buffer_offset + reader->end),
+					 errdetail_internal("%s", message)));
+		}
+	}
+	else
+	{
+		nread = read(reader->fd, reader->buffer + reader->end, room);
+		if (nread < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", reader->path)));
+	}
+
+	if (nread == 0)
+		reader->eof = true;
+	reader->end += nread;
+}
+
+/*
+ * read_length_prefix
+ *		A document's int32 length prefix, which BSON stores little-endian.
+ */
+static uint32
+read_length_prefix(const char *p)
+{
+	const unsigned char *u = (const unsigned char *) p;
+
+	return (uint32) u[0] | ((uint32) u[1] << 8) |
+		((uint32) u[2] << 16) | ((uint32) u[3] << 24);
+}
+
+/*
+ * mongo_dump_path
+ *		The file being read, for messages.
+ */
+const char *
+mongo_dump_path(const MongoDumpReader *reader)
+{
+	return reader->path;
+}
+
+/*
+ * mongo_dump_document_offset
+ *		The byte offset of the document last returned, for messages.
+ */
+uint64
+mongo_dump_document_offset(const MongoDumpReader *reader)
+{
+	return reader->document_offset;
+}
+
+/*
+ * mongo_dump_close
+ *		Close the file and free the reader.
+ */
+void
+mongo_dump_close(MongoDumpReader *reader)
+{
+	if (reader->gz != NULL)
+		gzclose(reader->gz);
+	if (reader->fd >= 0)
+		close(reader->fd);
+	ReleaseExternalFD();
+	pfree(reader->buffer);
+	pfree(reader->path);
+	pfree(reader);
+}
