@@ -1,0 +1,54 @@
+-- test/demo.sql: the SQL of `make demo`, run by test/demo.sh.
+
+\echo '-- MongoDB as foreign tables'
+CREATE EXTENSION mongo_etl;
+CREATE SERVER src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER src;
+CREATE SCHEMA staging;
+CREATE FOREIGN TABLE staging.users (
+  _id text, name text, email text, age int, created timestamptz,
+  score float8, active bool,
+  city text OPTIONS (field 'address.city'),
+  zip text OPTIONS (field 'address.zip'),
+  tags jsonb
+) SERVER src OPTIONS (database 'shop', collection 'users');
+CREATE FOREIGN TABLE staging.orders (
+  _id text, user_id text, placed timestamptz, status text,
+  total numeric(12,2), items jsonb
+) SERVER src OPTIONS (database 'shop', collection 'orders');
+
+\echo '-- the target tables'
+CREATE TABLE public.users (
+  _id text PRIMARY KEY, name text, email text, age int, created timestamptz,
+  score float8, active bool, city text, zip text, tags jsonb
+);
+CREATE TABLE public.orders (
+  _id text PRIMARY KEY, user_id text REFERENCES public.users, placed timestamptz,
+  status text, total numeric(12,2), items jsonb
+);
+
+\echo '-- the migration: INSERT ... SELECT, profiled'
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF)
+  INSERT INTO public.users SELECT * FROM staging.users;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF)
+  INSERT INTO public.orders SELECT * FROM staging.orders;
+
+\echo '-- rows in MongoDB and in PostgreSQL'
+SELECT 'users' AS collection,
+       (SELECT count(*) FROM staging.users) AS in_mongodb,
+       (SELECT count(*) FROM public.users) AS in_postgresql
+UNION ALL
+SELECT 'orders',
+       (SELECT count(*) FROM staging.orders),
+       (SELECT count(*) FROM public.orders);
+
+\echo '-- the copy is ordinary PostgreSQL: paid revenue per city'
+SELECT u.city, count(*) AS paid_orders, sum(o.total) AS revenue
+  FROM public.orders o JOIN public.users u ON u._id = o.user_id
+ WHERE o.status = 'paid'
+ GROUP BY u.city ORDER BY revenue DESC;
+
+\echo '-- and jsonb from nested arrays: best-selling SKUs'
+SELECT item ->> 'sku' AS sku, sum((item ->> 'qty')::int) AS units
+  FROM public.orders, jsonb_array_elements(items) AS item
+ GROUP BY 1 ORDER BY units DESC, sku LIMIT 5;

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""test/fixtures.py: the fixture loader and generator of mongo_etl's tests.
+
+Runs with Debian's /usr/bin/python3 and python3-pymongo (3.11).
+
+  load URI DB FILE...        drop and load one collection per file: .json
+                             files hold MongoDB extended JSON, one document
+                             per line or one array; .bson files hold raw
+                             concatenated BSON (mongodump output), inserted
+                             byte for byte
+  big URI DB COLLECTION N    drop and load N generated documents whose every
+                             value the regression suite can recompute
+  demo URI DB N              drop and load a realistic shop: N users and
+                             about 3 N orders
+  drop URI DB COLLECTION     drop one collection
+  dump DIR FILE.json...      write each .json file as DIR/<name>.bson and
+                             DIR/<name>.bson.gz, as mongodump would, plus
+                             damaged copies for the tests of the reader
+"""
+
+import datetime
+import gzip
+import os
+import random
+import sys
+
+import bson
+import pymongo
+from bson import json_util
+from bson.int64 import Int64
+from bson.raw_bson import RawBSONDocument
+
+BATCH = 1000
+
+
+def read_json_documents(path):
+    """Documents of an extended JSON file: an array, or one per line."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    options = json_util.JSONOptions(tz_aware=True,
+                                    tzinfo=datetime.timezone.utc)
+    if text.lstrip().startswith("["):
+        return json_util.loads(text, json_options=options)
+    return [json_util.loads(line, json_options=options)
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("//")]
+
+
+def read_bson_documents(path):
+    """Raw documents of a .bson file, kept as bytes so that values Python
+    cannot represent (dates past year 9999, say) load unchanged."""
+    with open(path, "rb") as f:
+        data = f.read()
+    offset = 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset:offset + 4], "little")
+        yield RawBSONDocument(data[offset:offset + length])
+        offset += length
+
+
+def insert(collection, documents):
+    """Insert in batches, in order."""
+    batch = []
+    for document in documents:
+        batch.append(document)
+        if len(batch) == BATCH:
+            collection.insert_many(batch, ordered=True)
+            batch = []
+    if batch:
+        collection.insert_many(batch, ordered=True)
+
+
+def load(db, paths):
+    for path in paths:
+        name, ext = os.path.splitext(os.path.basename(path))
+        if ext == ".json":
+            documents = read_json_documents(path)
+        elif ext == ".bson":
+            documents = read_bson_documents(path)
+        else:
+            sys.exit(f"fixtures.py: {path}: expected a .json or .bson file")
+        db[name].drop()
+        insert(db[name], documents)
+        print(f"loaded {db[name].count_documents({})} documents into "
+              f"{db.name}.{name}", file=sys.stderr)
+
+
+def big(db, name, count):
+    """Documents the suite recomputes with generate_series."""
+    db[name].drop()
+    insert(db[name], ({"_id": n, "n": n, "name": "user-%05d" % n,
+                       "score": n * 0.5, "big": Int64(n * 1000000007),
+                       "even": n % 2 == 0} for n in range(count)))
+    print(f"loaded {count} documents into {db.name}.{name}", file=sys.stderr)
+
+
+CITIES = ["Oslo", "Boston", "Paris", "Zürich", "Lagos", "Osaka", "Lima",
+          "Pune", "Porto", "Austin"]
+FIRST = ["Ann", "Bo", "Chloé", "Dev", "Eve", "Femi", "Gus", "Hana", "Ivo",
+         "Jun", "Kai", "Lea", "Maya", "Nils", "Omar", "Pia"]
+LAST = ["Lee", "Chen", "Durand", "Patel", "Okafor", "Sato", "Silva", "Berg",
+        "Novak", "Rossi", "Kim", "Moreau"]
+TAGS = ["vip", "beta", "newsletter", "wholesale", "churn-risk", "staff"]
+STATUSES = ["paid", "shipped", "cancelled", "pending"]
+
+
+def demo(db, count):
+    """A shop: users with nested addresses and tag arrays, and their
+    orders with item arrays.  Seeded, so every run is the same."""
+    rng = random.Random(42)
+    start = datetime.datetime(2019, 1, 1, tzinfo=datetime.timezone.utc)
+    users = []
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        users.append({
+            "_id": bson.ObjectId(),
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+            "age": rng.randint(18, 90),
+            "created": start + datetime.timedelta(
+                seconds=rng.randint(0, 5 * 365 * 86400)),
+            "score": round(rng.uniform(0, 5), 2),
+            "active": rng.random() < 0.8,
+            "address": {"street": f"{rng.randint(1, 200)} Main St",
+                        "city": rng.choice(CITIES),
+                        "zip": f"{rng.randint(0, 99999):05d}"},
+            "tags": rng.sample(TAGS, rng.randint(0, 3)),
+        })
+    orders = []
+    for user in users:
+        for _ in range(rng.randint(0, 6)):
+            items = [{"sku": f"SKU-{rng.randint(1, 500):04d}",
+                      "qty": rng.randint(1, 5),
+                      "price": round(rng.uniform(2, 300), 2)}
+                     for _ in range(rng.randint(1, 5))]
+            orders.append({
+                "_id": bson.ObjectId(),
+                "user_id": user["_id"],
+                "placed": user["created"] + datetime.timedelta(
+                    days=rng.randint(0, 700)),
+                "status": rng.choice(STATUSES),
+                "total": round(sum(i["qty"] * i["price"] for i in items), 2),
+                "items": items,
+            })
+    for name, documents in (("users", users), ("orders", orders)):
+        db[name].drop()
+        insert(db[name], documents)
+        print(f"loaded {len(documents)} documents into {db.name}.{name}",
+              file=sys.stderr)
+
+
+def dump(directory, paths):
+    """mongodump-style files from JSON fixtures, and damaged copies."""
+    os.makedirs(directory, exist_ok=True)
+    for path in paths:
+        name = os.path.splitext(os.path.basename(path))[0]
+        data = b"".join(bson.BSON.encode(d) for d in read_json_documents(path))
+        with open(os.path.join(directory, name + ".bson"), "wb") as f:
+            f.write(data)
+        with gzip.open(os.path.join(directory, name + ".bson.gz"), "wb") as f:
+            f.write(data)
+        first = int.from_bytes(data[:4], "little")
+        # the last document cut short
+        with open(os.path.join(directory, name + ".truncated.bson"), "wb") as f:
+            f.write(data[:-10])
+        # the second document's length prefix claims 2 GiB
+        with open(os.path.join(directory, name + ".badlength.bson"), "wb") as f:
+            f.write(data[:first] + (0x7fffffff).to_bytes(4, "little")
+                    + data[first + 4:])
+        # the gzip stream cut short
+        with open(os.path.join(directory, name + ".cut.bson.gz"), "wb") as f:
+            f.write(gzip.compress(data)[:-20])
+    write_hostile(directory)
+    print(f"wrote dump files for {len(paths)} fixtures into {directory}",
+          file=sys.stderr)
+
+
+def write_hostile(directory):
+    """Documents no server would return, as a damaged or hostile file
+    could hold them."""
+    def write(name, data):
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(data)
+
+    good = bson.BSON.encode({"_id": 1, "name": "fine"})
+    # a string that is not UTF-8
+    write("badutf8.bson", good + bson.BSON.encode(
+        {"_id": 2, "name": "abc"}).replace(b"abc", b"a\xffc"))
+    # an element whose length runs past the end of its document
+    damaged = bytearray(bson.BSON.encode({"_id": 3, "name": "hello"}))
+    at = damaged.index(b"name\x00") + 5
+    damaged[at:at + 4] = (1000).to_bytes(4, "little")
+    write("badelement.bson", good + bytes(damaged))
+    # 500 levels of nesting
+    nested = {"v": 1}
+    for _ in range(500):
+        nested = {"a": nested}
+    write("deep.bson", good + bson.BSON.encode({"_id": 4, "doc": nested}))
+    # a document that does not end in a zero byte
+    write("noterminator.bson", good + good[:-1] + b"\x01")
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    command = argv[1]
+    if command == "dump":
+        dump(argv[2], argv[3:])
+        return
+    if len(argv) < 4:
+        sys.exit(__doc__)
+    db = pymongo.MongoClient(argv[2], serverSelectionTimeoutMS=10000)[argv[3]]
+    if command == "load":
+        load(db, argv[4:])
+    elif command == "big" and len(argv) == 6:
+        big(db, argv[4], int(argv[5]))
+    elif command == "demo" and len(argv) == 5:
+        demo(db, int(argv[4]))
+    elif command == "drop" and len(argv) == 5:
+        db[argv[4]].drop()
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+#
+# test/servers.sh start|stop
+#
+# Starts (or stops) the servers mongo_etl's tests and demo run against: a
+# throwaway PostgreSQL 15 cluster and a MongoDB-compatible server, FerretDB
+# 1.24.2 with its SQLite backend, both listening on 127.0.0.1 only.  `start`
+# first installs whatever is missing on a Debian 12 machine, and then prints
+# only `export` lines on stdout, so that
+#
+#     eval "$(test/servers.sh start)"
+#
+# sets PGHOST PGPORT PGUSER PGDATABASE MONGO_URI and MONGO_ETL_TEST_DIR.
+# A MONGO_URI already set by the caller is kept, and no FerretDB is started:
+# that runs everything against another MongoDB.
+#
+# Settings: MONGO_ETL_TEST_DIR (state, default /tmp/mongo_etl_test),
+# MONGO_ETL_PGPORT (54315), MONGO_ETL_MONGOPORT (27117), MONGO_ETL_TOOLS
+# (where the FerretDB binary is kept, /var/tmp/mongo_etl/bin), and
+# MONGO_ETL_PG_WRAPPER (a command to run postgres under, e.g. valgrind).
+#
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+state=${MONGO_ETL_TEST_DIR:-/tmp/mongo_etl_test}
+pgport=${MONGO_ETL_PGPORT:-54315}
+mongoport=${MONGO_ETL_MONGOPORT:-27117}
+tools=${MONGO_ETL_TOOLS:-/var/tmp/mongo_etl/bin}
+pgbin=/usr/lib/postgresql/15/bin
+ferretdb_version=v1.24.2
+packages=(postgresql-15 postgresql-server-dev-15 libmongoc-dev libbson-dev
+	python3-pymongo pkg-config make gcc zlib1g-dev)
+
+log() { echo "servers.sh: $*" >&2; }
+
+# Debian packages, installed only when one is missing.
+install_packages() {
+	local missing=()
+	for p in "${packages[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >&2
+		apt-get install -y -qq "${missing[@]}" >&2
+	fi
+}
+
+# FerretDB, built from the Go module proxy.  The module's zip lacks the
+# generated build/version/version.txt, without which the binary panics at
+# start; vendoring the module and adding the file is the supported way to
+# build it outside its own repository.
+install_ferretdb() {
+	if "$tools/ferretdb" --version 2>/dev/null | grep -qx "version: $ferretdb_version"; then
+		return
+	fi
+	if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+		export PATH=$PATH:/usr/local/go/bin
+	fi
+	command -v go >/dev/null || { log "go is needed to build FerretDB"; exit 1; }
+	log "building FerretDB $ferretdb_version (about a minute)"
+	local build
+	build=$(mktemp -d)
+	cp "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" "$build/"
+	(
+		cd "$build"
+		export GOFLAGS=-mod=mod
+		grep -q '^tool github.com/FerretDB/FerretDB/cmd/ferretdb' go.mod ||
+			go get -tool "github.com/FerretDB/FerretDB/cmd/ferretdb@$ferretdb_version"
+		go mod vendor
+		echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
+		mkdir -p "$tools"
+		GOFLAGS=-mod=vendor GOBIN="$tools" go install github.com/FerretDB/FerretDB/cmd/ferretdb
+	) >&2
+	rm -rf "$build"
+	"$tools/ferretdb" --version | grep -qx "version: $ferretdb_version"
+}
+
+start_postgres() {
+	mkdir -p "$state"
+	chmod 755 "$state"
+	chown postgres: "$state"
+	runuser -u postgres -- "$pgbin/initdb" -D "$state/pg" -U postgres \
+		--auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$state/initdb.log"
+	cat >>"$state/pg/postgresql.conf" <<-EOF
+		port = $pgport
+		listen_addresses = '127.0.0.1'
+		unix_socket_directories = '$state'
+		fsync = off
+		full_page_writes = off
+		synchronous_commit = off
+	EOF
+	local wrapper=()
+	if [ -n "${MONGO_ETL_PG_WRAPPER:-}" ]; then
+		read -r -a wrapper <<<"$MONGO_ETL_PG_WRAPPER"
+		# the wrapper runs postgres itself, in the background
+		runuser -u postgres -- setsid "${wrapper[@]}" "$pgbin/postgres" \
+			-D "$state/pg" >"$state/postgres.log" 2>&1 </dev/null &
+		for _ in $(seq 1 120); do
+			"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" && return
+			sleep 1
+		done
+		log "PostgreSQL did not start under $MONGO_ETL_PG_WRAPPER"
+		tail -20 "$state/postgres.log" >&2
+		exit 1
+	fi
+	runuser -u postgres -- "$pgbin/pg_ctl" -D "$state/pg" -w \
+		-l "$state/postgres.log" start >&2
+}
+
+start_ferretdb() {
+	mkdir -p "$state/ferretdb"
+	(
+		cd "$state/ferretdb"
+		DO_NOT_TRACK=1 setsid "$tools/ferretdb" --handler=sqlite \
+			--sqlite-url="file:$state/ferretdb/" \
+			--listen-addr="127.0.0.1:$mongoport" --debug-addr=- \
+			--telemetry=disable --state-dir="$state/ferretdb" \
+			--log-level=warn >"$state/ferretdb.log" 2>&1 </dev/null &
+		echo $! >"$state/ferretdb.pid"
+	)
+	for _ in $(seq 1 30); do
+		if /usr/bin/python3 -c "import pymongo, sys
+pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=1000).admin.command('ping')" \
+			"mongodb://127.0.0.1:$mongoport/" 2>/dev/null; then
+			return
+		fi
+		sleep 1
+	done
+	log "FerretDB did not answer on 127.0.0.1:$mongoport"
+	tail -20 "$state/ferretdb.log" >&2
+	exit 1
+}
+
+stop() {
+	if [ -f "$state/pg/postmaster.pid" ]; then
+		runuser -u postgres -- "$pgbin/pg_ctl" -D "$state/pg" -m fast -w \
+			stop >&2 || true
+	fi
+	if [ -f "$state/ferretdb.pid" ]; then
+		kill "$(cat "$state/ferretdb.pid")" 2>/dev/null || true
+		for _ in $(seq 1 20); do
+			kill -0 "$(cat "$state/ferretdb.pid")" 2>/dev/null || break
+			sleep 0.5
+		done
+	fi
+	rm -rf "$state"
+}
+
+case "${1:-}" in
+start)
+	install_packages
+	stop
+	start_postgres
+	if [ -z "${MONGO_URI:-}" ]; then
+		install_ferretdb
+		start_ferretdb
+		MONGO_URI="mongodb://127.0.0.1:$mongoport/"
+	fi
+	cat <<-EOF
+		export PGHOST=127.0.0.1
+		export PGPORT=$pgport
+		export PGUSER=postgres
+		export PGDATABASE=postgres
+		export MONGO_URI='$MONGO_URI'
+		export MONGO_ETL_TEST_DIR='$state'
+	EOF
+	;;
+stop)
+	stop
+	;;
+*)
+	echo "usage: $0 start|stop" >&2
+	exit 2
+	;;
+esac
