@@ -364,6 +364,17 @@ find_dump_file(const char *dump_dir, const char *database,
 	ListCell   *lc;
 	int			pass;
 
+	/*
+	 * Users who may create tables on the server choose these names; they
+	 * must not lead out of the dump directory.
+	 */
+	if ((database != NULL &&
+		 (strchr(database, '/') != NULL || strcmp(database, "..") == 0)) ||
+		strchr(collection, '/') != NULL || strcmp(collection, "..") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("database and collection names of a mongodump file must not contain \"/\" or be \"..\"")));
+
 	for (pass = 0; pass < 2; pass++)
 	{
 		size_t		i;

@@ -6,11 +6,26 @@
 # on 127.0.0.1, loads the fixtures, runs the pg_regress suite and stops the
 # servers again.  Exits non-zero on any failure.
 #
-# Set MONGO_URI to run the suite against another MongoDB instead of the
-# FerretDB this script starts.
+# MONGO_URI=...            run the suite against that MongoDB instead of
+#                          the FerretDB this script starts
+# MONGO_ETL_VALGRIND=1     run the PostgreSQL server under valgrind, and
+#                          fail if valgrind reports an error in mongo_etl,
+#                          libmongoc or libbson
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ -n "${MONGO_ETL_VALGRIND:-}" ]; then
+	command -v valgrind >/dev/null || {
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
+	}
+	valgrind_logs=$(mktemp -d /tmp/mongo_etl_valgrind.XXXXXX)
+	chmod 777 "$valgrind_logs"
+	# the suite's helper programs (python via COPY FROM PROGRAM) run natively
+	export MONGO_ETL_PG_WRAPPER="valgrind --quiet --trace-children=yes
+		--trace-children-skip=*/python3*,*/sh,*/bash --num-callers=40
+		--error-limit=no --log-file=$valgrind_logs/%p.log"
+fi
 
 # servers.sh prints only export lines on stdout; everything else is stderr
 exports=$(bash test/servers.sh start)
@@ -23,8 +38,25 @@ make install
 fixtures=(test/fixtures/*.json)
 /usr/bin/python3 test/fixtures.py load "$MONGO_URI" mongo_etl_regress "${fixtures[@]}"
 /usr/bin/python3 test/fixtures.py big "$MONGO_URI" mongo_etl_regress big 20000
+# mongodump-style files, readable by the server's operating system user
+/usr/bin/python3 test/fixtures.py dump "$MONGO_ETL_TEST_DIR/dump/regress" "${fixtures[@]}"
+chown -R postgres: "$MONGO_ETL_TEST_DIR/dump"
 
 if ! make installcheck; then
 	cat regression.diffs >&2 || true
 	exit 1
+fi
+
+if [ -n "${MONGO_ETL_VALGRIND:-}" ]; then
+	bash test/servers.sh stop
+	trap - EXIT
+	ours=$(grep -l -E 'mongo_etl\.so|libmongoc|libbson' "$valgrind_logs"/*.log || true)
+	others=$(grep -l -E '^==[0-9]+== [A-Z]' "$valgrind_logs"/*.log | wc -l)
+	echo "valgrind: $others processes with reports in PostgreSQL itself or glibc (see $valgrind_logs)"
+	if [ -n "$ours" ]; then
+		echo "valgrind: errors in mongo_etl, libmongoc or libbson:" >&2
+		cat $ours >&2
+		exit 1
+	fi
+	echo "valgrind: no errors in mongo_etl, libmongoc or libbson"
 fi

@@ -1,0 +1,151 @@
+--
+-- mongodump files: the same scan and conversion as from a server, reading
+-- .bson and .bson.gz files that test/fixtures.py dump wrote from the JSON
+-- fixtures.  Damaged and hostile files give errors naming the file and the
+-- byte offset.
+--
+\getenv test_dir MONGO_ETL_TEST_DIR
+\getenv mongo_uri MONGO_URI
+SELECT :'test_dir' || '/dump' AS dump_dir \gset
+SET mongo_etl_test.dump_dir = :'dump_dir';
+
+-- Runs a query returning text and returns its rows, or its error with
+-- detail and context, with the dump directory (which depends on where the
+-- tests run) replaced by <dump>.
+CREATE FUNCTION in_dump(query text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  dir text := current_setting('mongo_etl_test.dump_dir');
+  line text;
+  message text;
+  detail text;
+  context text;
+BEGIN
+  FOR line IN EXECUTE query LOOP
+    RETURN NEXT replace(line, dir, '<dump>');
+  END LOOP;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                          context = PG_EXCEPTION_CONTEXT;
+  RETURN NEXT 'ERROR:  ' || replace(message, dir, '<dump>');
+  IF detail <> '' THEN
+    RETURN NEXT 'DETAIL:  ' || replace(detail, dir, '<dump>');
+  END IF;
+  FOR line IN SELECT l FROM regexp_split_to_table(context, E'\n') l
+               WHERE l <> '' AND l NOT LIKE 'PL/pgSQL function%' LOOP
+    RETURN NEXT 'CONTEXT:  ' || replace(line, dir, '<dump>');
+  END LOOP;
+END $$;
+
+CREATE SERVER dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
+CREATE USER MAPPING FOR CURRENT_USER SERVER dump;
+CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+
+-- <dump_dir>/<database>/<collection>.bson, and the same with gzip
+CREATE FOREIGN TABLE users_dump (
+  _id text, name text, age int, email text, created timestamptz,
+  score float8, active bool, city text OPTIONS (field 'address.city'),
+  tags jsonb
+) SERVER dump OPTIONS (database 'regress', collection 'users');
+CREATE FOREIGN TABLE users_gz (
+  _id text, name text, age int, email text, created timestamptz,
+  score float8, active bool, city text OPTIONS (field 'address.city'),
+  tags jsonb
+) SERVER dump OPTIONS (file 'regress/users.bson.gz');
+CREATE FOREIGN TABLE users_mongo (
+  _id text, name text, age int, email text, created timestamptz,
+  score float8, active bool, city text OPTIONS (field 'address.city'),
+  tags jsonb
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+SET timezone = 'UTC';
+SELECT * FROM users_dump ORDER BY _id;
+-- the file, its compressed copy and the server hold the same rows
+SELECT (SELECT count(*) FROM users_dump) AS dump_rows,
+       (SELECT count(*) FROM (SELECT * FROM users_dump EXCEPT SELECT * FROM users_gz) d) AS not_in_gz,
+       (SELECT count(*) FROM (SELECT * FROM users_gz EXCEPT SELECT * FROM users_dump) d) AS only_in_gz,
+       (SELECT count(*) FROM (SELECT * FROM users_dump EXCEPT SELECT * FROM users_mongo) d) AS not_on_server,
+       (SELECT count(*) FROM (SELECT * FROM users_mongo EXCEPT SELECT * FROM users_dump) d) AS only_on_server;
+
+-- EXPLAIN names the file; ANALYZE counts the documents and bytes read
+SELECT in_dump('EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM users_dump WHERE age > 30');
+SELECT in_dump('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT name FROM users_gz');
+
+-- only the columns a query reads are converted: a column that could not
+-- be converted does not matter until it is read
+CREATE FOREIGN TABLE types_dump (
+  s text OPTIONS (field 'string'),
+  doc jsonb OPTIONS (field 'doc'),
+  bad int OPTIONS (field 'string')
+) SERVER dump OPTIONS (database 'regress', collection 'types');
+SELECT s, doc FROM types_dump;
+SELECT in_dump('SELECT bad::text FROM types_dump');
+
+-- a rescan reads the file again from its start
+SET enable_material = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SELECT g, count(u.name) FROM generate_series(1, 3) g
+  LEFT JOIN users_dump u ON u.age > g * 30 GROUP BY g ORDER BY g;
+RESET enable_material;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+
+-- damaged and hostile files
+CREATE FOREIGN TABLE damaged (_id int, name text, doc jsonb)
+  SERVER dump OPTIONS (file 'regress/users.truncated.bson');
+SELECT in_dump('SELECT count(*)::text FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/users.badlength.bson');
+SELECT in_dump('SELECT count(*)::text FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/users.cut.bson.gz');
+SELECT in_dump('SELECT count(*)::text FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/noterminator.bson');
+SELECT in_dump('SELECT count(*)::text FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/badelement.bson');
+SELECT in_dump('SELECT name FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/badutf8.bson');
+SELECT in_dump('SELECT _id::text FROM damaged');
+SELECT in_dump('SELECT name FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/deep.bson');
+SELECT in_dump('SELECT _id::text FROM damaged');
+SELECT in_dump('SELECT doc::text FROM damaged');
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/no_such_file.bson');
+SELECT in_dump('SELECT count(*)::text FROM damaged');
+
+-- without a file option the collection's file is looked for
+CREATE FOREIGN TABLE orders (_id text) SERVER dump OPTIONS (database 'regress');
+SELECT in_dump('SELECT count(*)::text FROM orders');
+-- names cannot lead out of the dump directory
+CREATE FOREIGN TABLE escape (_id text)
+  SERVER dump OPTIONS (database '..', collection 'etc/passwd');
+SELECT * FROM escape;
+ALTER FOREIGN TABLE escape OPTIONS (SET database 'regress', SET collection '../regress/users');
+SELECT * FROM escape;
+-- a file option belongs on a dump_dir server
+CREATE FOREIGN TABLE misplaced (_id text) SERVER regress OPTIONS (file 'users.bson');
+SELECT * FROM misplaced;
+CREATE SERVER uri_and_dump FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1/', dump_dir '/tmp');
+
+-- reading files is for superusers and members of pg_read_server_files
+CREATE ROLE regress_dump_user;
+GRANT USAGE ON FOREIGN DATA WRAPPER mongo_etl TO regress_dump_user;
+GRANT USAGE ON FOREIGN SERVER dump TO regress_dump_user;
+GRANT CREATE ON SCHEMA public TO regress_dump_user;
+SET ROLE regress_dump_user;
+CREATE SERVER mine FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir '/etc');
+CREATE FOREIGN TABLE mine (a text) SERVER dump OPTIONS (file '/etc/passwd');
+RESET ROLE;
+GRANT pg_read_server_files TO regress_dump_user;
+SET ROLE regress_dump_user;
+CREATE SERVER mine FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir '/tmp');
+CREATE FOREIGN TABLE mine (a text) SERVER dump OPTIONS (file 'regress/users.bson');
+SELECT count(*) FROM mine;
+RESET ROLE;
+
+SET client_min_messages = warning;
+DROP SERVER mine, dump, regress CASCADE;
+DROP FUNCTION in_dump;
+DROP OWNED BY regress_dump_user;
+REVOKE CREATE ON SCHEMA public FROM regress_dump_user;
+DROP ROLE regress_dump_user;
