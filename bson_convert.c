@@ -104,6 +104,8 @@ static void bson_scalar_to_jsonb(MongoConverter *conv,
 static char *server_string(const char *utf8, uint32 len, int *result_len);
 static Numeric int64_numeric(int64 value);
 static Numeric double_numeric(double value);
+static Numeric decimal128_numeric(const bson_iter_t *iter);
+static bool numeric_is_infinite(Numeric num);
 static const char *bson_type_name(bson_type_t type);
 static void report_mismatch(const bson_iter_t *iter,
 							const MongoColumn *col) pg_attribute_noreturn();
@@ -564,6 +566,16 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				result = cstring_to_text(buf);
 				break;
 			}
+		case BSON_TYPE_DECIMAL128:
+			{
+				bson_decimal128_t dec;
+				char		buf[BSON_DECIMAL128_STRING];
+
+				bson_iter_decimal128(iter, &dec);
+				bson_decimal128_to_string(&dec, buf);
+				result = cstring_to_text(buf);
+				break;
+			}
 		default:
 			report_mismatch(iter, col);
 	}
@@ -671,6 +683,9 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_DOUBLE:
 			result = NumericGetDatum(double_numeric(bson_iter_double(iter)));
+			break;
+		case BSON_TYPE_DECIMAL128:
+			result = NumericGetDatum(decimal128_numeric(iter));
 			break;
 		default:
 			report_mismatch(iter, col);
@@ -881,6 +896,23 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 				}
 				break;
 			}
+		case BSON_TYPE_DECIMAL128:
+			{
+				Numeric		num = decimal128_numeric(iter);
+
+				if (numeric_is_nan(num) || numeric_is_infinite(num))
+				{
+					result->type = jbvString;
+					result->val.string.val = numeric_out_sci(num, 0);
+					result->val.string.len = strlen(result->val.string.val);
+				}
+				else
+				{
+					result->type = jbvNumeric;
+					result->val.numeric = num;
+				}
+				break;
+			}
 		case BSON_TYPE_OID:
 			result->type = jbvString;
 			result->val.string.val = palloc(25);
@@ -957,6 +989,41 @@ double_numeric(double value)
 											   CStringGetDatum(buf),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
+}
+
+/*
+ * decimal128_numeric
+ *		A Decimal128 as numeric, exactly: numeric holds every Decimal128
+ *		value, including its largest and smallest exponents, NaN and the
+ *		infinities.  Numeric is built from libbson's decimal string by
+ *		numeric's input function, its only constructor from digits.
+ */
+static Numeric
+decimal128_numeric(const bson_iter_t *iter)
+{
+	bson_decimal128_t dec;
+	char		buf[BSON_DECIMAL128_STRING];
+
+	bson_iter_decimal128(iter, &dec);
+	bson_decimal128_to_string(&dec, buf);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
+											   CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/*
+ * numeric_is_infinite
+ *		Whether a numeric is an infinity; numeric has none before 14.
+ */
+static bool
+numeric_is_infinite(Numeric num)
+{
+#if PG_VERSION_NUM >= 140000
+	return numeric_is_inf(num);
+#else
+	return false;
+#endif
 }
 
 /*

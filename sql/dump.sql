@@ -81,6 +81,31 @@ CREATE FOREIGN TABLE types_dump (
 SELECT s, doc FROM types_dump;
 SELECT in_dump('SELECT bad::text FROM types_dump');
 
+-- values the test server cannot store: Decimal128 (exact into numeric,
+-- text and jsonb, from the largest to the smallest exponent), NaN and
+-- infinite doubles
+CREATE FOREIGN TABLE special (
+  _id int,
+  dec numeric,
+  dec_text text OPTIONS (field 'dec'),
+  dec_json jsonb OPTIONS (field 'dec'),
+  dbl float8,
+  dbl_numeric numeric OPTIONS (field 'dbl'),
+  dbl_text text OPTIONS (field 'dbl'),
+  dbl_json jsonb OPTIONS (field 'dbl'),
+  dec_int int OPTIONS (field 'dec')
+) SERVER dump OPTIONS (database 'regress');
+SELECT _id, left(dec_text, 20) AS dec_text, left(dec_json::text, 20) AS dec_json,
+       dbl, dbl_numeric, dbl_text, dbl_json
+  FROM special ORDER BY _id;
+SELECT _id, dec = dec_text::numeric AS same_as_text,
+       dec_json = to_jsonb(dec) OR jsonb_typeof(dec_json) = 'string' AS same_in_jsonb,
+       length(dec::text) AS digits,
+       dec = '9.999999999999999999999999999999999E+6144'::numeric AS is_max,
+       dec = '1E-6176'::numeric AS is_min
+  FROM special ORDER BY _id;
+SELECT in_dump('SELECT dec_int::text FROM special');
+
 -- a rescan reads the file again from its start
 SET enable_material = off;
 SET enable_hashjoin = off;
