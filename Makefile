@@ -31,7 +31,7 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
-.PHONY: test demo deps
+.PHONY: test demo bench
 
 # Installs missing packages, builds, installs, starts the test servers,
 # runs the regression suite and stops the servers.
@@ -41,3 +41,8 @@ test:
 # Runs the end-to-end demo on a fresh machine.
 demo:
 	bash test/demo.sh
+
+# Measures mongo_etl against COPY and client-side ETL; writes
+# bench/RESULTS.md.
+bench:
+	bash bench/run.sh

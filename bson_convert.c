@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -54,13 +55,25 @@ struct MongoFieldNode
 	int			nchildren;
 	int			nwanted;		/* columns in this subtree */
 	bool		named_children; /* a child name is not an array index */
+	int		   *hints;			/* per field position in the last document
+								 * walked: the child found there, or -1 */
 };
+
+/*
+ * Documents of a collection usually share their field order, so the child
+ * found at each position of the last document is tried first.  Positions
+ * beyond this many fall back to the binary search alone.
+ */
+#define MONGO_FIELD_HINTS 32
 
 /*
  * Deepest nesting of documents and arrays converted to jsonb.  MongoDB
  * refuses to store documents nested deeper than 100 levels.
  */
 #define MONGO_MAX_NESTING_DEPTH 100
+
+/* Powers of ten that doubles hold exactly, for double_numeric */
+static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 
 /* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
 #define UNIX_TO_POSTGRES_EPOCH_MS \
@@ -72,7 +85,7 @@ static void add_field_path(MongoFieldNode *root, const char *path,
 static void finish_field_node(MongoFieldNode *node);
 static int	compare_field_nodes(const void *a, const void *b);
 static const MongoFieldNode *find_child(const MongoFieldNode *node,
-										const char *key);
+										const char *key, int position);
 static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
@@ -105,6 +118,8 @@ static char *server_string(const char *utf8, uint32 len, int *result_len);
 static Numeric int64_numeric(int64 value);
 static Numeric double_numeric(double value);
 static Numeric decimal128_numeric(const bson_iter_t *iter);
+static Numeric scaled_int64_numeric(int64 mantissa, int scale);
+static Numeric decimal_string_numeric(const char *decimal);
 static bool numeric_is_infinite(Numeric num);
 static const char *bson_type_name(bson_type_t type);
 static void report_mismatch(const bson_iter_t *iter,
@@ -287,6 +302,8 @@ finish_field_node(MongoFieldNode *node)
 		qsort(node->children, node->nchildren, sizeof(MongoFieldNode *),
 			  compare_field_nodes);
 	node->nwanted = node->ncolumns;
+	node->hints = palloc(sizeof(int) * MONGO_FIELD_HINTS);
+	memset(node->hints, -1, sizeof(int) * MONGO_FIELD_HINTS);
 	for (i = 0; i < node->nchildren; i++)
 	{
 		const char *name = node->children[i]->name;
@@ -313,13 +330,18 @@ compare_field_nodes(const void *a, const void *b)
 
 /*
  * find_child
- *		The child of a node named key, or NULL: a binary search.
+ *		The child of a node named key, or NULL.  The child that the previous
+ *		document had at this position is tried first, then a binary search.
  */
 static const MongoFieldNode *
-find_child(const MongoFieldNode *node, const char *key)
+find_child(const MongoFieldNode *node, const char *key, int position)
 {
 	int			low = 0;
 	int			high = node->nchildren - 1;
+	int			hint = position < MONGO_FIELD_HINTS ? node->hints[position] : -1;
+
+	if (hint >= 0 && strcmp(key, node->children[hint]->name) == 0)
+		return node->children[hint];
 
 	while (low <= high)
 	{
@@ -327,7 +349,11 @@ find_child(const MongoFieldNode *node, const char *key)
 		int			cmp = strcmp(key, node->children[middle]->name);
 
 		if (cmp == 0)
+		{
+			if (position < MONGO_FIELD_HINTS)
+				node->hints[position] = middle;
 			return node->children[middle];
+		}
 		if (cmp < 0)
 			high = middle - 1;
 		else
@@ -383,6 +409,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			   const MongoFieldNode *node, Datum *values, bool *isnull)
 {
 	int			filled = 0;
+	int			position = -1;
 
 	while (filled < node->nwanted)
 	{
@@ -399,7 +426,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			break;
 		}
 
-		child = find_child(node, bson_iter_key(iter));
+		child = find_child(node, bson_iter_key(iter), ++position);
 		if (child == NULL)
 			continue;
 
@@ -976,27 +1003,79 @@ int64_numeric(int64 value)
  *		A double as the numeric of its shortest exact decimal form, the one
  *		that reads back as the same double.  PostgreSQL's float8-to-numeric
  *		cast keeps only 15 significant digits, which loses information
- *		(0.1 + 0.2 would become 0.3); numeric has no constructor from
- *		decimal digits other than its input function.
+ *		(0.1 + 0.2 would become 0.3).
  */
 static Numeric
 double_numeric(double value)
 {
 	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+	int64		mantissa = 0;
+	int			scale = 0;
+	int			exponent = 0;
+	bool		negative = false;
+	bool		fraction = false;
+	char	   *p = buf;
+	Numeric		result;
+
+	/*
+	 * Most doubles in data are short decimals such as prices.  If m / 10^k
+	 * gives the double back for the smallest such k (IEEE division rounds
+	 * correctly, so this is exactly the round-trip test), that is its
+	 * shortest form, found without formatting digits.  Below 2^50 only one
+	 * m can do so for a given k.
+	 */
+	for (scale = 0; scale <= 4; scale++)
+	{
+		double		scaled = value * pow10_table[scale];
+
+		if (!(fabs(scaled) < (double) (INT64CONST(1) << 50)))
+			break;
+		if (rint(scaled) / pow10_table[scale] == value)
+		{
+			result = scaled_int64_numeric((int64) rint(scaled), scale);
+			if (result != NULL)
+				return result;
+			break;
+		}
+	}
+	scale = 0;
 
 	double_to_shortest_decimal_buf(value, buf);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
-											   CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+
+	/* the shortest form is [-]digits[.digits][e(+|-)digits], NaN or Inf */
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	if (!isdigit((unsigned char) *p))
+		return decimal_string_numeric(buf);
+	for (; *p != '\0' && *p != 'e'; p++)
+	{
+		if (*p == '.')
+			fraction = true;
+		else
+		{
+			/* at most 17 significant digits: no overflow */
+			mantissa = mantissa * 10 + (*p - '0');
+			scale += fraction;
+		}
+	}
+	if (*p == 'e')
+		exponent = atoi(p + 1);
+
+	result = scaled_int64_numeric(negative ? -mantissa : mantissa,
+								  scale - exponent);
+	return result != NULL ? result : decimal_string_numeric(buf);
 }
 
 /*
  * decimal128_numeric
  *		A Decimal128 as numeric, exactly: numeric holds every Decimal128
  *		value, including its largest and smallest exponents, NaN and the
- *		infinities.  Numeric is built from libbson's decimal string by
- *		numeric's input function, its only constructor from digits.
+ *		infinities.  A coefficient that fits in 64 bits, as money and most
+ *		other values do, is scaled directly; any other value goes through
+ *		libbson's decimal string and numeric's input function.
  */
 static Numeric
 decimal128_numeric(const bson_iter_t *iter)
@@ -1005,9 +1084,73 @@ decimal128_numeric(const bson_iter_t *iter)
 	char		buf[BSON_DECIMAL128_STRING];
 
 	bson_iter_decimal128(iter, &dec);
+
+	/*
+	 * The IEEE 754 BID layout: sign, then (when the two bits after it are
+	 * not both set) a 14-bit exponent biased by 6176 and the top 49 bits
+	 * of the coefficient, whose other 64 bits are the low word.
+	 */
+	if (((dec.high >> 61) & 3) != 3 &&
+		(dec.high & UINT64CONST(0x1ffffffffffff)) == 0 &&
+		dec.low <= (uint64) PG_INT64_MAX)
+	{
+		int			exponent = (int) ((dec.high >> 49) & 0x3fff) - 6176;
+		int64		coefficient = (int64) dec.low;
+		Numeric		result;
+
+		if (dec.high >> 63)
+			coefficient = -coefficient;
+		result = scaled_int64_numeric(coefficient, -exponent);
+		if (result != NULL)
+			return result;
+	}
+
 	bson_decimal128_to_string(&dec, buf);
+	return decimal_string_numeric(buf);
+}
+
+/*
+ * scaled_int64_numeric
+ *		The numeric mantissa / 10^scale, with scale as its display scale,
+ *		built without parsing text; NULL when the numbers are too large for
+ *		that, and the caller must parse the decimal string instead.
+ */
+static Numeric
+scaled_int64_numeric(int64 mantissa, int scale)
+{
+	int64		result = mantissa;
+	int			i;
+
+#if PG_VERSION_NUM >= 140000
+	/*
+	 * int64_div_fast_to_numeric may multiply the mantissa by up to 1000,
+	 * and has no exact fallback for large scales before PostgreSQL 16.
+	 */
+	if (scale >= 0 && scale <= NUMERIC_MAX_DISPLAY_SCALE &&
+		mantissa > -INT64CONST(1000000000000000) &&
+		mantissa < INT64CONST(1000000000000000))
+		return int64_div_fast_to_numeric(mantissa, scale);
+#endif
+	if (scale > 0 || scale < -18)
+		return NULL;
+	for (i = 0; i < -scale; i++)
+	{
+		if (pg_mul_s64_overflow(result, 10, &result))
+			return NULL;
+	}
+	return int64_numeric(result);
+}
+
+/*
+ * decimal_string_numeric
+ *		A decimal string as numeric, by numeric's input function: the only
+ *		constructor numeric has for arbitrary digits.
+ */
+static Numeric
+decimal_string_numeric(const char *decimal)
+{
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
-											   CStringGetDatum(buf),
+											   CStringGetDatum(decimal),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
 }
