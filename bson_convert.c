@@ -107,10 +107,18 @@ static Datum input_function_value(MongoConverter *conv,
 								  const MongoColumn *col);
 static Jsonb *jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 						  const MongoColumn *col);
-static JsonbValue *push_bson_container(MongoConverter *conv,
-									   JsonbParseState **state,
-									   const bson_iter_t *iter,
-									   const MongoColumn *col, int depth);
+struct JsonbElement;
+static void encode_container(MongoConverter *conv, StringInfo out,
+							 StringInfo scratch, const bson_iter_t *iter,
+							 const MongoColumn *col, int depth,
+							 int *start, int *len);
+static void encode_element(MongoConverter *conv, StringInfo scratch,
+						   const bson_iter_t *iter, const MongoColumn *col,
+						   int depth, struct JsonbElement *e);
+static void set_jentry(StringInfo out, int jentry_offset, int i, JEntry type,
+					   int len, uint32 end_offset);
+static int	pad_to_int(StringInfo buf);
+static int	compare_jsonb_elements(const void *a, const void *b);
 static void bson_scalar_to_jsonb(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col, JsonbValue *result);
@@ -786,8 +794,9 @@ input_function_value(MongoConverter *conv, const bson_iter_t *iter,
 
 /*
  * jsonb_value
- *		Any supported BSON value as jsonb.  Documents and arrays become
- *		objects and arrays, built as a JsonbValue tree.
+ *		Any supported BSON value as jsonb.  Documents and arrays are encoded
+ *		straight into jsonb's binary form (encode_container); a scalar goes
+ *		through a JsonbValue, as jsonb stores it as a one-element array.
  */
 static Jsonb *
 jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -795,10 +804,21 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 {
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
 	{
-		JsonbParseState *state = NULL;
+		StringInfoData out;
+		StringInfoData scratch;
+		Jsonb	   *result;
+		int			start;
+		int			len;
 
-		return JsonbValueToJsonb(push_bson_container(conv, &state, iter,
-													 col, 1));
+		initStringInfo(&out);
+		initStringInfo(&scratch);
+		appendStringInfoSpaces(&out, VARHDRSZ);
+		encode_container(conv, &out, &scratch, iter, col, 1, &start, &len);
+		Assert(start == VARHDRSZ);
+		result = (Jsonb *) out.data;
+		SET_VARSIZE(result, out.len);
+		pfree(scratch.data);
+		return result;
 	}
 	else
 	{
@@ -809,20 +829,48 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 	}
 }
 
+/* One element of a container being encoded by encode_container */
+typedef struct JsonbElement
+{
+	const char *key;			/* object key, in the database encoding */
+	int			keylen;
+	int			order;			/* position in the BSON document */
+	JEntry		type;			/* JENTRY_IS* of the value */
+	int			offset;			/* the value's data in the scratch buffer */
+	int			len;
+	bool		aligned;		/* data must start on a 4-byte boundary */
+} JsonbElement;
+
 /*
- * push_bson_container
- *		Push a BSON document or array, and everything inside it, onto a
- *		jsonb parse state.  Returns the finished container.  Nesting deeper
- *		than MongoDB itself allows can only come from a damaged or hostile
- *		file, and is refused before it can exhaust the stack.
+ * encode_container
+ *		Encode a BSON document or array as a jsonb container, appended to
+ *		out at a 4-byte boundary; *start and *len receive where.  This is
+ *		what PostgreSQL's pushJsonbValue and JsonbValueToJsonb produce from
+ *		the same values, without the intermediate JsonbValue tree and its
+ *		copies: each element's value is first encoded into scratch (nested
+ *		containers recursively, into the same scratch), then object keys are
+ *		sorted as jsonb requires (by length, then bytes; of repeated keys
+ *		the last wins, as in jsonb's input), and the container is written:
+ *		header, JEntry array, keys, values.  Nesting deeper than MongoDB
+ *		allows can only come from a damaged or hostile file, and is refused
+ *		before it can exhaust the stack.
  */
-static JsonbValue *
-push_bson_container(MongoConverter *conv, JsonbParseState **state,
-					const bson_iter_t *iter, const MongoColumn *col,
-					int depth)
+static void
+encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
+				 const bson_iter_t *iter, const MongoColumn *col, int depth,
+				 int *start, int *len)
 {
 	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
 	bson_iter_t child;
+	JsonbElement *elements;
+	int			capacity = 8;
+	int			n = 0;
+	int			nentries;
+	int			jentry_offset;
+	int			base_offset;
+	uint32		header;
+	uint32		totallen = 0;
+	int			i;
 
 	check_stack_depth();
 	if (depth > MONGO_MAX_NESTING_DEPTH)
@@ -833,36 +881,222 @@ push_bson_container(MongoConverter *conv, JsonbParseState **state,
 	if (!bson_iter_recurse(iter, &child))
 		report_corrupt_document(iter);
 
-	pushJsonbValue(state, is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT,
-				   NULL);
+	/* every element's value into scratch */
+	elements = palloc(sizeof(JsonbElement) * capacity);
 	while (bson_iter_next(&child))
 	{
+		JsonbElement *e;
+
+		if (n == capacity)
+		{
+			capacity *= 2;
+			elements = repalloc(elements, sizeof(JsonbElement) * capacity);
+		}
+		e = &elements[n];
+		e->order = n++;
 		if (!is_array)
-		{
-			JsonbValue	key;
-
-			key.type = jbvString;
-			key.val.string.val = server_string(bson_iter_key(&child),
-											   bson_iter_key_len(&child),
-											   &key.val.string.len);
-			pushJsonbValue(state, WJB_KEY, &key);
-		}
-
-		if (BSON_ITER_HOLDS_DOCUMENT(&child) || BSON_ITER_HOLDS_ARRAY(&child))
-			push_bson_container(conv, state, &child, col, depth + 1);
-		else
-		{
-			JsonbValue	value;
-
-			bson_scalar_to_jsonb(conv, &child, col, &value);
-			pushJsonbValue(state, is_array ? WJB_ELEM : WJB_VALUE, &value);
-		}
+			e->key = server_string(bson_iter_key(&child),
+								   bson_iter_key_len(&child), &e->keylen);
+		encode_element(conv, scratch, &child, col, depth, e);
 	}
 	if (child.err_off != 0)
 		report_corrupt_document(&child);
+	if (n > JB_CMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("BSON %s has too many elements for jsonb",
+						is_array ? "array" : "object")));
 
-	return pushJsonbValue(state, is_array ? WJB_END_ARRAY : WJB_END_OBJECT,
-						  NULL);
+	if (!is_array && n > 1)
+	{
+		int			unique = 1;
+
+		/* objects are mostly small: insertion sort beats qsort's overhead */
+		if (n <= 16)
+		{
+			for (i = 1; i < n; i++)
+			{
+				JsonbElement moving = elements[i];
+				int			j = i;
+
+				while (j > 0 &&
+					   compare_jsonb_elements(&elements[j - 1], &moving) > 0)
+				{
+					elements[j] = elements[j - 1];
+					j--;
+				}
+				elements[j] = moving;
+			}
+		}
+		else
+			qsort(elements, n, sizeof(JsonbElement), compare_jsonb_elements);
+		for (i = 1; i < n; i++)
+		{
+			if (elements[i].keylen != elements[unique - 1].keylen ||
+				memcmp(elements[i].key, elements[unique - 1].key,
+					   elements[i].keylen) != 0)
+				elements[unique++] = elements[i];
+		}
+		n = unique;
+	}
+
+	/* the container: header, JEntries, then the data they describe */
+	pad_to_int(out);
+	base_offset = out->len;
+	header = n | (is_array ? JB_FARRAY : JB_FOBJECT);
+	appendBinaryStringInfo(out, (char *) &header, sizeof(uint32));
+	nentries = is_array ? n : 2 * n;
+	jentry_offset = out->len;
+	enlargeStringInfo(out, sizeof(JEntry) * nentries);
+	out->len += sizeof(JEntry) * nentries;
+
+	for (i = 0; !is_array && i < n; i++)
+	{
+		appendBinaryStringInfo(out, elements[i].key, elements[i].keylen);
+		totallen += elements[i].keylen;
+		set_jentry(out, jentry_offset, i, JENTRY_ISSTRING,
+				   elements[i].keylen, totallen);
+	}
+	for (i = 0; i < n; i++)
+	{
+		JsonbElement *e = &elements[i];
+		int			padding = e->aligned ? pad_to_int(out) : 0;
+
+		/* out may be scratch itself: enlarge before taking the source */
+		enlargeStringInfo(out, e->len);
+		memcpy(out->data + out->len, scratch->data + e->offset, e->len);
+		out->len += e->len;
+		out->data[out->len] = '\0';
+		totallen += padding + e->len;
+		set_jentry(out, jentry_offset, is_array ? i : n + i, e->type,
+				   padding + e->len, totallen);
+	}
+
+	if (out->len - base_offset > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("BSON %s is too large for jsonb",
+						is_array ? "array" : "object")));
+	pfree(elements);
+	*start = base_offset;
+	*len = out->len - base_offset;
+}
+
+/*
+ * encode_element
+ *		Encode one value of a container into scratch, recording its type,
+ *		place and alignment in e.
+ */
+static void
+encode_element(MongoConverter *conv, StringInfo scratch,
+			   const bson_iter_t *iter, const MongoColumn *col, int depth,
+			   JsonbElement *e)
+{
+	JsonbValue	value;
+
+	e->aligned = false;
+	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
+	{
+		e->type = JENTRY_ISCONTAINER;
+		e->aligned = true;
+		encode_container(conv, scratch, scratch, iter, col, depth + 1,
+						 &e->offset, &e->len);
+		return;
+	}
+
+	bson_scalar_to_jsonb(conv, iter, col, &value);
+	e->offset = scratch->len;
+	e->len = 0;
+	switch (value.type)
+	{
+		case jbvNull:
+			e->type = JENTRY_ISNULL;
+			break;
+		case jbvBool:
+			e->type = value.val.boolean ? JENTRY_ISBOOL_TRUE
+				: JENTRY_ISBOOL_FALSE;
+			break;
+		case jbvString:
+			e->type = JENTRY_ISSTRING;
+			e->len = value.val.string.len;
+			appendBinaryStringInfo(scratch, value.val.string.val, e->len);
+			break;
+		case jbvNumeric:
+			e->type = JENTRY_ISNUMERIC;
+			e->aligned = true;
+			pad_to_int(scratch);
+			e->offset = scratch->len;
+			e->len = VARSIZE_ANY(value.val.numeric);
+			appendBinaryStringInfo(scratch, (char *) value.val.numeric,
+								   e->len);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", value.type);
+	}
+}
+
+/*
+ * set_jentry
+ *		Store the JEntry of child index i: its length, or for every
+ *		JB_OFFSET_STRIDE'th child the end offset of its data, as jsonb's
+ *		format requires.
+ */
+static void
+set_jentry(StringInfo out, int jentry_offset, int i, JEntry type, int len,
+		   uint32 end_offset)
+{
+	JEntry		entry;
+
+	if (end_offset > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("BSON value too large for jsonb")));
+	if (i % JB_OFFSET_STRIDE == 0)
+		entry = type | end_offset | JENTRY_HAS_OFF;
+	else
+		entry = type | len;
+	memcpy(out->data + jentry_offset + i * sizeof(JEntry), &entry,
+		   sizeof(JEntry));
+}
+
+/*
+ * pad_to_int
+ *		Zero bytes up to the next 4-byte boundary; returns how many.
+ */
+static int
+pad_to_int(StringInfo buf)
+{
+	int			padding = INTALIGN(buf->len) - buf->len;
+
+	if (padding > 0)
+	{
+		enlargeStringInfo(buf, padding);
+		memset(buf->data + buf->len, 0, padding);
+		buf->len += padding;
+		buf->data[buf->len] = '\0';
+	}
+	return padding;
+}
+
+/*
+ * compare_jsonb_elements
+ *		qsort comparator: jsonb's key order (shorter keys first, then by
+ *		bytes), and among equal keys the later one first, so that removing
+ *		repeats keeps the last, as jsonb's input does.
+ */
+static int
+compare_jsonb_elements(const void *a, const void *b)
+{
+	const JsonbElement *ea = (const JsonbElement *) a;
+	const JsonbElement *eb = (const JsonbElement *) b;
+	int			cmp;
+
+	if (ea->keylen != eb->keylen)
+		return ea->keylen < eb->keylen ? -1 : 1;
+	cmp = memcmp(ea->key, eb->key, ea->keylen);
+	if (cmp != 0)
+		return cmp;
+	return ea->order > eb->order ? -1 : 1;
 }
 
 /*
