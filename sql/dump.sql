@@ -106,6 +106,23 @@ SELECT _id, dec = dec_text::numeric AS same_as_text,
   FROM special ORDER BY _id;
 SELECT in_dump('SELECT dec_int::text FROM special');
 
+-- jsonb built straight from BSON equals jsonb parsed from its text, also
+-- for a repeated key (the last wins, as in jsonb's input), nested arrays
+-- (which the test server cannot store), more than 32 children and odd keys
+CREATE FOREIGN TABLE shapes (_id int, doc jsonb)
+  SERVER dump OPTIONS (file 'regress/jsonbshapes.bson');
+SELECT _id, doc FROM shapes WHERE _id = 1;
+SELECT _id, doc = doc::text::jsonb AS same_as_parsed,
+       pg_column_size(doc) = pg_column_size(doc::text::jsonb) AS same_size,
+       jsonb_typeof(doc) AS type,
+       CASE jsonb_typeof(doc) WHEN 'array' THEN jsonb_array_length(doc)
+            ELSE (SELECT count(*) FROM jsonb_object_keys(doc)) END AS children
+  FROM shapes ORDER BY _id;
+SELECT doc -> 'b' AS b, doc #> '{ccc,1,1,0}' AS deep FROM shapes WHERE _id = 1;
+SELECT doc -> 33 AS element_33, doc -> 39 AS element_39 FROM shapes WHERE _id = 2;
+SELECT doc ->> 'k0' AS k0, length(doc ->> 'k33') AS k33, length(doc ->> 'k39') AS k39
+  FROM shapes WHERE _id = 3;
+
 -- a rescan reads the file again from its start
 SET enable_material = off;
 SET enable_hashjoin = off;

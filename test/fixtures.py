@@ -198,6 +198,46 @@ def write_hostile(directory):
     write("deep.bson", good + bson.BSON.encode({"_id": 4, "doc": nested}))
     # a document that does not end in a zero byte
     write("noterminator.bson", good + good[:-1] + b"\x01")
+    # shapes jsonb encoding must get right: a repeated key, nested arrays,
+    # more children than jsonb's offset stride (32), odd keys
+    write("jsonbshapes.bson",
+          raw_document(int32("_id", 1), document("doc",
+              int32("b", 1), int32("a", 2), int32("b", 3),
+              array("ccc", array("0", int32("0", 1), int32("1", 2)),
+                    array("1", int32("0", 3), array("1", int32("0", 4)))),
+              string("", "empty key"), string("é", "accented key"),
+              document("empty"), array("none")))
+          + raw_document(int32("_id", 2), array("doc", *(
+              int32(str(i), i) for i in range(40))))
+          + raw_document(int32("_id", 3), document("doc", *(
+              string(f"k{i}", "v" * i) for i in range(40)))))
+
+
+# Raw BSON, for documents pymongo cannot make (repeated keys, say).
+def element(kind, key, payload):
+    return bytes([kind]) + key.encode() + b"\x00" + payload
+
+
+def raw_document(*elements):
+    body = b"".join(elements) + b"\x00"
+    return (len(body) + 4).to_bytes(4, "little") + body
+
+
+def int32(key, value):
+    return element(0x10, key, value.to_bytes(4, "little", signed=True))
+
+
+def string(key, value):
+    data = value.encode() + b"\x00"
+    return element(0x02, key, len(data).to_bytes(4, "little") + data)
+
+
+def document(key, *elements):
+    return element(0x03, key, raw_document(*elements))
+
+
+def array(key, *elements):
+    return element(0x04, key, raw_document(*elements))
 
 
 def main(argv):
