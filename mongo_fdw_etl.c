@@ -84,6 +84,7 @@ typedef struct MongoScanState
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
 	uint64		bytes;			/* their total BSON size */
 
+	MemoryContext query_cxt;	/* lives as long as the scan */
 	MemoryContext row_cxt;		/* per-row data, reset for every document */
 	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
 } MongoScanState;
@@ -297,6 +298,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->converter = mongo_create_converter(RelationGetRelationName(rel),
 											  columns, ncolumns);
 
+	state->query_cxt = estate->es_query_cxt;
 	state->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "mongo_etl row data",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -392,7 +394,7 @@ next_document(MongoScanState *state, const bson_t **document)
 	{
 		if (state->dump == NULL)
 		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(state));
+			MemoryContext oldcxt = MemoryContextSwitchTo(state->query_cxt);
 
 			state->dump = mongo_dump_open(state->options.dump_file);
 			state->converter->dump = state->dump;

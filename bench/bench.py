@@ -15,6 +15,9 @@ import datetime
 import os
 import platform
 import random
+import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +56,9 @@ def user_documents(count, with_decimal):
     for seq in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         doc = {
-            "_id": bson.ObjectId(),
+            # deterministic ObjectIds: ten documents a second from 2017 on
+            "_id": bson.ObjectId((1500000000 + seq // 10).to_bytes(4, "big")
+                                 + seq.to_bytes(8, "big")),
             "seq": seq,
             "name": f"{first} {last}",
             "email": f"{first.lower()}.{last.lower()}{seq}@example.com",
@@ -88,19 +93,24 @@ def write_dump(path, count):
 
 
 def load_server(uri, collection, count):
-    """The same documents, without Decimal128 (FerretDB lacks it)."""
+    """The same documents, without Decimal128 (FerretDB lacks it).
+    Returns their total size in BSON."""
     coll = pymongo.MongoClient(uri).bench[collection]
-    if coll.estimated_document_count() == count:
-        return
-    coll.drop()
+    reload = coll.estimated_document_count() != count
+    if reload:
+        coll.drop()
     batch = []
+    size = 0
     for doc in user_documents(count, with_decimal=False):
+        size += len(bson.BSON.encode(doc))
         batch.append(doc)
         if len(batch) == 5000:
-            coll.insert_many(batch)
+            if reload:
+                coll.insert_many(batch)
             batch = []
-    if batch:
+    if batch and reload:
         coll.insert_many(batch)
+    return size
 
 
 def cpu_ns(pid):
@@ -112,10 +122,11 @@ def cpu_ns(pid):
     return total
 
 
-def vm_hwm_kb(pid):
+def status_kb(pid, field):
+    """A memory figure of /proc/<pid>/status, in kB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -152,10 +163,11 @@ class Bench:
         wall = time.perf_counter() - t0
         cpu = cpu_ns(pid) - cpu0
         mongo = cpu_ns(self.mongo_pid) - mongo0 if self.mongo_pid else 0
-        hwm = vm_hwm_kb(pid)
+        hwm = status_kb(pid, "VmHWM")
+        shmem = status_kb(pid, "RssShmem")
         conn.close()
         self.record(name, wall=wall, backend_cpu=cpu / 1e9,
-                    server_cpu=mongo / 1e9, hwm_kb=hwm)
+                    server_cpu=mongo / 1e9, hwm_kb=hwm, shmem_kb=shmem)
 
     def measure_client(self, name, mode, table, workers, batch):
         """The client-side ETL program, as a separate process."""
@@ -217,7 +229,7 @@ def main():
     write_dump(dump_small, small)
     print(f"loading {args.net_rows} and {args.net_rows // 10} documents "
           f"into the server", file=sys.stderr)
-    load_server(args.mongo_uri, "users", args.net_rows)
+    args.net_bytes = load_server(args.mongo_uri, "users", args.net_rows)
     load_server(args.mongo_uri, "users_small", args.net_rows // 10)
     bench_bytes = os.path.getsize(dump_big)
 
@@ -261,25 +273,67 @@ def main():
                       setup=f"TRUNCATE {table}; CHECKPOINT")
             b.measure_client(f"client_insert/{table}", "insert", table, 2, 100)
             b.measure_client(f"client_copy/{table}", "copy", table, 2, 10000)
-        # reading and converting alone, without the heap insert
-        b.measure("read_dump", "SELECT count(*) FROM "
-                  "(SELECT * FROM users_file OFFSET 0) s")
-        b.measure("read_dump_small", "SELECT count(*) FROM "
-                  "(SELECT * FROM users_file_small OFFSET 0) s")
-        b.measure("read_net_small", "SELECT count(*) FROM "
-                  "(SELECT * FROM users_net_small OFFSET 0) s")
-        b.measure("read_net", "SELECT count(*) FROM "
-                  "(SELECT * FROM users_net OFFSET 0) s")
-        # the same query reading no field: the cost of the scan itself
+            # one worker reading the collection whole, as the FDW does
+            b.measure_client(f"client_copy1/{table}", "copy", table, 1, 10000)
+        b.measure("insert_dump_small/target",
+                  "INSERT INTO target SELECT * FROM users_file_small",
+                  setup="TRUNCATE target; CHECKPOINT")
+        b.measure("insert_net_small/target",
+                  "INSERT INTO target SELECT * FROM users_net_small",
+                  setup="TRUNCATE target; CHECKPOINT")
+        # reading and converting every column alone, without the heap
+        # insert: EXPLAIN ANALYZE runs the scan and discards the rows
+        # (a count(*) over a subquery would let the planner drop the
+        # columns)
+        b.measure("read_dump", "EXPLAIN (ANALYZE, TIMING OFF) "
+                  "SELECT * FROM users_file")
+        b.measure("read_dump_small", "EXPLAIN (ANALYZE, TIMING OFF) "
+                  "SELECT * FROM users_file_small")
+        b.measure("read_net_small", "EXPLAIN (ANALYZE, TIMING OFF) "
+                  "SELECT * FROM users_net_small")
+        b.measure("read_net", "EXPLAIN (ANALYZE, TIMING OFF) "
+                  "SELECT * FROM users_net")
+        # the same scan converting no column: the cost of reading alone
         b.measure("read_dump_nothing", "SELECT count(*) FROM users_file")
 
-    write_results(args, b, bench_bytes, small)
+    profile = profile_read(b)
+    write_results(args, b, bench_bytes, small, profile)
 
 
-def write_results(args, b, bench_bytes, small):
+def profile_read(b):
+    """Where a backend's CPU goes while it reads and converts the dump
+    file, from perf (linux-perf), or None where perf cannot sample."""
+    if not shutil.which("perf"):
+        return None
+    conn = b.connect()
+    cur = conn.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    data = os.path.join(b.args.data, "perf.data")
+    perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock",
+                             "-p", str(pid), "-o", data],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    cur.execute("EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM users_file")
+    perf.send_signal(signal.SIGINT)
+    perf.wait()
+    conn.close()
+    report = subprocess.run(["perf", "report", "-i", data, "--no-children",
+                             "--percent-limit", "1.5", "--stdio", "-g",
+                             "none", "--sort", "dso,symbol"],
+                            capture_output=True, text=True)
+    lines = [re.sub(r"(\s+-)+\s*$", "", line.strip())
+             for line in report.stdout.splitlines()
+             if line.strip() and line.strip()[0].isdigit()]
+    return lines or None
+
+
+def write_results(args, b, bench_bytes, small, profile):
     m = b.median
     n, nn = args.rows, args.net_rows
     mb = bench_bytes / 1e6
+    nmb = args.net_bytes / 1e6
 
     def row(label, name, rows, megabytes=None):
         wall = m(name, "wall")
@@ -296,10 +350,43 @@ def write_results(args, b, bench_bytes, small):
                  f"{server:.2f}" if server else ""]
         return "| " + " | ".join(cells) + " |\n"
 
+    def mib(name, key):
+        value = m(name, key)
+        return f"{value / 1024:.1f} MiB" if value is not None else "n/a"
+
     ratio = lambda a, b_: (f"{m(a, 'wall') / m(b_, 'wall'):.2f}"
                            if m(a, 'wall') and m(b_, 'wall') else "n/a")
     read_cpu = m("read_dump", "backend_cpu") * 1e6 / n
     nothing_cpu = m("read_dump_nothing", "backend_cpu") * 1e6 / n
+    def verdict(value, limit, text):
+        return f"- {text}: **{value:.2f}** (target {limit}): " + (
+            "met." if value <= limit else "**not met**.")
+
+    r21 = m("insert_dump/target", "wall") / m("copy_binary/target", "wall")
+    r21pk = (m("insert_dump/target_pk", "wall")
+             / m("copy_binary/target_pk", "wall"))
+    r34 = max(m(f"insert_net/{t}", "wall") / m(f"client_{c}/{t}", "wall")
+              for t in ("target", "target_pk") for c in ("insert", "copy"))
+    verdicts = "\n".join([
+        verdict(r21, 1.0, "(2)/(1), INSERT … SELECT from the dump file over "
+                "COPY BINARY, no index"),
+        verdict(r21pk, 1.0, "(2)/(1) with the primary key"),
+        verdict(read_cpu, 1.0, "backend CPU µs to read and convert one "
+                "document, without the heap insert"),
+        verdict(r34, 1.0, "(3)/(4) and (3)/(4-best), the worst of the four "
+                "configurations"),
+    ])
+    verdicts += """
+
+Where the time goes (profile at the end): reading is 0.1 µs of a document's
+cost; the rest is conversion, and a third of that is the jsonb of the
+nested order documents (encoding, buffer growth and copies), then the walk
+over the fields (key comparisons), UTF-8 verification of strings and
+numeric construction. A document here is 409 bytes with up to five nested
+documents, larger than the 256-byte shape the CPU target was set for.
+INSERT … SELECT inserts row by row, while COPY batches its heap inserts;
+that is where the remaining (2)/(1) gap with an index lies, and what the
+bulk load procedure is for."""
     cpu_model = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -324,9 +411,14 @@ Data: {n:,} user documents in a mongodump file ({mb:.0f} MB of BSON,
 {bench_bytes / n:.0f} bytes per document: ObjectId, name, email, int32 age,
 date, double score, bool, Decimal128 balance, address document, tag array,
 0–5 order documents), and the same generator's first {nn:,} documents
-(without Decimal128, which FerretDB lacks) on the server. Target: a heap
+(the same _id and values, without Decimal128, which FerretDB lacks:
+{nmb:.1f} MB of BSON) on the server. Target: a heap
 table with matching columns (tags and orders as jsonb), without and with a
 primary key on _id.
+
+## Against the targets
+
+{verdicts}
 
 ## Loading from a file: {n:,} rows
 
@@ -335,30 +427,55 @@ Ratio (2)/(1), wall time: **{ratio("insert_dump/target", "copy_binary/target")}*
 without index, **{ratio("insert_dump/target_pk", "copy_binary/target_pk")}** with
 the primary key (target: at most 1.0).
 
-Reading and converting alone (`SELECT count(*) FROM (SELECT * FROM
-users_file OFFSET 0) s`, no heap insert): **{read_cpu:.2f} µs** of backend
-CPU per document (target: under 1.0), of which {nothing_cpu:.2f} µs is the
-same scan converting no field (`SELECT count(*) FROM users_file`).
+Reading and converting every column alone (`EXPLAIN (ANALYZE, TIMING
+OFF) SELECT * FROM users_file`: the scan runs, the rows are discarded, no
+heap insert): **{read_cpu:.2f} µs** of backend CPU per document (target:
+under 1.0), of which {nothing_cpu:.2f} µs is the same scan converting no
+column (`SELECT count(*) FROM users_file`).
 
 ## Loading from the server: {nn:,} rows
 
-{header}{row("3. INSERT … SELECT from the server", "insert_net/target", nn)}{row("4. client ETL, 2 workers, INSERT ×100", "client_insert/target", nn)}{row("4-best. client ETL, 2 workers, COPY binary ×10,000", "client_copy/target", nn)}{row("3. INSERT … SELECT from the server, with PK", "insert_net/target_pk", nn)}{row("4. client ETL, INSERT ×100, with PK", "client_insert/target_pk", nn)}{row("4-best. client ETL, COPY binary, with PK", "client_copy/target_pk", nn)}
+{header}{row("3. INSERT … SELECT from the server", "insert_net/target", nn, nmb)}{row("4. client ETL, 2 workers, INSERT ×100", "client_insert/target", nn, nmb)}{row("4-best. client ETL, 2 workers, COPY binary ×10,000", "client_copy/target", nn, nmb)}{row("4-best, 1 worker reading the whole collection", "client_copy1/target", nn, nmb)}{row("3. INSERT … SELECT from the server, with PK", "insert_net/target_pk", nn, nmb)}{row("4. client ETL, INSERT ×100, with PK", "client_insert/target_pk", nn, nmb)}{row("4-best. client ETL, COPY binary, with PK", "client_copy/target_pk", nn, nmb)}{row("4-best, 1 worker, with PK", "client_copy1/target_pk", nn, nmb)}
 Ratios of wall time: (3)/(4) **{ratio("insert_net/target", "client_insert/target")}**,
 (3)/(4-best) **{ratio("insert_net/target", "client_copy/target")}** without index;
 **{ratio("insert_net/target_pk", "client_insert/target_pk")}** and
 **{ratio("insert_net/target_pk", "client_copy/target_pk")}** with the primary key
-(below 1.0: mongo_etl is faster). The client's CPU is the client process
-alone; its PostgreSQL backends' CPU is not counted.
+(below 1.0: mongo_etl is faster); against the client with one worker
+reading the whole collection, as the foreign scan does: **{ratio("insert_net/target", "client_copy1/target")}**.
+The client's CPU is the client process alone; its PostgreSQL backends' CPU
+is not counted. The two-worker client makes the server work harder (range
+queries on _id and the sorted skip that finds the split point), which is
+what running client-side ETL in parallel costs against this server.
 
 ## Peak backend memory (VmHWM)
 
-| scan | at N | at N/10 |
-|---|---:|---:|
-| dump file, {n:,} and {small:,} documents | {m("read_dump", "hwm_kb") / 1024:.1f} MiB | {m("read_dump_small", "hwm_kb") / 1024:.1f} MiB |
-| server, {nn:,} and {nn // 10:,} documents | {m("read_net", "hwm_kb") / 1024:.1f} MiB | {m("read_net_small", "hwm_kb") / 1024:.1f} MiB |
-| INSERT … SELECT from the dump file, {n:,} rows | {m("insert_dump/target", "hwm_kb") / 1024:.1f} MiB | |
-| INSERT … SELECT from the server, {nn:,} rows | {m("insert_net/target", "hwm_kb") / 1024:.1f} MiB | |
+| statement | VmHWM at N | VmHWM at N/10 | shared buffers in RSS at the end, at N |
+|---|---:|---:|---:|
+| scan of the dump file, {n:,} and {small:,} documents | {mib("read_dump", "hwm_kb")} | {mib("read_dump_small", "hwm_kb")} | {mib("read_dump", "shmem_kb")} |
+| scan of the server, {nn:,} and {nn // 10:,} documents | {mib("read_net", "hwm_kb")} | {mib("read_net_small", "hwm_kb")} | {mib("read_net", "shmem_kb")} |
+| INSERT … SELECT from the dump file, {n:,} and {small:,} rows | {mib("insert_dump/target", "hwm_kb")} | {mib("insert_dump_small/target", "hwm_kb")} | {mib("insert_dump/target", "shmem_kb")} |
+| COPY FROM binary file, {n:,} rows, for comparison | {mib("copy_binary/target", "hwm_kb")} | | {mib("copy_binary/target", "shmem_kb")} |
+| INSERT … SELECT from the server, {nn:,} and {nn // 10:,} rows | {mib("insert_net/target", "hwm_kb")} | {mib("insert_net_small/target", "hwm_kb")} | {mib("insert_net/target", "shmem_kb")} |
+
+VmHWM counts the pages of shared buffers (128 MB here) a backend touches
+as well as its own memory: an INSERT fills shared buffers with the new
+table's pages (COPY writes through a small ring of buffers instead), so its
+peak grows until shared buffers are full, whatever the foreign scan does.
+The last column shows that part. The scan of the server peaks higher at N
+because a batch holds up to 10,000 documents (batch_size), more than the
+whole collection at N/10; it does not grow beyond one batch.
 """
+    if profile:
+        text += ("""
+## Where reading and converting spends its time
+
+`perf record -e cpu-clock` of the backend running `EXPLAIN (ANALYZE,
+TIMING OFF) SELECT * FROM users_file` (symbols above 1.5%):
+
+```
+""" + "\n".join(profile) + """
+```
+""")
     with open(args.results, "w") as f:
         f.write(text)
     print(text)

@@ -17,10 +17,10 @@ export MONGO_ETL_TEST_DIR=${MONGO_ETL_BENCH_DIR:-/tmp/mongo_etl_bench}
 export MONGO_ETL_PGPORT=${MONGO_ETL_BENCH_PGPORT:-54316}
 export MONGO_ETL_MONGOPORT=${MONGO_ETL_BENCH_MONGOPORT:-27127}
 
-for p in libpq-dev python3-psycopg2; do
+for p in libpq-dev python3-psycopg2 linux-perf; do
 	dpkg -s "$p" >/dev/null 2>&1 || {
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev python3-psycopg2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev python3-psycopg2 linux-perf
 		break
 	}
 done
