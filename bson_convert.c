@@ -36,6 +36,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -48,6 +49,9 @@
 struct MongoFieldNode
 {
 	char	   *name;			/* this segment; NULL for the root */
+	int			name_len;
+	uint64		child_lengths;	/* bit n set: a child's name has length n
+								 * (63: 63 or more) */
 	int		   *columns;		/* columns reading exactly this path */
 	int			ncolumns;
 	MongoFieldNode **children;	/* sorted by name */
@@ -71,6 +75,9 @@ struct MongoFieldNode
  */
 #define MONGO_MAX_NESTING_DEPTH 100
 
+/* Integers from 0 up to this are kept as numerics for jsonb */
+#define SMALL_INT_NUMERICS 1024
+
 /* Powers of ten that doubles hold exactly, for double_numeric */
 static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 
@@ -84,7 +91,8 @@ static void add_field_path(MongoFieldNode *root, const char *path,
 static void finish_field_node(MongoFieldNode *node);
 static int	compare_field_nodes(const void *a, const void *b);
 static const MongoFieldNode *find_child(const MongoFieldNode *node,
-										const char *key, int position);
+										const char *key, int keylen,
+										int position);
 static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
@@ -106,23 +114,24 @@ static Datum input_function_value(MongoConverter *conv,
 								  const MongoColumn *col);
 static Jsonb *jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 						  const MongoColumn *col);
-struct JsonbElement;
+struct JsonbMember;
 static void encode_container(MongoConverter *conv, StringInfo out,
-							 StringInfo scratch, const bson_iter_t *iter,
-							 const MongoColumn *col, int depth,
-							 int *start, int *len);
-static void encode_element(MongoConverter *conv, StringInfo scratch,
+							 const bson_iter_t *iter, const MongoColumn *col,
+							 int depth);
+static JEntry encode_value(MongoConverter *conv, StringInfo out,
 						   const bson_iter_t *iter, const MongoColumn *col,
-						   int depth, struct JsonbElement *e);
+						   int depth);
+static int	sort_members(struct JsonbMember *members, int n);
 static void set_jentry(StringInfo out, int jentry_offset, int i, JEntry type,
 					   int len, uint32 end_offset);
 static int	pad_to_int(StringInfo buf);
-static int	compare_jsonb_elements(const void *a, const void *b);
+static int	compare_members(const void *a, const void *b);
 static void bson_scalar_to_jsonb(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col, JsonbValue *result);
 static char *server_string(const char *utf8, uint32 len, int *result_len);
 static Numeric int64_numeric(int64 value);
+static Numeric small_int_numeric(int64 value);
 static Numeric double_numeric(double value);
 static Numeric decimal128_numeric(const bson_iter_t *iter);
 static Numeric scaled_int64_numeric(int64 mantissa, int scale);
@@ -242,6 +251,7 @@ new_field_node(const char *name)
 	MongoFieldNode *node = palloc0(sizeof(MongoFieldNode));
 
 	node->name = name ? pstrdup(name) : NULL;
+	node->name_len = name ? strlen(name) : 0;
 	return node;
 }
 
@@ -317,6 +327,7 @@ finish_field_node(MongoFieldNode *node)
 
 		finish_field_node(node->children[i]);
 		node->nwanted += node->children[i]->nwanted;
+		node->child_lengths |= UINT64CONST(1) << Min(node->children[i]->name_len, 63);
 		if (strspn(name, "0123456789") != strlen(name))
 			node->named_children = true;
 	}
@@ -337,17 +348,23 @@ compare_field_nodes(const void *a, const void *b)
 
 /*
  * find_child
- *		The child of a node named key, or NULL.  The child that the previous
- *		document had at this position is tried first, then a binary search.
+ *		The child of a node named key, or NULL.  Most keys are settled
+ *		without comparing strings: a key whose length no child has is not
+ *		wanted, and the child that the previous document had at this
+ *		position is tried next; only then comes a binary search.
  */
 static const MongoFieldNode *
-find_child(const MongoFieldNode *node, const char *key, int position)
+find_child(const MongoFieldNode *node, const char *key, int keylen,
+		   int position)
 {
 	int			low = 0;
 	int			high = node->nchildren - 1;
 	int			hint = position < MONGO_FIELD_HINTS ? node->hints[position] : -1;
 
-	if (hint >= 0 && strcmp(key, node->children[hint]->name) == 0)
+	if ((node->child_lengths & (UINT64CONST(1) << Min(keylen, 63))) == 0)
+		return NULL;
+	if (hint >= 0 && node->children[hint]->name_len == keylen &&
+		memcmp(key, node->children[hint]->name, keylen) == 0)
 		return node->children[hint];
 
 	while (low <= high)
@@ -433,7 +450,8 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			break;
 		}
 
-		child = find_child(node, bson_iter_key(iter), ++position);
+		child = find_child(node, bson_iter_key(iter), bson_iter_key_len(iter),
+						   ++position);
 		if (child == NULL)
 			continue;
 
@@ -804,19 +822,13 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
 	{
 		StringInfoData out;
-		StringInfoData scratch;
 		Jsonb	   *result;
-		int			start;
-		int			len;
 
 		initStringInfo(&out);
-		initStringInfo(&scratch);
 		appendStringInfoSpaces(&out, VARHDRSZ);
-		encode_container(conv, &out, &scratch, iter, col, 1, &start, &len);
-		Assert(start == VARHDRSZ);
+		encode_container(conv, &out, iter, col, 1);
 		result = (Jsonb *) out.data;
 		SET_VARSIZE(result, out.len);
-		pfree(scratch.data);
 		return result;
 	}
 	else
@@ -828,41 +840,38 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 	}
 }
 
-/* One element of a container being encoded by encode_container */
-typedef struct JsonbElement
+/* One member of an object being encoded by encode_container */
+typedef struct JsonbMember
 {
-	const char *key;			/* object key, in the database encoding */
+	const char *key;			/* in the database encoding */
 	int			keylen;
 	int			order;			/* position in the BSON document */
-	JEntry		type;			/* JENTRY_IS* of the value */
-	int			offset;			/* the value's data in the scratch buffer */
-	int			len;
-	bool		aligned;		/* data must start on a 4-byte boundary */
-} JsonbElement;
+	uint32		offset;			/* the element's offset in the document */
+	uint32		bson_keylen;	/* its key's length in the BSON */
+} JsonbMember;
 
 /*
  * encode_container
- *		Encode a BSON document or array as a jsonb container, appended to
- *		out at a 4-byte boundary; *start and *len receive where.  This is
- *		what PostgreSQL's pushJsonbValue and JsonbValueToJsonb produce from
- *		the same values, without the intermediate JsonbValue tree and its
- *		copies: each element's value is first encoded into scratch (nested
- *		containers recursively, into the same scratch), then object keys are
- *		sorted as jsonb requires (by length, then bytes; of repeated keys
- *		the last wins, as in jsonb's input), and the container is written:
- *		header, JEntry array, keys, values.  Nesting deeper than MongoDB
- *		allows can only come from a damaged or hostile file, and is refused
- *		before it can exhaust the stack.
+ *		Append a BSON document or array to out as a jsonb container, at a
+ *		4-byte boundary, exactly as PostgreSQL's own conversion from a
+ *		JsonbValue tree would lay it out, but without building that tree:
+ *		header, JEntry array, then the data, values written in place.  The
+ *		members of an object are sorted as jsonb requires (by key length,
+ *		then bytes; of repeated keys the last wins, as in jsonb's input), so
+ *		their values are written in that order, each reached again by its
+ *		offset in the document.  Nesting deeper than MongoDB allows can only
+ *		come from a damaged or hostile file, and is refused before it can
+ *		exhaust the stack.
  */
 static void
-encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
-				 const bson_iter_t *iter, const MongoColumn *col, int depth,
-				 int *start, int *len)
+encode_container(MongoConverter *conv, StringInfo out,
+				 const bson_iter_t *iter, const MongoColumn *col, int depth)
 {
 	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
 	bson_iter_t child;
-	JsonbElement *elements;
-	int			capacity = 8;
+	JsonbMember *members = NULL;
+	const uint8_t *data = NULL;
+	uint32		data_len = 0;
 	int			n = 0;
 	int			nentries;
 	int			jentry_offset;
@@ -880,23 +889,35 @@ encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
 	if (!bson_iter_recurse(iter, &child))
 		report_corrupt_document(iter);
 
-	/* every element's value into scratch */
-	elements = palloc(sizeof(JsonbElement) * capacity);
-	while (bson_iter_next(&child))
+	/* count the elements; an object's members are collected and sorted */
+	if (is_array)
 	{
-		JsonbElement *e;
+		while (bson_iter_next(&child))
+			n++;
+	}
+	else
+	{
+		int			capacity = 8;
 
-		if (n == capacity)
+		bson_iter_document(iter, &data_len, &data);
+		members = palloc(sizeof(JsonbMember) * capacity);
+		while (bson_iter_next(&child))
 		{
-			capacity *= 2;
-			elements = repalloc(elements, sizeof(JsonbElement) * capacity);
+			JsonbMember *m;
+
+			if (n == capacity)
+			{
+				capacity *= 2;
+				members = repalloc(members, sizeof(JsonbMember) * capacity);
+			}
+			m = &members[n];
+			m->order = n++;
+			m->bson_keylen = bson_iter_key_len(&child);
+			m->key = server_string(bson_iter_key(&child), m->bson_keylen,
+								   &m->keylen);
+			m->offset = bson_iter_offset(&child);
 		}
-		e = &elements[n];
-		e->order = n++;
-		if (!is_array)
-			e->key = server_string(bson_iter_key(&child),
-								   bson_iter_key_len(&child), &e->keylen);
-		encode_element(conv, scratch, &child, col, depth, e);
+		n = sort_members(members, n);
 	}
 	if (child.err_off != 0)
 		report_corrupt_document(&child);
@@ -906,42 +927,9 @@ encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
 				 errmsg("BSON %s has too many elements for jsonb",
 						is_array ? "array" : "object")));
 
-	if (!is_array && n > 1)
-	{
-		int			unique = 1;
-
-		/* objects are mostly small: insertion sort beats qsort's overhead */
-		if (n <= 16)
-		{
-			for (i = 1; i < n; i++)
-			{
-				JsonbElement moving = elements[i];
-				int			j = i;
-
-				while (j > 0 &&
-					   compare_jsonb_elements(&elements[j - 1], &moving) > 0)
-				{
-					elements[j] = elements[j - 1];
-					j--;
-				}
-				elements[j] = moving;
-			}
-		}
-		else
-			qsort(elements, n, sizeof(JsonbElement), compare_jsonb_elements);
-		for (i = 1; i < n; i++)
-		{
-			if (elements[i].keylen != elements[unique - 1].keylen ||
-				memcmp(elements[i].key, elements[unique - 1].key,
-					   elements[i].keylen) != 0)
-				elements[unique++] = elements[i];
-		}
-		n = unique;
-	}
-
-	/* the container: header, JEntries, then the data they describe */
-	pad_to_int(out);
+	/* the header and room for the JEntries */
 	base_offset = out->len;
+	pad_to_int(out);
 	header = n | (is_array ? JB_FARRAY : JB_FOBJECT);
 	appendBinaryStringInfo(out, (char *) &header, sizeof(uint32));
 	nentries = is_array ? n : 2 * n;
@@ -949,26 +937,36 @@ encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
 	enlargeStringInfo(out, sizeof(JEntry) * nentries);
 	out->len += sizeof(JEntry) * nentries;
 
+	/* an object's keys come first, then all values */
 	for (i = 0; !is_array && i < n; i++)
 	{
-		appendBinaryStringInfo(out, elements[i].key, elements[i].keylen);
-		totallen += elements[i].keylen;
+		appendBinaryStringInfo(out, members[i].key, members[i].keylen);
+		totallen += members[i].keylen;
 		set_jentry(out, jentry_offset, i, JENTRY_ISSTRING,
-				   elements[i].keylen, totallen);
+				   members[i].keylen, totallen);
 	}
+
+	if (is_array && !bson_iter_recurse(iter, &child))
+		report_corrupt_document(iter);
 	for (i = 0; i < n; i++)
 	{
-		JsonbElement *e = &elements[i];
-		int			padding = e->aligned ? pad_to_int(out) : 0;
+		int			value_offset = out->len;
+		JEntry		type;
 
-		/* out may be scratch itself: enlarge before taking the source */
-		enlargeStringInfo(out, e->len);
-		memcpy(out->data + out->len, scratch->data + e->offset, e->len);
-		out->len += e->len;
-		out->data[out->len] = '\0';
-		totallen += padding + e->len;
-		set_jentry(out, jentry_offset, is_array ? i : n + i, e->type,
-				   padding + e->len, totallen);
+		if (is_array)
+		{
+			if (!bson_iter_next(&child))
+				report_corrupt_document(&child);
+		}
+		else if (!bson_iter_init_from_data_at_offset(&child, data, data_len,
+													  members[i].offset,
+													  members[i].bson_keylen))
+			report_corrupt_document(iter);
+
+		type = encode_value(conv, out, &child, col, depth);
+		totallen += out->len - value_offset;
+		set_jentry(out, jentry_offset, is_array ? i : n + i, type,
+				   out->len - value_offset, totallen);
 	}
 
 	if (out->len - base_offset > JENTRY_OFFLENMASK)
@@ -976,62 +974,89 @@ encode_container(MongoConverter *conv, StringInfo out, StringInfo scratch,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("BSON %s is too large for jsonb",
 						is_array ? "array" : "object")));
-	pfree(elements);
-	*start = base_offset;
-	*len = out->len - base_offset;
+	if (members != NULL)
+		pfree(members);
 }
 
 /*
- * encode_element
- *		Encode one value of a container into scratch, recording its type,
- *		place and alignment in e.
+ * encode_value
+ *		Append one value of a container to out, aligned as jsonb requires
+ *		(the padding counts as part of the value); returns its JEntry type.
  */
-static void
-encode_element(MongoConverter *conv, StringInfo scratch,
-			   const bson_iter_t *iter, const MongoColumn *col, int depth,
-			   JsonbElement *e)
+static JEntry
+encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
+			 const MongoColumn *col, int depth)
 {
 	JsonbValue	value;
 
-	e->aligned = false;
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
 	{
-		e->type = JENTRY_ISCONTAINER;
-		e->aligned = true;
-		encode_container(conv, scratch, scratch, iter, col, depth + 1,
-						 &e->offset, &e->len);
-		return;
+		encode_container(conv, out, iter, col, depth + 1);
+		return JENTRY_ISCONTAINER;
 	}
 
 	bson_scalar_to_jsonb(conv, iter, col, &value);
-	e->offset = scratch->len;
-	e->len = 0;
 	switch (value.type)
 	{
 		case jbvNull:
-			e->type = JENTRY_ISNULL;
-			break;
+			return JENTRY_ISNULL;
 		case jbvBool:
-			e->type = value.val.boolean ? JENTRY_ISBOOL_TRUE
-				: JENTRY_ISBOOL_FALSE;
-			break;
+			return value.val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
 		case jbvString:
-			e->type = JENTRY_ISSTRING;
-			e->len = value.val.string.len;
-			appendBinaryStringInfo(scratch, value.val.string.val, e->len);
-			break;
+			appendBinaryStringInfo(out, value.val.string.val,
+								   value.val.string.len);
+			return JENTRY_ISSTRING;
 		case jbvNumeric:
-			e->type = JENTRY_ISNUMERIC;
-			e->aligned = true;
-			pad_to_int(scratch);
-			e->offset = scratch->len;
-			e->len = VARSIZE_ANY(value.val.numeric);
-			appendBinaryStringInfo(scratch, (char *) value.val.numeric,
-								   e->len);
-			break;
+			pad_to_int(out);
+			appendBinaryStringInfo(out, (char *) value.val.numeric,
+								   VARSIZE_ANY(value.val.numeric));
+			return JENTRY_ISNUMERIC;
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", value.type);
 	}
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * sort_members
+ *		Put an object's members in jsonb's key order and drop repeated keys,
+ *		keeping the last; returns how many remain.  Objects are mostly
+ *		small, where an insertion sort beats qsort's overhead.
+ */
+static int
+sort_members(JsonbMember *members, int n)
+{
+	int			unique = 1;
+	int			i;
+
+	if (n <= 1)
+		return n;
+	if (n <= 16)
+	{
+		for (i = 1; i < n; i++)
+		{
+			JsonbMember moving = members[i];
+			int			j = i;
+
+			while (j > 0 && compare_members(&members[j - 1], &moving) > 0)
+			{
+				members[j] = members[j - 1];
+				j--;
+			}
+			members[j] = moving;
+		}
+	}
+	else
+		qsort(members, n, sizeof(JsonbMember), compare_members);
+
+	for (i = 1; i < n; i++)
+	{
+		if (members[i].keylen != members[unique - 1].keylen ||
+			memcmp(members[i].key, members[unique - 1].key,
+				   members[i].keylen) != 0)
+			members[unique++] = members[i];
+	}
+	return unique;
 }
 
 /*
@@ -1078,24 +1103,24 @@ pad_to_int(StringInfo buf)
 }
 
 /*
- * compare_jsonb_elements
- *		qsort comparator: jsonb's key order (shorter keys first, then by
- *		bytes), and among equal keys the later one first, so that removing
- *		repeats keeps the last, as jsonb's input does.
+ * compare_members
+ *		Comparator for sort_members: jsonb's key order (shorter keys first,
+ *		then by bytes), and among equal keys the later one first, so that
+ *		removing repeats keeps the last.
  */
 static int
-compare_jsonb_elements(const void *a, const void *b)
+compare_members(const void *a, const void *b)
 {
-	const JsonbElement *ea = (const JsonbElement *) a;
-	const JsonbElement *eb = (const JsonbElement *) b;
+	const JsonbMember *ma = (const JsonbMember *) a;
+	const JsonbMember *mb = (const JsonbMember *) b;
 	int			cmp;
 
-	if (ea->keylen != eb->keylen)
-		return ea->keylen < eb->keylen ? -1 : 1;
-	cmp = memcmp(ea->key, eb->key, ea->keylen);
+	if (ma->keylen != mb->keylen)
+		return ma->keylen < mb->keylen ? -1 : 1;
+	cmp = memcmp(ma->key, mb->key, ma->keylen);
 	if (cmp != 0)
 		return cmp;
-	return ea->order > eb->order ? -1 : 1;
+	return ma->order > mb->order ? -1 : 1;
 }
 
 /*
@@ -1132,11 +1157,11 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case BSON_TYPE_INT32:
 			result->type = jbvNumeric;
-			result->val.numeric = int64_numeric(bson_iter_int32(iter));
+			result->val.numeric = small_int_numeric(bson_iter_int32(iter));
 			break;
 		case BSON_TYPE_INT64:
 			result->type = jbvNumeric;
-			result->val.numeric = int64_numeric(bson_iter_int64(iter));
+			result->val.numeric = small_int_numeric(bson_iter_int64(iter));
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
@@ -1210,7 +1235,25 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 static char *
 server_string(const char *utf8, uint32 len, int *result_len)
 {
-	char	   *str = pg_any_to_server(utf8, (int) len, PG_UTF8);
+	char	   *str;
+	uint32		i;
+
+	/*
+	 * Plain ASCII without NUL is the same in every server encoding: no need
+	 * to verify or convert it.
+	 */
+	for (i = 0; i < len; i++)
+	{
+		if ((unsigned char) (utf8[i] - 1) >= 0x7F)
+			break;
+	}
+	if (i == len)
+	{
+		*result_len = (int) len;
+		return (char *) utf8;
+	}
+
+	str = pg_any_to_server(utf8, (int) len, PG_UTF8);
 
 	*result_len = str == utf8 ? (int) len : (int) strlen(str);
 	return str;
@@ -1229,6 +1272,29 @@ int64_numeric(int64 value)
 	return DatumGetNumeric(DirectFunctionCall1(int8_numeric,
 											   Int64GetDatum(value)));
 #endif
+}
+
+/*
+ * small_int_numeric
+ *		An integer as numeric, for jsonb, which copies it: small integers
+ *		(counts, quantities, flags) are common in documents, so they are
+ *		built once per backend and kept.
+ */
+static Numeric
+small_int_numeric(int64 value)
+{
+	static Numeric cache[SMALL_INT_NUMERICS];
+
+	if (value < 0 || value >= SMALL_INT_NUMERICS)
+		return int64_numeric(value);
+	if (cache[value] == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		cache[value] = int64_numeric(value);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return cache[value];
 }
 
 /*
