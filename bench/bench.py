@@ -385,8 +385,7 @@ over the fields (key comparisons), UTF-8 verification of strings and
 numeric construction. A document here is 409 bytes with up to five nested
 documents, larger than the 256-byte shape the CPU target was set for.
 INSERT … SELECT inserts row by row, while COPY batches its heap inserts;
-that is where the remaining (2)/(1) gap with an index lies, and what the
-bulk load procedure is for."""
+the bulk load procedure (a later issue) is to use the batched path."""
     cpu_model = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
