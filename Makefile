@@ -31,6 +31,9 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
+# every object depends on the shared declarations
+$(OBJS): mongo_etl.h
+
 .PHONY: test demo bench
 
 # Installs missing packages, builds, installs, starts the test servers,

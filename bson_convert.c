@@ -93,6 +93,9 @@ static int	compare_field_nodes(const void *a, const void *b);
 static const MongoFieldNode *find_child(const MongoFieldNode *node,
 										const char *key, int keylen,
 										int position);
+static Datum whole_document_value(MongoConverter *conv,
+								  const bson_t *document,
+								  const MongoColumn *col);
 static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
@@ -116,8 +119,12 @@ static Jsonb *jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 						  const MongoColumn *col);
 struct JsonbMember;
 static void encode_container(MongoConverter *conv, StringInfo out,
-							 const bson_iter_t *iter, const MongoColumn *col,
+							 const uint8_t *data, uint32 data_len,
+							 bool is_array, const MongoColumn *col,
 							 int depth);
+static void encode_container_value(MongoConverter *conv, StringInfo out,
+								   const bson_iter_t *iter,
+								   const MongoColumn *col, int depth);
 static JEntry encode_value(MongoConverter *conv, StringInfo out,
 						   const bson_iter_t *iter, const MongoColumn *col,
 						   int depth);
@@ -164,6 +171,17 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 	column->field = field;
 	column->typid = typid;
 	column->typmod = typmod;
+	column->whole_document = strcmp(field, MONGO_WHOLE_DOCUMENT) == 0;
+
+	if (column->whole_document &&
+		typid != JSONBOID && typid != TEXTOID && typid != BYTEAOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("column \"%s\" reads the whole document and must be of type jsonb, text or bytea",
+						name),
+				 errdetail("Its field option is %s, but its type is %s.",
+						   MONGO_WHOLE_DOCUMENT,
+						   format_type_with_typemod(typid, typmod))));
 
 	switch (typid)
 	{
@@ -236,7 +254,12 @@ mongo_create_converter(const char *relname, MongoColumn *columns,
 	conv->current_column = -1;
 	conv->fields = new_field_node(NULL);
 	for (i = 0; i < ncolumns; i++)
-		add_field_path(conv->fields, columns[i].field, i);
+	{
+		if (columns[i].whole_document)
+			conv->has_whole_document = true;
+		else
+			add_field_path(conv->fields, columns[i].field, i);
+	}
 	finish_field_node(conv->fields);
 	return conv;
 }
@@ -416,8 +439,78 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 		report_corrupt_document(NULL);
 	convert_fields(conv, &iter, conv->fields, values, isnull);
 
+	if (conv->has_whole_document)
+	{
+		int			i;
+
+		for (i = 0; i < conv->ncolumns; i++)
+		{
+			const MongoColumn *col = &conv->columns[i];
+
+			if (!col->whole_document)
+				continue;
+			conv->current_column = i;
+			values[col->attnum - 1] = whole_document_value(conv, document,
+														   col);
+			isnull[col->attnum - 1] = false;
+		}
+	}
+
 	error_context_stack = errcallback.previous;
 	conv->current_column = -1;
+}
+
+/*
+ * whole_document_value
+ *		The whole document for a $$ROOT column: jsonb built directly, the raw
+ *		BSON as bytea, or text in MongoDB's canonical extended JSON, which
+ *		keeps every BSON type (libbson writes it; that text is the value).
+ */
+static Datum
+whole_document_value(MongoConverter *conv, const bson_t *document,
+					 const MongoColumn *col)
+{
+	if (col->typid == JSONBOID)
+	{
+		StringInfoData out;
+
+		initStringInfo(&out);
+		appendStringInfoSpaces(&out, VARHDRSZ);
+		encode_container(conv, &out, bson_get_data(document), document->len,
+						 false, col, 1);
+		SET_VARSIZE(out.data, out.len);
+		return PointerGetDatum(out.data);
+	}
+	if (col->typid == BYTEAOID)
+	{
+		bytea	   *result = palloc(VARHDRSZ + document->len);
+
+		SET_VARSIZE(result, VARHDRSZ + document->len);
+		memcpy(VARDATA(result), bson_get_data(document), document->len);
+		return PointerGetDatum(result);
+	}
+	else
+	{
+		size_t		len;
+		char	   *json = bson_as_canonical_extended_json(document, &len);
+		int			server_len;
+		text	   *volatile result = NULL;
+
+		if (json == NULL)
+			report_corrupt_document(NULL);
+		PG_TRY();
+		{
+			char	   *str = server_string(json, len, &server_len);
+
+			result = cstring_to_text_with_len(str, server_len);
+		}
+		PG_FINALLY();
+		{
+			bson_free(json);
+		}
+		PG_END_TRY();
+		return PointerGetDatum(result);
+	}
 }
 
 /*
@@ -826,7 +919,7 @@ jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 
 		initStringInfo(&out);
 		appendStringInfoSpaces(&out, VARHDRSZ);
-		encode_container(conv, &out, iter, col, 1);
+		encode_container_value(conv, &out, iter, col, 1);
 		result = (Jsonb *) out.data;
 		SET_VARSIZE(result, out.len);
 		return result;
@@ -864,14 +957,12 @@ typedef struct JsonbMember
  *		exhaust the stack.
  */
 static void
-encode_container(MongoConverter *conv, StringInfo out,
-				 const bson_iter_t *iter, const MongoColumn *col, int depth)
+encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data,
+				 uint32 data_len, bool is_array, const MongoColumn *col,
+				 int depth)
 {
-	bool		is_array = BSON_ITER_HOLDS_ARRAY(iter);
 	bson_iter_t child;
 	JsonbMember *members = NULL;
-	const uint8_t *data = NULL;
-	uint32		data_len = 0;
 	int			n = 0;
 	int			nentries;
 	int			jentry_offset;
@@ -886,8 +977,8 @@ encode_container(MongoConverter *conv, StringInfo out,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("BSON value nested deeper than %d levels",
 						MONGO_MAX_NESTING_DEPTH)));
-	if (!bson_iter_recurse(iter, &child))
-		report_corrupt_document(iter);
+	if (!bson_iter_init_from_data(&child, data, data_len))
+		report_corrupt_document(NULL);
 
 	/* count the elements; an object's members are collected and sorted */
 	if (is_array)
@@ -899,7 +990,6 @@ encode_container(MongoConverter *conv, StringInfo out,
 	{
 		int			capacity = 8;
 
-		bson_iter_document(iter, &data_len, &data);
 		members = palloc(sizeof(JsonbMember) * capacity);
 		while (bson_iter_next(&child))
 		{
@@ -946,8 +1036,8 @@ encode_container(MongoConverter *conv, StringInfo out,
 				   members[i].keylen, totallen);
 	}
 
-	if (is_array && !bson_iter_recurse(iter, &child))
-		report_corrupt_document(iter);
+	if (is_array && !bson_iter_init_from_data(&child, data, data_len))
+		report_corrupt_document(NULL);
 	for (i = 0; i < n; i++)
 	{
 		int			value_offset = out->len;
@@ -961,7 +1051,7 @@ encode_container(MongoConverter *conv, StringInfo out,
 		else if (!bson_iter_init_from_data_at_offset(&child, data, data_len,
 													  members[i].offset,
 													  members[i].bson_keylen))
-			report_corrupt_document(iter);
+			report_corrupt_document(NULL);
 
 		type = encode_value(conv, out, &child, col, depth);
 		totallen += out->len - value_offset;
@@ -979,6 +1069,26 @@ encode_container(MongoConverter *conv, StringInfo out,
 }
 
 /*
+ * encode_container_value
+ *		encode_container for a document or array an iterator points at.
+ */
+static void
+encode_container_value(MongoConverter *conv, StringInfo out,
+					   const bson_iter_t *iter, const MongoColumn *col,
+					   int depth)
+{
+	const uint8_t *data;
+	uint32		data_len;
+
+	if (BSON_ITER_HOLDS_ARRAY(iter))
+		bson_iter_array(iter, &data_len, &data);
+	else
+		bson_iter_document(iter, &data_len, &data);
+	encode_container(conv, out, data, data_len, BSON_ITER_HOLDS_ARRAY(iter),
+					 col, depth);
+}
+
+/*
  * encode_value
  *		Append one value of a container to out, aligned as jsonb requires
  *		(the padding counts as part of the value); returns its JEntry type.
@@ -991,7 +1101,7 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
 	{
-		encode_container(conv, out, iter, col, depth + 1);
+		encode_container_value(conv, out, iter, col, depth + 1);
 		return JENTRY_ISCONTAINER;
 	}
 

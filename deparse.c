@@ -25,7 +25,8 @@ static bool path_covers(const char *prefix, const char *path);
  *		once.  MongoDB rejects a projection naming both a path and a path
  *		below it ("address" and "address.city"), so a path below another
  *		wanted path is left out: the parent brings it along.  _id is always
- *		returned (MongoDB's default), because error messages name it.
+ *		returned (MongoDB's default), because error messages name it.  A
+ *		$$ROOT column needs every field: then the projection is empty.
  */
 bson_t *
 mongo_build_projection(MongoColumn *columns, int ncolumns)
@@ -33,6 +34,13 @@ mongo_build_projection(MongoColumn *columns, int ncolumns)
 	bson_t	   *projection = bson_new();
 	char	  **paths = palloc(sizeof(char *) * Max(ncolumns, 1));
 	int			i;
+
+	/* the whole document is wanted: an empty projection returns it */
+	for (i = 0; i < ncolumns; i++)
+	{
+		if (columns[i].whole_document)
+			return projection;
+	}
 
 	for (i = 0; i < ncolumns; i++)
 		paths[i] = projected_path(columns[i].field);

@@ -28,6 +28,9 @@
  */
 #define MONGO_DEFAULT_BATCH_SIZE 10000
 
+/* The field option of a column that receives the whole document */
+#define MONGO_WHOLE_DOCUMENT "$$ROOT"
+
 /* Connection name MongoDB shows in its logs and currentOp */
 #define MONGO_DEFAULT_APPNAME "mongo_etl"
 
@@ -113,6 +116,7 @@ typedef struct MongoColumn
 	Oid			typid;
 	int32		typmod;
 	MongoTargetKind kind;
+	bool		whole_document; /* field is $$ROOT */
 	FmgrInfo	input_fn;		/* MONGO_TARGET_INPUT_FUNCTION only */
 	Oid			typioparam;		/* MONGO_TARGET_INPUT_FUNCTION only */
 } MongoColumn;
@@ -127,6 +131,7 @@ typedef struct MongoConverter
 	MongoColumn *columns;
 	int			ncolumns;
 	MongoFieldNode *fields;		/* root of the field lookup tree */
+	bool		has_whole_document; /* some column is $$ROOT */
 	bool	   *seen;			/* per row: column already filled */
 	const bson_t *document;		/* the document being converted */
 	int			current_column; /* column being converted, or -1 */

@@ -225,14 +225,17 @@ parse_batch_size(const char *value)
 
 /*
  * validate_field_path
- *		A field path is one or more non-empty names joined by dots.  A name
- *		starting with '$' would be read by MongoDB as an operator, not a
- *		field, so it is refused.
+ *		A field path is one or more non-empty names joined by dots, or
+ *		$$ROOT for the whole document.  A name starting with '$' would be
+ *		read by MongoDB as an operator, not a field, so it is refused.
  */
 static void
 validate_field_path(const char *path)
 {
 	const char *segment = path;
+
+	if (strcmp(path, MONGO_WHOLE_DOCUMENT) == 0)
+		return;
 
 	for (;;)
 	{
@@ -244,7 +247,7 @@ validate_field_path(const char *path)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("invalid value for option \"field\": \"%s\"",
 							path),
-					 errdetail("A field path is one or more field names joined by dots; no name may be empty or start with \"$\".")));
+					 errdetail("A field path is one or more field names joined by dots, or $$ROOT for the whole document; no name may be empty or start with \"$\".")));
 		if (dot == NULL)
 			break;
 		segment = dot + 1;

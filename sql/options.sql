@@ -59,6 +59,8 @@ ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field '.a');
 ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field 'a.');
 ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field '$where');
 ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field 'a.$b');
+ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field '$$root');
+ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field '$$ROOT.name');
 ALTER FOREIGN TABLE ft ALTER COLUMN a OPTIONS (field 'address.geo.lat');
 SELECT attname, attfdwoptions FROM pg_attribute
  WHERE attrelid = 'ft'::regclass AND attnum > 0;

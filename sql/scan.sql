@@ -45,6 +45,27 @@ SELECT name, note FROM users_tag_note;
 ALTER FOREIGN TABLE users_tag_note ALTER COLUMN note OPTIONS (SET field 'tags.1.note');
 SELECT name, note FROM users_tag_note ORDER BY name;
 
+-- $$ROOT: the whole document beside typed columns, as jsonb (built
+-- directly), text (canonical extended JSON) or bytea (the raw BSON)
+CREATE FOREIGN TABLE users_whole (
+  _id text,
+  doc jsonb OPTIONS (field '$$ROOT'),
+  doc_text text OPTIONS (field '$$ROOT'),
+  doc_bson bytea OPTIONS (field '$$ROOT')
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, doc FROM users_whole;
+SELECT _id, doc FROM users_whole ORDER BY _id LIMIT 2;
+SELECT _id, doc_text FROM users_whole ORDER BY _id LIMIT 1;
+SELECT _id, length(doc_bson) AS bson_bytes,
+       get_byte(doc_bson, 0) + 256 * get_byte(doc_bson, 1) = length(doc_bson) AS length_prefix_matches,
+       doc = doc::text::jsonb AS same_as_parsed,
+       doc ->> 'name' = (SELECT name FROM users u WHERE u._id = users_whole._id) AS same_name
+  FROM users_whole ORDER BY _id;
+-- only jsonb, text and bytea can hold a whole document
+ALTER FOREIGN TABLE users_whole ADD COLUMN doc_int int OPTIONS (field '$$ROOT');
+SELECT doc_int FROM users_whole;
+ALTER FOREIGN TABLE users_whole DROP COLUMN doc_int;
+
 -- WHERE clauses are evaluated locally for now, on the fields they need
 SELECT name FROM users WHERE city = 'Oslo' OR score < 0 ORDER BY name;
 -- count(*) fetches only _id

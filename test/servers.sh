@@ -51,8 +51,16 @@ install_packages() {
 # generated build/version/version.txt, without which the binary panics at
 # start; vendoring the module and adding the file is the supported way to
 # build it outside its own repository.
+# (its --version output is read whole: grep -q closing the pipe early
+# would fail the pipeline under pipefail)
+ferretdb_installed() {
+	local out
+	out=$("$tools/ferretdb" --version 2>/dev/null) || return 1
+	grep -qx "version: $ferretdb_version" <<<"$out"
+}
+
 install_ferretdb() {
-	if "$tools/ferretdb" --version 2>/dev/null | grep -qx "version: $ferretdb_version"; then
+	if ferretdb_installed; then
 		return
 	fi
 	if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
@@ -74,7 +82,7 @@ install_ferretdb() {
 		GOFLAGS=-mod=vendor GOBIN="$tools" go install github.com/FerretDB/FerretDB/cmd/ferretdb
 	) >&2
 	rm -rf "$build"
-	"$tools/ferretdb" --version | grep -qx "version: $ferretdb_version"
+	ferretdb_installed || { log "the FerretDB build does not run"; exit 1; }
 }
 
 start_postgres() {
