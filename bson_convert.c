@@ -26,6 +26,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/base64.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
@@ -39,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "mongo_etl.h"
 
@@ -85,6 +87,7 @@ static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 #define UNIX_TO_POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+static void setup_input_function(MongoColumn *column);
 static MongoFieldNode *new_field_node(const char *name);
 static void add_field_path(MongoFieldNode *root, const char *path,
 						   int column);
@@ -112,6 +115,11 @@ static Datum numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 static Timestamp timestamp_value(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col);
+static Datum bytea_value(const bson_iter_t *iter, const MongoColumn *col);
+static Datum uuid_value(MongoConverter *conv, const bson_iter_t *iter,
+						const MongoColumn *col);
+static int64 bson_timestamp_int8(const bson_iter_t *iter,
+								 const MongoColumn *col);
 static Datum input_function_value(MongoConverter *conv,
 								  const bson_iter_t *iter,
 								  const MongoColumn *col);
@@ -122,6 +130,8 @@ static void encode_container(MongoConverter *conv, StringInfo out,
 							 const uint8_t *data, uint32 data_len,
 							 bool is_array, const MongoColumn *col,
 							 int depth);
+static bool extended_json_object(const bson_iter_t *iter, uint8_t **data,
+								 uint32 *len);
 static void encode_container_value(MongoConverter *conv, StringInfo out,
 								   const bson_iter_t *iter,
 								   const MongoColumn *col, int depth);
@@ -223,16 +233,32 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 		case JSONBOID:
 			column->kind = MONGO_TARGET_JSONB;
 			break;
+		case BYTEAOID:
+			column->kind = MONGO_TARGET_BYTEA;
+			break;
+		case UUIDOID:
+			/* from binary directly, from strings by its input function */
+			column->kind = MONGO_TARGET_UUID;
+			setup_input_function(column);
+			break;
 		default:
-			{
-				Oid			input_fn;
-
-				column->kind = MONGO_TARGET_INPUT_FUNCTION;
-				getTypeInputInfo(typid, &input_fn, &column->typioparam);
-				fmgr_info(input_fn, &column->input_fn);
-			}
+			column->kind = MONGO_TARGET_INPUT_FUNCTION;
+			setup_input_function(column);
 			break;
 	}
+}
+
+/*
+ * setup_input_function
+ *		Look up the input function of a column's type, for strings.
+ */
+static void
+setup_input_function(MongoColumn *column)
+{
+	Oid			input_fn;
+
+	getTypeInputInfo(column->typid, &input_fn, &column->typioparam);
+	fmgr_info(input_fn, &column->input_fn);
 }
 
 /*
@@ -612,6 +638,8 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 													   PG_INT32_MIN,
 													   PG_INT32_MAX));
 		case MONGO_TARGET_INT8:
+			if (type == BSON_TYPE_TIMESTAMP)
+				return Int64GetDatum(bson_timestamp_int8(iter, col));
 			return Int64GetDatum(integer_value(conv, iter, col,
 											   PG_INT64_MIN, PG_INT64_MAX));
 		case MONGO_TARGET_FLOAT4:
@@ -649,6 +677,10 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case MONGO_TARGET_JSONB:
 			return JsonbPGetDatum(jsonb_value(conv, iter, col));
+		case MONGO_TARGET_BYTEA:
+			return bytea_value(iter, col);
+		case MONGO_TARGET_UUID:
+			return uuid_value(conv, iter, col);
 		case MONGO_TARGET_INPUT_FUNCTION:
 			return input_function_value(conv, iter, col);
 	}
@@ -719,6 +751,18 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				bson_iter_decimal128(iter, &dec);
 				bson_decimal128_to_string(&dec, buf);
 				result = cstring_to_text(buf);
+				break;
+			}
+		case BSON_TYPE_CODE:
+		case BSON_TYPE_SYMBOL:
+			{
+				uint32		len;
+				const char *utf8 = BSON_ITER_HOLDS_CODE(iter)
+					? bson_iter_code(iter, &len) : bson_iter_symbol(iter, &len);
+				int			server_len;
+				char	   *str = server_string(utf8, len, &server_len);
+
+				result = cstring_to_text_with_len(str, server_len);
 				break;
 			}
 		default:
@@ -855,10 +899,20 @@ timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 	int64		postgres_ms;
 	Timestamp	result;
 
-	if (!BSON_ITER_HOLDS_DATE_TIME(iter))
+	if (BSON_ITER_HOLDS_TIMESTAMP(iter))
+	{
+		uint32_t	seconds;
+		uint32_t	increment;
+
+		/* MongoDB's internal timestamp: seconds since 1970, and a counter */
+		bson_iter_timestamp(iter, &seconds, &increment);
+		unix_ms = (int64) seconds * 1000;
+	}
+	else if (BSON_ITER_HOLDS_DATE_TIME(iter))
+		unix_ms = bson_iter_date_time(iter);
+	else
 		report_mismatch(iter, col);
 
-	unix_ms = bson_iter_date_time(iter);
 	if (pg_sub_s64_overflow(unix_ms, UNIX_TO_POSTGRES_EPOCH_MS, &postgres_ms) ||
 		pg_mul_s64_overflow(postgres_ms, 1000, &result) ||
 		!IS_VALID_TIMESTAMP(result))
@@ -869,6 +923,90 @@ timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 		report_out_of_range(iter, col, buf);
 	}
 	return result;
+}
+
+/*
+ * bytea_value
+ *		Binary data of any subtype, or an ObjectId's 12 bytes, as bytea.
+ */
+static Datum
+bytea_value(const bson_iter_t *iter, const MongoColumn *col)
+{
+	const uint8_t *data;
+	uint32_t	len;
+	bytea	   *result;
+
+	if (BSON_ITER_HOLDS_BINARY(iter))
+		bson_iter_binary(iter, NULL, &len, &data);
+	else if (BSON_ITER_HOLDS_OID(iter))
+	{
+		data = bson_iter_oid(iter)->bytes;
+		len = 12;
+	}
+	else
+		report_mismatch(iter, col);
+
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), data, len);
+	return PointerGetDatum(result);
+}
+
+/*
+ * uuid_value
+ *		A BSON UUID (binary subtype 4, or the legacy subtype 3) of 16 bytes,
+ *		or a string in any form uuid's input accepts, as uuid.  The bytes of
+ *		subtype 3 are taken in the order they are stored; drivers that wrote
+ *		them in another byte order wrote other UUIDs.
+ */
+static Datum
+uuid_value(MongoConverter *conv, const bson_iter_t *iter,
+		   const MongoColumn *col)
+{
+	if (BSON_ITER_HOLDS_BINARY(iter))
+	{
+		bson_subtype_t subtype;
+		const uint8_t *data;
+		uint32_t	len;
+		pg_uuid_t  *result;
+
+		bson_iter_binary(iter, &subtype, &len, &data);
+		if ((subtype != BSON_SUBTYPE_UUID &&
+			 subtype != BSON_SUBTYPE_UUID_DEPRECATED) || len != UUID_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("cannot convert BSON binData of subtype %d and %u bytes to type uuid",
+							(int) subtype, len),
+					 errdetail("A uuid comes from binData of subtype 4 (or 3) holding 16 bytes.")));
+		result = palloc(sizeof(pg_uuid_t));
+		memcpy(result->data, data, UUID_LEN);
+		return UUIDPGetDatum(result);
+	}
+	return input_function_value(conv, iter, col);
+}
+
+/*
+ * bson_timestamp_int8
+ *		A BSON timestamp's 64 bits (seconds, then counter) as bigint, as
+ *		MongoDB compares them.  Past 2038 they no longer fit.
+ */
+static int64
+bson_timestamp_int8(const bson_iter_t *iter, const MongoColumn *col)
+{
+	uint32_t	seconds;
+	uint32_t	increment;
+	uint64		value;
+
+	bson_iter_timestamp(iter, &seconds, &increment);
+	value = ((uint64) seconds << 32) | increment;
+	if (value > (uint64) PG_INT64_MAX)
+	{
+		char		buf[64];
+
+		snprintf(buf, sizeof(buf), "{t: %u, i: %u}", seconds, increment);
+		report_out_of_range(iter, col, buf);
+	}
+	return (int64) value;
 }
 
 /*
@@ -912,14 +1050,21 @@ static Jsonb *
 jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 			const MongoColumn *col)
 {
-	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
+	uint8_t    *object;
+	uint32		object_len;
+
+	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter) ||
+		extended_json_object(iter, &object, &object_len))
 	{
 		StringInfoData out;
 		Jsonb	   *result;
 
 		initStringInfo(&out);
 		appendStringInfoSpaces(&out, VARHDRSZ);
-		encode_container_value(conv, &out, iter, col, 1);
+		if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
+			encode_container_value(conv, &out, iter, col, 1);
+		else
+			encode_container(conv, &out, object, object_len, false, col, 1);
 		result = (Jsonb *) out.data;
 		SET_VARSIZE(result, out.len);
 		return result;
@@ -1069,6 +1214,129 @@ encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data,
 }
 
 /*
+ * extended_json_object
+ *		BSON types that JSON has no value for become, in jsonb, the object
+ *		MongoDB's canonical extended JSON gives them, e.g. {"$binary":
+ *		{"base64": "...", "subType": "04"}} or {"$minKey": 1}.  The object
+ *		is made as a BSON document (copied into palloc'd memory, so that no
+ *		libbson allocation outlives an error) for encode_container.  Returns
+ *		false for every other type.
+ */
+static bool
+extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
+{
+	bson_t		object = BSON_INITIALIZER;
+	bson_t		inner;
+
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_BINARY:
+			{
+				bson_subtype_t subtype;
+				const uint8_t *bytes;
+				uint32_t	nbytes;
+				char	   *base64;
+				int			base64_len;
+				char		subtype_hex[3];
+
+				bson_iter_binary(iter, &subtype, &nbytes, &bytes);
+				base64 = palloc(pg_b64_enc_len(nbytes) + 1);
+				base64_len = pg_b64_encode((const char *) bytes, nbytes,
+										   base64, pg_b64_enc_len(nbytes));
+				if (base64_len < 0)
+					elog(ERROR, "could not encode binary data in base64");
+				snprintf(subtype_hex, sizeof(subtype_hex), "%02x",
+						 (unsigned) subtype & 0xff);
+				BSON_APPEND_DOCUMENT_BEGIN(&object, "$binary", &inner);
+				bson_append_utf8(&inner, "base64", -1, base64, base64_len);
+				BSON_APPEND_UTF8(&inner, "subType", subtype_hex);
+				bson_append_document_end(&object, &inner);
+				break;
+			}
+		case BSON_TYPE_REGEX:
+			{
+				const char *options;
+				const char *pattern = bson_iter_regex(iter, &options);
+
+				BSON_APPEND_DOCUMENT_BEGIN(&object, "$regularExpression",
+										   &inner);
+				BSON_APPEND_UTF8(&inner, "pattern", pattern);
+				BSON_APPEND_UTF8(&inner, "options", options);
+				bson_append_document_end(&object, &inner);
+				break;
+			}
+		case BSON_TYPE_TIMESTAMP:
+			{
+				uint32_t	seconds;
+				uint32_t	increment;
+
+				bson_iter_timestamp(iter, &seconds, &increment);
+				BSON_APPEND_DOCUMENT_BEGIN(&object, "$timestamp", &inner);
+				BSON_APPEND_INT64(&inner, "t", seconds);
+				BSON_APPEND_INT64(&inner, "i", increment);
+				bson_append_document_end(&object, &inner);
+				break;
+			}
+		case BSON_TYPE_CODE:
+			BSON_APPEND_UTF8(&object, "$code", bson_iter_code(iter, NULL));
+			break;
+		case BSON_TYPE_CODEWSCOPE:
+			{
+				const uint8_t *scope;
+				uint32_t	scope_len;
+				bson_t		scope_doc;
+				const char *code = bson_iter_codewscope(iter, NULL,
+														&scope_len, &scope);
+
+				BSON_APPEND_UTF8(&object, "$code", code);
+				if (bson_init_static(&scope_doc, scope, scope_len))
+					BSON_APPEND_DOCUMENT(&object, "$scope", &scope_doc);
+				break;
+			}
+		case BSON_TYPE_SYMBOL:
+			BSON_APPEND_UTF8(&object, "$symbol", bson_iter_symbol(iter, NULL));
+			break;
+		case BSON_TYPE_MINKEY:
+			BSON_APPEND_INT32(&object, "$minKey", 1);
+			break;
+		case BSON_TYPE_MAXKEY:
+			BSON_APPEND_INT32(&object, "$maxKey", 1);
+			break;
+		case BSON_TYPE_DBPOINTER:
+			{
+				const char *collection;
+				uint32_t	collection_len;
+				const bson_oid_t *oid;
+				bson_t		id;
+
+				bson_iter_dbpointer(iter, &collection_len, &collection, &oid);
+				BSON_APPEND_DOCUMENT_BEGIN(&object, "$dbPointer", &inner);
+				bson_append_utf8(&inner, "$ref", -1, collection,
+								 collection_len);
+				BSON_APPEND_DOCUMENT_BEGIN(&inner, "$id", &id);
+				{
+					char		hex[25];
+
+					bson_oid_to_string(oid, hex);
+					BSON_APPEND_UTF8(&id, "$oid", hex);
+				}
+				bson_append_document_end(&inner, &id);
+				bson_append_document_end(&object, &inner);
+				break;
+			}
+		default:
+			bson_destroy(&object);
+			return false;
+	}
+
+	*len = object.len;
+	*data = palloc(object.len);
+	memcpy(*data, bson_get_data(&object), object.len);
+	bson_destroy(&object);
+	return true;
+}
+
+/*
  * encode_container_value
  *		encode_container for a document or array an iterator points at.
  */
@@ -1098,10 +1366,19 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 			 const MongoColumn *col, int depth)
 {
 	JsonbValue	value;
+	uint8_t    *object;
+	uint32		object_len;
 
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
 	{
 		encode_container_value(conv, out, iter, col, depth + 1);
+		return JENTRY_ISCONTAINER;
+	}
+
+	if (extended_json_object(iter, &object, &object_len))
+	{
+		encode_container(conv, out, object, object_len, false, col,
+						 depth + 1);
 		return JENTRY_ISCONTAINER;
 	}
 

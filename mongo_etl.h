@@ -104,6 +104,8 @@ typedef enum MongoTargetKind
 	MONGO_TARGET_TIMESTAMP,
 	MONGO_TARGET_DATE,
 	MONGO_TARGET_JSONB,
+	MONGO_TARGET_BYTEA,
+	MONGO_TARGET_UUID,
 	MONGO_TARGET_INPUT_FUNCTION /* any other type, from a BSON string */
 } MongoTargetKind;
 

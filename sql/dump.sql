@@ -123,6 +123,48 @@ SELECT doc -> 33 AS element_33, doc -> 39 AS element_39 FROM shapes WHERE _id = 
 SELECT doc ->> 'k0' AS k0, length(doc ->> 'k33') AS k33, length(doc ->> 'k39') AS k39
   FROM shapes WHERE _id = 3;
 
+-- BSON types JSON has no value for: jsonb holds them as MongoDB's canonical
+-- extended JSON objects, also when nested; binData and ObjectIds go into
+-- bytea, UUIDs (subtypes 4 and 3) into uuid, timestamps into timestamptz
+-- (their seconds) and bigint (their 64 bits), code and symbols into text;
+-- undefined is NULL
+CREATE FOREIGN TABLE exotic (
+  _id int,
+  binary_json jsonb OPTIONS (field 'binary'),
+  uuid_json jsonb OPTIONS (field 'uuid4'),
+  regex_json jsonb OPTIONS (field 'regex'),
+  timestamp_json jsonb OPTIONS (field 'timestamp'),
+  code_json jsonb OPTIONS (field 'code'),
+  scope_json jsonb OPTIONS (field 'codewscope'),
+  symbol_json jsonb OPTIONS (field 'symbol'),
+  minkey_json jsonb OPTIONS (field 'minkey'),
+  maxkey_json jsonb OPTIONS (field 'maxkey'),
+  undefined_json jsonb OPTIONS (field 'undefined'),
+  dbpointer_json jsonb OPTIONS (field 'dbpointer'),
+  nested jsonb,
+  binary_bytea bytea OPTIONS (field 'binary'),
+  user_bytea bytea OPTIONS (field 'user'),
+  oid_bytea bytea OPTIONS (field 'oid'),
+  uuid4 uuid,
+  uuid3 uuid,
+  uuid4_bytea bytea OPTIONS (field 'uuid4'),
+  ts timestamptz OPTIONS (field 'timestamp'),
+  ts_bits int8 OPTIONS (field 'timestamp'),
+  code text,
+  symbol text,
+  binary_uuid uuid OPTIONS (field 'binary'),
+  regex_text text OPTIONS (field 'regex')
+) SERVER dump OPTIONS (database 'regress');
+SELECT binary_json, uuid_json, regex_json, timestamp_json FROM exotic;
+SELECT code_json, scope_json, symbol_json, minkey_json, maxkey_json,
+       undefined_json IS NULL AS undefined_is_null FROM exotic;
+SELECT dbpointer_json, nested FROM exotic;
+SELECT binary_bytea, user_bytea, oid_bytea, uuid4, uuid3, uuid4_bytea FROM exotic;
+SELECT ts AT TIME ZONE 'UTC' AS ts_utc, ts_bits, ts_bits >> 32 AS seconds,
+       ts_bits & 4294967295 AS increment, code, symbol FROM exotic;
+SELECT in_dump('SELECT binary_uuid::text FROM exotic');
+SELECT in_dump('SELECT regex_text FROM exotic');
+
 -- a rescan reads the file again from its start
 SET enable_material = off;
 SET enable_hashjoin = off;

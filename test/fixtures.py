@@ -211,6 +211,30 @@ def write_hostile(directory):
               int32(str(i), i) for i in range(40))))
           + raw_document(int32("_id", 3), document("doc", *(
               string(f"k{i}", "v" * i) for i in range(40)))))
+    # a field of every BSON type JSON has no value for, some of which
+    # neither the test server nor pymongo can store
+    uuid = bytes.fromhex("a0eebc999c0b4ef8bb6d6bb9bd380a11")
+    write("exotic.bson", raw_document(
+        int32("_id", 1),
+        binary("binary", 0x00, b"\x01\x02\x03"),
+        binary("uuid4", 0x04, uuid),
+        binary("uuid3", 0x03, uuid),
+        binary("user", 0x80, b"\xff"),
+        element(0x0B, "regex", b"^a.*z$\x00im\x00"),
+        element(0x11, "timestamp", (7).to_bytes(4, "little")
+                + (1700000000).to_bytes(4, "little")),
+        element(0x0D, "code", string_payload("function () { return 1; }")),
+        element(0x0F, "codewscope", code_with_scope("x + y",
+                                                    int32("x", 1))),
+        element(0x0E, "symbol", string_payload("sym")),
+        element(0xFF, "minkey", b""),
+        element(0x7F, "maxkey", b""),
+        element(0x06, "undefined", b""),
+        element(0x0C, "dbpointer", string_payload("shop.users") + uuid[:12]),
+        element(0x07, "oid", bytes.fromhex("64b7f0c2e4b0a1a2b3c4d5e6")),
+        document("nested", array("list", binary("0", 0x00, b"\x01"),
+                                 element(0xFF, "1", b""),
+                                 element(0x06, "2", b"")))))
 
 
 # Raw BSON, for documents pymongo cannot make (repeated keys, say).
@@ -227,9 +251,23 @@ def int32(key, value):
     return element(0x10, key, value.to_bytes(4, "little", signed=True))
 
 
-def string(key, value):
+def string_payload(value):
     data = value.encode() + b"\x00"
-    return element(0x02, key, len(data).to_bytes(4, "little") + data)
+    return len(data).to_bytes(4, "little") + data
+
+
+def string(key, value):
+    return element(0x02, key, string_payload(value))
+
+
+def binary(key, subtype, data):
+    return element(0x05, key, len(data).to_bytes(4, "little")
+                   + bytes([subtype]) + data)
+
+
+def code_with_scope(code, *scope):
+    body = string_payload(code) + raw_document(*scope)
+    return (len(body) + 4).to_bytes(4, "little") + body
 
 
 def document(key, *elements):
