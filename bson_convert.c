@@ -32,6 +32,7 @@
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
@@ -115,6 +116,16 @@ static Datum numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 static Timestamp timestamp_value(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col);
+static Datum array_value(MongoConverter *conv, const bson_iter_t *iter,
+						 const MongoColumn *col);
+static void collect_array_elements(MongoConverter *conv,
+								   const bson_iter_t *iter,
+								   const MongoColumn *col, const int *dims,
+								   int ndims, int depth, Datum *values,
+								   bool *nulls, int *filled);
+static void report_not_rectangular(const bson_iter_t *iter,
+								   const MongoColumn *col,
+								   const char *why) pg_attribute_noreturn();
 static Datum bytea_value(const bson_iter_t *iter, const MongoColumn *col);
 static Datum uuid_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
@@ -242,8 +253,23 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 			setup_input_function(column);
 			break;
 		default:
-			column->kind = MONGO_TARGET_INPUT_FUNCTION;
-			setup_input_function(column);
+			if (OidIsValid(get_element_type(typid)))
+			{
+				Oid			elemtype = get_element_type(typid);
+
+				/* an array's typmod applies to its elements */
+				column->kind = MONGO_TARGET_ARRAY;
+				column->element = palloc0(sizeof(MongoColumn));
+				mongo_init_column(column->element, attnum, name, field,
+								  elemtype, typmod);
+				get_typlenbyvalalign(elemtype, &column->elmlen,
+									 &column->elmbyval, &column->elmalign);
+			}
+			else
+			{
+				column->kind = MONGO_TARGET_INPUT_FUNCTION;
+				setup_input_function(column);
+			}
 			break;
 	}
 }
@@ -681,6 +707,8 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 			return bytea_value(iter, col);
 		case MONGO_TARGET_UUID:
 			return uuid_value(conv, iter, col);
+		case MONGO_TARGET_ARRAY:
+			return array_value(conv, iter, col);
 		case MONGO_TARGET_INPUT_FUNCTION:
 			return input_function_value(conv, iter, col);
 	}
@@ -923,6 +951,136 @@ timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 		report_out_of_range(iter, col, buf);
 	}
 	return result;
+}
+
+/*
+ * array_value
+ *		A BSON array as a PostgreSQL array, each element converted by the
+ *		rules of the element type; BSON null elements are NULL.  Arrays of
+ *		arrays become a multidimensional array when they are rectangular
+ *		(every sub-array of a level as long as the first, scalars only at
+ *		the deepest level); anything else is an error, never a guess.
+ */
+static Datum
+array_value(MongoConverter *conv, const bson_iter_t *iter,
+			const MongoColumn *col)
+{
+	int			dims[MAXDIM];
+	int			lbs[MAXDIM];
+	int			ndims = 0;
+	int			nitems = 1;
+	int			filled = 0;
+	Datum	   *values;
+	bool	   *nulls;
+	bson_iter_t level;
+
+	if (!BSON_ITER_HOLDS_ARRAY(iter))
+		report_mismatch(iter, col);
+
+	/* the shape, from the first element of each level */
+	level = *iter;
+	while (BSON_ITER_HOLDS_ARRAY(&level))
+	{
+		bson_iter_t child;
+		int			n = 0;
+
+		if (ndims == MAXDIM)
+			report_not_rectangular(iter, col, "it has more than 6 dimensions");
+		if (!bson_iter_recurse(&level, &child))
+			report_corrupt_document(&level);
+		while (bson_iter_next(&child))
+			n++;
+		dims[ndims] = n;
+		lbs[ndims] = 1;
+		ndims++;
+		if (n == 0)
+			break;
+		bson_iter_recurse(&level, &child);
+		bson_iter_next(&child);
+		level = child;
+		if ((Size) nitems > MaxArraySize / n)
+			report_not_rectangular(iter, col, "it is too large");
+		nitems *= n;
+	}
+	if (dims[ndims - 1] == 0)
+	{
+		if (ndims > 1)
+			report_not_rectangular(iter, col, "it holds an empty array");
+		return PointerGetDatum(construct_empty_array(col->element->typid));
+	}
+
+	values = palloc(sizeof(Datum) * nitems);
+	nulls = palloc(sizeof(bool) * nitems);
+	collect_array_elements(conv, iter, col, dims, ndims, 0, values, nulls,
+						   &filled);
+	Assert(filled == nitems);
+
+	return PointerGetDatum(construct_md_array(values, nulls, ndims, dims, lbs,
+											  col->element->typid,
+											  col->elmlen, col->elmbyval,
+											  col->elmalign));
+}
+
+/*
+ * collect_array_elements
+ *		Convert the elements of one level of a BSON array, in row-major
+ *		order, checking it against the shape found from the first elements.
+ */
+static void
+collect_array_elements(MongoConverter *conv, const bson_iter_t *iter,
+					   const MongoColumn *col, const int *dims, int ndims,
+					   int depth, Datum *values, bool *nulls, int *filled)
+{
+	bson_iter_t child;
+	int			n = 0;
+
+	if (!bson_iter_recurse(iter, &child))
+		report_corrupt_document(iter);
+	while (bson_iter_next(&child))
+	{
+		bool		is_array = BSON_ITER_HOLDS_ARRAY(&child);
+
+		if (++n > dims[depth])
+			report_not_rectangular(iter, col,
+								   "its sub-arrays differ in length");
+		if (depth + 1 < ndims)
+		{
+			if (!is_array)
+				report_not_rectangular(iter, col,
+									   "it mixes arrays and other values");
+			collect_array_elements(conv, &child, col, dims, ndims, depth + 1,
+								   values, nulls, filled);
+		}
+		else
+		{
+			if (is_array)
+				report_not_rectangular(iter, col,
+									   "its sub-arrays differ in depth");
+			values[*filled] = convert_value(conv, &child, col->element,
+											&nulls[*filled]);
+			(*filled)++;
+		}
+	}
+	if (child.err_off != 0)
+		report_corrupt_document(&child);
+	if (n != dims[depth])
+		report_not_rectangular(iter, col, "its sub-arrays differ in length");
+}
+
+/*
+ * report_not_rectangular
+ *		A BSON array that no PostgreSQL array can hold.
+ */
+static void
+report_not_rectangular(const bson_iter_t *iter, const MongoColumn *col,
+					   const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("cannot convert BSON array to type %s",
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errdetail("The array is not rectangular: %s.", why),
+			 errhint("Read it into a jsonb column instead.")));
 }
 
 /*

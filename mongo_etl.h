@@ -106,6 +106,7 @@ typedef enum MongoTargetKind
 	MONGO_TARGET_JSONB,
 	MONGO_TARGET_BYTEA,
 	MONGO_TARGET_UUID,
+	MONGO_TARGET_ARRAY,			/* any array type, element by element */
 	MONGO_TARGET_INPUT_FUNCTION /* any other type, from a BSON string */
 } MongoTargetKind;
 
@@ -119,8 +120,12 @@ typedef struct MongoColumn
 	int32		typmod;
 	MongoTargetKind kind;
 	bool		whole_document; /* field is $$ROOT */
-	FmgrInfo	input_fn;		/* MONGO_TARGET_INPUT_FUNCTION only */
-	Oid			typioparam;		/* MONGO_TARGET_INPUT_FUNCTION only */
+	FmgrInfo	input_fn;		/* types filled by their input function */
+	Oid			typioparam;
+	struct MongoColumn *element;	/* MONGO_TARGET_ARRAY: the elements */
+	int16		elmlen;			/* MONGO_TARGET_ARRAY: element storage */
+	bool		elmbyval;
+	char		elmalign;
 } MongoColumn;
 
 /* A prepared lookup of the columns' field paths; see bson_convert.c */

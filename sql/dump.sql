@@ -165,6 +165,20 @@ SELECT ts AT TIME ZONE 'UTC' AS ts_utc, ts_bits, ts_bits >> 32 AS seconds,
 SELECT in_dump('SELECT binary_uuid::text FROM exotic');
 SELECT in_dump('SELECT regex_text FROM exotic');
 
+-- arrays of arrays into multidimensional arrays, when rectangular
+CREATE FOREIGN TABLE arrays (
+  matrix int[],
+  withnull int[],
+  empty text[],
+  ragged int[],
+  mixed int[],
+  matrix_text text[] OPTIONS (field 'matrix')
+) SERVER dump OPTIONS (database 'regress', collection 'exotic');
+SELECT matrix, array_dims(matrix) AS dims, withnull, empty, matrix_text
+  FROM arrays;
+SELECT in_dump('SELECT ragged::text FROM arrays');
+SELECT in_dump('SELECT mixed::text FROM arrays');
+
 -- a rescan reads the file again from its start
 SET enable_material = off;
 SET enable_hashjoin = off;

@@ -153,10 +153,22 @@ CREATE FOREIGN TABLE t_err (
   deep int2 OPTIONS (field 'doc.big')
 ) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'types');
 SELECT deep FROM t_err;
--- an unsupported column type with a non-string value
-CREATE FOREIGN TABLE t_arr (a int[] OPTIONS (field 'arr'))
-  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'types');
-SELECT a FROM t_arr;
+-- arrays element by element, by the element type's rules
+CREATE FOREIGN TABLE t_arr (
+  ints int[] OPTIONS (field 'arr'),
+  numerics numeric[] OPTIONS (field 'arr'),
+  texts varchar(1)[] OPTIONS (field 'arr'),
+  jsons jsonb[] OPTIONS (field 'doc.b.c'),
+  small int2[] OPTIONS (field 'doc.b.c'),
+  not_array int[] OPTIONS (field 'int32')
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'types');
+SELECT ints, numerics, texts, jsons FROM t_arr;
+SELECT small FROM t_arr;
+SELECT not_array FROM t_arr;
+CREATE FOREIGN TABLE t_tags (name text, tags text[])
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'users');
+-- one document's tags hold an object, which no text[] element can be
+SELECT name, tags FROM t_tags;
 
 SET client_min_messages = warning;
 DROP SERVER regress CASCADE;

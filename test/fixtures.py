@@ -234,7 +234,16 @@ def write_hostile(directory):
         element(0x07, "oid", bytes.fromhex("64b7f0c2e4b0a1a2b3c4d5e6")),
         document("nested", array("list", binary("0", 0x00, b"\x01"),
                                  element(0xFF, "1", b""),
-                                 element(0x06, "2", b"")))))
+                                 element(0x06, "2", b""))),
+        # arrays for PostgreSQL arrays, which the test server cannot nest
+        array("matrix", array("0", int32("0", 1), int32("1", 2)),
+              array("1", int32("0", 3), int32("1", 4))),
+        array("ragged", array("0", int32("0", 1)),
+              array("1", int32("0", 2), int32("1", 3))),
+        array("mixed", int32("0", 1), array("1", int32("0", 2))),
+        array("withnull", int32("0", 1), element(0x0A, "1", b""),
+              int32("2", 3)),
+        array("empty")))
 
 
 # Raw BSON, for documents pymongo cannot make (repeated keys, say).
