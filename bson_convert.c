@@ -105,6 +105,9 @@ static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   Datum *values, bool *isnull);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
+static Datum convert_value_or_null(MongoConverter *conv,
+								   const bson_iter_t *iter,
+								   const MongoColumn *col, bool *isnull);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -609,8 +612,13 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 				continue;
 			conv->seen[c] = true;
 			conv->current_column = c;
-			values[col->attnum - 1] =
-				convert_value(conv, iter, col, &isnull[col->attnum - 1]);
+			if (col->null_on_mismatch)
+				values[col->attnum - 1] =
+					convert_value_or_null(conv, iter, col,
+										  &isnull[col->attnum - 1]);
+			else
+				values[col->attnum - 1] =
+					convert_value(conv, iter, col, &isnull[col->attnum - 1]);
 			filled++;
 		}
 
@@ -631,6 +639,49 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		}
 	}
 	return filled;
+}
+
+/*
+ * convert_value_or_null
+ *		convert_value for a column whose on_mismatch policy is 'null': a
+ *		value that does not fit (an error of ours, or a data exception from
+ *		a type's input or coercion function, which leave no state behind) is
+ *		read as NULL and counted; the first such error is kept for the
+ *		warning at the end of the scan.  Any other error is raised.
+ */
+static Datum
+convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
+					  const MongoColumn *col, bool *isnull)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = convert_value(conv, iter, col, isnull);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_FDW_INVALID_DATA_TYPE &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+
+		if (conv->mismatches++ == 0)
+			conv->first_mismatch =
+				MemoryContextStrdup(GetMemoryChunkContext(conv),
+									psprintf("%s (%s).", edata->message,
+											 edata->context ? edata->context : ""));
+		FreeErrorData(edata);
+		*isnull = true;
+		result = (Datum) 0;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*

@@ -54,6 +54,8 @@ extern void mongo_get_table_options(ForeignTable *table,
 extern char *mongo_get_column_field(Oid relid, AttrNumber attnum,
 									const char *attname);
 extern const char *mongo_get_option(List *options, const char *name);
+extern bool mongo_column_null_on_mismatch(ForeignTable *table,
+										  AttrNumber attnum);
 
 /*
  * connection.c
@@ -120,6 +122,8 @@ typedef struct MongoColumn
 	int32		typmod;
 	MongoTargetKind kind;
 	bool		whole_document; /* field is $$ROOT */
+	bool		null_on_mismatch;	/* on_mismatch 'null': a value that does
+									 * not fit is read as NULL */
 	FmgrInfo	input_fn;		/* types filled by their input function */
 	Oid			typioparam;
 	struct MongoColumn *element;	/* MONGO_TARGET_ARRAY: the elements */
@@ -144,6 +148,8 @@ typedef struct MongoConverter
 	int			current_column; /* column being converted, or -1 */
 	MongoDumpReader *dump;		/* source of the document when it is a
 								 * file, named in error messages */
+	uint64		mismatches;		/* values read as NULL by on_mismatch */
+	char	   *first_mismatch; /* the first one's error, with context */
 } MongoConverter;
 
 extern void mongo_init_column(MongoColumn *column, AttrNumber attnum,

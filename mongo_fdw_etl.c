@@ -290,10 +290,12 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
 		char	   *attname = NameStr(attr->attname);
 
-		mongo_init_column(&columns[ncolumns++], attnum, attname,
+		mongo_init_column(&columns[ncolumns], attnum, attname,
 						  mongo_get_column_field(RelationGetRelid(rel),
 												 attnum, attname),
 						  attr->atttypid, attr->atttypmod);
+		columns[ncolumns++].null_on_mismatch =
+			mongo_column_null_on_mismatch(table, attnum);
 	}
 	state->converter = mongo_create_converter(RelationGetRelationName(rel),
 											  columns, ncolumns);
@@ -433,8 +435,19 @@ mongoEndForeignScan(ForeignScanState *node)
 {
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
 
-	if (state != NULL)
-		release_scan_resources(state);
+	if (state == NULL)
+		return;
+	release_scan_resources(state);
+
+	/* values read as NULL by the on_mismatch policy are not lost silently */
+	if (state->converter->mismatches > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("%llu values of foreign table \"%s\" did not fit their columns and were read as NULL",
+						(unsigned long long) state->converter->mismatches,
+						state->converter->relname),
+				 errdetail("The first: %s", state->converter->first_mismatch),
+				 errhint("The columns or the table have on_mismatch 'null'.")));
 }
 
 /*
@@ -466,6 +479,9 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
 		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
+		if (state->converter->mismatches > 0)
+			ExplainPropertyUInteger("Values Read as NULL", NULL,
+									state->converter->mismatches, es);
 	}
 }
 

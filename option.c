@@ -49,6 +49,8 @@ static const MongoOption valid_options[] = {
 	{"batch_size", ForeignTableRelationId},
 	{"file", ForeignTableRelationId},
 	{"field", AttributeRelationId},
+	{"on_mismatch", ForeignTableRelationId},
+	{"on_mismatch", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -116,6 +118,15 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 			(void) parse_batch_size(value);
 		else if (strcmp(def->defname, "field") == 0)
 			validate_field_path(value);
+		else if (strcmp(def->defname, "on_mismatch") == 0)
+		{
+			if (strcmp(value, "error") != 0 && strcmp(value, "null") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"on_mismatch\": \"%s\"",
+								value),
+						 errhint("Valid values are \"error\" and \"null\".")));
+		}
 		else if (value[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -423,4 +434,22 @@ mongo_get_column_field(Oid relid, AttrNumber attnum, const char *attname)
 										 "field");
 
 	return pstrdup(field != NULL ? field : attname);
+}
+
+/*
+ * mongo_column_null_on_mismatch
+ *		Whether a value that does not fit this column is read as NULL
+ *		rather than raising an error: the column's on_mismatch option, else
+ *		the table's, else "error".
+ */
+bool
+mongo_column_null_on_mismatch(ForeignTable *table, AttrNumber attnum)
+{
+	const char *policy = mongo_get_option(GetForeignColumnOptions(table->relid,
+																  attnum),
+										  "on_mismatch");
+
+	if (policy == NULL)
+		policy = mongo_get_option(table->options, "on_mismatch");
+	return policy != NULL && strcmp(policy, "null") == 0;
 }

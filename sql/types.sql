@@ -170,6 +170,23 @@ CREATE FOREIGN TABLE t_tags (name text, tags text[])
 -- one document's tags hold an object, which no text[] element can be
 SELECT name, tags FROM t_tags;
 
+-- on_mismatch 'null': values that do not fit are read as NULL, counted,
+-- and reported in a warning at the end of the scan; a column can insist
+CREATE FOREIGN TABLE t_lenient (
+  i int4 OPTIONS (field 'int32'),
+  big int4 OPTIONS (field 'int64'),
+  s int4 OPTIONS (field 'string'),
+  u uuid OPTIONS (field 'string'),
+  strict_big int2 OPTIONS (field 'int32_big', on_mismatch 'error')
+) SERVER regress
+  OPTIONS (database 'mongo_etl_regress', collection 'types', on_mismatch 'null');
+SELECT i, big, s, u FROM t_lenient;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT i, big, s, u FROM t_lenient;
+SELECT strict_big FROM t_lenient;
+ALTER FOREIGN TABLE t_lenient OPTIONS (SET on_mismatch 'sometimes');
+ALTER FOREIGN TABLE t_lenient ALTER COLUMN i OPTIONS (on_mismatch '');
+
 SET client_min_messages = warning;
 DROP SERVER regress CASCADE;
 DROP TYPE mood;
