@@ -165,6 +165,20 @@ SELECT ts AT TIME ZONE 'UTC' AS ts_utc, ts_bits, ts_bits >> 32 AS seconds,
 SELECT in_dump('SELECT binary_uuid::text FROM exotic');
 SELECT in_dump('SELECT regex_text FROM exotic');
 
+-- BSON dates beyond PostgreSQL's range are errors, never wrapped around
+CREATE FOREIGN TABLE far_dates (
+  year10000 timestamptz,
+  year10000_date date OPTIONS (field 'year10000'),
+  year10000_json jsonb OPTIONS (field 'year10000'),
+  date_max timestamptz,
+  date_min timestamp
+) SERVER dump OPTIONS (database 'regress', collection 'exotic');
+SET timezone = 'UTC';
+SELECT year10000, year10000_date FROM far_dates;
+SELECT in_dump('SELECT year10000_json::text FROM far_dates');
+SELECT in_dump('SELECT date_max::text FROM far_dates');
+SELECT in_dump('SELECT date_min::text FROM far_dates');
+
 -- arrays of arrays into multidimensional arrays, when rectangular
 CREATE FOREIGN TABLE arrays (
   matrix int[],

@@ -243,7 +243,15 @@ def write_hostile(directory):
         array("mixed", int32("0", 1), array("1", int32("0", 2))),
         array("withnull", int32("0", 1), element(0x0A, "1", b""),
               int32("2", 3)),
-        array("empty")))
+        array("empty"),
+        # dates Python cannot hold: year 10000, and the end of BSON's range
+        date("year10000", 253402300800000),
+        date("date_max", 2**63 - 1),
+        date("date_min", -2**63)))
+
+
+def date(key, milliseconds):
+    return element(0x09, key, milliseconds.to_bytes(8, "little", signed=True))
 
 
 # Raw BSON, for documents pymongo cannot make (repeated keys, say).
