@@ -36,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -146,6 +147,13 @@ static void encode_container(MongoConverter *conv, StringInfo out,
 							 int depth);
 static bool extended_json_object(const bson_iter_t *iter, uint8_t **data,
 								 uint32 *len);
+static void append_json(MongoConverter *conv, StringInfo out,
+						const bson_iter_t *iter, const MongoColumn *col,
+						int depth);
+static void append_json_container(MongoConverter *conv, StringInfo out,
+								  const uint8_t *data, uint32 data_len,
+								  bool is_array, const MongoColumn *col,
+								  int depth);
 static void encode_container_value(MongoConverter *conv, StringInfo out,
 								   const bson_iter_t *iter,
 								   const MongoColumn *col, int depth);
@@ -197,11 +205,11 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 	column->typmod = typmod;
 	column->whole_document = strcmp(field, MONGO_WHOLE_DOCUMENT) == 0;
 
-	if (column->whole_document &&
-		typid != JSONBOID && typid != TEXTOID && typid != BYTEAOID)
+	if (column->whole_document && typid != JSONBOID && typid != JSONOID &&
+		typid != TEXTOID && typid != BYTEAOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("column \"%s\" reads the whole document and must be of type jsonb, text or bytea",
+				 errmsg("column \"%s\" reads the whole document and must be of type jsonb, json, text or bytea",
 						name),
 				 errdetail("Its field option is %s, but its type is %s.",
 						   MONGO_WHOLE_DOCUMENT,
@@ -246,6 +254,9 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 			break;
 		case JSONBOID:
 			column->kind = MONGO_TARGET_JSONB;
+			break;
+		case JSONOID:
+			column->kind = MONGO_TARGET_JSON;
 			break;
 		case BYTEAOID:
 			column->kind = MONGO_TARGET_BYTEA;
@@ -517,9 +528,10 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 
 /*
  * whole_document_value
- *		The whole document for a $$ROOT column: jsonb built directly, the raw
- *		BSON as bytea, or text in MongoDB's canonical extended JSON, which
- *		keeps every BSON type (libbson writes it; that text is the value).
+ *		The whole document for a $$ROOT column: jsonb built directly, json
+ *		written directly in the document's key order, the raw BSON as bytea,
+ *		or text in MongoDB's canonical extended JSON, which keeps every BSON
+ *		type (libbson writes it; that text is the value).
  */
 static Datum
 whole_document_value(MongoConverter *conv, const bson_t *document,
@@ -535,6 +547,15 @@ whole_document_value(MongoConverter *conv, const bson_t *document,
 						 false, col, 1);
 		SET_VARSIZE(out.data, out.len);
 		return PointerGetDatum(out.data);
+	}
+	if (col->typid == JSONOID)
+	{
+		StringInfoData out;
+
+		initStringInfo(&out);
+		append_json_container(conv, &out, bson_get_data(document),
+							  document->len, false, col, 1);
+		return PointerGetDatum(cstring_to_text_with_len(out.data, out.len));
 	}
 	if (col->typid == BYTEAOID)
 	{
@@ -754,6 +775,15 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case MONGO_TARGET_JSONB:
 			return JsonbPGetDatum(jsonb_value(conv, iter, col));
+		case MONGO_TARGET_JSON:
+			{
+				StringInfoData out;
+
+				initStringInfo(&out);
+				append_json(conv, &out, iter, col, 1);
+				return PointerGetDatum(cstring_to_text_with_len(out.data,
+																out.len));
+			}
 		case MONGO_TARGET_BYTEA:
 			return bytea_value(iter, col);
 		case MONGO_TARGET_UUID:
@@ -1420,6 +1450,112 @@ encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data,
 						is_array ? "array" : "object")));
 	if (members != NULL)
 		pfree(members);
+}
+
+/*
+ * append_json
+ *		Any supported BSON value as JSON text, for json columns: the same
+ *		values as in jsonb, but written in the document's own key order,
+ *		repeated keys kept, as json keeps its input.
+ */
+static void
+append_json(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
+			const MongoColumn *col, int depth)
+{
+	uint8_t    *object;
+	uint32		object_len;
+	JsonbValue	value;
+
+	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter))
+	{
+		const uint8_t *data;
+		uint32		data_len;
+
+		if (BSON_ITER_HOLDS_ARRAY(iter))
+			bson_iter_array(iter, &data_len, &data);
+		else
+			bson_iter_document(iter, &data_len, &data);
+		append_json_container(conv, out, data, data_len,
+							  BSON_ITER_HOLDS_ARRAY(iter), col, depth);
+		return;
+	}
+	if (extended_json_object(iter, &object, &object_len))
+	{
+		append_json_container(conv, out, object, object_len, false, col,
+							  depth);
+		return;
+	}
+
+	bson_scalar_to_jsonb(conv, iter, col, &value);
+	switch (value.type)
+	{
+		case jbvNull:
+			appendStringInfoString(out, "null");
+			break;
+		case jbvBool:
+			appendStringInfoString(out, value.val.boolean ? "true" : "false");
+			break;
+		case jbvString:
+			{
+				/* escape_json wants a terminated string */
+				char	   *str = pnstrdup(value.val.string.val,
+										   value.val.string.len);
+
+				escape_json(out, str);
+				break;
+			}
+		case jbvNumeric:
+			appendStringInfoString(out,
+								   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(value.val.numeric))));
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", value.type);
+	}
+}
+
+/*
+ * append_json_container
+ *		A BSON document or array, from its bytes, as a JSON object or array.
+ */
+static void
+append_json_container(MongoConverter *conv, StringInfo out,
+					  const uint8_t *data, uint32 data_len, bool is_array,
+					  const MongoColumn *col, int depth)
+{
+	bson_iter_t child;
+	bool		first = true;
+
+	check_stack_depth();
+	if (depth > MONGO_MAX_NESTING_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BSON value nested deeper than %d levels",
+						MONGO_MAX_NESTING_DEPTH)));
+	if (!bson_iter_init_from_data(&child, data, data_len))
+		report_corrupt_document(NULL);
+
+	appendStringInfoChar(out, is_array ? '[' : '{');
+	while (bson_iter_next(&child))
+	{
+		if (!first)
+			appendStringInfoString(out, ", ");
+		first = false;
+		if (!is_array)
+		{
+			int			keylen;
+			char	   *key = server_string(bson_iter_key(&child),
+											bson_iter_key_len(&child),
+											&keylen);
+
+			escape_json(out, key);
+			appendStringInfoString(out, ": ");
+		}
+		append_json(conv, out, &child, col, depth + 1);
+	}
+	if (child.err_off != 0)
+		report_corrupt_document(&child);
+	appendStringInfoChar(out, is_array ? ']' : '}');
 }
 
 /*

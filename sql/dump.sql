@@ -119,6 +119,12 @@ SELECT _id, doc = doc::text::jsonb AS same_as_parsed,
             ELSE (SELECT count(*) FROM jsonb_object_keys(doc)) END AS children
   FROM shapes ORDER BY _id;
 SELECT doc -> 'b' AS b, doc #> '{ccc,1,1,0}' AS deep FROM shapes WHERE _id = 1;
+-- json keeps the document's key order and repeated keys, as json does
+CREATE FOREIGN TABLE shapes_json (_id int, doc json, whole json OPTIONS (field '$$ROOT'))
+  SERVER dump OPTIONS (file 'regress/jsonbshapes.bson');
+SELECT doc, doc::jsonb = (SELECT doc FROM shapes WHERE _id = 1) AS same_as_jsonb
+  FROM shapes_json WHERE _id = 1;
+SELECT whole FROM shapes_json WHERE _id = 2;
 SELECT doc -> 33 AS element_33, doc -> 39 AS element_39 FROM shapes WHERE _id = 2;
 SELECT doc ->> 'k0' AS k0, length(doc ->> 'k33') AS k33, length(doc ->> 'k39') AS k39
   FROM shapes WHERE _id = 3;
@@ -142,6 +148,7 @@ CREATE FOREIGN TABLE exotic (
   undefined_json jsonb OPTIONS (field 'undefined'),
   dbpointer_json jsonb OPTIONS (field 'dbpointer'),
   nested jsonb,
+  nested_json json OPTIONS (field 'nested'),
   binary_bytea bytea OPTIONS (field 'binary'),
   user_bytea bytea OPTIONS (field 'user'),
   oid_bytea bytea OPTIONS (field 'oid'),
@@ -159,6 +166,7 @@ SELECT binary_json, uuid_json, regex_json, timestamp_json FROM exotic;
 SELECT code_json, scope_json, symbol_json, minkey_json, maxkey_json,
        undefined_json IS NULL AS undefined_is_null FROM exotic;
 SELECT dbpointer_json, nested FROM exotic;
+SELECT nested_json, nested_json::jsonb = nested AS same_as_jsonb FROM exotic;
 SELECT binary_bytea, user_bytea, oid_bytea, uuid4, uuid3, uuid4_bytea FROM exotic;
 SELECT ts AT TIME ZONE 'UTC' AS ts_utc, ts_bits, ts_bits >> 32 AS seconds,
        ts_bits & 4294967295 AS increment, code, symbol FROM exotic;
