@@ -891,8 +891,8 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 
 /*
  * integer_value
- *		An int32, int64 or integral double, range-checked.  A double with a
- *		fractional part is a mismatch, never truncated.
+ *		An int32, int64, or integral double or Decimal128, range-checked.  A
+ *		value with a fractional part is a mismatch, never truncated.
  */
 static int64
 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -926,6 +926,39 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 				value = (int64) d;
 				break;
 			}
+		case BSON_TYPE_DECIMAL128:
+			{
+				Numeric		num = decimal128_numeric(iter);
+				Datum		whole;
+
+				whole = DirectFunctionCall2(numeric_trunc,
+											NumericGetDatum(num),
+											Int32GetDatum(0));
+				if (numeric_is_nan(num) || numeric_is_infinite(num) ||
+					DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+													  NumericGetDatum(num),
+													  whole)) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("cannot convert BSON decimal to type %s",
+									format_type_with_typemod(col->typid,
+															 col->typmod)),
+							 errdetail("The value %s is not an integer.",
+									   DatumGetCString(DirectFunctionCall1(numeric_out,
+																		   NumericGetDatum(num))))));
+				if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+													  NumericGetDatum(num),
+													  NumericGetDatum(int64_numeric(min)))) < 0 ||
+					DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+													  NumericGetDatum(num),
+													  NumericGetDatum(int64_numeric(max)))) > 0)
+					report_out_of_range(iter, col,
+										DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(num))));
+				value = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+														  NumericGetDatum(num)));
+				break;
+			}
 		default:
 			report_mismatch(iter, col);
 	}
@@ -940,8 +973,8 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 
 /*
  * float_value
- *		A double, int32 or int64 as a double, as PostgreSQL's casts from
- *		integers to float8 do.
+ *		A double, int32, int64 or Decimal128 as a double, as PostgreSQL's
+ *		casts to float8 do.
  */
 static double
 float_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -955,6 +988,21 @@ float_value(MongoConverter *conv, const bson_iter_t *iter,
 			return (double) bson_iter_int32(iter);
 		case BSON_TYPE_INT64:
 			return (double) bson_iter_int64(iter);
+		case BSON_TYPE_DECIMAL128:
+			{
+				bson_decimal128_t dec;
+				char		buf[BSON_DECIMAL128_STRING];
+				double		d;
+
+				/* the nearest double, as PostgreSQL's casts give */
+				bson_iter_decimal128(iter, &dec);
+				bson_decimal128_to_string(&dec, buf);
+				errno = 0;
+				d = strtod(buf, NULL);
+				if (errno == ERANGE)
+					report_out_of_range(iter, col, buf);
+				return d;
+			}
 		default:
 			report_mismatch(iter, col);
 	}
@@ -1274,6 +1322,14 @@ input_function_value(MongoConverter *conv, const bson_iter_t *iter,
 	}
 	else
 		report_mismatch(iter, col);
+
+	/* name's input would cut a long string short without a word */
+	if (col->typid == NAMEOID && strlen(str) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BSON string of %zu bytes is too long for type name",
+						strlen(str)),
+				 errdetail("A name holds at most %d bytes.", NAMEDATALEN - 1)));
 
 	return InputFunctionCall((FmgrInfo *) &col->input_fn, str,
 							 col->typioparam, col->typmod);

@@ -105,6 +105,22 @@ SELECT _id, dec = dec_text::numeric AS same_as_text,
        dec = '1E-6176'::numeric AS is_min
   FROM special ORDER BY _id;
 SELECT in_dump('SELECT dec_int::text FROM special');
+-- an integral Decimal128 fits an integer column; a fractional one or one
+-- out of range does not; into float8 it is the nearest double
+CREATE FOREIGN TABLE special_ints (
+  _id int,
+  int_like int4,
+  int_like_float float8 OPTIONS (field 'int_like'),
+  dec_int int8 OPTIONS (field 'dec'),
+  dec_float float8 OPTIONS (field 'dec'),
+  too_big int8,
+  long_name name
+) SERVER dump OPTIONS (database 'regress', collection 'special');
+SELECT _id, int_like, int_like_float FROM special_ints WHERE _id = 8;
+SELECT in_dump('SELECT dec_int::text FROM special_ints');
+SELECT in_dump('SELECT dec_float::text FROM special_ints');
+SELECT in_dump('SELECT too_big::text FROM special_ints');
+SELECT in_dump('SELECT long_name::text FROM special_ints');
 
 -- jsonb built straight from BSON equals jsonb parsed from its text, also
 -- for a repeated key (the last wins, as in jsonb's input), nested arrays
