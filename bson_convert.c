@@ -182,6 +182,10 @@ static void report_mismatch(const bson_iter_t *iter,
 static void report_out_of_range(const bson_iter_t *iter,
 								const MongoColumn *col,
 								const char *value) pg_attribute_noreturn();
+static void report_not_integer(const bson_iter_t *iter,
+							   const MongoColumn *col,
+							   const char *value) pg_attribute_noreturn();
+static void check_nesting(int depth);
 static void report_corrupt_document(const bson_iter_t *iter) pg_attribute_noreturn();
 static void report_path_through_array(MongoConverter *conv,
 									  const MongoFieldNode *node) pg_attribute_noreturn();
@@ -914,13 +918,7 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 				double		d = bson_iter_double(iter);
 
 				if (isnan(d) || d != rint(d))
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-							 errmsg("cannot convert BSON double to type %s",
-									format_type_with_typemod(col->typid,
-															 col->typmod)),
-							 errdetail("The value %s is not an integer.",
-									   double_to_shortest_decimal(d))));
+					report_not_integer(iter, col, double_to_shortest_decimal(d));
 				if (!FLOAT8_FITS_IN_INT64(d))
 					report_out_of_range(iter, col, double_to_shortest_decimal(d));
 				value = (int64) d;
@@ -938,14 +936,9 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 					DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 													  NumericGetDatum(num),
 													  whole)) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-							 errmsg("cannot convert BSON decimal to type %s",
-									format_type_with_typemod(col->typid,
-															 col->typmod)),
-							 errdetail("The value %s is not an integer.",
+					report_not_integer(iter, col,
 									   DatumGetCString(DirectFunctionCall1(numeric_out,
-																		   NumericGetDatum(num))))));
+																		   NumericGetDatum(num))));
 				if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 													  NumericGetDatum(num),
 													  NumericGetDatum(int64_numeric(min)))) < 0 ||
@@ -1392,9 +1385,7 @@ typedef struct JsonbMember
  *		members of an object are sorted as jsonb requires (by key length,
  *		then bytes; of repeated keys the last wins, as in jsonb's input), so
  *		their values are written in that order, each reached again by its
- *		offset in the document.  Nesting deeper than MongoDB allows can only
- *		come from a damaged or hostile file, and is refused before it can
- *		exhaust the stack.
+ *		offset in the document.
  */
 static void
 encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data,
@@ -1411,12 +1402,7 @@ encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data,
 	uint32		totallen = 0;
 	int			i;
 
-	check_stack_depth();
-	if (depth > MONGO_MAX_NESTING_DEPTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("BSON value nested deeper than %d levels",
-						MONGO_MAX_NESTING_DEPTH)));
+	check_nesting(depth);
 	if (!bson_iter_init_from_data(&child, data, data_len))
 		report_corrupt_document(NULL);
 
@@ -1582,12 +1568,7 @@ append_json_container(MongoConverter *conv, StringInfo out,
 	bson_iter_t child;
 	bool		first = true;
 
-	check_stack_depth();
-	if (depth > MONGO_MAX_NESTING_DEPTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("BSON value nested deeper than %d levels",
-						MONGO_MAX_NESTING_DEPTH)));
+	check_nesting(depth);
 	if (!bson_iter_init_from_data(&child, data, data_len))
 		report_corrupt_document(NULL);
 
@@ -2325,6 +2306,40 @@ report_mismatch(const bson_iter_t *iter, const MongoColumn *col)
 			 errmsg("cannot convert BSON %s to type %s",
 					bson_type_name(bson_iter_type(iter)),
 					format_type_with_typemod(col->typid, col->typmod))));
+}
+
+/*
+ * report_not_integer
+ *		A number with a fractional part (or NaN) for an integer column: an
+ *		error, never a truncation.
+ */
+static void
+report_not_integer(const bson_iter_t *iter, const MongoColumn *col,
+				   const char *value)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("cannot convert BSON %s to type %s",
+					bson_type_name(bson_iter_type(iter)),
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errdetail("The value %s is not an integer.", value)));
+}
+
+/*
+ * check_nesting
+ *		Documents and arrays nested deeper than MongoDB itself allows can
+ *		only come from a damaged or hostile file: refuse them before they
+ *		exhaust the stack.
+ */
+static void
+check_nesting(int depth)
+{
+	check_stack_depth();
+	if (depth > MONGO_MAX_NESTING_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BSON value nested deeper than %d levels",
+						MONGO_MAX_NESTING_DEPTH)));
 }
 
 /*
