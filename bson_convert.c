@@ -202,6 +202,7 @@ void
 mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 				  const char *field, Oid typid, int32 typmod)
 {
+	memset(column, 0, sizeof(MongoColumn));
 	column->attnum = attnum;
 	column->name = name;
 	column->field = field;
@@ -290,6 +291,24 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 			}
 			break;
 	}
+}
+
+/*
+ * mongo_set_column_policy
+ *		Apply a column's options about values that do not plainly fit: read
+ *		them as NULL, take an ObjectId's creation time, take booleans as
+ *		numbers or words.  An array's elements follow its column.
+ */
+void
+mongo_set_column_policy(MongoColumn *column, bool null_on_mismatch,
+						bool objectid_timestamp, bool bool_values)
+{
+	column->null_on_mismatch = null_on_mismatch;
+	column->objectid_timestamp = objectid_timestamp;
+	column->bool_values = bool_values;
+	if (column->element != NULL)
+		mongo_set_column_policy(column->element, false, objectid_timestamp,
+								bool_values);
 }
 
 /*
@@ -866,6 +885,11 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				result = cstring_to_text(buf);
 				break;
 			}
+		case BSON_TYPE_BOOL:
+			if (!col->bool_values)
+				report_mismatch(iter, col);
+			result = cstring_to_text(bson_iter_bool(iter) ? "true" : "false");
+			break;
 		case BSON_TYPE_CODE:
 		case BSON_TYPE_SYMBOL:
 			{
@@ -912,6 +936,11 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_INT64:
 			value = bson_iter_int64(iter);
+			break;
+		case BSON_TYPE_BOOL:
+			if (!col->bool_values)
+				report_mismatch(iter, col);
+			value = bson_iter_bool(iter) ? 1 : 0;
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
@@ -1026,6 +1055,11 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_DECIMAL128:
 			result = NumericGetDatum(decimal128_numeric(iter));
 			break;
+		case BSON_TYPE_BOOL:
+			if (!col->bool_values)
+				report_mismatch(iter, col);
+			result = NumericGetDatum(int64_numeric(bson_iter_bool(iter)));
+			break;
 		default:
 			report_mismatch(iter, col);
 	}
@@ -1060,6 +1094,8 @@ timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 	}
 	else if (BSON_ITER_HOLDS_DATE_TIME(iter))
 		unix_ms = bson_iter_date_time(iter);
+	else if (BSON_ITER_HOLDS_OID(iter) && col->objectid_timestamp)
+		unix_ms = (int64) bson_oid_get_time_t(bson_iter_oid(iter)) * 1000;
 	else
 		report_mismatch(iter, col);
 

@@ -56,6 +56,7 @@ extern char *mongo_get_column_field(Oid relid, AttrNumber attnum,
 extern const char *mongo_get_option(List *options, const char *name);
 extern bool mongo_column_null_on_mismatch(ForeignTable *table,
 										  AttrNumber attnum);
+extern bool mongo_column_flag(Oid relid, AttrNumber attnum, const char *name);
 
 /*
  * connection.c
@@ -125,6 +126,8 @@ typedef struct MongoColumn
 	bool		whole_document; /* field is $$ROOT */
 	bool		null_on_mismatch;	/* on_mismatch 'null': a value that does
 									 * not fit is read as NULL */
+	bool		objectid_timestamp; /* ObjectIds give their creation time */
+	bool		bool_values;	/* booleans give 1/0 or 'true'/'false' */
 	FmgrInfo	input_fn;		/* types filled by their input function */
 	Oid			typioparam;
 	struct MongoColumn *element;	/* MONGO_TARGET_ARRAY: the elements */
@@ -156,6 +159,10 @@ typedef struct MongoConverter
 extern void mongo_init_column(MongoColumn *column, AttrNumber attnum,
 							  const char *name, const char *field,
 							  Oid typid, int32 typmod);
+extern void mongo_set_column_policy(MongoColumn *column,
+									bool null_on_mismatch,
+									bool objectid_timestamp,
+									bool bool_values);
 extern MongoConverter *mongo_create_converter(const char *relname,
 											  MongoColumn *columns,
 											  int ncolumns);

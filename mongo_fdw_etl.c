@@ -294,8 +294,12 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 						  mongo_get_column_field(RelationGetRelid(rel),
 												 attnum, attname),
 						  attr->atttypid, attr->atttypmod);
-		columns[ncolumns++].null_on_mismatch =
-			mongo_column_null_on_mismatch(table, attnum);
+		mongo_set_column_policy(&columns[ncolumns++],
+								mongo_column_null_on_mismatch(table, attnum),
+								mongo_column_flag(table->relid, attnum,
+												  "objectid_timestamp"),
+								mongo_column_flag(table->relid, attnum,
+												  "bool_values"));
 	}
 	state->converter = mongo_create_converter(RelationGetRelationName(rel),
 											  columns, ncolumns);

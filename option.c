@@ -51,6 +51,8 @@ static const MongoOption valid_options[] = {
 	{"field", AttributeRelationId},
 	{"on_mismatch", ForeignTableRelationId},
 	{"on_mismatch", AttributeRelationId},
+	{"objectid_timestamp", AttributeRelationId},
+	{"bool_values", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -118,6 +120,18 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 			(void) parse_batch_size(value);
 		else if (strcmp(def->defname, "field") == 0)
 			validate_field_path(value);
+		else if (strcmp(def->defname, "objectid_timestamp") == 0 ||
+				 strcmp(def->defname, "bool_values") == 0)
+		{
+			bool		flag;
+
+			if (!parse_bool(value, &flag))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								def->defname, value),
+						 errhint("Give a Boolean value, such as 'true' or 'false'.")));
+		}
 		else if (strcmp(def->defname, "on_mismatch") == 0)
 		{
 			if (strcmp(value, "error") != 0 && strcmp(value, "null") != 0)
@@ -434,6 +448,27 @@ mongo_get_column_field(Oid relid, AttrNumber attnum, const char *attname)
 										 "field");
 
 	return pstrdup(field != NULL ? field : attname);
+}
+
+/*
+ * mongo_column_flag
+ *		A boolean column option, false when not set.
+ */
+bool
+mongo_column_flag(Oid relid, AttrNumber attnum, const char *name)
+{
+	ListCell   *cell;
+
+	foreach(cell, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		bool		flag;
+
+		if (strcmp(def->defname, name) == 0)
+			return parse_bool(defGetString(def), &flag) && flag;
+	}
+	return false;
 }
 
 /*

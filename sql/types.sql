@@ -170,6 +170,19 @@ CREATE FOREIGN TABLE t_tags (name text, tags text[])
 -- one document's tags hold an object, which no text[] element can be
 SELECT name, tags FROM t_tags;
 
+-- on request only: an ObjectId's creation time, booleans as 1/0 or words
+CREATE FOREIGN TABLE t_request (
+  created timestamptz OPTIONS (field 'oid', objectid_timestamp 'true'),
+  created_day date OPTIONS (field 'oid', objectid_timestamp 'true'),
+  flag int OPTIONS (field 'bool_t', bool_values 'true'),
+  flag_off numeric OPTIONS (field 'bool_f', bool_values 'true'),
+  flag_text text OPTIONS (field 'bool_t', bool_values 'yes'),
+  not_asked timestamptz OPTIONS (field 'oid')
+) SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'types');
+SELECT created, created_day, flag, flag_off, flag_text FROM t_request;
+SELECT not_asked FROM t_request;
+ALTER FOREIGN TABLE t_request ALTER COLUMN flag OPTIONS (SET bool_values 'maybe');
+
 -- on_mismatch 'null': values that do not fit are read as NULL, counted,
 -- and reported in a warning at the end of the scan; a column can insist
 CREATE FOREIGN TABLE t_lenient (
