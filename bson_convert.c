@@ -108,7 +108,7 @@ static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
 static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
-								   const MongoColumn *col, bool *isnull);
+								   MongoColumn *col, bool *isnull);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -295,20 +295,21 @@ mongo_init_column(MongoColumn *column, AttrNumber attnum, const char *name,
 
 /*
  * mongo_set_column_policy
- *		Apply a column's options about values that do not plainly fit: read
- *		them as NULL, take an ObjectId's creation time, take booleans as
- *		numbers or words.  An array's elements follow its column.
+ *		Apply a column's options about values that do not plainly fit: what
+ *		a mismatch does, whether an ObjectId gives its creation time, and
+ *		booleans numbers or words.  An array's elements follow its column,
+ *		a mismatch in one being a mismatch of the whole array.
  */
 void
-mongo_set_column_policy(MongoColumn *column, bool null_on_mismatch,
+mongo_set_column_policy(MongoColumn *column, MongoMismatchPolicy on_mismatch,
 						bool objectid_timestamp, bool bool_values)
 {
-	column->null_on_mismatch = null_on_mismatch;
+	column->on_mismatch = on_mismatch;
 	column->objectid_timestamp = objectid_timestamp;
 	column->bool_values = bool_values;
 	if (column->element != NULL)
-		mongo_set_column_policy(column->element, false, objectid_timestamp,
-								bool_values);
+		mongo_set_column_policy(column->element, MONGO_MISMATCH_ERROR,
+								objectid_timestamp, bool_values);
 }
 
 /*
@@ -502,10 +503,11 @@ find_child(const MongoFieldNode *node, const char *key, int keylen,
  * mongo_document_to_slot
  *		Fill the values and nulls of a tuple from one document.  The caller
  *		has set every column NULL; a field the document lacks, or holds as
- *		BSON null, leaves its column NULL.  Runs in the scan's per-row
+ *		BSON null, leaves its column NULL.  Returns false when the row is to
+ *		be left out (on_type_mismatch 'skip').  Runs in the scan's per-row
  *		memory context.
  */
-void
+bool
 mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 					   Datum *values, bool *isnull)
 {
@@ -513,10 +515,11 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 	bson_iter_t iter;
 
 	if (conv->ncolumns == 0)
-		return;
+		return true;
 
 	conv->document = document;
 	conv->current_column = -1;
+	conv->skip_row = false;
 	memset(conv->seen, 0, sizeof(bool) * conv->ncolumns);
 
 	errcallback.callback = conversion_error_callback;
@@ -547,6 +550,10 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 
 	error_context_stack = errcallback.previous;
 	conv->current_column = -1;
+
+	if (conv->skip_row)
+		conv->skipped_rows++;
+	return !conv->skip_row;
 }
 
 /*
@@ -656,9 +663,9 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 				continue;
 			conv->seen[c] = true;
 			conv->current_column = c;
-			if (col->null_on_mismatch)
+			if (col->on_mismatch != MONGO_MISMATCH_ERROR)
 				values[col->attnum - 1] =
-					convert_value_or_null(conv, iter, col,
+					convert_value_or_null(conv, iter, &conv->columns[c],
 										  &isnull[col->attnum - 1]);
 			else
 				values[col->attnum - 1] =
@@ -687,15 +694,16 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 
 /*
  * convert_value_or_null
- *		convert_value for a column whose on_mismatch policy is 'null': a
- *		value that does not fit (an error of ours, or a data exception from
- *		a type's input or coercion function, which leave no state behind) is
- *		read as NULL and counted; the first such error is kept for the
- *		warning at the end of the scan.  Any other error is raised.
+ *		convert_value for a column whose on_type_mismatch policy is 'null'
+ *		or 'skip': a value that does not fit (an error of ours, or a data
+ *		exception from a type's input or coercion function, which leave no
+ *		state behind) is read as NULL, or marks its row to be left out, and
+ *		is counted; the first such error is kept for the warning at the end
+ *		of the scan.  Any other error is raised.
  */
 static Datum
 convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
-					  const MongoColumn *col, bool *isnull)
+					  MongoColumn *col, bool *isnull)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Datum		result = (Datum) 0;
@@ -715,11 +723,13 @@ convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
 			PG_RE_THROW();
 		FlushErrorState();
 
-		if (conv->mismatches++ == 0)
-			conv->first_mismatch =
+		if (col->mismatches++ == 0)
+			col->first_mismatch =
 				MemoryContextStrdup(GetMemoryChunkContext(conv),
 									psprintf("%s (%s).", edata->message,
 											 edata->context ? edata->context : ""));
+		if (col->on_mismatch == MONGO_MISMATCH_SKIP)
+			conv->skip_row = true;
 		FreeErrorData(edata);
 		*isnull = true;
 		result = (Datum) 0;
@@ -1238,7 +1248,7 @@ report_not_rectangular(const bson_iter_t *iter, const MongoColumn *col,
 			 errmsg("cannot convert BSON array to type %s",
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errdetail("The array is not rectangular: %s.", why),
-			 errhint("Read it into a jsonb column instead.")));
+			 errhint("Read it into a jsonb column instead, or set the option on_type_mismatch to \"null\" or \"skip\".")));
 }
 
 /*
@@ -2341,7 +2351,8 @@ report_mismatch(const bson_iter_t *iter, const MongoColumn *col)
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("cannot convert BSON %s to type %s",
 					bson_type_name(bson_iter_type(iter)),
-					format_type_with_typemod(col->typid, col->typmod))));
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
 }
 
 /*
@@ -2358,7 +2369,8 @@ report_not_integer(const bson_iter_t *iter, const MongoColumn *col,
 			 errmsg("cannot convert BSON %s to type %s",
 					bson_type_name(bson_iter_type(iter)),
 					format_type_with_typemod(col->typid, col->typmod)),
-			 errdetail("The value %s is not an integer.", value)));
+			 errdetail("The value %s is not an integer.", value),
+			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
 }
 
 /*
@@ -2391,7 +2403,8 @@ report_out_of_range(const bson_iter_t *iter, const MongoColumn *col,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("BSON %s value %s is out of range for type %s",
 					bson_type_name(bson_iter_type(iter)), value,
-					format_type_with_typemod(col->typid, col->typmod))));
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
 }
 
 /*

@@ -38,6 +38,14 @@
  * option.c
  */
 
+/* What a value that does not fit its column does: option on_type_mismatch */
+typedef enum MongoMismatchPolicy
+{
+	MONGO_MISMATCH_ERROR,		/* stop the query (the default) */
+	MONGO_MISMATCH_NULL,		/* read the value as NULL */
+	MONGO_MISMATCH_SKIP			/* leave the row out */
+} MongoMismatchPolicy;
+
 /* Table options resolved against the server, ready for a scan */
 typedef struct MongoTableOptions
 {
@@ -54,8 +62,8 @@ extern void mongo_get_table_options(ForeignTable *table,
 extern char *mongo_get_column_field(Oid relid, AttrNumber attnum,
 									const char *attname);
 extern const char *mongo_get_option(List *options, const char *name);
-extern bool mongo_column_null_on_mismatch(ForeignTable *table,
-										  AttrNumber attnum);
+extern MongoMismatchPolicy mongo_column_mismatch_policy(ForeignTable *table,
+														 AttrNumber attnum);
 extern bool mongo_column_flag(Oid relid, AttrNumber attnum, const char *name);
 
 /*
@@ -124,8 +132,9 @@ typedef struct MongoColumn
 	int32		typmod;
 	MongoTargetKind kind;
 	bool		whole_document; /* field is $$ROOT */
-	bool		null_on_mismatch;	/* on_mismatch 'null': a value that does
-									 * not fit is read as NULL */
+	MongoMismatchPolicy on_mismatch;	/* option on_type_mismatch */
+	uint64		mismatches;		/* values read as NULL or skipped */
+	char	   *first_mismatch; /* the first one's error, with context */
 	bool		objectid_timestamp; /* ObjectIds give their creation time */
 	bool		bool_values;	/* booleans give 1/0 or 'true'/'false' */
 	FmgrInfo	input_fn;		/* types filled by their input function */
@@ -152,21 +161,22 @@ typedef struct MongoConverter
 	int			current_column; /* column being converted, or -1 */
 	MongoDumpReader *dump;		/* source of the document when it is a
 								 * file, named in error messages */
-	uint64		mismatches;		/* values read as NULL by on_mismatch */
-	char	   *first_mismatch; /* the first one's error, with context */
+	bool		skip_row;		/* a value of this row did not fit, and its
+								 * column's policy is to skip the row */
+	uint64		skipped_rows;	/* rows left out so */
 } MongoConverter;
 
 extern void mongo_init_column(MongoColumn *column, AttrNumber attnum,
 							  const char *name, const char *field,
 							  Oid typid, int32 typmod);
 extern void mongo_set_column_policy(MongoColumn *column,
-									bool null_on_mismatch,
+									MongoMismatchPolicy on_mismatch,
 									bool objectid_timestamp,
 									bool bool_values);
 extern MongoConverter *mongo_create_converter(const char *relname,
 											  MongoColumn *columns,
 											  int ncolumns);
-extern void mongo_document_to_slot(MongoConverter *converter,
+extern bool mongo_document_to_slot(MongoConverter *converter,
 								   const bson_t *document,
 								   Datum *values, bool *isnull);
 extern char *mongo_document_id_string(const bson_t *document);

@@ -22,6 +22,7 @@
 #include "commands/explain.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -113,6 +114,7 @@ static bool next_document(MongoScanState *state, const bson_t **document);
 static void open_cursor(MongoScanState *state);
 static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
+static void report_mismatches(MongoConverter *conv);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
 
@@ -295,7 +297,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 												 attnum, attname),
 						  attr->atttypid, attr->atttypmod);
 		mongo_set_column_policy(&columns[ncolumns++],
-								mongo_column_null_on_mismatch(table, attnum),
+								mongo_column_mismatch_policy(table, attnum),
 								mongo_column_flag(table->relid, attnum,
 												  "objectid_timestamp"),
 								mongo_column_flag(table->relid, attnum,
@@ -368,22 +370,29 @@ mongoIterateForeignScan(ForeignScanState *node)
 	MemoryContext oldcxt;
 
 	ExecClearTuple(slot);
-	MemoryContextReset(state->row_cxt);
-	CHECK_FOR_INTERRUPTS();
 
-	if (!next_document(state, &document))
-		return slot;
-	state->documents++;
-	state->bytes += document->len;
+	/* a row whose value did not fit a column with policy skip is left out */
+	for (;;)
+	{
+		bool		keep;
 
-	oldcxt = MemoryContextSwitchTo(state->row_cxt);
-	memset(slot->tts_isnull, true,
-		   sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	mongo_document_to_slot(state->converter, document,
-						   slot->tts_values, slot->tts_isnull);
-	MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(state->row_cxt);
+		CHECK_FOR_INTERRUPTS();
 
-	return ExecStoreVirtualTuple(slot);
+		if (!next_document(state, &document))
+			return slot;
+		state->documents++;
+		state->bytes += document->len;
+
+		oldcxt = MemoryContextSwitchTo(state->row_cxt);
+		memset(slot->tts_isnull, true,
+			   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		keep = mongo_document_to_slot(state->converter, document,
+									  slot->tts_values, slot->tts_isnull);
+		MemoryContextSwitchTo(oldcxt);
+		if (keep)
+			return ExecStoreVirtualTuple(slot);
+	}
 }
 
 /*
@@ -443,15 +452,46 @@ mongoEndForeignScan(ForeignScanState *node)
 		return;
 	release_scan_resources(state);
 
-	/* values read as NULL by the on_mismatch policy are not lost silently */
-	if (state->converter->mismatches > 0)
-		ereport(WARNING,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("%llu values of foreign table \"%s\" did not fit their columns and were read as NULL",
-						(unsigned long long) state->converter->mismatches,
-						state->converter->relname),
-				 errdetail("The first: %s", state->converter->first_mismatch),
-				 errhint("The columns or the table have on_mismatch 'null'.")));
+	report_mismatches(state->converter);
+}
+
+/*
+ * report_mismatches
+ *		Values that did not fit their columns and were read as NULL or had
+ *		their rows left out, by the on_type_mismatch policy, are not lost
+ *		silently: one warning at the end of the scan counts them per column
+ *		and shows the first of each.
+ */
+static void
+report_mismatches(MongoConverter *conv)
+{
+	StringInfoData detail;
+	uint64		total = 0;
+	int			i;
+
+	initStringInfo(&detail);
+	for (i = 0; i < conv->ncolumns; i++)
+	{
+		const MongoColumn *col = &conv->columns[i];
+
+		if (col->mismatches == 0)
+			continue;
+		total += col->mismatches;
+		appendStringInfo(&detail, "%sColumn \"%s\": " UINT64_FORMAT " %s; the first: %s",
+						 detail.len > 0 ? "\n" : "", col->name,
+						 col->mismatches,
+						 col->on_mismatch == MONGO_MISMATCH_SKIP
+						 ? "rows left out" : "values read as NULL",
+						 col->first_mismatch);
+	}
+	if (total == 0)
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg(UINT64_FORMAT " values of foreign table \"%s\" did not fit their columns; " UINT64_FORMAT " rows were left out",
+					total, conv->relname, conv->skipped_rows),
+			 errdetail_internal("%s", detail.data),
+			 errhint("The option on_type_mismatch of the table or its columns chose this.")));
 }
 
 /*
@@ -481,11 +521,24 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	if (es->analyze)
 	{
+		uint64		as_null = 0;
+		int			i;
+
 		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
 		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
-		if (state->converter->mismatches > 0)
-			ExplainPropertyUInteger("Values Read as NULL", NULL,
-									state->converter->mismatches, es);
+
+		for (i = 0; i < state->converter->ncolumns; i++)
+		{
+			const MongoColumn *col = &state->converter->columns[i];
+
+			if (col->on_mismatch == MONGO_MISMATCH_NULL)
+				as_null += col->mismatches;
+		}
+		if (as_null > 0)
+			ExplainPropertyUInteger("Values Read as NULL", NULL, as_null, es);
+		if (state->converter->skipped_rows > 0)
+			ExplainPropertyUInteger("Rows Left Out", NULL,
+									state->converter->skipped_rows, es);
 	}
 }
 

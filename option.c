@@ -49,8 +49,8 @@ static const MongoOption valid_options[] = {
 	{"batch_size", ForeignTableRelationId},
 	{"file", ForeignTableRelationId},
 	{"field", AttributeRelationId},
-	{"on_mismatch", ForeignTableRelationId},
-	{"on_mismatch", AttributeRelationId},
+	{"on_type_mismatch", ForeignTableRelationId},
+	{"on_type_mismatch", AttributeRelationId},
 	{"objectid_timestamp", AttributeRelationId},
 	{"bool_values", AttributeRelationId},
 	{NULL, InvalidOid}
@@ -61,6 +61,7 @@ static char *valid_option_list(Oid context);
 static void validate_uri(const char *uristr);
 static int32 parse_batch_size(const char *value);
 static void validate_field_path(const char *path);
+static MongoMismatchPolicy parse_mismatch_policy(const char *value);
 static void check_file_privilege(const char *option);
 static char *find_dump_file(const char *dump_dir, const char *database,
 							const char *collection);
@@ -132,15 +133,8 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 								def->defname, value),
 						 errhint("Give a Boolean value, such as 'true' or 'false'.")));
 		}
-		else if (strcmp(def->defname, "on_mismatch") == 0)
-		{
-			if (strcmp(value, "error") != 0 && strcmp(value, "null") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("invalid value for option \"on_mismatch\": \"%s\"",
-								value),
-						 errhint("Valid values are \"error\" and \"null\".")));
-		}
+		else if (strcmp(def->defname, "on_type_mismatch") == 0)
+			(void) parse_mismatch_policy(value);
 		else if (value[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -472,19 +466,40 @@ mongo_column_flag(Oid relid, AttrNumber attnum, const char *name)
 }
 
 /*
- * mongo_column_null_on_mismatch
- *		Whether a value that does not fit this column is read as NULL
- *		rather than raising an error: the column's on_mismatch option, else
- *		the table's, else "error".
+ * parse_mismatch_policy
+ *		The value of option on_type_mismatch.
  */
-bool
-mongo_column_null_on_mismatch(ForeignTable *table, AttrNumber attnum)
+static MongoMismatchPolicy
+parse_mismatch_policy(const char *value)
+{
+	if (strcmp(value, "error") == 0)
+		return MONGO_MISMATCH_ERROR;
+	if (strcmp(value, "null") == 0)
+		return MONGO_MISMATCH_NULL;
+	if (strcmp(value, "skip") == 0)
+		return MONGO_MISMATCH_SKIP;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"on_type_mismatch\": \"%s\"",
+					value),
+			 errhint("Valid values are \"error\", \"null\" and \"skip\".")));
+	return MONGO_MISMATCH_ERROR;	/* keep compiler quiet */
+}
+
+/*
+ * mongo_column_mismatch_policy
+ *		What a value that does not fit this column does: the column's
+ *		on_type_mismatch option, else the table's, else "error".
+ */
+MongoMismatchPolicy
+mongo_column_mismatch_policy(ForeignTable *table, AttrNumber attnum)
 {
 	const char *policy = mongo_get_option(GetForeignColumnOptions(table->relid,
 																  attnum),
-										  "on_mismatch");
+										  "on_type_mismatch");
 
 	if (policy == NULL)
-		policy = mongo_get_option(table->options, "on_mismatch");
-	return policy != NULL && strcmp(policy, "null") == 0;
+		policy = mongo_get_option(table->options, "on_type_mismatch");
+	return policy != NULL ? parse_mismatch_policy(policy)
+		: MONGO_MISMATCH_ERROR;
 }

@@ -2115,7 +2115,7 @@ report_workers(worker *workers, int nworkers, shared_state *shared,
 	{
 		fprintf(stderr, "%s: loaded %" PRId64 " rows, but the collection "
 				"has %" PRId64 " documents (documents without a seq in 0.."
-				"N-1?); nothing committed\n", PROGNAME,
+				"N-1?)\n", PROGNAME,
 				shared->total_rows, shared->expected_rows);
 		ok = false;
 	}
