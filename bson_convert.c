@@ -2068,6 +2068,12 @@ server_string(const char *utf8, uint32 len, int *result_len)
 		return (char *) utf8;
 	}
 
+	if (memchr(utf8, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("BSON string contains a zero byte"),
+				 errdetail("PostgreSQL strings cannot hold zero bytes.")));
+
 	str = pg_any_to_server(utf8, (int) len, PG_UTF8);
 
 	*result_len = str == utf8 ? (int) len : (int) strlen(str);

@@ -265,7 +265,7 @@ die(const char *fmt,...)
 /*
  * trim_newlines
  *		Drop the trailing newlines and spaces libpq puts at the end of its
- *		messages, so that ours read as one line.
+ *		messages, as we add our own.
  */
 static void
 trim_newlines(char *s)
@@ -1179,7 +1179,8 @@ get_json(worker *w, const bson_iter_t *it, const char *field, strbuf *buf,
 			out->len = 0;
 			return true;
 		default:
-			return parse_fail(w, "\"%s\" is %s, not an array", field,
+			return parse_fail(w, "\"%s\" is %s, not an array or a "
+							  "document", field,
 							  bson_type_label(bson_iter_type(it)));
 	}
 }

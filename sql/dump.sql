@@ -189,6 +189,13 @@ SELECT ts AT TIME ZONE 'UTC' AS ts_utc, ts_bits, ts_bits >> 32 AS seconds,
 SELECT in_dump('SELECT binary_uuid::text FROM exotic');
 SELECT in_dump('SELECT regex_text FROM exotic');
 
+-- an empty string is an empty string; a zero byte inside one is an error
+CREATE FOREIGN TABLE strings (empty_string text, with_nul text, with_nul_json jsonb OPTIONS (field 'with_nul'))
+  SERVER dump OPTIONS (database 'regress', collection 'exotic');
+SELECT empty_string, empty_string IS NULL AS is_null FROM strings;
+SELECT in_dump('SELECT with_nul FROM strings');
+SELECT in_dump('SELECT with_nul_json::text FROM strings');
+
 -- BSON dates beyond PostgreSQL's range are errors, never wrapped around
 CREATE FOREIGN TABLE far_dates (
   year10000 timestamptz,

@@ -244,6 +244,10 @@ def write_hostile(directory):
         array("withnull", int32("0", 1), element(0x0A, "1", b""),
               int32("2", 3)),
         array("empty"),
+        # a string with a zero byte inside, which no PostgreSQL string
+        # holds, and an empty one
+        string("with_nul", "a\x00b"),
+        string("empty_string", ""),
         # dates Python cannot hold: year 10000, and the end of BSON's range
         date("year10000", 253402300800000),
         date("date_max", 2**63 - 1),

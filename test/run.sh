@@ -48,6 +48,13 @@ if ! make installcheck; then
 	cat regression.diffs >&2 || true
 	exit 1
 fi
+echo "Covered through the MongoDB server at $MONGO_URI: options, connections," \
+	"scans, and the types it stores (sql/types.sql, scan.sql, connection.sql)."
+echo "Covered through mongodump files, because FerretDB cannot store them:" \
+	"Decimal128, NaN and infinite doubles, nested arrays, repeated keys," \
+	"symbols, undefined, dbPointer, zero bytes in strings, out-of-range dates" \
+	"(sql/dump.sql)."
+
 
 if [ -n "${MONGO_ETL_VALGRIND:-}" ]; then
 	bash test/servers.sh stop
