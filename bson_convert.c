@@ -5,15 +5,19 @@
  *		  is turned straight into a Datum of its column's type.
  *
  * A document is walked once.  The columns' field paths are prepared at the
- * start of the scan as a tree of sorted path segments, so each field of a
- * document costs one binary search, and the walk stops as soon as every
- * wanted field was seen.  Values never pass through JSON text: numbers,
- * dates and strings are converted directly, and documents and arrays for
- * jsonb columns are built as JsonbValue trees.
+ * start of the scan as a tree of sorted path segments; a field is matched
+ * by its key's length and by the field found at the same position in the
+ * previous document, falling back to a binary search, and the walk stops as
+ * soon as every wanted field was seen.  Values never pass through JSON text:
+ * numbers, dates and strings are converted directly, documents and arrays
+ * for jsonb columns are encoded straight into jsonb's binary form, and json
+ * columns get JSON text written from the BSON.
  *
  * A value that does not fit its column is an error naming the BSON type,
  * the PostgreSQL type, the column, the foreign table and the document's
- * _id.  Nothing is truncated, rounded into an integer or turned into NULL.
+ * _id.  Nothing is truncated, rounded into an integer or turned into NULL,
+ * unless the column's on_type_mismatch option asks for NULL or for leaving
+ * the row out, and then it is counted and reported.
  *
  * IDENTIFICATION
  *		  bson_convert.c
