@@ -4,8 +4,11 @@
  *		  Building what a scan sends MongoDB: the projection of the fields
  *		  a query needs, and the find command EXPLAIN shows.
  *
- * Filters, sorts and limits are not pushed down yet: PostgreSQL evaluates
- * every WHERE clause on the rows the scan returns.
+ * WHERE clauses that compare a number column with a number constant are
+ * sent to MongoDB as a filter, so it returns fewer documents; PostgreSQL
+ * still evaluates every clause on the rows returned.  The filter therefore
+ * only has to keep every document PostgreSQL would keep, never more
+ * exactly; other clauses, sorts and limits are not sent yet.
  *
  * IDENTIFICATION
  *		  deparse.c
@@ -14,9 +17,18 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+#include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/lsyscache.h"
+
 #include "mongo_etl.h"
 
 static char *projected_path(const char *path);
+static bool append_comparison(bson_t *filter, Expr *clause, Index relid,
+							  Oid relation);
+static bool number_type(Oid type, bool *integer);
 static bool path_covers(const char *prefix, const char *path);
 
 /*
@@ -133,4 +145,165 @@ mongo_find_command_string(const MongoTableOptions *options,
 	bson_free(json);
 	bson_destroy(&command);
 	return result;
+}
+
+/*
+ * mongo_build_filter
+ *		The find filter for a scan: the comparisons among its WHERE clauses
+ *		that MongoDB can evaluate with the same outcome for every document a
+ *		row could come from, ANDed.  Returns NULL when there are none.
+ */
+bson_t *
+mongo_build_filter(List *clauses, Index relid, Oid relation)
+{
+	bson_t	   *filter = bson_new();
+	bson_t		conditions;
+	ListCell   *lc;
+	int			n = 0;
+
+	bson_append_array_begin(filter, "$and", -1, &conditions);
+	foreach(lc, clauses)
+	{
+		bson_t		condition;
+		char		key[16];
+
+		snprintf(key, sizeof(key), "%d", n);
+		bson_init(&condition);
+		if (append_comparison(&condition, (Expr *) lfirst(lc), relid,
+							  relation))
+		{
+			bson_append_document(&conditions, key, -1, &condition);
+			n++;
+		}
+		bson_destroy(&condition);
+	}
+	bson_append_array_end(filter, &conditions);
+
+	if (n == 0)
+	{
+		bson_destroy(filter);
+		return NULL;
+	}
+	return filter;
+}
+
+/*
+ * append_comparison
+ *		If clause compares a number column with a number constant in a way
+ *		MongoDB decides alike, append {field: {$op: value}} to condition.
+ *
+ *		MongoDB compares numbers of every BSON type by value, as the scan
+ *		converts them; a value of another BSON type cannot satisfy such a
+ *		clause (the scan rejects it, or reads it as NULL).  Not sent: > and
+ *		>= on float and numeric columns, where PostgreSQL puts NaN above
+ *		every number and MongoDB below; columns taking booleans as numbers
+ *		(bool_values), which MongoDB would not compare with numbers; and
+ *		numeric constants, which a double could not always represent.
+ */
+static bool
+append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
+{
+	OpExpr	   *op;
+	Var		   *var;
+	Const	   *constant;
+	Oid			opno;
+	char	   *opname;
+	const char *mongo_op;
+	bool		integer_column;
+	bool		integer_constant;
+	char	   *field;
+	bson_t		test;
+
+	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return false;
+	op = (OpExpr *) clause;
+	opno = op->opno;
+	if (IsA(linitial(op->args), Var) && IsA(lsecond(op->args), Const))
+	{
+		var = linitial(op->args);
+		constant = lsecond(op->args);
+	}
+	else if (IsA(linitial(op->args), Const) && IsA(lsecond(op->args), Var))
+	{
+		var = lsecond(op->args);
+		constant = linitial(op->args);
+		opno = get_commutator(opno);
+	}
+	else
+		return false;
+
+	/* built-in operators only: a user's operator could mean anything */
+	if (!OidIsValid(opno) || opno >= FirstGenbkiObjectId ||
+		(Index) var->varno != relid || var->varattno <= 0 ||
+		var->varlevelsup != 0 ||
+		constant->constisnull ||
+		!number_type(var->vartype, &integer_column) ||
+		!number_type(constant->consttype, &integer_constant) ||
+		constant->consttype == NUMERICOID)
+		return false;
+
+	opname = get_opname(opno);
+	if (opname == NULL)
+		return false;
+	if (strcmp(opname, "=") == 0)
+		mongo_op = "$eq";
+	else if (strcmp(opname, "<>") == 0)
+		mongo_op = "$ne";
+	else if (strcmp(opname, "<") == 0)
+		mongo_op = "$lt";
+	else if (strcmp(opname, "<=") == 0)
+		mongo_op = "$lte";
+	else if (strcmp(opname, ">") == 0 && integer_column)
+		mongo_op = "$gt";
+	else if (strcmp(opname, ">=") == 0 && integer_column)
+		mongo_op = "$gte";
+	else
+		return false;
+
+	if (mongo_column_flag(relation, var->varattno, "bool_values"))
+		return false;
+	field = mongo_get_column_field(relation, var->varattno,
+								   get_attname(relation, var->varattno,
+											   false));
+	if (strcmp(field, MONGO_WHOLE_DOCUMENT) == 0)
+		return false;
+
+	bson_append_document_begin(condition, field, -1, &test);
+	switch (constant->consttype)
+	{
+		case INT2OID:
+			BSON_APPEND_INT64(&test, mongo_op,
+							  DatumGetInt16(constant->constvalue));
+			break;
+		case INT4OID:
+			BSON_APPEND_INT64(&test, mongo_op,
+							  DatumGetInt32(constant->constvalue));
+			break;
+		case INT8OID:
+			BSON_APPEND_INT64(&test, mongo_op,
+							  DatumGetInt64(constant->constvalue));
+			break;
+		case FLOAT4OID:
+			BSON_APPEND_DOUBLE(&test, mongo_op,
+							   DatumGetFloat4(constant->constvalue));
+			break;
+		default:
+			BSON_APPEND_DOUBLE(&test, mongo_op,
+							   DatumGetFloat8(constant->constvalue));
+			break;
+	}
+	bson_append_document_end(condition, &test);
+	return true;
+}
+
+/*
+ * number_type
+ *		Whether a type is one of PostgreSQL's number types, and an integer.
+ */
+static bool
+number_type(Oid type, bool *integer)
+{
+	*integer = type == INT2OID || type == INT4OID || type == INT8OID;
+	return *integer || type == FLOAT4OID || type == FLOAT8OID ||
+		type == NUMERICOID;
 }

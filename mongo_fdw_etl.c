@@ -64,7 +64,9 @@ typedef struct MongoRelationInfo
 enum MongoScanPrivateIndex
 {
 	/* Integer list of the attribute numbers the scan fills */
-	MongoScanPrivateRetrievedAttrs
+	MongoScanPrivateRetrievedAttrs,
+	/* the find filter, as canonical extended JSON, or "" for none */
+	MongoScanPrivateFilter
 };
 
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
@@ -215,9 +217,24 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
 	List	   *fdw_private;
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	bson_t	   *filter;
+	char	   *filter_json = pstrdup("");
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	fdw_private = list_make1(retrieved_attrs_list(root, baserel));
+
+	/* a filter for MongoDB; every clause is still checked locally */
+	filter = mongo_build_filter(scan_clauses, baserel->relid, rte->relid);
+	if (filter != NULL)
+	{
+		char	   *json = bson_as_canonical_extended_json(filter, NULL);
+
+		filter_json = pstrdup(json);
+		bson_free(json);
+		bson_destroy(filter);
+	}
+	fdw_private = list_make2(retrieved_attrs_list(root, baserel),
+							 makeString(filter_json));
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid,
 							NIL,	/* no expressions to evaluate */
@@ -320,7 +337,17 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	if (state->options.dump_file != NULL)
 		return;
 
-	state->filter = bson_new();
+	{
+		const char *filter_json = strVal(list_nth(fsplan->fdw_private,
+												  MongoScanPrivateFilter));
+		bson_error_t error;
+
+		state->filter = filter_json[0] == '\0' ? bson_new()
+			: bson_new_from_json((const uint8_t *) filter_json, -1, &error);
+		if (state->filter == NULL)
+			elog(ERROR, "invalid MongoDB filter \"%s\": %s", filter_json,
+				 error.message);
+	}
 	state->find_opts = bson_new();
 	projection = mongo_build_projection(columns, ncolumns);
 	BSON_APPEND_DOCUMENT(state->find_opts, "projection", projection);

@@ -66,7 +66,27 @@ ALTER FOREIGN TABLE users_whole ADD COLUMN doc_int int OPTIONS (field '$$ROOT');
 SELECT doc_int FROM users_whole;
 ALTER FOREIGN TABLE users_whole DROP COLUMN doc_int;
 
--- WHERE clauses are evaluated locally for now, on the fields they need
+-- comparisons of number columns with number constants go to MongoDB as a
+-- filter (and are still checked locally): an integral double (Dev's 38.0)
+-- and an int64 (Chloé's 27) compare as numbers there too
+SELECT name, age FROM users WHERE age > 30 ORDER BY name;
+SELECT name, age FROM users WHERE 30 >= age ORDER BY name;
+CREATE FOREIGN TABLE big_filtered (n int, score float8, even bool)
+  SERVER regress OPTIONS (database 'mongo_etl_regress', collection 'big');
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT count(*) FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
+SELECT count(*) FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
+-- MongoDB returned only the matching documents
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT n FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
+-- not sent: > on a float column (NaN sorts differently), numeric constants,
+-- OR, and columns that take booleans as numbers; PostgreSQL alone decides
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT n FROM big_filtered WHERE score > 9990 OR n = 1.5 OR n::numeric > 3;
+ALTER FOREIGN TABLE big_filtered ALTER COLUMN n OPTIONS (bool_values 'true');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT n FROM big_filtered WHERE n = 5;
+
+-- other WHERE clauses are evaluated locally, on the fields they need
 SELECT name FROM users WHERE city = 'Oslo' OR score < 0 ORDER BY name;
 -- count(*) fetches only _id
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users;
