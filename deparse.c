@@ -4,7 +4,8 @@
  *		  Building what a scan sends MongoDB: the projection of the fields
  *		  a query needs, and the find command EXPLAIN shows.
  *
- * WHERE clauses that compare a number column with a number constant are
+ * WHERE clauses that compare a number column with number constants (also
+ * IN and NOT IN), test a column IS NOT NULL or test a boolean column are
  * sent to MongoDB as a filter, so it returns fewer documents; PostgreSQL
  * still evaluates every clause on the rows returned.  The filter therefore
  * only has to keep every document PostgreSQL would keep, never more
@@ -19,15 +20,22 @@
 
 #include "access/transam.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
 
 #include "mongo_etl.h"
 
 static char *projected_path(const char *path);
+static bool append_condition(bson_t *condition, Expr *clause, Index relid,
+							 Oid relation);
 static bool append_comparison(bson_t *filter, Expr *clause, Index relid,
 							  Oid relation);
+static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
+						   Index relid, Oid relation);
+static char *column_field(Var *var, Index relid, Oid relation);
 static bool number_type(Oid type, bool *integer);
 static bool path_covers(const char *prefix, const char *path);
 
@@ -169,8 +177,8 @@ mongo_build_filter(List *clauses, Index relid, Oid relation)
 
 		snprintf(key, sizeof(key), "%d", n);
 		bson_init(&condition);
-		if (append_comparison(&condition, (Expr *) lfirst(lc), relid,
-							  relation))
+		if (append_condition(&condition, (Expr *) lfirst(lc), relid,
+							 relation))
 		{
 			bson_append_document(&conditions, key, -1, &condition);
 			n++;
@@ -185,6 +193,171 @@ mongo_build_filter(List *clauses, Index relid, Oid relation)
 		return NULL;
 	}
 	return filter;
+}
+
+/*
+ * append_condition
+ *		Append to condition the MongoDB test for one WHERE clause, if it has
+ *		one that keeps every document PostgreSQL would keep.  Besides the
+ *		comparisons below:
+ *		- "col IS NOT NULL": {field: {$ne: null}}; a value PostgreSQL reads
+ *		  as NULL is null, undefined or missing in MongoDB too (or is a
+ *		  mismatch, which the local check then drops);
+ *		- a boolean column, "col" or "NOT col": {field: true} or false, as a
+ *		  boolean column takes only BSON booleans.
+ */
+static bool
+append_condition(bson_t *condition, Expr *clause, Index relid, Oid relation)
+{
+	Var		   *var = NULL;
+	bool		negated = false;
+	char	   *field;
+
+	if (IsA(clause, OpExpr))
+		return append_comparison(condition, clause, relid, relation);
+	if (IsA(clause, ScalarArrayOpExpr))
+		return append_in_list(condition, (ScalarArrayOpExpr *) clause, relid,
+							  relation);
+
+	if (IsA(clause, NullTest) &&
+		((NullTest *) clause)->nulltesttype == IS_NOT_NULL &&
+		!((NullTest *) clause)->argisrow &&
+		IsA(((NullTest *) clause)->arg, Var))
+	{
+		field = column_field((Var *) ((NullTest *) clause)->arg, relid,
+							 relation);
+		if (field == NULL)
+			return false;
+		{
+			bson_t		test;
+
+			bson_append_document_begin(condition, field, -1, &test);
+			BSON_APPEND_NULL(&test, "$ne");
+			bson_append_document_end(condition, &test);
+		}
+		return true;
+	}
+
+	if (IsA(clause, Var))
+		var = (Var *) clause;
+	else if (is_notclause(clause) && IsA(get_notclausearg(clause), Var))
+	{
+		var = (Var *) get_notclausearg(clause);
+		negated = true;
+	}
+	if (var == NULL || var->vartype != BOOLOID)
+		return false;
+	field = column_field(var, relid, relation);
+	if (field == NULL)
+		return false;
+	BSON_APPEND_BOOL(condition, field, !negated);
+	return true;
+}
+
+/*
+ * column_field
+ *		The field path of a column of this scan that a filter may test, or
+ *		NULL: not for another relation's or a system column, the whole
+ *		document, or a column taking booleans as numbers (bool_values),
+ *		whose values MongoDB would not compare as PostgreSQL does.
+ */
+static char *
+column_field(Var *var, Index relid, Oid relation)
+{
+	char	   *field;
+
+	if ((Index) var->varno != relid || var->varattno <= 0 ||
+		var->varlevelsup != 0 ||
+		mongo_column_flag(relation, var->varattno, "bool_values"))
+		return NULL;
+	field = mongo_get_column_field(relation, var->varattno,
+								   get_attname(relation, var->varattno,
+											   false));
+	return strcmp(field, MONGO_WHOLE_DOCUMENT) == 0 ? NULL : field;
+}
+
+/*
+ * append_in_list
+ *		"col IN (constants)" or "col = ANY(array constant)" on a number
+ *		column: {field: {$in: [...]}}; "col <> ALL(...)" (NOT IN): $nin,
+ *		which also matches documents without the field, a superset.
+ */
+static bool
+append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
+			   Oid relation)
+{
+	Var		   *var;
+	Const	   *array_const;
+	char	   *opname = get_opname(clause->opno);
+	ArrayType  *array;
+	Oid			elemtype;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Datum	   *items;
+	bool	   *nulls;
+	int			nitems;
+	bool		integer;
+	char	   *field;
+	bson_t		test;
+	bson_t		list;
+	int			i;
+
+	if (list_length(clause->args) != 2 ||
+		!IsA(linitial(clause->args), Var) ||
+		!IsA(lsecond(clause->args), Const) ||
+		clause->opno >= FirstGenbkiObjectId || opname == NULL ||
+		!(clause->useOr ? strcmp(opname, "=") == 0 : strcmp(opname, "<>") == 0))
+		return false;
+	var = linitial(clause->args);
+	array_const = lsecond(clause->args);
+	if (array_const->constisnull || !number_type(var->vartype, &integer))
+		return false;
+
+	array = DatumGetArrayTypeP(array_const->constvalue);
+	elemtype = ARR_ELEMTYPE(array);
+	if (!number_type(elemtype, &integer) || elemtype == NUMERICOID)
+		return false;
+	field = column_field(var, relid, relation);
+	if (field == NULL)
+		return false;
+
+	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
+					  &items, &nulls, &nitems);
+
+	bson_append_document_begin(condition, field, -1, &test);
+	bson_append_array_begin(&test, clause->useOr ? "$in" : "$nin", -1, &list);
+	for (i = 0; i < nitems; i++)
+	{
+		char		key[16];
+
+		/* a NULL element matches nothing in PostgreSQL: leave it out */
+		if (nulls[i])
+			continue;
+		snprintf(key, sizeof(key), "%d", i);
+		switch (elemtype)
+		{
+			case INT2OID:
+				BSON_APPEND_INT64(&list, key, DatumGetInt16(items[i]));
+				break;
+			case INT4OID:
+				BSON_APPEND_INT64(&list, key, DatumGetInt32(items[i]));
+				break;
+			case INT8OID:
+				BSON_APPEND_INT64(&list, key, DatumGetInt64(items[i]));
+				break;
+			case FLOAT4OID:
+				BSON_APPEND_DOUBLE(&list, key, DatumGetFloat4(items[i]));
+				break;
+			default:
+				BSON_APPEND_DOUBLE(&list, key, DatumGetFloat8(items[i]));
+				break;
+		}
+	}
+	bson_append_array_end(&test, &list);
+	bson_append_document_end(condition, &test);
+	return true;
 }
 
 /*
@@ -234,8 +407,6 @@ append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
 
 	/* built-in operators only: a user's operator could mean anything */
 	if (!OidIsValid(opno) || opno >= FirstGenbkiObjectId ||
-		(Index) var->varno != relid || var->varattno <= 0 ||
-		var->varlevelsup != 0 ||
 		constant->constisnull ||
 		!number_type(var->vartype, &integer_column) ||
 		!number_type(constant->consttype, &integer_constant) ||
@@ -260,12 +431,8 @@ append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
 	else
 		return false;
 
-	if (mongo_column_flag(relation, var->varattno, "bool_values"))
-		return false;
-	field = mongo_get_column_field(relation, var->varattno,
-								   get_attname(relation, var->varattno,
-											   false));
-	if (strcmp(field, MONGO_WHOLE_DOCUMENT) == 0)
+	field = column_field(var, relid, relation);
+	if (field == NULL)
 		return false;
 
 	bson_append_document_begin(condition, field, -1, &test);

@@ -79,6 +79,17 @@ SELECT count(*) FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 99
 -- MongoDB returned only the matching documents
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT n FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
+-- IN and NOT IN on number columns, IS NOT NULL, and boolean columns too
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT n FROM big_filtered
+   WHERE n IN (3, 5, 19998, NULL) AND n NOT IN (5) AND even AND score IS NOT NULL;
+SELECT n FROM big_filtered
+ WHERE n IN (3, 5, 19998, NULL) AND n NOT IN (5) AND even AND score IS NOT NULL;
+SELECT count(*) FROM big_filtered WHERE NOT even AND n = ANY ('{1,2,3,4}'::int8[]);
+SELECT name, email FROM users WHERE email IS NOT NULL AND NOT active ORDER BY name;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT name FROM users WHERE email IS NOT NULL AND NOT active;
+
 -- not sent: > on a float column (NaN sorts differently), numeric constants,
 -- OR, and columns that take booleans as numbers; PostgreSQL alone decides
 EXPLAIN (VERBOSE, COSTS OFF)
