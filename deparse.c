@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -30,13 +31,18 @@
 
 static char *projected_path(const char *path);
 static bool append_condition(bson_t *condition, Expr *clause, Index relid,
-							 Oid relation);
+							 Oid relation, List **params);
 static bool append_comparison(bson_t *filter, Expr *clause, Index relid,
-							  Oid relation);
+							  Oid relation, List **params);
+static bool run_time_value(Expr *expr);
 static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 						   Index relid, Oid relation);
 static char *column_field(Var *var, Index relid, Oid relation);
 static bool number_type(Oid type, bool *integer);
+static void append_number(bson_t *doc, const char *key, Datum value,
+						  Oid type);
+static void bind_document(bson_t *out, const bson_t *in, Datum *values,
+						  bool *nulls, Oid *types);
 static bool path_covers(const char *prefix, const char *path);
 
 /*
@@ -160,9 +166,13 @@ mongo_find_command_string(const MongoTableOptions *options,
  *		The find filter for a scan: the comparisons among its WHERE clauses
  *		that MongoDB can evaluate with the same outcome for every document a
  *		row could come from, ANDed.  Returns NULL when there are none.
+ *		Values known only when the scan runs (parameters of a prepared
+ *		statement or a PL/pgSQL variable) appear as {"$param": n}, n being
+ *		their position in *params, the expressions the executor evaluates;
+ *		mongo_bind_filter puts their values in.
  */
 bson_t *
-mongo_build_filter(List *clauses, Index relid, Oid relation)
+mongo_build_filter(List *clauses, Index relid, Oid relation, List **params)
 {
 	bson_t	   *filter = bson_new();
 	bson_t		conditions;
@@ -178,7 +188,7 @@ mongo_build_filter(List *clauses, Index relid, Oid relation)
 		snprintf(key, sizeof(key), "%d", n);
 		bson_init(&condition);
 		if (append_condition(&condition, (Expr *) lfirst(lc), relid,
-							 relation))
+							 relation, params))
 		{
 			bson_append_document(&conditions, key, -1, &condition);
 			n++;
@@ -207,14 +217,15 @@ mongo_build_filter(List *clauses, Index relid, Oid relation)
  *		  boolean column takes only BSON booleans.
  */
 static bool
-append_condition(bson_t *condition, Expr *clause, Index relid, Oid relation)
+append_condition(bson_t *condition, Expr *clause, Index relid, Oid relation,
+				 List **params)
 {
 	Var		   *var = NULL;
 	bool		negated = false;
 	char	   *field;
 
 	if (IsA(clause, OpExpr))
-		return append_comparison(condition, clause, relid, relation);
+		return append_comparison(condition, clause, relid, relation, params);
 	if (IsA(clause, ScalarArrayOpExpr))
 		return append_in_list(condition, (ScalarArrayOpExpr *) clause, relid,
 							  relation);
@@ -362,8 +373,9 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
 
 /*
  * append_comparison
- *		If clause compares a number column with a number constant in a way
- *		MongoDB decides alike, append {field: {$op: value}} to condition.
+ *		If clause compares a number column with a number constant, or a
+ *		number known when the scan runs, in a way MongoDB decides alike,
+ *		append {field: {$op: value}} to condition.
  *
  *		MongoDB compares numbers of every BSON type by value, as the scan
  *		converts them; a value of another BSON type cannot satisfy such a
@@ -374,11 +386,13 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
  *		numeric constants, which a double could not always represent.
  */
 static bool
-append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
+append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation,
+				  List **params)
 {
 	OpExpr	   *op;
 	Var		   *var;
-	Const	   *constant;
+	Expr	   *value;
+	Oid			value_type;
 	Oid			opno;
 	char	   *opname;
 	const char *mongo_op;
@@ -391,26 +405,27 @@ append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
 		return false;
 	op = (OpExpr *) clause;
 	opno = op->opno;
-	if (IsA(linitial(op->args), Var) && IsA(lsecond(op->args), Const))
+	if (IsA(linitial(op->args), Var) && run_time_value(lsecond(op->args)))
 	{
 		var = linitial(op->args);
-		constant = lsecond(op->args);
+		value = lsecond(op->args);
 	}
-	else if (IsA(linitial(op->args), Const) && IsA(lsecond(op->args), Var))
+	else if (run_time_value(linitial(op->args)) && IsA(lsecond(op->args), Var))
 	{
 		var = lsecond(op->args);
-		constant = linitial(op->args);
+		value = linitial(op->args);
 		opno = get_commutator(opno);
 	}
 	else
 		return false;
+	value_type = exprType((Node *) value);
 
 	/* built-in operators only: a user's operator could mean anything */
 	if (!OidIsValid(opno) || opno >= FirstGenbkiObjectId ||
-		constant->constisnull ||
+		(IsA(value, Const) && ((Const *) value)->constisnull) ||
 		!number_type(var->vartype, &integer_column) ||
-		!number_type(constant->consttype, &integer_constant) ||
-		constant->consttype == NUMERICOID)
+		!number_type(value_type, &integer_constant) ||
+		value_type == NUMERICOID)
 		return false;
 
 	opname = get_opname(opno);
@@ -436,31 +451,137 @@ append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation)
 		return false;
 
 	bson_append_document_begin(condition, field, -1, &test);
-	switch (constant->consttype)
+	if (IsA(value, Const))
+		append_number(&test, mongo_op, ((Const *) value)->constvalue,
+					  value_type);
+	else
 	{
-		case INT2OID:
-			BSON_APPEND_INT64(&test, mongo_op,
-							  DatumGetInt16(constant->constvalue));
-			break;
-		case INT4OID:
-			BSON_APPEND_INT64(&test, mongo_op,
-							  DatumGetInt32(constant->constvalue));
-			break;
-		case INT8OID:
-			BSON_APPEND_INT64(&test, mongo_op,
-							  DatumGetInt64(constant->constvalue));
-			break;
-		case FLOAT4OID:
-			BSON_APPEND_DOUBLE(&test, mongo_op,
-							   DatumGetFloat4(constant->constvalue));
-			break;
-		default:
-			BSON_APPEND_DOUBLE(&test, mongo_op,
-							   DatumGetFloat8(constant->constvalue));
-			break;
+		bson_t		placeholder;
+
+		bson_append_document_begin(&test, mongo_op, -1, &placeholder);
+		BSON_APPEND_INT32(&placeholder, "$param", list_length(*params));
+		bson_append_document_end(&test, &placeholder);
+		*params = lappend(*params, value);
 	}
 	bson_append_document_end(condition, &test);
 	return true;
+}
+
+/*
+ * run_time_value
+ *		Whether an expression gives one value for the whole scan: a constant,
+ *		a parameter, or a stable expression of those (no columns, nothing
+ *		volatile, no subqueries).
+ */
+static bool
+run_time_value(Expr *expr)
+{
+	return IsA(expr, Const) || IsA(expr, Param) ||
+		(!contain_var_clause((Node *) expr) &&
+		 !contain_volatile_functions((Node *) expr) &&
+		 !contain_subplans((Node *) expr) &&
+		 !IsA(expr, Var));
+}
+
+/*
+ * append_number
+ *		A PostgreSQL number as a BSON number that compares equal: integers
+ *		as int64, floats as doubles.
+ */
+static void
+append_number(bson_t *doc, const char *key, Datum value, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			BSON_APPEND_INT64(doc, key, DatumGetInt16(value));
+			break;
+		case INT4OID:
+			BSON_APPEND_INT64(doc, key, DatumGetInt32(value));
+			break;
+		case INT8OID:
+			BSON_APPEND_INT64(doc, key, DatumGetInt64(value));
+			break;
+		case FLOAT4OID:
+			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat4(value));
+			break;
+		default:
+			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat8(value));
+			break;
+	}
+}
+
+/*
+ * mongo_bind_filter
+ *		The filter with the run-time values put in place of its
+ *		{"$param": n} placeholders.  A NULL value compares with nothing in
+ *		PostgreSQL; {$op: null} matches no number in MongoDB either.
+ */
+bson_t *
+mongo_bind_filter(const bson_t *filter, Datum *values, bool *nulls,
+				  Oid *types)
+{
+	bson_t	   *result = bson_new();
+
+	bind_document(result, filter, values, nulls, types);
+	return result;
+}
+
+/*
+ * bind_document
+ *		Copy a document into out, replacing placeholders.
+ */
+static void
+bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
+			  Oid *types)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init(&iter, in))
+		return;
+	while (bson_iter_next(&iter))
+	{
+		const char *key = bson_iter_key(&iter);
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&iter) || BSON_ITER_HOLDS_ARRAY(&iter))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+			bson_t		child;
+			bson_t		copy;
+			bson_iter_t param;
+
+			if (BSON_ITER_HOLDS_ARRAY(&iter))
+				bson_iter_array(&iter, &len, &data);
+			else
+				bson_iter_document(&iter, &len, &data);
+			if (!bson_init_static(&child, data, len))
+				continue;
+			if (BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+				bson_iter_init_find(&param, &child, "$param") &&
+				BSON_ITER_HOLDS_INT32(&param))
+			{
+				int			n = bson_iter_int32(&param);
+
+				if (nulls[n])
+					BSON_APPEND_NULL(out, key);
+				else
+					append_number(out, key, values[n], types[n]);
+				continue;
+			}
+			if (BSON_ITER_HOLDS_ARRAY(&iter))
+				bson_append_array_begin(out, key, -1, &copy);
+			else
+				bson_append_document_begin(out, key, -1, &copy);
+			bind_document(&copy, &child, values, nulls, types);
+			if (BSON_ITER_HOLDS_ARRAY(&iter))
+				bson_append_array_end(out, &copy);
+			else
+				bson_append_document_end(out, &copy);
+		}
+		else
+			bson_append_iter(out, key, -1, &iter);
+	}
 }
 
 /*

@@ -186,7 +186,10 @@ extern char *mongo_document_id_string(const bson_t *document);
  */
 
 extern bson_t *mongo_build_projection(MongoColumn *columns, int ncolumns);
-extern bson_t *mongo_build_filter(List *clauses, Index relid, Oid relation);
+extern bson_t *mongo_build_filter(List *clauses, Index relid, Oid relation,
+								  List **params);
+extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
+								 bool *nulls, Oid *types);
 extern char *mongo_find_command_string(const MongoTableOptions *options,
 									   const bson_t *filter,
 									   const bson_t *find_opts);

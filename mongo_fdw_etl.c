@@ -20,6 +20,8 @@
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "commands/explain.h"
+#include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
@@ -75,7 +77,11 @@ typedef struct MongoScanState
 	const char *servername;		/* for error messages */
 	MongoTableOptions options;	/* database, collection, batch size */
 	MongoConverter *converter;	/* document-to-tuple conversion */
-	bson_t	   *filter;			/* find filter (empty until pushdown) */
+	bson_t	   *filter;			/* find filter, with {"$param": n} where a
+								 * run-time value goes */
+	List	   *param_exprs;	/* ExprStates of those values */
+	Oid		   *param_types;
+	ExprContext *econtext;		/* to evaluate them in */
 	bson_t	   *find_opts;		/* projection and batch size */
 
 	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only and
@@ -220,11 +226,13 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	bson_t	   *filter;
 	char	   *filter_json = pstrdup("");
+	List	   *params = NIL;
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	/* a filter for MongoDB; every clause is still checked locally */
-	filter = mongo_build_filter(scan_clauses, baserel->relid, rte->relid);
+	filter = mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
+								&params);
 	if (filter != NULL)
 	{
 		char	   *json = bson_as_canonical_extended_json(filter, NULL);
@@ -237,7 +245,7 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 							 makeString(filter_json));
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid,
-							NIL,	/* no expressions to evaluate */
+							params, /* the filter's run-time values */
 							fdw_private,
 							NIL,	/* no custom tlist */
 							NIL,	/* no remote quals */
@@ -348,6 +356,14 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 			elog(ERROR, "invalid MongoDB filter \"%s\": %s", filter_json,
 				 error.message);
 	}
+	state->param_exprs = ExecInitExprList(fsplan->fdw_exprs,
+										  (PlanState *) node);
+	state->param_types = palloc(sizeof(Oid) *
+								Max(list_length(fsplan->fdw_exprs), 1));
+	foreach(lc, fsplan->fdw_exprs)
+		state->param_types[foreach_current_index(lc)] =
+			exprType((Node *) lfirst(lc));
+	state->econtext = node->ss.ps.ps_ExprContext;
 	state->find_opts = bson_new();
 	projection = mongo_build_projection(columns, ncolumns);
 	BSON_APPEND_DOCUMENT(state->find_opts, "projection", projection);
@@ -571,21 +587,49 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 /*
  * open_cursor
- *		Run the find command.  libmongoc sends it at the first
- *		mongoc_cursor_next, which also reports any failure.
+ *		Run the find command, with the run-time values of the filter put
+ *		in.  libmongoc sends it at the first mongoc_cursor_next, which also
+ *		reports any failure.
  */
 static void
 open_cursor(MongoScanState *state)
 {
 	mongoc_client_t *client = mongo_connection_client(state->conn);
+	bson_t	   *filter = state->filter;
+
+	/* the values of parameters, as they are now (a rescan may change them) */
+	if (state->param_exprs != NIL)
+	{
+		int			n = list_length(state->param_exprs);
+		MemoryContext oldcxt;
+		Datum	   *values;
+		bool	   *nulls;
+		ListCell   *lc;
+
+		oldcxt = MemoryContextSwitchTo(state->econtext->ecxt_per_tuple_memory);
+		values = palloc(sizeof(Datum) * n);
+		nulls = palloc(sizeof(bool) * n);
+		foreach(lc, state->param_exprs)
+		{
+			int			i = foreach_current_index(lc);
+
+			values[i] = ExecEvalExpr((ExprState *) lfirst(lc),
+									 state->econtext, &nulls[i]);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		filter = mongo_bind_filter(state->filter, values, nulls,
+								   state->param_types);
+	}
 
 	state->collection = mongoc_client_get_collection(client,
 													 state->options.database,
 													 state->options.collection);
 	state->cursor = mongoc_collection_find_with_opts(state->collection,
-													 state->filter,
+													 filter,
 													 state->find_opts,
 													 NULL);
+	if (filter != state->filter)
+		bson_destroy(filter);
 }
 
 /*

@@ -90,6 +90,24 @@ SELECT name, email FROM users WHERE email IS NOT NULL AND NOT active ORDER BY na
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT name FROM users WHERE email IS NOT NULL AND NOT active;
 
+-- values known only when the query runs: parameters of a prepared
+-- statement (a generic plan shows the placeholder) and PL/pgSQL variables
+SET plan_cache_mode = force_generic_plan;
+PREPARE big_from(int) AS
+  SELECT count(*) FROM big_filtered WHERE n >= $1 AND n < $1 + 5;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE big_from(19990);
+EXECUTE big_from(19990);
+EXECUTE big_from(NULL);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE big_from(100);
+DEALLOCATE big_from;
+RESET plan_cache_mode;
+CREATE FUNCTION count_from(lo int) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM big_filtered WHERE n >= lo);
+END $$;
+SELECT count_from(19995), count_from(0), count_from(20000);
+DROP FUNCTION count_from;
+
 -- not sent: > on a float column (NaN sorts differently), numeric constants,
 -- OR, and columns that take booleans as numbers; PostgreSQL alone decides
 EXPLAIN (VERBOSE, COSTS OFF)
