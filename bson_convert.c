@@ -183,6 +183,8 @@ static bool numeric_is_infinite(Numeric num);
 static const char *bson_type_name(bson_type_t type);
 static void report_mismatch(const bson_iter_t *iter,
 							const MongoColumn *col) pg_attribute_noreturn();
+static void report_undeclared_type(const bson_iter_t *iter,
+								   const MongoColumn *col) pg_attribute_noreturn();
 static void report_out_of_range(const bson_iter_t *iter,
 								const MongoColumn *col,
 								const char *value) pg_attribute_noreturn();
@@ -753,12 +755,22 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 {
 	bson_type_t type = bson_iter_type(iter);
 
-	if (type == BSON_TYPE_NULL || type == BSON_TYPE_UNDEFINED)
+	if (type == BSON_TYPE_NULL ||
+		(type == BSON_TYPE_UNDEFINED && col->bson_types == 0))
 	{
 		*isnull = true;
 		return (Datum) 0;
 	}
 	*isnull = false;
+
+	/*
+	 * A column declaring its BSON types (option bson_type) takes no other:
+	 * filters sent to MongoDB rely on it.  That includes the deprecated
+	 * undefined, which MongoDB 8 no longer matches as null.
+	 */
+	if (col->bson_types != 0 &&
+		((int) type >= 32 || !(col->bson_types & MONGO_BSON_TYPE_BIT(type))))
+		report_undeclared_type(iter, col);
 
 	switch (col->kind)
 	{
@@ -2363,6 +2375,49 @@ report_mismatch(const bson_iter_t *iter, const MongoColumn *col)
 					bson_type_name(bson_iter_type(iter)),
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
+}
+
+/*
+ * report_undeclared_type
+ *		A value of a BSON type the column's option bson_type leaves out.
+ */
+static void
+report_undeclared_type(const bson_iter_t *iter, const MongoColumn *col)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("cannot convert BSON %s to type %s",
+					bson_type_name(bson_iter_type(iter)),
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errdetail("The column's option bson_type does not name BSON type %s.",
+					   bson_type_name(bson_iter_type(iter))),
+			 errhint("Add the type to the option bson_type, or set the option on_type_mismatch of the column or table to \"null\" or \"skip\".")));
+}
+
+/*
+ * mongo_bson_type_from_name
+ *		The BSON type MongoDB's $type calls name, or -1.
+ */
+int
+mongo_bson_type_from_name(const char *name)
+{
+	static const bson_type_t types[] = {
+		BSON_TYPE_DOUBLE, BSON_TYPE_UTF8, BSON_TYPE_DOCUMENT,
+		BSON_TYPE_ARRAY, BSON_TYPE_BINARY, BSON_TYPE_UNDEFINED,
+		BSON_TYPE_OID, BSON_TYPE_BOOL, BSON_TYPE_DATE_TIME, BSON_TYPE_NULL,
+		BSON_TYPE_REGEX, BSON_TYPE_DBPOINTER, BSON_TYPE_CODE,
+		BSON_TYPE_SYMBOL, BSON_TYPE_CODEWSCOPE, BSON_TYPE_INT32,
+		BSON_TYPE_TIMESTAMP, BSON_TYPE_INT64, BSON_TYPE_DECIMAL128,
+		BSON_TYPE_MINKEY, BSON_TYPE_MAXKEY
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(types); i++)
+	{
+		if (strcmp(bson_type_name(types[i]), name) == 0)
+			return (int) types[i];
+	}
+	return -1;
 }
 
 /*

@@ -20,29 +20,22 @@
 
 #include "access/transam.h"
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/timestamp.h"
 
 #include "mongo_etl.h"
 
 static char *projected_path(const char *path);
-static bool append_condition(bson_t *condition, Expr *clause, Index relid,
-							 Oid relation, List **params);
-static bool append_comparison(bson_t *filter, Expr *clause, Index relid,
-							  Oid relation, List **params);
-static bool run_time_value(Expr *expr);
-static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
-						   Index relid, Oid relation);
-static char *column_field(Var *var, Index relid, Oid relation);
-static bool number_type(Oid type, bool *integer);
-static void append_number(bson_t *doc, const char *key, Datum value,
-						  Oid type);
-static void bind_document(bson_t *out, const bson_t *in, Datum *values,
-						  bool *nulls, Oid *types);
 static bool path_covers(const char *prefix, const char *path);
 
 /*
@@ -131,6 +124,44 @@ path_covers(const char *prefix, const char *path)
 }
 
 /*
+ * mongo_bson_node
+ *		A BSON document as a node a plan can hold (plans are copied, and
+ *		may be serialized): a bytea Const of its bytes, NULL for none.
+ *		Extended JSON would not do: libbson's parser reads some query
+ *		operators, such as {"$type": [...]}, as type wrappers.
+ */
+Node *
+mongo_bson_node(const bson_t *doc)
+{
+	bytea	   *bytes;
+
+	if (doc == NULL)
+		return (Node *) makeNullConst(BYTEAOID, -1, InvalidOid);
+	bytes = palloc(VARHDRSZ + doc->len);
+	SET_VARSIZE(bytes, VARHDRSZ + doc->len);
+	memcpy(VARDATA(bytes), bson_get_data(doc), doc->len);
+	return (Node *) makeConst(BYTEAOID, -1, InvalidOid, -1,
+							  PointerGetDatum(bytes), false, false);
+}
+
+/*
+ * mongo_node_bson
+ *		The BSON document mongo_bson_node stored, as a new bson_t, or NULL.
+ */
+bson_t *
+mongo_node_bson(Node *node)
+{
+	Const	   *bytes = castNode(Const, node);
+	bytea	   *data;
+
+	if (bytes->constisnull)
+		return NULL;
+	data = DatumGetByteaPP(bytes->constvalue);
+	return bson_new_from_data((const uint8_t *) VARDATA_ANY(data),
+							  VARSIZE_ANY_EXHDR(data));
+}
+
+/*
  * mongo_find_command_string
  *		The find command a scan runs, as relaxed extended JSON, for EXPLAIN.
  *		It is assembled from the same filter and options the scan passes to
@@ -162,41 +193,174 @@ mongo_find_command_string(const MongoTableOptions *options,
 }
 
 /*
+ * How a PostgreSQL value is written into a filter.  The column's type
+ * decides: the BSON value must compare with the values MongoDB holds as the
+ * PostgreSQL value compares with their conversions.
+ */
+typedef enum MongoEncoding
+{
+	MONGO_ENCODE_NUMBER,		/* an integer as int64, a float as double */
+	MONGO_ENCODE_STRING,		/* text as a UTF-8 string */
+	MONGO_ENCODE_TEXT_FORMS,	/* text as an array of the BSON values that
+								 * convert to it: the string, and the
+								 * ObjectId it spells, if it spells one */
+	MONGO_ENCODE_TEXT_FORMS_NULL,	/* the same, and null */
+	MONGO_ENCODE_MS_FLOOR,		/* a timestamp as a BSON date, rounded down
+								 * to milliseconds */
+	MONGO_ENCODE_MS_CEIL,		/* the same, rounded up */
+	MONGO_ENCODE_DAY_START,		/* a date as the BSON date of its midnight,
+								 * UTC */
+	MONGO_ENCODE_DAY_END		/* a date as the next day's midnight */
+} MongoEncoding;
+
+/* How the scan converts a column that a filter tests */
+typedef enum FilterKind
+{
+	FILTER_INTEGER,				/* int2, int4, int8 */
+	FILTER_NUMERIC,
+	FILTER_FLOAT,				/* float8 */
+	FILTER_TEXT,				/* text, varchar */
+	FILTER_TIMESTAMP,			/* timestamptz, timestamp */
+	FILTER_DATE,
+	FILTER_BOOL
+} FilterKind;
+
+/* A column of the scanned table, as a filter sees it */
+typedef struct FilterColumn
+{
+	const char *field;			/* its field path */
+	FilterKind	kind;
+	Oid			type;
+	uint32		accepted;		/* BSON types the scan converts into it */
+	bool		declared;		/* accepted comes from option bson_type */
+	MongoMismatchPolicy on_mismatch;
+} FilterColumn;
+
+/* State of building one filter */
+typedef struct FilterContext
+{
+	Index		relid;			/* the scanned relation in the query */
+	Oid			relation;		/* its OID */
+	List	   *params;			/* expressions of run-time values */
+	bool		exact;			/* so far, the filter keeps exactly the
+								 * documents whose rows PostgreSQL keeps */
+} FilterContext;
+
+#define NUMBER_TYPES \
+	(MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) | \
+	 MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64) | \
+	 MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE) | \
+	 MONGO_BSON_TYPE_BIT(BSON_TYPE_DECIMAL128))
+
+/*
+ * BSON types a filter can let through by {$type: ...} whatever it tests,
+ * by the names MongoDB and FerretDB both know.
+ */
+static const struct
+{
+	bson_type_t type;
+	const char *name;
+}			passable_types[] =
+{
+	{BSON_TYPE_TIMESTAMP, "timestamp"},
+	{BSON_TYPE_OID, "objectId"},
+	{BSON_TYPE_INT64, "long"},
+	{BSON_TYPE_INT32, "int"},
+	{BSON_TYPE_DOUBLE, "double"},
+	{BSON_TYPE_UTF8, "string"},
+	{BSON_TYPE_DATE_TIME, "date"},
+	{BSON_TYPE_BOOL, "bool"}
+};
+
+static bool append_condition(bson_t *condition, Expr *clause,
+							 FilterContext *ctx);
+static bool append_bool_expr(bson_t *condition, BoolExpr *expr,
+							 FilterContext *ctx);
+static bool append_comparison(bson_t *condition, OpExpr *op,
+							  FilterContext *ctx);
+static bool comparison_test(bson_t *test, const FilterColumn *col,
+							const char *opname, Oid collation,
+							Expr *value, FilterContext *ctx,
+							uint32 *compared);
+static bool append_like(bson_t *test, const char *opname, Expr *value,
+						uint32 *compared, FilterContext *ctx);
+static char *like_regex(const char *pattern);
+static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
+						   FilterContext *ctx);
+static bool append_null_test(bson_t *condition, NullTest *test,
+							 FilterContext *ctx);
+static bool append_test(bson_t *condition, const FilterColumn *col,
+						uint32 compared, const bson_t *test,
+						FilterContext *ctx);
+static bool filter_column(Expr *expr, FilterContext *ctx,
+						  FilterColumn *col);
+static bool run_time_value(Expr *expr);
+static void append_value(bson_t *doc, const char *key, Expr *value,
+						 MongoEncoding encoding, FilterContext *ctx);
+static void append_encoded(bson_t *doc, const char *key, Datum value,
+						   Oid type, MongoEncoding encoding);
+static void append_text_forms(bson_t *array, int *n, const char *str);
+static int64 timestamp_ms(Timestamp ts, bool round_up);
+static int64 date_ms(DateADT date, bool next_day);
+static void bind_document(bson_t *out, const bson_t *in, Datum *values,
+						  bool *nulls, Oid *types);
+static bool number_type(Oid type, bool *integer);
+
+/*
  * mongo_build_filter
- *		The find filter for a scan: the comparisons among its WHERE clauses
- *		that MongoDB can evaluate with the same outcome for every document a
- *		row could come from, ANDed.  Returns NULL when there are none.
+ *		The find filter for a scan: the WHERE clauses MongoDB can evaluate
+ *		keeping every document a row PostgreSQL keeps could come from,
+ *		ANDed.  Returns NULL when there are none.  *exact tells whether
+ *		every clause was sent and the filter keeps no other documents, so
+ *		that MongoDB could count the rows.
+ *
  *		Values known only when the scan runs (parameters of a prepared
- *		statement or a PL/pgSQL variable) appear as {"$param": n}, n being
- *		their position in *params, the expressions the executor evaluates;
- *		mongo_bind_filter puts their values in.
+ *		statement, PL/pgSQL variables, stable expressions such as now())
+ *		appear as {"$param": n, "$encode": e}, n being their position in
+ *		*params, the expressions the executor evaluates; mongo_bind_filter
+ *		puts their values in.
  */
 bson_t *
-mongo_build_filter(List *clauses, Index relid, Oid relation, List **params)
+mongo_build_filter(List *clauses, Index relid, Oid relation, List **params,
+				   bool *exact)
 {
 	bson_t	   *filter = bson_new();
 	bson_t		conditions;
+	FilterContext ctx;
 	ListCell   *lc;
 	int			n = 0;
+
+	ctx.relid = relid;
+	ctx.relation = relation;
+	ctx.params = *params;
+	ctx.exact = true;
 
 	bson_append_array_begin(filter, "$and", -1, &conditions);
 	foreach(lc, clauses)
 	{
 		bson_t		condition;
 		char		key[16];
+		int			nparams = list_length(ctx.params);
 
 		snprintf(key, sizeof(key), "%d", n);
 		bson_init(&condition);
-		if (append_condition(&condition, (Expr *) lfirst(lc), relid,
-							 relation, params))
+		if (append_condition(&condition, (Expr *) lfirst(lc), &ctx))
 		{
 			bson_append_document(&conditions, key, -1, &condition);
 			n++;
+		}
+		else
+		{
+			/* PostgreSQL alone decides this clause */
+			ctx.params = list_truncate(ctx.params, nparams);
+			ctx.exact = false;
 		}
 		bson_destroy(&condition);
 	}
 	bson_append_array_end(filter, &conditions);
 
+	*params = ctx.params;
+	*exact = ctx.exact;
 	if (n == 0)
 	{
 		bson_destroy(filter);
@@ -208,96 +372,341 @@ mongo_build_filter(List *clauses, Index relid, Oid relation, List **params)
 /*
  * append_condition
  *		Append to condition the MongoDB test for one WHERE clause, if it has
- *		one that keeps every document PostgreSQL would keep.  Besides the
- *		comparisons below:
- *		- "col IS NOT NULL": {field: {$ne: null}}; a value PostgreSQL reads
- *		  as NULL is null, undefined or missing in MongoDB too (or is a
- *		  mismatch, which the local check then drops);
- *		- a boolean column, "col" or "NOT col": {field: true} or false, as a
- *		  boolean column takes only BSON booleans.
+ *		one that keeps every document PostgreSQL would keep a row of.
+ *		Besides comparisons, IN lists and NULL tests, that is a boolean
+ *		column, "col" or "NOT col": {field: true} or false.  A NOT of
+ *		anything else is left to PostgreSQL, which has already turned the
+ *		NOTs it could into negated operators ("a <> 1" for "NOT a = 1").
  */
 static bool
-append_condition(bson_t *condition, Expr *clause, Index relid, Oid relation,
-				 List **params)
+append_condition(bson_t *condition, Expr *clause, FilterContext *ctx)
 {
-	Var		   *var = NULL;
+	FilterColumn col;
 	bool		negated = false;
-	char	   *field;
+	bson_t		test;
+	bool		ok;
 
 	if (IsA(clause, OpExpr))
-		return append_comparison(condition, clause, relid, relation, params);
+		return append_comparison(condition, (OpExpr *) clause, ctx);
 	if (IsA(clause, ScalarArrayOpExpr))
-		return append_in_list(condition, (ScalarArrayOpExpr *) clause, relid,
-							  relation);
-
-	if (IsA(clause, NullTest) &&
-		((NullTest *) clause)->nulltesttype == IS_NOT_NULL &&
-		!((NullTest *) clause)->argisrow &&
-		IsA(((NullTest *) clause)->arg, Var))
+		return append_in_list(condition, (ScalarArrayOpExpr *) clause, ctx);
+	if (IsA(clause, NullTest))
+		return append_null_test(condition, (NullTest *) clause, ctx);
+	if (is_notclause(clause))
 	{
-		field = column_field((Var *) ((NullTest *) clause)->arg, relid,
-							 relation);
-		if (field == NULL)
-			return false;
-		{
-			bson_t		test;
-
-			bson_append_document_begin(condition, field, -1, &test);
-			BSON_APPEND_NULL(&test, "$ne");
-			bson_append_document_end(condition, &test);
-		}
-		return true;
-	}
-
-	if (IsA(clause, Var))
-		var = (Var *) clause;
-	else if (is_notclause(clause) && IsA(get_notclausearg(clause), Var))
-	{
-		var = (Var *) get_notclausearg(clause);
+		clause = get_notclausearg(clause);
 		negated = true;
 	}
-	if (var == NULL || var->vartype != BOOLOID)
+	else if (IsA(clause, BoolExpr))
+		return append_bool_expr(condition, (BoolExpr *) clause, ctx);
+
+	if (!filter_column(clause, ctx, &col) || col.kind != FILTER_BOOL)
 		return false;
-	field = column_field(var, relid, relation);
-	if (field == NULL)
+	bson_init(&test);
+	BSON_APPEND_BOOL(&test, "$eq", !negated);
+	ok = append_test(condition, &col, MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL),
+					 &test, ctx);
+	bson_destroy(&test);
+	return ok;
+}
+
+/*
+ * append_bool_expr
+ *		AND and OR of clauses that can all be sent: $and and $or.
+ */
+static bool
+append_bool_expr(bson_t *condition, BoolExpr *expr, FilterContext *ctx)
+{
+	bson_t		list = BSON_INITIALIZER;
+	ListCell   *lc;
+	bool		ok = true;
+
+	Assert(expr->boolop == AND_EXPR || expr->boolop == OR_EXPR);
+	foreach(lc, expr->args)
+	{
+		bson_t		child = BSON_INITIALIZER;
+		char		key[16];
+
+		snprintf(key, sizeof(key), "%d", foreach_current_index(lc));
+		ok = append_condition(&child, (Expr *) lfirst(lc), ctx);
+		if (ok)
+			BSON_APPEND_DOCUMENT(&list, key, &child);
+		bson_destroy(&child);
+		if (!ok)
+			break;
+	}
+	if (ok)
+		BSON_APPEND_ARRAY(condition,
+						  expr->boolop == OR_EXPR ? "$or" : "$and", &list);
+	bson_destroy(&list);
+	return ok;
+}
+
+/*
+ * append_comparison
+ *		A comparison of a column with a value known when the scan starts:
+ *		{field: {$op: value}}, when MongoDB decides it as PostgreSQL does
+ *		for the BSON types it compares (see comparison_test); documents
+ *		holding another type the column converts are let through.
+ */
+static bool
+append_comparison(bson_t *condition, OpExpr *op, FilterContext *ctx)
+{
+	FilterColumn col;
+	Expr	   *value;
+	Oid			opno = op->opno;
+	char	   *opname;
+	bson_t		test = BSON_INITIALIZER;
+	uint32		compared = 0;
+	bool		ok;
+
+	if (list_length(op->args) != 2)
 		return false;
-	BSON_APPEND_BOOL(condition, field, !negated);
+	if (run_time_value(lsecond(op->args)) &&
+		filter_column(linitial(op->args), ctx, &col))
+		value = lsecond(op->args);
+	else if (run_time_value(linitial(op->args)) &&
+			 filter_column(lsecond(op->args), ctx, &col))
+	{
+		value = linitial(op->args);
+		opno = get_commutator(opno);
+	}
+	else
+		return false;
+
+	/* built-in operators only: a user's operator could mean anything */
+	if (!OidIsValid(opno) || opno >= FirstGenbkiObjectId ||
+		(IsA(value, Const) && ((Const *) value)->constisnull))
+		return false;
+	opname = get_opname(opno);
+	if (opname == NULL)
+		return false;
+
+	ok = comparison_test(&test, &col, opname, op->inputcollid, value, ctx,
+						 &compared) &&
+		append_test(condition, &col, compared, &test, ctx);
+	bson_destroy(&test);
+	return ok;
+}
+
+/*
+ * comparison_test
+ *		The operators that test one column for "col <opname> value", and in
+ *		*compared the BSON types among those the column takes that they
+ *		decide as PostgreSQL decides for the converted values.
+ *
+ *		- Numbers: MongoDB compares int32, int64, double and Decimal128 by
+ *		  value, exactly, as the scan converts them into integer and numeric
+ *		  columns.  A float8 column rounds int64 and Decimal128 values, so
+ *		  only int32 and double are compared there; > and >= are not sent
+ *		  for float8, as PostgreSQL puts NaN above every number and MongoDB
+ *		  below.  float4 rounds doubles too: never sent.  numeric values are
+ *		  not sent, as a double could not always hold them.
+ *		- Text: = and <> compare strings, and ObjectIds through the forms
+ *		  of the value (an ObjectId converts to its hex digits), under a
+ *		  deterministic collation, where text equality is byte equality;
+ *		  ordering and LIKE compare strings only, ordering only under the C
+ *		  collation, which orders as MongoDB does (by UTF-8 bytes).  Only
+ *		  in a UTF-8 database, whose strings are what MongoDB holds.
+ *		- Dates: BSON dates, rounded to their milliseconds exactly; <> is
+ *		  not sent.  A date column holds the UTC day of a BSON date.
+ *		"<>" and NOT IN also exclude null, as PostgreSQL does.
+ */
+static bool
+comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
+				Oid collation, Expr *value, FilterContext *ctx,
+				uint32 *compared)
+{
+	Oid			value_type = exprType((Node *) value);
+	bool		integer;
+	bool		eq = strcmp(opname, "=") == 0;
+	bool		ne = strcmp(opname, "<>") == 0;
+	bool		lt = strcmp(opname, "<") == 0;
+	bool		le = strcmp(opname, "<=") == 0;
+	bool		gt = strcmp(opname, ">") == 0;
+	bool		ge = strcmp(opname, ">=") == 0;
+	bson_t		list;
+
+	switch (col->kind)
+	{
+		case FILTER_INTEGER:
+		case FILTER_NUMERIC:
+		case FILTER_FLOAT:
+			if (!number_type(value_type, &integer) ||
+				value_type == NUMERICOID)
+				return false;
+			*compared = NUMBER_TYPES;
+			if (col->kind == FILTER_FLOAT)
+			{
+				*compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
+					MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE);
+				if (gt || ge)
+					return false;
+				/* MongoDB puts NaN below every number */
+				if (lt || le)
+					ctx->exact = false;
+			}
+			if (ne)
+			{
+				bson_append_array_begin(test, "$nin", -1, &list);
+				append_value(&list, "0", value, MONGO_ENCODE_NUMBER, ctx);
+				BSON_APPEND_NULL(&list, "1");
+				bson_append_array_end(test, &list);
+				return true;
+			}
+			if (!(eq || lt || le || gt || ge))
+				return false;
+			append_value(test, eq ? "$eq" : lt ? "$lt" : le ? "$lte" :
+						 gt ? "$gt" : "$gte", value, MONGO_ENCODE_NUMBER,
+						 ctx);
+			return true;
+
+		case FILTER_TEXT:
+			if ((value_type != TEXTOID && value_type != VARCHAROID) ||
+				!OidIsValid(collation) ||
+				!get_collation_isdeterministic(collation))
+				return false;
+			*compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8);
+			if (eq || ne)
+			{
+				*compared |= MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+				append_value(test, eq ? "$in" : "$nin", value,
+							 eq ? MONGO_ENCODE_TEXT_FORMS
+							 : MONGO_ENCODE_TEXT_FORMS_NULL, ctx);
+				return true;
+			}
+			if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0)
+				return append_like(test, opname, value, compared, ctx);
+			if (!(lt || le || gt || ge) || !lc_collate_is_c(collation))
+				return false;
+			append_value(test, lt ? "$lt" : le ? "$lte" : gt ? "$gt" : "$gte",
+						 value, MONGO_ENCODE_STRING, ctx);
+			return true;
+
+		case FILTER_TIMESTAMP:
+		case FILTER_DATE:
+			if (value_type != col->type)
+				return false;
+			*compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_DATE_TIME);
+			{
+				MongoEncoding first = col->kind == FILTER_DATE
+				? MONGO_ENCODE_DAY_START : MONGO_ENCODE_MS_CEIL;
+				MongoEncoding last = col->kind == FILTER_DATE
+				? MONGO_ENCODE_DAY_END : MONGO_ENCODE_MS_FLOOR;
+				const char *below_last = col->kind == FILTER_DATE
+				? "$lt" : "$lte";
+
+				/*
+				 * A timestamp t holds the dates from ceil(t) to floor(t) in
+				 * milliseconds (none when t has a fraction of one), a day the
+				 * dates from its midnight to the next.
+				 */
+				if (eq || ge)
+					append_value(test, "$gte", value, first, ctx);
+				if (eq || le)
+					append_value(test, below_last, value, last, ctx);
+				if (lt)
+					append_value(test, "$lt", value, first, ctx);
+				if (gt)
+					append_value(test, col->kind == FILTER_DATE ? "$gte" : "$gt",
+								 value, last, ctx);
+				return eq || lt || le || gt || ge;
+			}
+
+		case FILTER_BOOL:
+			return false;
+	}
+	return false;
+}
+
+/*
+ * append_like
+ *		"col LIKE 'pattern'" as an anchored regular expression matching the
+ *		same strings: % is any run of characters, _ one character, and
+ *		everything else stands for itself.  NOT LIKE: {$not: regex}, which
+ *		MongoDB also matches for every value that is not a string.  ILIKE
+ *		is not sent: its case folding follows the database's locale.
+ */
+static bool
+append_like(bson_t *test, const char *opname, Expr *value, uint32 *compared,
+			FilterContext *ctx)
+{
+	char	   *regex;
+	bson_t		not_test;
+
+	if (!IsA(value, Const))
+		return false;
+	regex = like_regex(TextDatumGetCString(((Const *) value)->constvalue));
+	if (regex == NULL)
+		return false;
+	if (strcmp(opname, "~~") == 0)
+	{
+		BSON_APPEND_REGEX(test, "$regex", regex, "s");
+		return true;
+	}
+	bson_append_document_begin(test, "$not", -1, &not_test);
+	BSON_APPEND_REGEX(&not_test, "$regex", regex, "s");
+	bson_append_document_end(test, &not_test);
+	*compared = ~(uint32) 0;
+	ctx->exact = false;
 	return true;
 }
 
 /*
- * column_field
- *		The field path of a column of this scan that a filter may test, or
- *		NULL: not for another relation's or a system column, the whole
- *		document, or a column taking booleans as numbers (bool_values),
- *		whose values MongoDB would not compare as PostgreSQL does.
+ * like_regex
+ *		The regular expression for a LIKE pattern with the default escape
+ *		character, or NULL for a pattern PostgreSQL rejects.  Every ASCII
+ *		punctuation character is escaped, which both PCRE (MongoDB) and RE2
+ *		(FerretDB) read as the character itself; "." is one character in
+ *		both, as _ is in a UTF-8 database, and the "s" option makes it match
+ *		a newline too.  A trailing % needs no ".*"; otherwise \z anchors
+ *		the end ($ would also match before a final newline).
  */
 static char *
-column_field(Var *var, Index relid, Oid relation)
+like_regex(const char *pattern)
 {
-	char	   *field;
+	StringInfoData regex;
+	const char *p;
 
-	if ((Index) var->varno != relid || var->varattno <= 0 ||
-		var->varlevelsup != 0 ||
-		mongo_column_flag(relation, var->varattno, "bool_values"))
-		return NULL;
-	field = mongo_get_column_field(relation, var->varattno,
-								   get_attname(relation, var->varattno,
-											   false));
-	return strcmp(field, MONGO_WHOLE_DOCUMENT) == 0 ? NULL : field;
+	initStringInfo(&regex);
+	appendStringInfoChar(&regex, '^');
+	for (p = pattern; *p != '\0'; p++)
+	{
+		if (*p == '%')
+			appendStringInfoString(&regex, ".*");
+		else if (*p == '_')
+			appendStringInfoChar(&regex, '.');
+		else
+		{
+			if (*p == '\\' && *++p == '\0')
+				return NULL;
+			if (IS_HIGHBIT_SET(*p) || !ispunct((unsigned char) *p))
+				appendStringInfoChar(&regex, *p);
+			else
+				appendStringInfo(&regex, "\\%c", *p);
+		}
+	}
+
+	/* a trailing ".*" (any number of them) adds nothing to a prefix match */
+	while (regex.len >= 3 && strcmp(regex.data + regex.len - 2, ".*") == 0 &&
+		   regex.data[regex.len - 3] != '\\')
+		regex.data[regex.len -= 2] = '\0';
+	if (p == pattern || pattern[strlen(pattern) - 1] != '%')
+		appendStringInfoString(&regex, "\\z");
+	return regex.data;
 }
 
 /*
  * append_in_list
- *		"col IN (constants)" or "col = ANY(array constant)" on a number
- *		column: {field: {$in: [...]}}; "col <> ALL(...)" (NOT IN): $nin,
- *		which also matches documents without the field, a superset.
+ *		"col IN (constants)" or "col = ANY(array constant)": $in, with each
+ *		element encoded as "col = element" would be; "col <> ALL(...)" (NOT
+ *		IN): $nin, with null.  For number and text columns only.
  */
 static bool
-append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
-			   Oid relation)
+append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
+			   FilterContext *ctx)
 {
-	Var		   *var;
+	FilterColumn col;
 	Const	   *array_const;
 	char	   *opname = get_opname(clause->opno);
 	ArrayType  *array;
@@ -309,35 +718,47 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
 	bool	   *nulls;
 	int			nitems;
 	bool		integer;
-	char	   *field;
-	bson_t		test;
+	MongoEncoding encoding;
+	uint32		compared;
+	bson_t		test = BSON_INITIALIZER;
 	bson_t		list;
+	int			n = 0;
 	int			i;
+	bool		ok;
 
 	if (list_length(clause->args) != 2 ||
-		!IsA(linitial(clause->args), Var) ||
 		!IsA(lsecond(clause->args), Const) ||
 		clause->opno >= FirstGenbkiObjectId || opname == NULL ||
-		!(clause->useOr ? strcmp(opname, "=") == 0 : strcmp(opname, "<>") == 0))
+		!(clause->useOr ? strcmp(opname, "=") == 0 : strcmp(opname, "<>") == 0) ||
+		((Const *) lsecond(clause->args))->constisnull ||
+		!filter_column(linitial(clause->args), ctx, &col))
 		return false;
-	var = linitial(clause->args);
 	array_const = lsecond(clause->args);
-	if (array_const->constisnull || !number_type(var->vartype, &integer))
-		return false;
-
 	array = DatumGetArrayTypeP(array_const->constvalue);
 	elemtype = ARR_ELEMTYPE(array);
-	if (!number_type(elemtype, &integer) || elemtype == NUMERICOID)
-		return false;
-	field = column_field(var, relid, relation);
-	if (field == NULL)
+
+	if ((col.kind == FILTER_INTEGER || col.kind == FILTER_NUMERIC) &&
+		number_type(elemtype, &integer) && elemtype != NUMERICOID)
+	{
+		encoding = MONGO_ENCODE_NUMBER;
+		compared = NUMBER_TYPES;
+	}
+	else if (col.kind == FILTER_TEXT &&
+			 (elemtype == TEXTOID || elemtype == VARCHAROID) &&
+			 OidIsValid(clause->inputcollid) &&
+			 get_collation_isdeterministic(clause->inputcollid))
+	{
+		encoding = MONGO_ENCODE_STRING;
+		compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) |
+			MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+	}
+	else
 		return false;
 
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 	deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
 					  &items, &nulls, &nitems);
 
-	bson_append_document_begin(condition, field, -1, &test);
 	bson_append_array_begin(&test, clause->useOr ? "$in" : "$nin", -1, &list);
 	for (i = 0; i < nitems; i++)
 	{
@@ -346,124 +767,219 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause, Index relid,
 		/* a NULL element matches nothing in PostgreSQL: leave it out */
 		if (nulls[i])
 			continue;
-		snprintf(key, sizeof(key), "%d", i);
-		switch (elemtype)
+		if (encoding == MONGO_ENCODE_STRING)
+			append_text_forms(&list, &n, TextDatumGetCString(items[i]));
+		else
 		{
-			case INT2OID:
-				BSON_APPEND_INT64(&list, key, DatumGetInt16(items[i]));
-				break;
-			case INT4OID:
-				BSON_APPEND_INT64(&list, key, DatumGetInt32(items[i]));
-				break;
-			case INT8OID:
-				BSON_APPEND_INT64(&list, key, DatumGetInt64(items[i]));
-				break;
-			case FLOAT4OID:
-				BSON_APPEND_DOUBLE(&list, key, DatumGetFloat4(items[i]));
-				break;
-			default:
-				BSON_APPEND_DOUBLE(&list, key, DatumGetFloat8(items[i]));
-				break;
+			snprintf(key, sizeof(key), "%d", n++);
+			append_encoded(&list, key, items[i], elemtype, encoding);
 		}
 	}
+	if (!clause->useOr)
+	{
+		char		key[16];
+
+		snprintf(key, sizeof(key), "%d", n++);
+		BSON_APPEND_NULL(&list, key);
+	}
 	bson_append_array_end(&test, &list);
-	bson_append_document_end(condition, &test);
+
+	ok = append_test(condition, &col, compared, &test, ctx);
+	bson_destroy(&test);
+	return ok;
+}
+
+/*
+ * append_null_test
+ *		"col IS NOT NULL": {field: {$ne: null}}; a value PostgreSQL reads as
+ *		NULL is null, undefined or missing in MongoDB too, or it does not
+ *		fit the column, and the local check drops it.
+ *
+ *		"col IS NULL": {field: null}, which matches null and missing fields,
+ *		only where no other value can be read as NULL: the column declares
+ *		its BSON types (without that, undefined is NULL, and MongoDB 8 no
+ *		longer matches undefined as null), its values that do not fit are
+ *		not read as NULL (on_type_mismatch 'null'), and no part of its path
+ *		is an array position (MongoDB would test every element there).
+ */
+static bool
+append_null_test(bson_t *condition, NullTest *test, FilterContext *ctx)
+{
+	FilterColumn col;
+
+	if (test->argisrow || !filter_column(test->arg, ctx, &col))
+		return false;
+	if (test->nulltesttype == IS_NOT_NULL)
+	{
+		bson_t		ne_null;
+
+		bson_append_document_begin(condition, col.field, -1, &ne_null);
+		BSON_APPEND_NULL(&ne_null, "$ne");
+		bson_append_document_end(condition, &ne_null);
+		if (col.on_mismatch != MONGO_MISMATCH_ERROR)
+			ctx->exact = false;
+		return true;
+	}
+	if (!col.declared || col.on_mismatch == MONGO_MISMATCH_NULL ||
+		strcmp(projected_path(col.field), col.field) != 0)
+		return false;
+	BSON_APPEND_NULL(condition, col.field);
+	if (col.on_mismatch != MONGO_MISMATCH_ERROR)
+		ctx->exact = false;
 	return true;
 }
 
 /*
- * append_comparison
- *		If clause compares a number column with a number constant, or a
- *		number known when the scan runs, in a way MongoDB decides alike,
- *		append {field: {$op: value}} to condition.
- *
- *		MongoDB compares numbers of every BSON type by value, as the scan
- *		converts them; a value of another BSON type cannot satisfy such a
- *		clause (the scan rejects it, or reads it as NULL).  Not sent: > and
- *		>= on float and numeric columns, where PostgreSQL puts NaN above
- *		every number and MongoDB below; columns taking booleans as numbers
- *		(bool_values), which MongoDB would not compare with numbers; and
- *		numeric constants, which a double could not always represent.
+ * append_test
+ *		Append {field: test} to condition.  Documents whose field holds a
+ *		BSON type the column takes but the test does not decide as
+ *		PostgreSQL would (not in compared) are let through for PostgreSQL
+ *		to decide: {$or: [{field: test}, {field: {$type: [...]}}]}.  When
+ *		such a type has no $type name every server knows, the clause is
+ *		not sent.
  */
 static bool
-append_comparison(bson_t *condition, Expr *clause, Index relid, Oid relation,
-				  List **params)
+append_test(bson_t *condition, const FilterColumn *col, uint32 compared,
+			const bson_t *test, FilterContext *ctx)
 {
-	OpExpr	   *op;
+	uint32		passed = col->accepted & ~compared;
+	bson_t		alternatives;
+	bson_t		alternative;
+	bson_t		type_test;
+	bson_t		names;
+	int			n = 0;
+	size_t		i;
+
+	if (passed == 0)
+	{
+		BSON_APPEND_DOCUMENT(condition, col->field, test);
+		if (col->on_mismatch != MONGO_MISMATCH_ERROR)
+			ctx->exact = false;
+		return true;
+	}
+
+	for (i = 0; i < lengthof(passable_types); i++)
+		passed &= ~MONGO_BSON_TYPE_BIT(passable_types[i].type);
+	if (passed != 0)
+		return false;
+
+	ctx->exact = false;
+	bson_append_array_begin(condition, "$or", -1, &alternatives);
+	bson_append_document_begin(&alternatives, "0", -1, &alternative);
+	BSON_APPEND_DOCUMENT(&alternative, col->field, test);
+	bson_append_document_end(&alternatives, &alternative);
+	bson_append_document_begin(&alternatives, "1", -1, &alternative);
+	bson_append_document_begin(&alternative, col->field, -1, &type_test);
+	bson_append_array_begin(&type_test, "$type", -1, &names);
+	for (i = 0; i < lengthof(passable_types); i++)
+	{
+		if (col->accepted & ~compared &
+			MONGO_BSON_TYPE_BIT(passable_types[i].type))
+		{
+			char		key[16];
+
+			snprintf(key, sizeof(key), "%d", n++);
+			BSON_APPEND_UTF8(&names, key, passable_types[i].name);
+		}
+	}
+	bson_append_array_end(&type_test, &names);
+	bson_append_document_end(&alternative, &type_test);
+	bson_append_document_end(&alternatives, &alternative);
+	bson_append_array_end(condition, &alternatives);
+	return true;
+}
+
+/*
+ * filter_column
+ *		Whether expr is a column of the scanned table a filter can test, and
+ *		how the scan converts it.  Not: another relation's or a system
+ *		column, the whole document, a column taking booleans as numbers or
+ *		words (bool_values), float4, and types not listed in FilterKind.
+ *		Option bson_type narrows the BSON types the column takes.
+ */
+static bool
+filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
+{
 	Var		   *var;
-	Expr	   *value;
-	Oid			value_type;
-	Oid			opno;
-	char	   *opname;
-	const char *mongo_op;
-	bool		integer_column;
-	bool		integer_constant;
 	char	   *field;
-	bson_t		test;
+	uint32		declared;
 
-	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+	/* varchar columns are compared with text operators */
+	if (IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	if (!IsA(expr, Var))
 		return false;
-	op = (OpExpr *) clause;
-	opno = op->opno;
-	if (IsA(linitial(op->args), Var) && run_time_value(lsecond(op->args)))
+	var = (Var *) expr;
+	if ((Index) var->varno != ctx->relid || var->varattno <= 0 ||
+		var->varlevelsup != 0 ||
+		mongo_column_flag(ctx->relation, var->varattno, "bool_values"))
+		return false;
+
+	switch (var->vartype)
 	{
-		var = linitial(op->args);
-		value = lsecond(op->args);
+		case INT2OID:
+		case INT4OID:
+			col->kind = FILTER_INTEGER;
+			col->accepted = NUMBER_TYPES;
+			break;
+		case INT8OID:
+			col->kind = FILTER_INTEGER;
+			col->accepted = NUMBER_TYPES |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_TIMESTAMP);
+			break;
+		case NUMERICOID:
+			col->kind = FILTER_NUMERIC;
+			col->accepted = NUMBER_TYPES;
+			break;
+		case FLOAT8OID:
+			col->kind = FILTER_FLOAT;
+			col->accepted = NUMBER_TYPES;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+			/* varchar(n) would cut trailing spaces off longer strings */
+			if (GetDatabaseEncoding() != PG_UTF8 || var->vartypmod >= 0)
+				return false;
+			col->kind = FILTER_TEXT;
+			col->accepted = NUMBER_TYPES |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_OID) |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_CODE) |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_SYMBOL);
+			break;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			col->kind = var->vartype == DATEOID ? FILTER_DATE
+				: FILTER_TIMESTAMP;
+			col->accepted = MONGO_BSON_TYPE_BIT(BSON_TYPE_DATE_TIME) |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_TIMESTAMP);
+			if (mongo_column_flag(ctx->relation, var->varattno,
+								  "objectid_timestamp"))
+				col->accepted |= MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+			break;
+		case BOOLOID:
+			col->kind = FILTER_BOOL;
+			col->accepted = MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL);
+			break;
+		default:
+			return false;
 	}
-	else if (run_time_value(linitial(op->args)) && IsA(lsecond(op->args), Var))
-	{
-		var = lsecond(op->args);
-		value = linitial(op->args);
-		opno = get_commutator(opno);
-	}
-	else
-		return false;
-	value_type = exprType((Node *) value);
 
-	/* built-in operators only: a user's operator could mean anything */
-	if (!OidIsValid(opno) || opno >= FirstGenbkiObjectId ||
-		(IsA(value, Const) && ((Const *) value)->constisnull) ||
-		!number_type(var->vartype, &integer_column) ||
-		!number_type(value_type, &integer_constant) ||
-		value_type == NUMERICOID)
+	field = mongo_get_column_field(ctx->relation, var->varattno,
+								   get_attname(ctx->relation, var->varattno,
+											   false));
+	if (strcmp(field, MONGO_WHOLE_DOCUMENT) == 0)
 		return false;
-
-	opname = get_opname(opno);
-	if (opname == NULL)
-		return false;
-	if (strcmp(opname, "=") == 0)
-		mongo_op = "$eq";
-	else if (strcmp(opname, "<>") == 0)
-		mongo_op = "$ne";
-	else if (strcmp(opname, "<") == 0)
-		mongo_op = "$lt";
-	else if (strcmp(opname, "<=") == 0)
-		mongo_op = "$lte";
-	else if (strcmp(opname, ">") == 0 && integer_column)
-		mongo_op = "$gt";
-	else if (strcmp(opname, ">=") == 0 && integer_column)
-		mongo_op = "$gte";
-	else
-		return false;
-
-	field = column_field(var, relid, relation);
-	if (field == NULL)
-		return false;
-
-	bson_append_document_begin(condition, field, -1, &test);
-	if (IsA(value, Const))
-		append_number(&test, mongo_op, ((Const *) value)->constvalue,
-					  value_type);
-	else
-	{
-		bson_t		placeholder;
-
-		bson_append_document_begin(&test, mongo_op, -1, &placeholder);
-		BSON_APPEND_INT32(&placeholder, "$param", list_length(*params));
-		bson_append_document_end(&test, &placeholder);
-		*params = lappend(*params, value);
-	}
-	bson_append_document_end(condition, &test);
+	col->field = field;
+	col->type = var->vartype;
+	declared = mongo_column_bson_types(ctx->relation, var->varattno);
+	col->declared = declared != 0;
+	if (col->declared)
+		col->accepted &= declared;
+	col->on_mismatch =
+		mongo_column_mismatch_policy(GetForeignTable(ctx->relation),
+									 var->varattno);
 	return true;
 }
 
@@ -484,38 +1000,160 @@ run_time_value(Expr *expr)
 }
 
 /*
- * append_number
- *		A PostgreSQL number as a BSON number that compares equal: integers
- *		as int64, floats as doubles.
+ * append_value
+ *		Append a value to a filter: a constant encoded now, anything else as
+ *		a placeholder the executor fills in.
  */
 static void
-append_number(bson_t *doc, const char *key, Datum value, Oid type)
+append_value(bson_t *doc, const char *key, Expr *value,
+			 MongoEncoding encoding, FilterContext *ctx)
 {
-	switch (type)
+	bson_t		placeholder;
+
+	if (IsA(value, Const))
 	{
-		case INT2OID:
-			BSON_APPEND_INT64(doc, key, DatumGetInt16(value));
+		append_encoded(doc, key, ((Const *) value)->constvalue,
+					   ((Const *) value)->consttype, encoding);
+		return;
+	}
+	bson_append_document_begin(doc, key, -1, &placeholder);
+	BSON_APPEND_INT32(&placeholder, "$param", list_length(ctx->params));
+	BSON_APPEND_INT32(&placeholder, "$encode", (int32) encoding);
+	bson_append_document_end(doc, &placeholder);
+	ctx->params = lappend(ctx->params, value);
+}
+
+/*
+ * append_encoded
+ *		A PostgreSQL value as the BSON value that compares like it (see
+ *		MongoEncoding).
+ */
+static void
+append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
+			   MongoEncoding encoding)
+{
+	switch (encoding)
+	{
+		case MONGO_ENCODE_NUMBER:
+			switch (type)
+			{
+				case INT2OID:
+					BSON_APPEND_INT64(doc, key, DatumGetInt16(value));
+					break;
+				case INT4OID:
+					BSON_APPEND_INT64(doc, key, DatumGetInt32(value));
+					break;
+				case INT8OID:
+					BSON_APPEND_INT64(doc, key, DatumGetInt64(value));
+					break;
+				case FLOAT4OID:
+					BSON_APPEND_DOUBLE(doc, key, DatumGetFloat4(value));
+					break;
+				default:
+					BSON_APPEND_DOUBLE(doc, key, DatumGetFloat8(value));
+					break;
+			}
 			break;
-		case INT4OID:
-			BSON_APPEND_INT64(doc, key, DatumGetInt32(value));
+		case MONGO_ENCODE_STRING:
+			BSON_APPEND_UTF8(doc, key, TextDatumGetCString(value));
 			break;
-		case INT8OID:
-			BSON_APPEND_INT64(doc, key, DatumGetInt64(value));
+		case MONGO_ENCODE_TEXT_FORMS:
+		case MONGO_ENCODE_TEXT_FORMS_NULL:
+			{
+				bson_t		array;
+				int			n = 0;
+
+				bson_append_array_begin(doc, key, -1, &array);
+				append_text_forms(&array, &n, TextDatumGetCString(value));
+				if (encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
+					BSON_APPEND_NULL(&array, n == 1 ? "1" : "2");
+				bson_append_array_end(doc, &array);
+				break;
+			}
+		case MONGO_ENCODE_MS_FLOOR:
+		case MONGO_ENCODE_MS_CEIL:
+			BSON_APPEND_DATE_TIME(doc, key,
+								  timestamp_ms(DatumGetTimestamp(value),
+											   encoding == MONGO_ENCODE_MS_CEIL));
 			break;
-		case FLOAT4OID:
-			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat4(value));
-			break;
-		default:
-			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat8(value));
+		case MONGO_ENCODE_DAY_START:
+		case MONGO_ENCODE_DAY_END:
+			BSON_APPEND_DATE_TIME(doc, key,
+								  date_ms(DatumGetDateADT(value),
+										  encoding == MONGO_ENCODE_DAY_END));
 			break;
 	}
+}
+
+/*
+ * append_text_forms
+ *		Append to an array the BSON values that convert to the text str: the
+ *		string, and the ObjectId when str is the 24 lowercase hex digits an
+ *		ObjectId converts to.
+ */
+static void
+append_text_forms(bson_t *array, int *n, const char *str)
+{
+	char		key[16];
+
+	snprintf(key, sizeof(key), "%d", (*n)++);
+	BSON_APPEND_UTF8(array, key, str);
+	if (strlen(str) == 24 && strspn(str, "0123456789abcdef") == 24)
+	{
+		bson_oid_t	oid;
+
+		bson_oid_init_from_string(&oid, str);
+		snprintf(key, sizeof(key), "%d", (*n)++);
+		BSON_APPEND_OID(array, key, &oid);
+	}
+}
+
+/*
+ * timestamp_ms
+ *		A timestamp as milliseconds since 1970, rounded down or up; the
+ *		infinities as the smallest and largest BSON dates.
+ */
+static int64
+timestamp_ms(Timestamp ts, bool round_up)
+{
+	int64		ms;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	ms = ts / 1000;
+	if (ts % 1000 < 0)
+		ms--;
+	if (round_up && ts % 1000 != 0)
+		ms++;
+	return ms + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+		SECS_PER_DAY * 1000;
+}
+
+/*
+ * date_ms
+ *		The start of a day (or of the next), UTC, in milliseconds since 1970.
+ */
+static int64
+date_ms(DateADT date, bool next_day)
+{
+	if (DATE_IS_NOBEGIN(date))
+		return PG_INT64_MIN;
+	if (DATE_IS_NOEND(date))
+		return PG_INT64_MAX;
+	return ((int64) date + (next_day ? 1 : 0) +
+			(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) *
+		SECS_PER_DAY * 1000;
 }
 
 /*
  * mongo_bind_filter
  *		The filter with the run-time values put in place of its
  *		{"$param": n} placeholders.  A NULL value compares with nothing in
- *		PostgreSQL; {$op: null} matches no number in MongoDB either.
+ *		PostgreSQL; MongoDB gets null, or an empty list of text forms.
+ *		Without values (values NULL), each placeholder becomes
+ *		{"$param": n}, numbered from 1, for EXPLAIN.
  */
 bson_t *
 mongo_bind_filter(const bson_t *filter, Datum *values, bool *nulls,
@@ -542,45 +1180,61 @@ bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
 	while (bson_iter_next(&iter))
 	{
 		const char *key = bson_iter_key(&iter);
+		const uint8_t *data;
+		uint32		len;
+		bson_t		child;
+		bson_t		copy;
+		bson_iter_t param;
+		bson_iter_t encode;
+		bool		array = BSON_ITER_HOLDS_ARRAY(&iter);
 
-		if (BSON_ITER_HOLDS_DOCUMENT(&iter) || BSON_ITER_HOLDS_ARRAY(&iter))
+		if (!array && !BSON_ITER_HOLDS_DOCUMENT(&iter))
 		{
-			const uint8_t *data;
-			uint32_t	len;
-			bson_t		child;
-			bson_t		copy;
-			bson_iter_t param;
-
-			if (BSON_ITER_HOLDS_ARRAY(&iter))
-				bson_iter_array(&iter, &len, &data);
-			else
-				bson_iter_document(&iter, &len, &data);
-			if (!bson_init_static(&child, data, len))
-				continue;
-			if (BSON_ITER_HOLDS_DOCUMENT(&iter) &&
-				bson_iter_init_find(&param, &child, "$param") &&
-				BSON_ITER_HOLDS_INT32(&param))
-			{
-				int			n = bson_iter_int32(&param);
-
-				if (nulls[n])
-					BSON_APPEND_NULL(out, key);
-				else
-					append_number(out, key, values[n], types[n]);
-				continue;
-			}
-			if (BSON_ITER_HOLDS_ARRAY(&iter))
-				bson_append_array_begin(out, key, -1, &copy);
-			else
-				bson_append_document_begin(out, key, -1, &copy);
-			bind_document(&copy, &child, values, nulls, types);
-			if (BSON_ITER_HOLDS_ARRAY(&iter))
-				bson_append_array_end(out, &copy);
-			else
-				bson_append_document_end(out, &copy);
-		}
-		else
 			bson_append_iter(out, key, -1, &iter);
+			continue;
+		}
+		if (array)
+			bson_iter_array(&iter, &len, &data);
+		else
+			bson_iter_document(&iter, &len, &data);
+		if (!bson_init_static(&child, data, len))
+			continue;
+
+		if (!array && bson_iter_init_find(&param, &child, "$param") &&
+			bson_iter_init_find(&encode, &child, "$encode"))
+		{
+			int			n = bson_iter_int32(&param);
+			MongoEncoding encoding = (MongoEncoding) bson_iter_int32(&encode);
+
+			/* no values: the placeholder as EXPLAIN shows it */
+			if (values == NULL)
+			{
+				bson_append_document_begin(out, key, -1, &copy);
+				BSON_APPEND_INT32(&copy, "$param", n + 1);
+				bson_append_document_end(out, &copy);
+			}
+			else if (!nulls[n])
+				append_encoded(out, key, values[n], types[n], encoding);
+			else if (encoding == MONGO_ENCODE_TEXT_FORMS ||
+					 encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
+			{
+				bson_append_array_begin(out, key, -1, &copy);
+				bson_append_array_end(out, &copy);
+			}
+			else
+				BSON_APPEND_NULL(out, key);
+			continue;
+		}
+
+		if (array)
+			bson_append_array_begin(out, key, -1, &copy);
+		else
+			bson_append_document_begin(out, key, -1, &copy);
+		bind_document(&copy, &child, values, nulls, types);
+		if (array)
+			bson_append_array_end(out, &copy);
+		else
+			bson_append_document_end(out, &copy);
 	}
 }
 

@@ -35,6 +35,13 @@
 #define MONGO_DEFAULT_APPNAME "mongo_etl"
 
 /*
+ * mongo_fdw_etl.c
+ */
+
+/* GUC mongo_etl.pushdown: send filters, sorts, limits and counts */
+extern bool mongo_pushdown;
+
+/*
  * option.c
  */
 
@@ -65,6 +72,10 @@ extern const char *mongo_get_option(List *options, const char *name);
 extern MongoMismatchPolicy mongo_column_mismatch_policy(ForeignTable *table,
 														 AttrNumber attnum);
 extern bool mongo_column_flag(Oid relid, AttrNumber attnum, const char *name);
+extern uint32 mongo_column_bson_types(Oid relid, AttrNumber attnum);
+
+/* The bit of a BSON type in a set of them, as option bson_type gives */
+#define MONGO_BSON_TYPE_BIT(type) ((uint32) 1 << (type))
 
 /*
  * connection.c
@@ -137,6 +148,8 @@ typedef struct MongoColumn
 	char	   *first_mismatch; /* the first one's error, with context */
 	bool		objectid_timestamp; /* ObjectIds give their creation time */
 	bool		bool_values;	/* booleans give 1/0 or 'true'/'false' */
+	uint32		bson_types;		/* option bson_type: the only BSON types
+								 * accepted, or 0 for any that converts */
 	FmgrInfo	input_fn;		/* types filled by their input function */
 	Oid			typioparam;
 	struct MongoColumn *element;	/* MONGO_TARGET_ARRAY: the elements */
@@ -180,14 +193,17 @@ extern bool mongo_document_to_slot(MongoConverter *converter,
 								   const bson_t *document,
 								   Datum *values, bool *isnull);
 extern char *mongo_document_id_string(const bson_t *document);
+extern int	mongo_bson_type_from_name(const char *name);
 
 /*
  * deparse.c
  */
 
+extern Node *mongo_bson_node(const bson_t *doc);
+extern bson_t *mongo_node_bson(Node *node);
 extern bson_t *mongo_build_projection(MongoColumn *columns, int ncolumns);
 extern bson_t *mongo_build_filter(List *clauses, Index relid, Oid relation,
-								  List **params);
+								  List **params, bool *exact);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
 extern char *mongo_find_command_string(const MongoTableOptions *options,

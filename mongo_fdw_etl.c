@@ -32,12 +32,16 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "mongo_etl.h"
 
 PG_MODULE_MAGIC;
+
+/* GUC mongo_etl.pushdown */
+bool		mongo_pushdown = true;
 
 /*
  * Row count assumed for a collection: the FDW has no statistics yet, and
@@ -67,7 +71,7 @@ enum MongoScanPrivateIndex
 {
 	/* Integer list of the attribute numbers the scan fills */
 	MongoScanPrivateRetrievedAttrs,
-	/* the find filter, as canonical extended JSON, or "" for none */
+	/* the find filter, as a bytea Const of its BSON, or a NULL Const */
 	MongoScanPrivateFilter
 };
 
@@ -79,6 +83,8 @@ typedef struct MongoScanState
 	MongoConverter *converter;	/* document-to-tuple conversion */
 	bson_t	   *filter;			/* find filter, with {"$param": n} where a
 								 * run-time value goes */
+	bson_t	   *sent_filter;	/* the filter with the values of the last
+								 * cursor opened, or NULL */
 	List	   *param_exprs;	/* ExprStates of those values */
 	Oid		   *param_types;
 	ExprContext *econtext;		/* to evaluate them in */
@@ -125,6 +131,30 @@ static void release_scan_resources(void *arg);
 static void report_mismatches(MongoConverter *conv);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
+
+void		_PG_init(void);
+
+/*
+ * _PG_init
+ *		Define the settings of mongo_etl.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("mongo_etl.pushdown",
+							 "Sends WHERE clauses, sorts, limits and counts to MongoDB where it gives the same result.",
+							 "When off, every scan reads whole collections and PostgreSQL does all the work.",
+							 &mongo_pushdown,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("mongo_etl");
+#else
+	EmitWarningsOnPlaceholders("mongo_etl");
+#endif
+}
 
 /*
  * mongo_etl_handler
@@ -225,24 +255,20 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *fdw_private;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	bson_t	   *filter;
-	char	   *filter_json = pstrdup("");
 	List	   *params = NIL;
+	bool		exact;
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	/* a filter for MongoDB; every clause is still checked locally */
-	filter = mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
-								&params);
-	if (filter != NULL)
-	{
-		char	   *json = bson_as_canonical_extended_json(filter, NULL);
-
-		filter_json = pstrdup(json);
-		bson_free(json);
-		bson_destroy(filter);
-	}
+	filter = mongo_pushdown
+		? mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
+							 &params, &exact)
+		: NULL;
 	fdw_private = list_make2(retrieved_attrs_list(root, baserel),
-							 makeString(filter_json));
+							 mongo_bson_node(filter));
+	if (filter != NULL)
+		bson_destroy(filter);
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid,
 							params, /* the filter's run-time values */
@@ -321,12 +347,14 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 						  mongo_get_column_field(RelationGetRelid(rel),
 												 attnum, attname),
 						  attr->atttypid, attr->atttypmod);
-		mongo_set_column_policy(&columns[ncolumns++],
+		mongo_set_column_policy(&columns[ncolumns],
 								mongo_column_mismatch_policy(table, attnum),
 								mongo_column_flag(table->relid, attnum,
 												  "objectid_timestamp"),
 								mongo_column_flag(table->relid, attnum,
 												  "bool_values"));
+		columns[ncolumns++].bson_types =
+			mongo_column_bson_types(table->relid, attnum);
 	}
 	state->converter = mongo_create_converter(RelationGetRelationName(rel),
 											  columns, ncolumns);
@@ -345,17 +373,10 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	if (state->options.dump_file != NULL)
 		return;
 
-	{
-		const char *filter_json = strVal(list_nth(fsplan->fdw_private,
-												  MongoScanPrivateFilter));
-		bson_error_t error;
-
-		state->filter = filter_json[0] == '\0' ? bson_new()
-			: bson_new_from_json((const uint8_t *) filter_json, -1, &error);
-		if (state->filter == NULL)
-			elog(ERROR, "invalid MongoDB filter \"%s\": %s", filter_json,
-				 error.message);
-	}
+	state->filter = mongo_node_bson(list_nth(fsplan->fdw_private,
+											 MongoScanPrivateFilter));
+	if (state->filter == NULL)
+		state->filter = bson_new();
 	state->param_exprs = ExecInitExprList(fsplan->fdw_exprs,
 										  (PlanState *) node);
 	state->param_types = palloc(sizeof(Oid) *
@@ -555,11 +576,20 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 									 state->options.collection),
 							es);
 		if (es->verbose)
+		{
+			/* the values sent, once known; else where they go */
+			bson_t	   *shown = state->sent_filter != NULL
+				? state->sent_filter
+				: mongo_bind_filter(state->filter, NULL, NULL, NULL);
+
 			ExplainPropertyText("MongoDB Command",
 								mongo_find_command_string(&state->options,
-														  state->filter,
+														  shown,
 														  state->find_opts),
 								es);
+			if (shown != state->sent_filter)
+				bson_destroy(shown);
+		}
 	}
 
 	if (es->analyze)
@@ -628,8 +658,9 @@ open_cursor(MongoScanState *state)
 													 filter,
 													 state->find_opts,
 													 NULL);
-	if (filter != state->filter)
-		bson_destroy(filter);
+	if (state->sent_filter != NULL && state->sent_filter != state->filter)
+		bson_destroy(state->sent_filter);
+	state->sent_filter = filter;
 }
 
 /*
@@ -665,6 +696,9 @@ release_scan_resources(void *arg)
 	MongoScanState *state = (MongoScanState *) arg;
 
 	close_cursor(state);
+	if (state->sent_filter != NULL && state->sent_filter != state->filter)
+		bson_destroy(state->sent_filter);
+	state->sent_filter = NULL;
 	if (state->filter != NULL)
 		bson_destroy(state->filter);
 	state->filter = NULL;

@@ -53,6 +53,7 @@ static const MongoOption valid_options[] = {
 	{"on_type_mismatch", AttributeRelationId},
 	{"objectid_timestamp", AttributeRelationId},
 	{"bool_values", AttributeRelationId},
+	{"bson_type", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -62,6 +63,7 @@ static void validate_uri(const char *uristr);
 static int32 parse_batch_size(const char *value);
 static void validate_field_path(const char *path);
 static MongoMismatchPolicy parse_mismatch_policy(const char *value);
+static uint32 parse_bson_types(const char *value);
 static void check_file_privilege(const char *option);
 static char *find_dump_file(const char *dump_dir, const char *database,
 							const char *collection);
@@ -135,6 +137,8 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 		}
 		else if (strcmp(def->defname, "on_type_mismatch") == 0)
 			(void) parse_mismatch_policy(value);
+		else if (strcmp(def->defname, "bson_type") == 0)
+			(void) parse_bson_types(value);
 		else if (value[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -463,6 +467,63 @@ mongo_column_flag(Oid relid, AttrNumber attnum, const char *name)
 			return parse_bool(defGetString(def), &flag) && flag;
 	}
 	return false;
+}
+
+/*
+ * mongo_column_bson_types
+ *		The BSON types a column's option bson_type declares, as a set of
+ *		MONGO_BSON_TYPE_BIT bits, or 0 when the option is not set.
+ */
+uint32
+mongo_column_bson_types(Oid relid, AttrNumber attnum)
+{
+	const char *value = mongo_get_option(GetForeignColumnOptions(relid,
+																 attnum),
+										 "bson_type");
+
+	return value != NULL ? parse_bson_types(value) : 0;
+}
+
+/*
+ * parse_bson_types
+ *		The value of option bson_type: BSON type names as MongoDB's $type
+ *		spells them, separated by commas.  null and undefined are not
+ *		types a field is declared to hold, and minKey/maxKey never are.
+ */
+static uint32
+parse_bson_types(const char *value)
+{
+	char	   *list = pstrdup(value);
+	char	   *name;
+	char	   *saveptr = NULL;
+	uint32		types = 0;
+
+	for (name = strtok_r(list, ",", &saveptr); name != NULL;
+		 name = strtok_r(NULL, ",", &saveptr))
+	{
+		int			type;
+
+		while (*name == ' ')
+			name++;
+		while (name[0] != '\0' && name[strlen(name) - 1] == ' ')
+			name[strlen(name) - 1] = '\0';
+		type = mongo_bson_type_from_name(name);
+		if (type < 0 || type >= 32 || type == BSON_TYPE_NULL ||
+			type == BSON_TYPE_UNDEFINED)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"bson_type\": \"%s\"",
+							value),
+					 errdetail("\"%s\" is not a BSON type a field can be declared to hold.",
+							   name),
+					 errhint("Give BSON type names as MongoDB's $type spells them, separated by commas, for example 'objectId' or 'string, objectId'.")));
+		types |= MONGO_BSON_TYPE_BIT(type);
+	}
+	if (types == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"bson_type\" must name at least one BSON type")));
+	return types;
 }
 
 /*

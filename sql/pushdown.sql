@@ -1,0 +1,180 @@
+--
+-- Filters sent to MongoDB: each pushed construct shown by EXPLAIN, and every
+-- query's result compared with the result PostgreSQL computes alone
+-- (mongo_etl.pushdown off), over test/fixtures/mixed.json: one field
+-- holding several BSON types, missing fields, nulls, nested documents.
+--
+\getenv mongo_uri MONGO_URI
+CREATE SERVER pushdown FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown;
+SET timezone = 'UTC';
+
+-- bson_type declares the BSON types a field holds; any other is a mismatch
+CREATE FOREIGN TABLE mixed (
+  _id text OPTIONS (bson_type 'objectId, string'),
+  any_id text OPTIONS (field '_id'),
+  name text OPTIONS (bson_type 'string'),
+  any_name text OPTIONS (field 'name'),
+  name_c text OPTIONS (field 'name', bson_type 'string') COLLATE "C",
+  qty int8,
+  qty_num numeric OPTIONS (field 'qty'),
+  qty4 int4 OPTIONS (field 'qty'),
+  price float8 OPTIONS (bson_type 'double, int'),
+  any_price float8 OPTIONS (field 'price'),
+  created timestamptz,
+  created_date timestamptz OPTIONS (field 'created', bson_type 'date'),
+  created_ts timestamp OPTIONS (field 'created', bson_type 'date'),
+  day date OPTIONS (field 'created'),
+  active bool,
+  city text OPTIONS (field 'addr.city', bson_type 'string', on_type_mismatch 'skip')
+) SERVER pushdown
+  OPTIONS (database 'mongo_etl_regress', collection 'mixed', on_type_mismatch 'null');
+
+ALTER FOREIGN TABLE mixed ALTER COLUMN name OPTIONS (SET bson_type 'strng');
+ALTER FOREIGN TABLE mixed ALTER COLUMN name OPTIONS (SET bson_type 'null');
+ALTER FOREIGN TABLE mixed ALTER COLUMN name OPTIONS (SET bson_type ' , ');
+CREATE FOREIGN TABLE strict_names (name text OPTIONS (bson_type 'string'))
+  SERVER pushdown OPTIONS (database 'mongo_etl_regress', collection 'mixed');
+SELECT name FROM strict_names WHERE name IS NOT NULL;
+
+-- The filter each query sends (from EXPLAIN), and its rows, which must be
+-- the rows PostgreSQL finds when it evaluates every clause itself.
+CREATE FUNCTION pushed(query text, filter OUT text, result OUT text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+  local text;
+BEGIN
+  PERFORM set_config('client_min_messages', 'error', true);
+  EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || query INTO plan;
+  filter := coalesce((jsonb_path_query_first(plan,
+                        'strict $.**."MongoDB Command"') #>> '{}')::jsonb
+                     ->> 'filter', '-');
+  EXECUTE format('SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (%s) r',
+                 query) INTO result;
+  PERFORM set_config('mongo_etl.pushdown', 'off', true);
+  EXECUTE format('SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (%s) r',
+                 query) INTO local;
+  PERFORM set_config('mongo_etl.pushdown', 'on', true);
+  IF result IS DISTINCT FROM local THEN
+    RAISE EXCEPTION 'pushdown changes the result of %', query
+      USING DETAIL = format('With pushdown: %s; without: %s.', result, local);
+  END IF;
+  result := coalesce(result, '(no rows)');
+END $$;
+
+-- numbers: int8 also takes BSON timestamps, let through by $type
+SELECT * FROM pushed($$SELECT any_id, qty FROM mixed WHERE qty = 5$$);
+SELECT * FROM pushed($$SELECT any_id, qty FROM mixed WHERE qty <> 5$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty > 0$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty >= 7$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty < 0$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE 0 >= qty$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty IN (5, 7, NULL)$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty NOT IN (5, 0)$$);
+SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty < 2.6$$);
+SELECT * FROM pushed($$SELECT qty_num FROM mixed WHERE qty_num <= 2$$);
+SELECT * FROM pushed($$SELECT qty_num FROM mixed WHERE qty_num = 2.5$$);
+SELECT * FROM pushed($$SELECT qty4 FROM mixed WHERE qty4 > 1$$);
+-- float8: only fields declared to hold doubles and int32s (an int64 or a
+-- Decimal128 is rounded into float8, which MongoDB would not do)
+SELECT * FROM pushed($$SELECT price FROM mixed WHERE price < 1$$);
+SELECT * FROM pushed($$SELECT price FROM mixed WHERE price = 9007199254740992$$);
+SELECT * FROM pushed($$SELECT any_price FROM mixed WHERE any_price = 9007199254740992$$);
+SELECT * FROM pushed($$SELECT price FROM mixed WHERE price > 1$$);
+
+-- _id and text: = sends the string and the ObjectId it spells
+SELECT * FROM pushed($$SELECT _id, name FROM mixed WHERE _id = '64b7f0c2e4b0a1a2b3c4d5e6'$$);
+SELECT * FROM pushed($$SELECT _id, name FROM mixed WHERE _id = '64b7f0c2e4b0a1a2b3c4d5ff'$$);
+SELECT * FROM pushed($$SELECT _id FROM mixed WHERE _id = 'order-2'$$);
+SELECT * FROM pushed($$SELECT _id FROM mixed WHERE _id = '64B7F0C2E4B0A1A2B3C4D5E6'$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE any_id = '64b7f0c2e4b0a1a2b3c4d5e6'$$);
+SELECT * FROM pushed($$SELECT any_id, name FROM mixed WHERE name = '64b7f0c2e4b0a1a2b3c4d5e6'$$);
+SELECT * FROM pushed($$SELECT any_id, any_name FROM mixed WHERE any_name = '64b7f0c2e4b0a1a2b3c4d5e6'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name <> 'alpha'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name IN ('alpha', 'beta', 'x', NULL)$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name NOT IN ('alpha', 'beta')$$);
+SELECT * FROM pushed($$SELECT _id FROM mixed WHERE _id = ANY (ARRAY['order-2', '64b7f0c2e4b0a1a2b3c4d5e7'])$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name = 'abc'$$);
+-- ordering needs the C collation (MongoDB compares UTF-8 bytes)
+SELECT * FROM pushed($$SELECT name_c FROM mixed WHERE name_c < 'b'$$);
+SELECT * FROM pushed($$SELECT name_c FROM mixed WHERE name_c >= 'al_'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name < 'b' COLLATE "en-x-icu"$$);
+CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name = 'ALPHA' COLLATE case_blind$$);
+
+-- LIKE: an anchored regular expression; ILIKE stays local
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'al%'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'al\_pha\%'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'alpha_beta'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE '%a'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'abc'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE ''$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'Äö_ %'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'a.(*)+?[{|^$'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name NOT LIKE 'al%'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name ILIKE 'alpha'$$);
+SELECT * FROM pushed($$SELECT any_name FROM mixed WHERE any_name LIKE 'al%'$$);
+
+-- nested fields, and IS NULL where no other value can be read as NULL
+SELECT * FROM pushed($$SELECT any_id, city FROM mixed WHERE city = 'Paris'$$);
+SELECT * FROM pushed($$SELECT any_id, city FROM mixed WHERE city IS NULL$$);
+SELECT * FROM pushed($$SELECT any_id, city FROM mixed WHERE city IS NOT NULL$$);
+SELECT * FROM pushed($$SELECT any_id, name FROM mixed WHERE name IS NULL$$);
+SELECT * FROM pushed($$SELECT any_id, active FROM mixed WHERE active IS NULL$$);
+
+-- dates: exact to the millisecond; BSON timestamps let through by $type
+SELECT * FROM pushed($$SELECT any_id, created FROM mixed WHERE created >= '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT any_id, created_date FROM mixed WHERE created_date >= '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date = '2024-01-01 00:00:00.001+00'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date = '2024-01-01 00:00:00.0005+00'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date > '2024-01-01 00:00:00.0005+00'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date < '2024-01-01 00:00:00.0015+00'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date <= '1969-12-31 23:59:59.9995+00'$$);
+SELECT * FROM pushed($$SELECT created_ts FROM mixed WHERE created_ts > '2024-01-01 23:59:59.999'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date < '-infinity'$$);
+SELECT * FROM pushed($$SELECT count(*) FROM mixed WHERE created_date < 'infinity'$$);
+SELECT * FROM pushed($$SELECT created_date FROM mixed WHERE created_date <> '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT day FROM mixed WHERE day = '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT day FROM mixed WHERE day < '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT day FROM mixed WHERE day <= '2023-12-31'$$);
+SELECT * FROM pushed($$SELECT day FROM mixed WHERE day > '2024-01-01'$$);
+SELECT * FROM pushed($$SELECT day FROM mixed WHERE day >= '2024-01-02'$$);
+SELECT * FROM pushed($$SELECT count(*) FROM mixed WHERE created_date < now() - interval '1 day'$$);
+
+-- booleans
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE active$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE NOT active$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE active IS NOT NULL$$);
+
+-- AND, OR, NOT: an OR is sent when all of its branches are
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE qty = 5 OR name = 'Gamma'$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE qty = 5 OR any_name = 'Gamma'$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE (qty > 0 AND price < 2) OR active$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE NOT (qty = 5 OR name = 'Gamma')$$);
+SELECT * FROM pushed($$SELECT any_id FROM mixed WHERE NOT (qty > 0 AND city = 'Paris')$$);
+
+-- the filter as EXPLAIN shows it
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT _id, name FROM mixed
+   WHERE _id = '64b7f0c2e4b0a1a2b3c4d5e6' AND name LIKE 'al%' AND qty IN (1, 5)
+     AND (created_date >= '2024-01-01' OR city IS NULL);
+
+-- run-time values: parameters, bound when the scan starts
+PREPARE by_id(text) AS SELECT _id, name FROM mixed WHERE _id = $1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_id('order-2');
+EXECUTE by_id('order-2');
+EXECUTE by_id('64b7f0c2e4b0a1a2b3c4d5e6');
+EXECUTE by_id(NULL);
+PREPARE since(timestamptz, text) AS
+  SELECT any_id FROM mixed WHERE created_date >= $1 AND name <> $2;
+EXECUTE since('2024-01-01 00:00:00.0005+00', 'beta');
+EXECUTE since('2024-01-01', NULL);
+DO $$
+DECLARE
+  wanted text := '64b7f0c2e4b0a1a2b3c4d5ff';
+  found text;
+BEGIN
+  SELECT name INTO found FROM mixed WHERE _id = wanted;
+  RAISE NOTICE 'found %', found;
+END $$;
