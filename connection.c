@@ -40,7 +40,11 @@ struct MongoConnection
 static HTAB *connection_cache = NULL;
 static bool library_initialized = false;
 
+/* Where commands sent now are counted: the scan reading, or NULL */
+static uint64 *round_trip_counter = NULL;
+
 static mongoc_client_t *make_client(ForeignServer *server, UserMapping *user);
+static void count_round_trip(const mongoc_apm_command_started_t *event);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static void log_libmongoc_message(mongoc_log_level_t level,
@@ -198,7 +202,39 @@ make_client(ForeignServer *server, UserMapping *user)
 
 	/* Version 2 reports server errors in the MONGOC_ERROR_SERVER domain */
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+
+	{
+		mongoc_apm_callbacks_t *callbacks = mongoc_apm_callbacks_new();
+
+		mongoc_apm_set_command_started_cb(callbacks, count_round_trip);
+		mongoc_client_set_apm_callbacks(client, callbacks, NULL);
+		mongoc_apm_callbacks_destroy(callbacks);
+	}
 	return client;
+}
+
+/*
+ * mongo_count_round_trips
+ *		Count the commands sent from now on into *counter, until called with
+ *		NULL.  A scan sets it around its calls into libmongoc, so EXPLAIN
+ *		ANALYZE can show how many round trips it took, also when several
+ *		scans share a client.
+ */
+void
+mongo_count_round_trips(uint64 *counter)
+{
+	round_trip_counter = counter;
+}
+
+/*
+ * count_round_trip
+ *		libmongoc's command monitoring: a command is being sent.
+ */
+static void
+count_round_trip(const mongoc_apm_command_started_t *event)
+{
+	if (round_trip_counter != NULL)
+		(*round_trip_counter)++;
 }
 
 /*

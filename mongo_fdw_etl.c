@@ -21,6 +21,7 @@
 #include "access/table.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "nodes/nodeFuncs.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -98,6 +99,11 @@ typedef struct MongoScanState
 
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
 	uint64		bytes;			/* their total BSON size */
+	uint64		round_trips;	/* commands sent: find, getMore, ... */
+	bool		timing;			/* measure the times below (under EXPLAIN
+								 * ANALYZE, or auto_explain) */
+	instr_time	wait_time;		/* in libmongoc or the dump reader */
+	instr_time	convert_time;	/* converting documents to tuples */
 
 	MemoryContext query_cxt;	/* lives as long as the scan */
 	MemoryContext row_cxt;		/* per-row data, reset for every document */
@@ -128,6 +134,7 @@ static bool next_document(MongoScanState *state, const bson_t **document);
 static void open_cursor(MongoScanState *state);
 static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
+static void add_time_since(instr_time *total, instr_time start);
 static void report_mismatches(MongoConverter *conv);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
@@ -432,7 +439,11 @@ mongoIterateForeignScan(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	const bson_t *document;
 	MemoryContext oldcxt;
+	instr_time	start;
 
+	/* instrumentation is set up after BeginForeignScan */
+	state->timing = node->ss.ps.instrument != NULL &&
+		node->ss.ps.instrument->need_timer;
 	ExecClearTuple(slot);
 
 	/* a row whose value did not fit a column with policy skip is left out */
@@ -443,10 +454,21 @@ mongoIterateForeignScan(ForeignScanState *node)
 		MemoryContextReset(state->row_cxt);
 		CHECK_FOR_INTERRUPTS();
 
+		if (state->timing)
+			INSTR_TIME_SET_CURRENT(start);
 		if (!next_document(state, &document))
+		{
+			if (state->timing)
+				add_time_since(&state->wait_time, start);
 			return slot;
+		}
 		state->documents++;
 		state->bytes += document->len;
+		if (state->timing)
+		{
+			add_time_since(&state->wait_time, start);
+			INSTR_TIME_SET_CURRENT(start);
+		}
 
 		oldcxt = MemoryContextSwitchTo(state->row_cxt);
 		memset(slot->tts_isnull, true,
@@ -454,9 +476,24 @@ mongoIterateForeignScan(ForeignScanState *node)
 		keep = mongo_document_to_slot(state->converter, document,
 									  slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
+		if (state->timing)
+			add_time_since(&state->convert_time, start);
 		if (keep)
 			return ExecStoreVirtualTuple(slot);
 	}
+}
+
+/*
+ * add_time_since
+ *		Add the time from start until now to *total.
+ */
+static void
+add_time_since(instr_time *total, instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_ACCUM_DIFF(*total, now, start);
 }
 
 /*
@@ -468,6 +505,7 @@ static bool
 next_document(MongoScanState *state, const bson_t **document)
 {
 	bson_error_t error;
+	bool		found;
 
 	if (state->options.dump_file != NULL)
 	{
@@ -484,7 +522,10 @@ next_document(MongoScanState *state, const bson_t **document)
 
 	if (state->cursor == NULL)
 		open_cursor(state);
-	if (mongoc_cursor_next(state->cursor, document))
+	mongo_count_round_trips(&state->round_trips);
+	found = mongoc_cursor_next(state->cursor, document);
+	mongo_count_round_trips(NULL);
+	if (found)
 		return true;
 	if (mongoc_cursor_error(state->cursor, &error))
 		mongo_report_error(&error, state->servername,
@@ -599,6 +640,20 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
 		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
+		if (state->options.dump_file == NULL)
+			ExplainPropertyUInteger("Server Round Trips", NULL,
+									state->round_trips, es);
+		if (es->timing && state->timing)
+		{
+			ExplainPropertyFloat(state->options.dump_file == NULL
+								 ? "Server Wait Time" : "File Read Time",
+								 "ms",
+								 INSTR_TIME_GET_MILLISEC(state->wait_time),
+								 3, es);
+			ExplainPropertyFloat("Conversion Time", "ms",
+								 INSTR_TIME_GET_MILLISEC(state->convert_time),
+								 3, es);
+		}
 
 		for (i = 0; i < state->converter->ncolumns; i++)
 		{

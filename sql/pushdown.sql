@@ -178,3 +178,20 @@ BEGIN
   SELECT name INTO found FROM mixed WHERE _id = wanted;
   RAISE NOTICE 'found %', found;
 END $$;
+
+-- EXPLAIN ANALYZE: what came back, in how many round trips, and where the
+-- time went (20,000 documents in batches of 7,000: find and two getMores)
+CREATE FOREIGN TABLE big_batches (n int) SERVER pushdown
+  OPTIONS (database 'mongo_etl_regress', collection 'big', batch_size '7000');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT count(n) FROM big_batches;
+DO $$
+DECLARE
+  line text;
+BEGIN
+  FOR line IN EXPLAIN (ANALYZE, COSTS OFF) SELECT count(n) FROM big_batches LOOP
+    IF line ~ '(Wait|Conversion) Time' THEN
+      RAISE NOTICE '%', regexp_replace(line, '\d+\.\d+ ms', 'N ms');
+    END IF;
+  END LOOP;
+END $$;
