@@ -18,14 +18,21 @@
  */
 #include "postgres.h"
 
+#include <locale.h>
+
+#include "access/nbtree.h"
 #include "access/transam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
+#include "nodes/pathnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -162,26 +169,145 @@ mongo_node_bson(Node *node)
 }
 
 /*
- * mongo_find_command_string
- *		The find command a scan runs, as relaxed extended JSON, for EXPLAIN.
- *		It is assembled from the same filter and options the scan passes to
- *		mongoc_collection_find_with_opts, so it shows exactly what is sent.
+ * mongo_build_command
+ *		The command a scan runs, in the two parts libmongoc takes: a find
+ *		filter and its options (projection, sort, skip, limit, batchSize),
+ *		or, for a table with the option pipeline or a pushed count, an
+ *		aggregation pipeline and its options.  Returns true for aggregate.
+ *
+ *		The table's option filter applies to the collection's documents,
+ *		so it comes first (before the table's pipeline); the pushed WHERE
+ *		clauses (request->filter) apply to what the table reads, so they
+ *		follow the pipeline, then sort, skip, limit, and the projection or
+ *		the count.
+ */
+bool
+mongo_build_command(const MongoTableOptions *options,
+					const MongoRequest *request, bson_t *query, bson_t *opts)
+{
+	bool		aggregate = options->pipeline != NULL || request->count;
+
+	if (!aggregate)
+	{
+		if (options->filter != NULL && request->filter != NULL)
+		{
+			bson_t		both;
+
+			bson_append_array_begin(query, "$and", -1, &both);
+			BSON_APPEND_DOCUMENT(&both, "0", options->filter);
+			BSON_APPEND_DOCUMENT(&both, "1", request->filter);
+			bson_append_array_end(query, &both);
+		}
+		else if (options->filter != NULL)
+			bson_concat(query, options->filter);
+		else if (request->filter != NULL)
+			bson_concat(query, request->filter);
+
+		if (request->projection != NULL)
+			BSON_APPEND_DOCUMENT(opts, "projection", request->projection);
+		if (request->sort != NULL)
+			BSON_APPEND_DOCUMENT(opts, "sort", request->sort);
+		if (request->skip > 0)
+			BSON_APPEND_INT64(opts, "skip", request->skip);
+		if (request->limit > 0)
+			BSON_APPEND_INT64(opts, "limit", request->limit);
+	}
+	else
+	{
+		int			n = 0;
+		char		key[16];
+		bson_t		stage;
+		bson_iter_t iter;
+
+#define NEXT_STAGE() (snprintf(key, sizeof(key), "%d", n++), key)
+		if (options->filter != NULL)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT(&stage, "$match", options->filter);
+			bson_append_document_end(query, &stage);
+		}
+		if (options->pipeline != NULL && bson_iter_init(&iter, options->pipeline))
+		{
+			while (bson_iter_next(&iter))
+				bson_append_iter(query, NEXT_STAGE(), -1, &iter);
+		}
+		if (request->filter != NULL)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT(&stage, "$match", request->filter);
+			bson_append_document_end(query, &stage);
+		}
+		if (request->sort != NULL)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT(&stage, "$sort", request->sort);
+			bson_append_document_end(query, &stage);
+		}
+		if (request->skip > 0)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_INT64(&stage, "$skip", request->skip);
+			bson_append_document_end(query, &stage);
+		}
+		if (request->limit > 0)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_INT64(&stage, "$limit", request->limit);
+			bson_append_document_end(query, &stage);
+		}
+		if (request->count)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_UTF8(&stage, "$count", "count");
+			bson_append_document_end(query, &stage);
+		}
+		else if (request->projection != NULL &&
+				 !bson_empty(request->projection))
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT(&stage, "$project", request->projection);
+			bson_append_document_end(query, &stage);
+		}
+#undef NEXT_STAGE
+	}
+	BSON_APPEND_INT32(opts, "batchSize", options->batch_size);
+	return aggregate;
+}
+
+/*
+ * mongo_command_string
+ *		The command mongo_build_command made, as the server receives it, in
+ *		relaxed extended JSON on one line, for EXPLAIN.
  */
 char *
-mongo_find_command_string(const MongoTableOptions *options,
-						  const bson_t *filter, const bson_t *find_opts)
+mongo_command_string(const MongoTableOptions *options, bool aggregate,
+					 const bson_t *query, const bson_t *opts)
 {
 	bson_t		command = BSON_INITIALIZER;
 	bson_iter_t iter;
 	char	   *json;
 	char	   *result;
 
-	BSON_APPEND_UTF8(&command, "find", options->collection);
-	BSON_APPEND_DOCUMENT(&command, "filter", filter);
-	if (bson_iter_init(&iter, find_opts))
+	if (aggregate)
 	{
-		while (bson_iter_next(&iter))
-			bson_append_iter(&command, bson_iter_key(&iter), -1, &iter);
+		bson_t		cursor;
+
+		BSON_APPEND_UTF8(&command, "aggregate", options->collection);
+		BSON_APPEND_ARRAY(&command, "pipeline", query);
+		bson_append_document_begin(&command, "cursor", -1, &cursor);
+		if (bson_iter_init_find(&iter, opts, "batchSize"))
+			bson_append_iter(&cursor, "batchSize", -1, &iter);
+		bson_append_document_end(&command, &cursor);
+	}
+	else
+	{
+		BSON_APPEND_UTF8(&command, "find", options->collection);
+		BSON_APPEND_DOCUMENT(&command, "filter", query);
+		if (bson_iter_init(&iter, opts))
+		{
+			while (bson_iter_next(&iter))
+				bson_append_iter(&command, bson_iter_key(&iter), -1, &iter);
+		}
 	}
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 
@@ -229,6 +355,7 @@ typedef enum FilterKind
 typedef struct FilterColumn
 {
 	const char *field;			/* its field path */
+	AttrNumber	attnum;
 	FilterKind	kind;
 	Oid			type;
 	uint32		accepted;		/* BSON types the scan converts into it */
@@ -295,6 +422,9 @@ static bool append_test(bson_t *condition, const FilterColumn *col,
 static bool filter_column(Expr *expr, FilterContext *ctx,
 						  FilterColumn *col);
 static bool run_time_value(Expr *expr);
+static bool bytewise_collation(Oid collation);
+static bool sortable_column(const FilterColumn *col, Oid collation,
+							bool last);
 static void append_value(bson_t *doc, const char *key, Expr *value,
 						 MongoEncoding encoding, FilterContext *ctx);
 static void append_encoded(bson_t *doc, const char *key, Datum value,
@@ -505,8 +635,9 @@ append_comparison(bson_t *condition, OpExpr *op, FilterContext *ctx)
  *		- Text: = and <> compare strings, and ObjectIds through the forms
  *		  of the value (an ObjectId converts to its hex digits), under a
  *		  deterministic collation, where text equality is byte equality;
- *		  ordering and LIKE compare strings only, ordering only under the C
- *		  collation, which orders as MongoDB does (by UTF-8 bytes).  Only
+ *		  ordering and LIKE compare strings only, ordering only under a
+ *		  collation ordering as MongoDB does, by UTF-8 bytes (C, POSIX and
+ *		  C.UTF-8).  Only
  *		  in a UTF-8 database, whose strings are what MongoDB holds.
  *		- Dates: BSON dates, rounded to their milliseconds exactly; <> is
  *		  not sent.  A date column holds the UTC day of a BSON date.
@@ -577,7 +708,7 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 			}
 			if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0)
 				return append_like(test, opname, value, compared, ctx);
-			if (!(lt || le || gt || ge) || !lc_collate_is_c(collation))
+			if (!(lt || le || gt || ge) || !bytewise_collation(collation))
 				return false;
 			append_value(test, lt ? "$lt" : le ? "$lte" : gt ? "$gt" : "$gte",
 						 value, MONGO_ENCODE_STRING, ctx);
@@ -972,6 +1103,7 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
 	if (strcmp(field, MONGO_WHOLE_DOCUMENT) == 0)
 		return false;
 	col->field = field;
+	col->attnum = var->varattno;
 	col->type = var->vartype;
 	declared = mongo_column_bson_types(ctx->relation, var->varattno);
 	col->declared = declared != 0;
@@ -981,6 +1113,148 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
 		mongo_column_mismatch_policy(GetForeignTable(ctx->relation),
 									 var->varattno);
 	return true;
+}
+
+/*
+ * mongo_build_sort
+ *		The sort document for pathkeys, or NULL when MongoDB would not order
+ *		the rows exactly as PostgreSQL (see sortable_column).
+ *
+ *		MongoDB puts null and missing fields first in ascending order, and
+ *		last in descending order.  A key whose NULLs PostgreSQL wants at the
+ *		other end is sent only for the field _id, which a document always
+ *		has and which is almost never null: *null_guard is then its column,
+ *		and the scan raises an error if it reads a NULL there, rather than
+ *		return rows in the wrong order.  0 when there is no such key.
+ */
+bson_t *
+mongo_build_sort(List *pathkeys, Index relid, Oid relation,
+				 AttrNumber *null_guard)
+{
+	bson_t	   *sort = bson_new();
+	FilterContext ctx;
+	ListCell   *lc;
+
+	ctx.relid = relid;
+	ctx.relation = relation;
+	ctx.params = NIL;
+	ctx.exact = true;
+	*null_guard = 0;
+
+	foreach(lc, pathkeys)
+	{
+		PathKey    *pathkey = lfirst_node(PathKey, lc);
+		EquivalenceClass *ec = pathkey->pk_eclass;
+		bool		descending = pathkey->pk_strategy == BTGreaterStrategyNumber;
+		FilterColumn col;
+		bool		found = false;
+		ListCell   *lm;
+
+		if (ec->ec_has_volatile)
+			break;
+		foreach(lm, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst_node(EquivalenceMember, lm);
+
+			if (bms_is_member(relid, em->em_relids) &&
+				bms_num_members(em->em_relids) == 1 &&
+				filter_column(em->em_expr, &ctx, &col))
+			{
+				found = true;
+				break;
+			}
+		}
+		if (!found ||
+			pathkey->pk_opfamily !=
+			get_opclass_family(GetDefaultOpClass(col.type, BTREE_AM_OID)) ||
+			!sortable_column(&col, ec->ec_collation, lnext(pathkeys, lc) == NULL) ||
+			bson_has_field(sort, col.field))
+			break;
+		if (pathkey->pk_nulls_first == descending)
+		{
+			if (strcmp(col.field, "_id") != 0 || *null_guard != 0)
+				break;
+			*null_guard = col.attnum;
+		}
+		BSON_APPEND_INT32(sort, col.field, descending ? -1 : 1);
+		if (lnext(pathkeys, lc) == NULL)
+			return sort;
+	}
+	bson_destroy(sort);
+	return NULL;
+}
+
+/*
+ * sortable_column
+ *		Whether MongoDB sorts a column's field as PostgreSQL sorts the
+ *		column: the BSON types it takes must sort among themselves as their
+ *		conversions do.  Numbers sort by value in both, and so do integer
+ *		columns; numeric columns only from int32 and int64 (PostgreSQL sorts
+ *		NaN last, MongoDB first), float8 never; text only from strings under
+ *		a bytewise collation, or from ObjectIds alone (their hex digits sort
+ *		as their bytes); dates only from BSON dates (BSON timestamps sort
+ *		after all of them); booleans.  Values that do not fit must raise an
+ *		error: read as NULL, they would be out of place.  Every key but the
+ *		last must tell values apart as MongoDB does: not a date column,
+ *		which puts a whole day's dates together.
+ */
+static bool
+sortable_column(const FilterColumn *col, Oid collation, bool last)
+{
+	const uint32 ints = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
+		MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64);
+	const uint32 strings = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8);
+	const uint32 oids = MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+	const uint32 dates = MONGO_BSON_TYPE_BIT(BSON_TYPE_DATE_TIME);
+
+	if (col->on_mismatch == MONGO_MISMATCH_NULL)
+		return false;
+	switch (col->kind)
+	{
+		case FILTER_INTEGER:
+			return (col->accepted & ~NUMBER_TYPES) == 0;
+		case FILTER_NUMERIC:
+			return (col->accepted & ~ints) == 0;
+		case FILTER_TEXT:
+			return bytewise_collation(collation) &&
+				(col->accepted == strings || col->accepted == oids);
+		case FILTER_TIMESTAMP:
+			return col->accepted == dates;
+		case FILTER_DATE:
+			return col->accepted == dates && last;
+		case FILTER_BOOL:
+			return true;
+		case FILTER_FLOAT:
+			return false;
+	}
+	return false;
+}
+
+/*
+ * bytewise_collation
+ *		Whether a collation orders strings by their UTF-8 bytes, as MongoDB
+ *		does by default: C and POSIX, and the C.UTF-8 locale (code point
+ *		order) of a database's default collation.
+ */
+static bool
+bytewise_collation(Oid collation)
+{
+	const char *locale;
+
+	if (!OidIsValid(collation))
+		return false;
+	if (lc_collate_is_c(collation))
+		return true;
+	if (collation != DEFAULT_COLLATION_OID ||
+		GetDatabaseEncoding() != PG_UTF8)
+		return false;
+#if PG_VERSION_NUM >= 150000
+	if (default_locale.provider == COLLPROVIDER_ICU)
+		return false;
+#endif
+	locale = setlocale(LC_COLLATE, NULL);
+	return locale != NULL &&
+		(strcmp(locale, "C.UTF-8") == 0 || strcmp(locale, "C.utf8") == 0);
 }
 
 /*

@@ -61,6 +61,9 @@ typedef struct MongoTableOptions
 	int32		batch_size;		/* documents per server batch */
 	char	   *dump_file;		/* mongodump file to read, or NULL for a
 								 * server given by uri */
+	bson_t	   *filter;			/* option filter: always ANDed in, or NULL */
+	bson_t	   *pipeline;		/* option pipeline: the stages whose output
+								 * the table reads (a BSON array), or NULL */
 } MongoTableOptions;
 
 extern void mongo_get_table_options(ForeignTable *table,
@@ -205,10 +208,27 @@ extern bson_t *mongo_node_bson(Node *node);
 extern bson_t *mongo_build_projection(MongoColumn *columns, int ncolumns);
 extern bson_t *mongo_build_filter(List *clauses, Index relid, Oid relation,
 								  List **params, bool *exact);
+extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
+								AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
-extern char *mongo_find_command_string(const MongoTableOptions *options,
-									   const bson_t *filter,
-									   const bson_t *find_opts);
+/* What a scan asks MongoDB for, besides the table's own options */
+typedef struct MongoRequest
+{
+	const bson_t *filter;		/* pushed WHERE clauses, values bound, or
+								 * NULL */
+	const bson_t *projection;	/* fields to return; NULL or empty: all */
+	const bson_t *sort;			/* sort document, or NULL */
+	int64		skip;			/* documents to skip, 0 for none */
+	int64		limit;			/* at most so many, 0 for no limit */
+	bool		count;			/* count the documents instead */
+} MongoRequest;
+
+extern bool mongo_build_command(const MongoTableOptions *options,
+								const MongoRequest *request,
+								bson_t *query, bson_t *opts);
+extern char *mongo_command_string(const MongoTableOptions *options,
+								  bool aggregate, const bson_t *query,
+								  const bson_t *opts);
 
 #endif							/* MONGO_ETL_H */

@@ -19,9 +19,11 @@
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_aggregate.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -30,10 +32,14 @@
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "parser/parsetree.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -60,6 +66,20 @@ bool		mongo_pushdown = true;
  */
 #define MONGO_PER_DOCUMENT_COST_FACTOR 10.0
 
+/*
+ * Cost of a scan sorted by the server relative to an unsorted one: an
+ * index may serve it, or the server sorts; either way less than a Sort
+ * here after the transfer.
+ */
+#define MONGO_SORT_COST_FACTOR 1.05
+
+/* The function count(*) */
+#if PG_VERSION_NUM >= 140000
+#define COUNT_STAR_OID F_COUNT_
+#else
+#define COUNT_STAR_OID 2803
+#endif
+
 /* Planner state of a foreign table, kept in RelOptInfo.fdw_private */
 typedef struct MongoRelationInfo
 {
@@ -67,13 +87,28 @@ typedef struct MongoRelationInfo
 								 * local WHERE clauses */
 } MongoRelationInfo;
 
+/* Planner state of an aggregate over a foreign table (count pushdown) */
+typedef struct MongoUpperInfo
+{
+	RelOptInfo *base;			/* the foreign table's relation */
+} MongoUpperInfo;
+
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
 {
 	/* Integer list of the attribute numbers the scan fills */
 	MongoScanPrivateRetrievedAttrs,
-	/* the find filter, as a bytea Const of its BSON, or a NULL Const */
-	MongoScanPrivateFilter
+	/* the pushed filter, as a bytea Const of its BSON, or a NULL Const */
+	MongoScanPrivateFilter,
+	/* the sort document, the same way */
+	MongoScanPrivateSort,
+	/* int8 Const: the most documents the query needs, 0 for all */
+	MongoScanPrivateLimit,
+	/*
+	 * Integer: -1 when MongoDB counts the documents instead; else the
+	 * column whose NULLs would break the sort, or 0 (mongo_build_sort)
+	 */
+	MongoScanPrivateCountOrGuard
 };
 
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
@@ -89,7 +124,13 @@ typedef struct MongoScanState
 	List	   *param_exprs;	/* ExprStates of those values */
 	Oid		   *param_types;
 	ExprContext *econtext;		/* to evaluate them in */
-	bson_t	   *find_opts;		/* projection and batch size */
+	bson_t	   *projection;		/* fields to fetch */
+	bson_t	   *sort;			/* sort document, or NULL */
+	int64		limit;			/* at most so many, 0 for all */
+	bool		count;			/* MongoDB counts the documents: the scan
+								 * returns one row, the count */
+	bool		counted;		/* that row was returned */
+	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
 
 	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only and
 								 * for dump files */
@@ -128,13 +169,25 @@ static void mongoEndForeignScan(ForeignScanState *node);
 static void mongoExplainForeignScan(ForeignScanState *node,
 									ExplainState *es);
 
+static void mongoGetForeignUpperPaths(PlannerInfo *root,
+									  UpperRelationKind stage,
+									  RelOptInfo *input_rel,
+									  RelOptInfo *output_rel,
+									  void *extra);
+static bool pathkeys_belong_to(List *pathkeys, RelOptInfo *rel);
+static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel);
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
-static Oid	scan_user_id(ForeignScanState *node);
+static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
 static void open_cursor(MongoScanState *state);
 static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
 static void add_time_since(instr_time *total, instr_time start);
+static TupleTableSlot *count_row(MongoScanState *state, TupleTableSlot *slot);
+static void report_null_sort_key(MongoScanState *state) pg_attribute_noreturn();
+static char *command_string(MongoScanState *state, const bson_t *filter);
+static void describe_request(MongoScanState *state, const bson_t *filter,
+							 MongoRequest *request);
 static void report_mismatches(MongoConverter *conv);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
@@ -180,6 +233,7 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = mongoReScanForeignScan;
 	routine->EndForeignScan = mongoEndForeignScan;
 	routine->ExplainForeignScan = mongoExplainForeignScan;
+	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -219,7 +273,10 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 
 /*
  * mongoGetForeignPaths
- *		One path: a scan of the whole collection.
+ *		A scan of the whole collection and, when MongoDB can sort as the
+ *		query's ORDER BY asks (mongo_build_sort), the same scan sorted by
+ *		the server, so that no Sort is needed above it; and with a LIMIT,
+ *		the scan may then ask for no more documents than the limit needs.
  */
 static void
 mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -228,6 +285,8 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	Cost		startup_cost = MONGO_STARTUP_COST;
 	Cost		total_cost;
 	QualCost	qual_cost;
+	bson_t	   *sort;
+	AttrNumber	null_guard;
 
 	cost_qual_eval(&qual_cost, baserel->baserestrictinfo, root);
 	total_cost = startup_cost + qual_cost.startup +
@@ -247,42 +306,229 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL,	/* no fdw_restrictinfo */
 #endif
 									 NIL)); /* no fdw_private */
+
+	if (!mongo_pushdown || root->query_pathkeys == NIL ||
+		!pathkeys_belong_to(root->query_pathkeys, baserel))
+		return;
+	sort = mongo_build_sort(root->query_pathkeys, baserel->relid,
+							foreigntableid, &null_guard);
+	if (sort == NULL)
+		return;
+	bson_destroy(sort);
+
+	/* a server sort costs the server, not us: a little more than a scan */
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel,
+									 NULL,
+									 baserel->rows,
+									 startup_cost * MONGO_SORT_COST_FACTOR,
+									 total_cost * MONGO_SORT_COST_FACTOR,
+									 root->query_pathkeys,
+									 baserel->lateral_relids,
+									 NULL,
+#if PG_VERSION_NUM >= 170000
+									 NIL,
+#endif
+									 NIL));
+}
+
+/*
+ * pathkeys_belong_to
+ *		Whether every pathkey sorts by an expression of rel alone.
+ */
+static bool
+pathkeys_belong_to(List *pathkeys, RelOptInfo *rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, pathkeys)
+	{
+		EquivalenceClass *ec = lfirst_node(PathKey, lc)->pk_eclass;
+		ListCell   *lm;
+		bool		found = false;
+
+		foreach(lm, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst_node(EquivalenceMember, lm);
+
+			if (bms_equal(em->em_relids, rel->relids))
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * mongoGetForeignUpperPaths
+ *		count(*) answered by MongoDB: for "SELECT count(*) FROM t [WHERE
+ *		...]" when every WHERE clause is sent exactly (mongo_build_filter's
+ *		exact), MongoDB counts the documents ($count) and no document
+ *		travels.  Nothing else is computed there: no GROUP BY, HAVING or
+ *		other aggregates.
+ */
+static void
+mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+						  RelOptInfo *input_rel, RelOptInfo *output_rel,
+						  void *extra)
+{
+	Query	   *parse = root->parse;
+	PathTarget *target;
+	Aggref	   *aggref;
+	RangeTblEntry *rte;
+	ForeignTable *table;
+	bson_t	   *filter;
+	List	   *params = NIL;
+	bool		exact;
+	MongoUpperInfo *upper;
+	Cost		total_cost;
+
+	if (!mongo_pushdown || stage != UPPERREL_GROUP_AGG ||
+		input_rel->reloptkind != RELOPT_BASEREL ||
+		output_rel->fdw_private != NULL ||
+		parse->groupClause != NIL || parse->groupingSets != NIL ||
+		parse->havingQual != NULL || root->hasHavingQual)
+		return;
+
+	target = root->upper_targets[UPPERREL_GROUP_AGG];
+	if (list_length(target->exprs) != 1 ||
+		!IsA(linitial(target->exprs), Aggref))
+		return;
+	aggref = linitial(target->exprs);
+	if (aggref->aggfnoid != COUNT_STAR_OID || !aggref->aggstar ||
+		aggref->aggfilter != NULL || aggref->aggdistinct != NIL ||
+		aggref->aggorder != NIL || aggref->aggkind != AGGKIND_NORMAL)
+		return;
+
+	/* a mongodump file has no server to count */
+	rte = planner_rt_fetch(input_rel->relid, root);
+	table = GetForeignTable(rte->relid);
+	if (mongo_get_option(GetForeignServer(table->serverid)->options,
+						 "uri") == NULL)
+		return;
+
+	filter = mongo_build_filter(extract_actual_clauses(input_rel->baserestrictinfo,
+													   false),
+								input_rel->relid, rte->relid, &params, &exact);
+	if (filter != NULL)
+		bson_destroy(filter);
+	if (!exact)
+		return;
+
+	upper = palloc0(sizeof(MongoUpperInfo));
+	upper->base = input_rel;
+	output_rel->fdw_private = upper;
+
+	/* the server counts; one row comes back */
+	total_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
+	add_path(output_rel, (Path *)
+			 create_foreign_upper_path(root, output_rel, target,
+									   1,
+									   MONGO_STARTUP_COST,
+									   total_cost,
+									   NIL,	/* no pathkeys */
+									   NULL,	/* no extra plan */
+#if PG_VERSION_NUM >= 170000
+									   NIL,	/* no fdw_restrictinfo */
+#endif
+									   NIL));	/* no fdw_private */
 }
 
 /*
  * mongoGetForeignPlan
- *		A ForeignScan that evaluates every WHERE clause locally and fills
- *		only the columns the query reads.
+ *		A ForeignScan that fills only the columns the query reads, with the
+ *		WHERE clauses MongoDB can decide sent as a filter, and the path's
+ *		sort.  Every clause is also evaluated locally, unless MongoDB
+ *		counts the rows: then it decides them all, exactly.  With a LIMIT
+ *		and nothing between the scan and it that could drop rows, the
+ *		scan asks for the rows the limit needs (with OFFSET, the offset's
+ *		too, which PostgreSQL skips).
  */
 static ForeignScan *
-mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 					Oid foreigntableid, ForeignPath *best_path,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
-	List	   *fdw_private;
+	bool		count = IS_UPPER_REL(foreignrel);
+	RelOptInfo *baserel = count
+		? ((MongoUpperInfo *) foreignrel->fdw_private)->base : foreignrel;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	List	   *fdw_private;
+	List	   *fdw_scan_tlist = NIL;
 	bson_t	   *filter;
+	bson_t	   *sort = NULL;
+	AttrNumber	null_guard = 0;
+	int64		limit = 0;
 	List	   *params = NIL;
-	bool		exact;
+	List	   *local_clauses;
+	bool		exact = false;
 
+	if (count)
+	{
+		scan_clauses = baserel->baserestrictinfo;
+		fdw_scan_tlist = add_to_flat_tlist(NIL,
+										   root->upper_targets[UPPERREL_GROUP_AGG]->exprs);
+	}
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
-	/* a filter for MongoDB; every clause is still checked locally */
 	filter = mongo_pushdown
 		? mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
 							 &params, &exact)
 		: NULL;
-	fdw_private = list_make2(retrieved_attrs_list(root, baserel),
-							 mongo_bson_node(filter));
+	local_clauses = count ? NIL : scan_clauses;
+
+	if (!count && best_path->path.pathkeys != NIL)
+		sort = mongo_build_sort(best_path->path.pathkeys, baserel->relid,
+								rte->relid, &null_guard);
+	if (!count && mongo_pushdown && exact && root->limit_tuples > 0 &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		(root->sort_pathkeys == NIL ||
+		 pathkeys_contained_in(root->sort_pathkeys,
+							   best_path->path.pathkeys)) &&
+		!skip_columns(root, baserel))
+		limit = (int64) root->limit_tuples;
+
+	fdw_private = list_make5(count ? NIL : retrieved_attrs_list(root, baserel),
+							 mongo_bson_node(filter),
+							 mongo_bson_node(sort),
+							 makeConst(INT8OID, -1, InvalidOid, 8,
+									   Int64GetDatum(limit), false, true),
+							 makeInteger(count ? -1 : null_guard));
 	if (filter != NULL)
 		bson_destroy(filter);
+	if (sort != NULL)
+		bson_destroy(sort);
 
-	return make_foreignscan(tlist, scan_clauses, baserel->relid,
+	return make_foreignscan(tlist, local_clauses,
+							count ? 0 : baserel->relid,
 							params, /* the filter's run-time values */
 							fdw_private,
-							NIL,	/* no custom tlist */
+							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
+}
+
+/*
+ * skip_columns
+ *		Whether a column the scan fills leaves out rows whose values do not
+ *		fit (on_type_mismatch 'skip'): then MongoDB's documents and the
+ *		scan's rows are not one to one, and a limit cannot be sent.
+ */
+static bool
+skip_columns(PlannerInfo *root, RelOptInfo *baserel)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	ForeignTable *table = GetForeignTable(rte->relid);
+	ListCell   *lc;
+
+	foreach(lc, retrieved_attrs_list(root, baserel))
+	{
+		if (mongo_column_mismatch_policy(table, lfirst_int(lc)) ==
+			MONGO_MISMATCH_SKIP)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -327,43 +573,49 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
-	Relation	rel = node->ss.ss_currentRelation;
-	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Index		rtindex = fsplan->scan.scanrelid > 0 ? fsplan->scan.scanrelid
+		: (Index) bms_next_member(fsplan->fs_relids, -1);
+	Oid			relid = exec_rt_fetch(rtindex, estate)->relid;
 	List	   *retrieved = list_nth(fsplan->fdw_private,
 									 MongoScanPrivateRetrievedAttrs);
+	int			count_or_guard = intVal(list_nth(fsplan->fdw_private,
+												 MongoScanPrivateCountOrGuard));
 	MongoScanState *state = palloc0(sizeof(MongoScanState));
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	MongoColumn *columns;
-	bson_t	   *projection;
 	ListCell   *lc;
 	int			ncolumns = 0;
 
 	node->fdw_state = state;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
+	state->count = count_or_guard < 0;
+	state->null_guard = Max(count_or_guard, 0);
 
+	/* a count fills no column: its one output column is the count */
 	columns = palloc(sizeof(MongoColumn) * Max(list_length(retrieved), 1));
 	foreach(lc, retrieved)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
-		Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
+		Form_pg_attribute attr =
+			TupleDescAttr(RelationGetDescr(node->ss.ss_currentRelation),
+						  attnum - 1);
 		char	   *attname = NameStr(attr->attname);
 
 		mongo_init_column(&columns[ncolumns], attnum, attname,
-						  mongo_get_column_field(RelationGetRelid(rel),
-												 attnum, attname),
+						  mongo_get_column_field(relid, attnum, attname),
 						  attr->atttypid, attr->atttypmod);
 		mongo_set_column_policy(&columns[ncolumns],
 								mongo_column_mismatch_policy(table, attnum),
-								mongo_column_flag(table->relid, attnum,
+								mongo_column_flag(relid, attnum,
 												  "objectid_timestamp"),
-								mongo_column_flag(table->relid, attnum,
+								mongo_column_flag(relid, attnum,
 												  "bool_values"));
 		columns[ncolumns++].bson_types =
-			mongo_column_bson_types(table->relid, attnum);
+			mongo_column_bson_types(relid, attnum);
 	}
-	state->converter = mongo_create_converter(RelationGetRelationName(rel),
+	state->converter = mongo_create_converter(get_rel_name(relid),
 											  columns, ncolumns);
 
 	state->query_cxt = estate->es_query_cxt;
@@ -382,8 +634,11 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	state->filter = mongo_node_bson(list_nth(fsplan->fdw_private,
 											 MongoScanPrivateFilter));
-	if (state->filter == NULL)
-		state->filter = bson_new();
+	state->sort = mongo_node_bson(list_nth(fsplan->fdw_private,
+										   MongoScanPrivateSort));
+	state->limit = DatumGetInt64(castNode(Const,
+										  list_nth(fsplan->fdw_private,
+												   MongoScanPrivateLimit))->constvalue);
 	state->param_exprs = ExecInitExprList(fsplan->fdw_exprs,
 										  (PlanState *) node);
 	state->param_types = palloc(sizeof(Oid) *
@@ -392,16 +647,13 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 		state->param_types[foreach_current_index(lc)] =
 			exprType((Node *) lfirst(lc));
 	state->econtext = node->ss.ps.ps_ExprContext;
-	state->find_opts = bson_new();
-	projection = mongo_build_projection(columns, ncolumns);
-	BSON_APPEND_DOCUMENT(state->find_opts, "projection", projection);
-	bson_destroy(projection);
-	BSON_APPEND_INT32(state->find_opts, "batchSize",
-					  state->options.batch_size);
+	if (!state->count)
+		state->projection = mongo_build_projection(columns, ncolumns);
 
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		state->conn = mongo_get_connection(server,
-										   GetUserMapping(scan_user_id(node),
+										   GetUserMapping(scan_user_id(node,
+																	   rtindex),
 														  server->serverid));
 }
 
@@ -411,16 +663,14 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
  *		when read through a view, else the current user.
  */
 static Oid
-scan_user_id(ForeignScanState *node)
+scan_user_id(ForeignScanState *node, Index rtindex)
 {
 #if PG_VERSION_NUM >= 160000
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 
 	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
 #else
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid,
-									   node->ss.ps.state);
+	RangeTblEntry *rte = exec_rt_fetch(rtindex, node->ss.ps.state);
 
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 #endif
@@ -445,6 +695,9 @@ mongoIterateForeignScan(ForeignScanState *node)
 	state->timing = node->ss.ps.instrument != NULL &&
 		node->ss.ps.instrument->need_timer;
 	ExecClearTuple(slot);
+
+	if (state->count)
+		return count_row(state, slot);
 
 	/* a row whose value did not fit a column with policy skip is left out */
 	for (;;)
@@ -478,9 +731,62 @@ mongoIterateForeignScan(ForeignScanState *node)
 		MemoryContextSwitchTo(oldcxt);
 		if (state->timing)
 			add_time_since(&state->convert_time, start);
+		if (state->null_guard > 0 && slot->tts_isnull[state->null_guard - 1])
+			report_null_sort_key(state);
 		if (keep)
 			return ExecStoreVirtualTuple(slot);
 	}
+}
+
+/*
+ * count_row
+ *		The one row of a count MongoDB made: $count returns a document
+ *		{count: n}, or no document at all when there is nothing to count.
+ */
+static TupleTableSlot *
+count_row(MongoScanState *state, TupleTableSlot *slot)
+{
+	const bson_t *document;
+	bson_iter_t iter;
+	int64		count = 0;
+
+	if (state->counted)
+		return slot;
+	state->counted = true;
+	if (next_document(state, &document))
+	{
+		state->documents++;
+		state->bytes += document->len;
+		if (!bson_iter_init_find(&iter, document, "count") ||
+			!BSON_ITER_HOLDS_NUMBER(&iter))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("MongoDB answered a count of collection \"%s\" with no number",
+							state->options.collection)));
+		count = bson_iter_as_int64(&iter);
+	}
+	slot->tts_values[0] = Int64GetDatum(count);
+	slot->tts_isnull[0] = false;
+	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * report_null_sort_key
+ *		A NULL in a sort key MongoDB puts where PostgreSQL does not: stop
+ *		rather than return rows out of order (see mongo_build_sort).
+ */
+static void
+report_null_sort_key(MongoScanState *state)
+{
+	char	   *id = mongo_document_id_string(state->converter->document);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("a document of foreign table \"%s\" has a null _id, which MongoDB sorts before all others",
+					state->converter->relname),
+			 errdetail("The query's ORDER BY puts NULLs at the other end; the document is %s.",
+					   id),
+			 errhint("Add NULLS FIRST (or NULLS LAST after DESC) to the ORDER BY, or SET mongo_etl.pushdown = off.")));
 }
 
 /*
@@ -541,7 +847,10 @@ next_document(MongoScanState *state, const bson_t **document)
 static void
 mongoReScanForeignScan(ForeignScanState *node)
 {
-	close_cursor((MongoScanState *) node->fdw_state);
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+
+	close_cursor(state);
+	state->counted = false;
 }
 
 /*
@@ -619,15 +928,12 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (es->verbose)
 		{
 			/* the values sent, once known; else where they go */
-			bson_t	   *shown = state->sent_filter != NULL
-				? state->sent_filter
-				: mongo_bind_filter(state->filter, NULL, NULL, NULL);
+			bson_t	   *shown = state->sent_filter;
 
+			if (shown == NULL && state->filter != NULL)
+				shown = mongo_bind_filter(state->filter, NULL, NULL, NULL);
 			ExplainPropertyText("MongoDB Command",
-								mongo_find_command_string(&state->options,
-														  shown,
-														  state->find_opts),
-								es);
+								command_string(state, shown), es);
 			if (shown != state->sent_filter)
 				bson_destroy(shown);
 		}
@@ -681,6 +987,10 @@ open_cursor(MongoScanState *state)
 {
 	mongoc_client_t *client = mongo_connection_client(state->conn);
 	bson_t	   *filter = state->filter;
+	MongoRequest request;
+	bson_t		query = BSON_INITIALIZER;
+	bson_t		opts = BSON_INITIALIZER;
+	bool		aggregate;
 
 	/* the values of parameters, as they are now (a rescan may change them) */
 	if (state->param_exprs != NIL)
@@ -705,17 +1015,62 @@ open_cursor(MongoScanState *state)
 		filter = mongo_bind_filter(state->filter, values, nulls,
 								   state->param_types);
 	}
-
-	state->collection = mongoc_client_get_collection(client,
-													 state->options.database,
-													 state->options.collection);
-	state->cursor = mongoc_collection_find_with_opts(state->collection,
-													 filter,
-													 state->find_opts,
-													 NULL);
 	if (state->sent_filter != NULL && state->sent_filter != state->filter)
 		bson_destroy(state->sent_filter);
 	state->sent_filter = filter;
+
+	describe_request(state, filter, &request);
+	aggregate = mongo_build_command(&state->options, &request, &query, &opts);
+	state->collection = mongoc_client_get_collection(client,
+													 state->options.database,
+													 state->options.collection);
+	if (aggregate)
+		state->cursor = mongoc_collection_aggregate(state->collection,
+													MONGOC_QUERY_NONE,
+													&query, &opts, NULL);
+	else
+		state->cursor = mongoc_collection_find_with_opts(state->collection,
+														 &query, &opts,
+														 NULL);
+	bson_destroy(&query);
+	bson_destroy(&opts);
+}
+
+/*
+ * describe_request
+ *		What the scan asks MongoDB for, with this filter.
+ */
+static void
+describe_request(MongoScanState *state, const bson_t *filter,
+				 MongoRequest *request)
+{
+	request->filter = filter;
+	request->projection = state->projection;
+	request->sort = state->sort;
+	request->skip = 0;
+	request->limit = state->limit;
+	request->count = state->count;
+}
+
+/*
+ * command_string
+ *		The command the scan sends, with this filter, for EXPLAIN.
+ */
+static char *
+command_string(MongoScanState *state, const bson_t *filter)
+{
+	MongoRequest request;
+	bson_t		query = BSON_INITIALIZER;
+	bson_t		opts = BSON_INITIALIZER;
+	bool		aggregate;
+	char	   *result;
+
+	describe_request(state, filter, &request);
+	aggregate = mongo_build_command(&state->options, &request, &query, &opts);
+	result = mongo_command_string(&state->options, aggregate, &query, &opts);
+	bson_destroy(&query);
+	bson_destroy(&opts);
+	return result;
 }
 
 /*
@@ -757,9 +1112,12 @@ release_scan_resources(void *arg)
 	if (state->filter != NULL)
 		bson_destroy(state->filter);
 	state->filter = NULL;
-	if (state->find_opts != NULL)
-		bson_destroy(state->find_opts);
-	state->find_opts = NULL;
+	if (state->projection != NULL)
+		bson_destroy(state->projection);
+	state->projection = NULL;
+	if (state->sort != NULL)
+		bson_destroy(state->sort);
+	state->sort = NULL;
 	if (state->conn != NULL)
 		mongo_release_connection(state->conn);
 	state->conn = NULL;

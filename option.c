@@ -48,6 +48,8 @@ static const MongoOption valid_options[] = {
 	{"collection", ForeignTableRelationId},
 	{"batch_size", ForeignTableRelationId},
 	{"file", ForeignTableRelationId},
+	{"filter", ForeignTableRelationId},
+	{"pipeline", ForeignTableRelationId},
 	{"field", AttributeRelationId},
 	{"on_type_mismatch", ForeignTableRelationId},
 	{"on_type_mismatch", AttributeRelationId},
@@ -64,6 +66,7 @@ static int32 parse_batch_size(const char *value);
 static void validate_field_path(const char *path);
 static MongoMismatchPolicy parse_mismatch_policy(const char *value);
 static uint32 parse_bson_types(const char *value);
+static bson_t *parse_json(const char *option, const char *value);
 static void check_file_privilege(const char *option);
 static char *find_dump_file(const char *dump_dir, const char *database,
 							const char *collection);
@@ -139,6 +142,9 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 			(void) parse_mismatch_policy(value);
 		else if (strcmp(def->defname, "bson_type") == 0)
 			(void) parse_bson_types(value);
+		else if (strcmp(def->defname, "filter") == 0 ||
+				 strcmp(def->defname, "pipeline") == 0)
+			(void) parse_json(def->defname, value);
 		else if (value[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -328,6 +334,8 @@ mongo_get_table_options(ForeignTable *table, ForeignServer *server,
 	const char *collection = mongo_get_option(table->options, "collection");
 	const char *batch_size = mongo_get_option(table->options, "batch_size");
 	const char *file = mongo_get_option(table->options, "file");
+	const char *filter = mongo_get_option(table->options, "filter");
+	const char *pipeline = mongo_get_option(table->options, "pipeline");
 	const char *uristr = mongo_get_option(server->options, "uri");
 	const char *dump_dir = mongo_get_option(server->options, "dump_dir");
 
@@ -337,9 +345,20 @@ mongo_get_table_options(ForeignTable *table, ForeignServer *server,
 		? parse_batch_size(batch_size) : MONGO_DEFAULT_BATCH_SIZE;
 	options->database = database != NULL ? pstrdup(database) : NULL;
 	options->dump_file = NULL;
+	options->filter = filter != NULL ? parse_json("filter", filter) : NULL;
+	options->pipeline = pipeline != NULL
+		? parse_json("pipeline", pipeline) : NULL;
 
 	if (dump_dir != NULL)
 	{
+		if (filter != NULL || pipeline != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("foreign table \"%s\" has the option \"%s\" but its server \"%s\" reads mongodump files",
+							get_rel_name(table->relid),
+							filter != NULL ? "filter" : "pipeline",
+							server->servername),
+					 errdetail("Only a MongoDB server runs filters and pipelines.")));
 		if (file == NULL)
 			options->dump_file = find_dump_file(dump_dir, database,
 												options->collection);
@@ -467,6 +486,94 @@ mongo_column_flag(Oid relid, AttrNumber attnum, const char *name)
 			return parse_bool(defGetString(def), &flag) && flag;
 	}
 	return false;
+}
+
+/*
+ * parse_json
+ *		The value of option filter (a query filter: a document) or pipeline
+ *		(an aggregation pipeline: an array of stages, each a document with
+ *		one $-operator), in MongoDB extended JSON, as a bson_t in palloc'd
+ *		memory; a pipeline as the array's BSON document.
+ */
+static bson_t *
+parse_json(const char *option, const char *value)
+{
+	bool		is_pipeline = strcmp(option, "pipeline") == 0;
+	char	   *json = is_pipeline ? psprintf("{\"pipeline\": %s}", value)
+		: pstrdup(value);
+	bson_error_t error;
+	bson_t	   *parsed = bson_new_from_json((const uint8_t *) json, -1, &error);
+	bson_t		content;
+	bson_t	   *result;
+	const char *problem = NULL;
+	uint8_t    *data;
+
+	if (parsed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\"", option),
+				 errdetail("libbson could not parse it as extended JSON: %s.",
+						   error.message),
+				 errhint("%s", is_pipeline
+						 ? "Give an array of stages, for example '[{\"$unwind\": \"$items\"}]'."
+						 : "Give a query document, for example '{\"type\": \"order\"}'. Write $type with a single type name.")));
+
+	if (!is_pipeline)
+		bson_init_static(&content, bson_get_data(parsed), parsed->len);
+	else
+	{
+		bson_iter_t iter;
+		uint32		len;
+		const uint8_t *array;
+
+		/* nothing may follow the array inside the braces added above */
+		if (bson_count_keys(parsed) != 1 || !bson_iter_init(&iter, parsed) ||
+			!bson_iter_next(&iter) || !BSON_ITER_HOLDS_ARRAY(&iter))
+			problem = "It is not an array of stages.";
+		else
+		{
+			bson_iter_t stage;
+
+			bson_iter_array(&iter, &len, &array);
+			bson_init_static(&content, array, len);
+			bson_iter_init(&stage, &content);
+			while (problem == NULL && bson_iter_next(&stage))
+			{
+				const uint8_t *stage_data;
+				uint32		stage_len;
+				bson_t		doc;
+				bson_iter_t op;
+
+				if (!BSON_ITER_HOLDS_DOCUMENT(&stage))
+				{
+					problem = "A stage is not a document.";
+					break;
+				}
+				bson_iter_document(&stage, &stage_len, &stage_data);
+				bson_init_static(&doc, stage_data, stage_len);
+				if (bson_count_keys(&doc) != 1 ||
+					!bson_iter_init(&op, &doc) || !bson_iter_next(&op) ||
+					bson_iter_key(&op)[0] != '$')
+					problem = "Each stage must be a document with one stage operator, such as {\"$match\": {...}}.";
+			}
+		}
+	}
+	if (problem != NULL)
+	{
+		bson_destroy(parsed);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\"", option),
+				 errdetail("%s", problem)));
+	}
+
+	/* keep the document (the stages' array) in palloc'd memory */
+	data = palloc(content.len);
+	memcpy(data, bson_get_data(&content), content.len);
+	bson_destroy(parsed);
+	result = palloc(sizeof(bson_t));
+	bson_init_static(result, data, content.len);
+	return result;
 }
 
 /*

@@ -117,9 +117,14 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT n FROM big_filtered WHERE n = 5;
 
 -- other WHERE clauses are evaluated locally, on the fields they need
 SELECT name FROM users WHERE city = 'Oslo' OR score < 0 ORDER BY name;
--- count(*) fetches only _id
+-- count(*) is counted by MongoDB; without pushdown, the scan fetches
+-- only _id
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users;
 SELECT count(*) FROM users;
+SET mongo_etl.pushdown = off;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users;
+SELECT count(*) FROM users;
+RESET mongo_etl.pushdown;
 -- a whole-row reference fetches every column
 EXPLAIN (VERBOSE, COSTS OFF) SELECT u FROM users u WHERE name = 'Eve';
 SELECT u FROM users u WHERE name = 'Eve';
