@@ -85,6 +85,8 @@ typedef struct MongoRelationInfo
 {
 	Bitmapset  *attrs_used;		/* columns the query reads, including in
 								 * local WHERE clauses */
+	bool		from_server;	/* read from a MongoDB server, not a
+								 * mongodump file: can sort and count */
 } MongoRelationInfo;
 
 /* Planner state of an aggregate over a foreign table (count pushdown) */
@@ -251,6 +253,9 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 
 	baserel->fdw_private = fpinfo;
+	fpinfo->from_server =
+		mongo_get_option(GetForeignServer(GetForeignTable(foreigntableid)->serverid)->options,
+						 "uri") != NULL;
 
 	/* every WHERE clause is evaluated locally, so its columns are needed */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
@@ -308,6 +313,7 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL)); /* no fdw_private */
 
 	if (!mongo_pushdown || root->query_pathkeys == NIL ||
+		!((MongoRelationInfo *) baserel->fdw_private)->from_server ||
 		!pathkeys_belong_to(root->query_pathkeys, baserel))
 		return;
 	sort = mongo_build_sort(root->query_pathkeys, baserel->relid,
@@ -377,7 +383,6 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	PathTarget *target;
 	Aggref	   *aggref;
 	RangeTblEntry *rte;
-	ForeignTable *table;
 	bson_t	   *filter;
 	List	   *params = NIL;
 	bool		exact;
@@ -402,11 +407,9 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		return;
 
 	/* a mongodump file has no server to count */
-	rte = planner_rt_fetch(input_rel->relid, root);
-	table = GetForeignTable(rte->relid);
-	if (mongo_get_option(GetForeignServer(table->serverid)->options,
-						 "uri") == NULL)
+	if (!((MongoRelationInfo *) input_rel->fdw_private)->from_server)
 		return;
+	rte = planner_rt_fetch(input_rel->relid, root);
 
 	filter = mongo_build_filter(extract_actual_clauses(input_rel->baserestrictinfo,
 													   false),

@@ -508,6 +508,15 @@ parse_json(const char *option, const char *value)
 	const char *problem = NULL;
 	uint8_t    *data;
 
+	/* libbson would read a top-level array as a document */
+	if (parsed != NULL && !is_pipeline && value[strspn(value, " \t\r\n")] != '{')
+	{
+		bson_destroy(parsed);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\"", option),
+				 errdetail("It is not a document.")));
+	}
 	if (parsed == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

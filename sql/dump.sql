@@ -67,6 +67,15 @@ SELECT (SELECT count(*) FROM users_dump) AS dump_rows,
        (SELECT count(*) FROM (SELECT * FROM users_dump EXCEPT SELECT * FROM users_mongo) d) AS not_on_server,
        (SELECT count(*) FROM (SELECT * FROM users_mongo EXCEPT SELECT * FROM users_dump) d) AS only_on_server;
 
+-- a file is read in its order: ORDER BY, LIMIT and count(*) are done here
+SELECT in_dump('EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM users_dump ORDER BY _id LIMIT 2');
+SELECT _id FROM users_dump ORDER BY _id DESC LIMIT 2;
+SELECT in_dump('EXPLAIN (COSTS OFF) SELECT count(*) FROM users_dump');
+-- filters and pipelines need a server
+CREATE FOREIGN TABLE users_dump_filtered (name text)
+  SERVER dump OPTIONS (database 'regress', collection 'users', filter '{"age": 31}');
+SELECT * FROM users_dump_filtered;
+
 -- EXPLAIN names the file; ANALYZE counts the documents and bytes read
 SELECT in_dump('EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM users_dump WHERE age > 30');
 SELECT in_dump('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT name FROM users_gz');

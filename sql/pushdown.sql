@@ -8,6 +8,8 @@
 CREATE SERVER pushdown FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown;
 SET timezone = 'UTC';
+CREATE SCHEMA pushdown;
+SET search_path = pushdown;
 
 -- bson_type declares the BSON types a field holds; any other is a mismatch
 CREATE FOREIGN TABLE mixed (
@@ -39,7 +41,7 @@ SELECT name FROM strict_names WHERE name IS NOT NULL;
 
 -- The filter each query sends (from EXPLAIN), and its rows, which must be
 -- the rows PostgreSQL finds when it evaluates every clause itself.
-CREATE FUNCTION pushed(query text, filter OUT text, result OUT text)
+CREATE FUNCTION pushed(query text, command OUT text, result OUT text)
 LANGUAGE plpgsql AS $$
 DECLARE
   plan jsonb;
@@ -47,9 +49,11 @@ DECLARE
 BEGIN
   PERFORM set_config('client_min_messages', 'error', true);
   EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || query INTO plan;
-  filter := coalesce((jsonb_path_query_first(plan,
-                        'strict $.**."MongoDB Command"') #>> '{}')::jsonb
-                     ->> 'filter', '-');
+  -- the command without what every scan sends
+  command := coalesce(((jsonb_path_query_first(plan,
+                         'strict $.**."MongoDB Command"') #>> '{}')::jsonb
+                      - '{find,aggregate,projection,batchSize,cursor,$db}'::text[])::text,
+                     '-');
   EXECUTE format('SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (%s) r',
                  query) INTO result;
   PERFORM set_config('mongo_etl.pushdown', 'off', true);
@@ -179,6 +183,123 @@ BEGIN
   RAISE NOTICE 'found %', found;
 END $$;
 
+-- ORDER BY: sent when MongoDB orders the rows as PostgreSQL would; the
+-- rows in order, compared with PostgreSQL's own sort
+CREATE FUNCTION ordered(query text, command OUT text, result OUT text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+  local text;
+BEGIN
+  EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || query INTO plan;
+  command := coalesce(((jsonb_path_query_first(plan,
+                          'strict $.**."MongoDB Command"') #>> '{}')::jsonb
+                       - '{find,aggregate,projection,batchSize,cursor,$db}'::text[])::text,
+                      '-')
+             || CASE WHEN plan::text LIKE '%"Sort Key"%' THEN ' + local sort'
+                     ELSE '' END;
+  EXECUTE format('SELECT string_agg(r::text, '' '') FROM (%s) r', query)
+    INTO result;
+  PERFORM set_config('mongo_etl.pushdown', 'off', true);
+  EXECUTE format('SELECT string_agg(r::text, '' '') FROM (%s) r', query)
+    INTO local;
+  PERFORM set_config('mongo_etl.pushdown', 'on', true);
+  IF result IS DISTINCT FROM local THEN
+    RAISE EXCEPTION 'pushdown changes the result of %', query
+      USING DETAIL = format('With pushdown: %s; without: %s.', result, local);
+  END IF;
+END $$;
+CREATE FOREIGN TABLE users (
+  _id text OPTIONS (bson_type 'objectId'), name text OPTIONS (bson_type 'string'),
+  age int, created timestamptz OPTIONS (bson_type 'date'),
+  day date OPTIONS (field 'created', bson_type 'date'), score float8,
+  active bool, city text OPTIONS (field 'address.city', bson_type 'string')
+) SERVER pushdown OPTIONS (database 'mongo_etl_regress', collection 'users');
+SELECT * FROM ordered($$SELECT name, age FROM users ORDER BY age NULLS FIRST$$);
+SELECT * FROM ordered($$SELECT name, age FROM users ORDER BY age DESC NULLS LAST$$);
+SELECT * FROM ordered($$SELECT name, age FROM users ORDER BY age$$);
+SELECT * FROM ordered($$SELECT name FROM users ORDER BY name NULLS FIRST$$);
+SELECT * FROM ordered($$SELECT name FROM users ORDER BY name COLLATE "en-x-icu" NULLS FIRST$$);
+SELECT * FROM ordered($$SELECT name, created FROM users ORDER BY created NULLS FIRST$$);
+SELECT * FROM ordered($$SELECT name, active FROM users ORDER BY active NULLS FIRST, name$$);
+SELECT * FROM ordered($$SELECT name, day FROM users ORDER BY day NULLS FIRST, name$$);
+SELECT * FROM ordered($$SELECT name, score FROM users ORDER BY score NULLS FIRST$$);
+SELECT * FROM ordered($$SELECT city, name FROM users ORDER BY city DESC, name DESC$$);
+-- _id: NULLs never come (a null _id raises an error), so the usual order
+SELECT * FROM ordered($$SELECT _id, name FROM users ORDER BY _id$$);
+SELECT * FROM ordered($$SELECT _id, name FROM users ORDER BY _id DESC$$);
+
+-- LIMIT: sent with the sort, when every WHERE clause is sent exactly and
+-- nothing else needs the rows; OFFSET rows are fetched and skipped here
+CREATE FOREIGN TABLE big (_id int, n int, score float8)
+  SERVER pushdown OPTIONS (database 'mongo_etl_regress', collection 'big');
+SELECT * FROM ordered($$SELECT _id FROM big ORDER BY _id LIMIT 3$$);
+SELECT * FROM ordered($$SELECT _id FROM big ORDER BY _id DESC LIMIT 3 OFFSET 2$$);
+SELECT * FROM ordered($$SELECT _id FROM big WHERE n >= 500 ORDER BY _id LIMIT 2$$);
+SELECT * FROM ordered($$SELECT _id FROM big WHERE n < 1000 AND score >= 250 ORDER BY _id LIMIT 2$$);
+SELECT * FROM ordered($$SELECT _id FROM big WHERE n < 2000 AND n % 1000 = 7 ORDER BY _id LIMIT 2$$);
+SELECT * FROM ordered($$SELECT count(*) FROM (SELECT n FROM big LIMIT 5) s$$);
+SELECT * FROM ordered($$SELECT DISTINCT n % 3 FROM big ORDER BY 1 LIMIT 2$$);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT _id FROM big ORDER BY _id LIMIT 5;
+
+-- a null _id breaks an ORDER BY _id that puts NULLs last: an error, not
+-- rows out of order
+CREATE FOREIGN TABLE null_id (_id int, n int)
+  SERVER pushdown OPTIONS (database 'mongo_etl_regress', collection 'null_id');
+SELECT * FROM null_id ORDER BY _id;
+SELECT * FROM null_id ORDER BY _id NULLS FIRST;
+SET mongo_etl.pushdown = off;
+SELECT * FROM null_id ORDER BY _id;
+RESET mongo_etl.pushdown;
+
+-- count(*): MongoDB counts when it decides every WHERE clause exactly
+SELECT * FROM pushed($$SELECT count(*) FROM users$$);
+SELECT * FROM pushed($$SELECT count(*) FROM users WHERE age > 30$$);
+SELECT * FROM pushed($$SELECT count(*) FROM users WHERE age > 30 OR name LIKE 'E%'$$);
+SELECT * FROM pushed($$SELECT count(*) FROM users WHERE score < 4$$);
+SELECT * FROM pushed($$SELECT count(*) FROM users WHERE city IS NULL$$);
+SELECT * FROM pushed($$SELECT count(*) FROM big WHERE n BETWEEN 100 AND 199$$);
+SELECT * FROM pushed($$SELECT count(*) FROM big WHERE n < 0$$);
+SELECT * FROM pushed($$SELECT count(*), max(n) FROM big$$);
+SELECT * FROM pushed($$SELECT count(*) FROM big GROUP BY n % 2 > 0$$);
+SELECT * FROM pushed($$SELECT count(n) FROM big$$);
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users WHERE age > 30;
+
+-- table options filter (always ANDed in) and pipeline (what the table
+-- reads); pushed clauses follow the pipeline
+CREATE FOREIGN TABLE paris (any_id text OPTIONS (field '_id'), name text)
+  SERVER pushdown
+  OPTIONS (database 'mongo_etl_regress', collection 'mixed',
+           filter '{"addr.city": "Paris"}');
+SELECT * FROM paris ORDER BY any_id;
+SELECT * FROM pushed($$SELECT count(*) FROM paris$$);
+CREATE FOREIGN TABLE parity (even bool OPTIONS (field '_id'), total int8)
+  SERVER pushdown
+  OPTIONS (database 'mongo_etl_regress', collection 'big',
+           pipeline '[{"$group": {"_id": "$even", "total": {"$sum": "$n"}}}]');
+SELECT * FROM pushed($$SELECT even, total FROM parity$$);
+SELECT * FROM pushed($$SELECT total FROM parity WHERE even$$);
+SELECT * FROM pushed($$SELECT count(*) FROM parity WHERE NOT even$$);
+-- the same sums computed here from the documents
+SELECT even, total = (SELECT sum(n) FROM big WHERE (n % 2 = 0) = even) AS same
+  FROM parity ORDER BY even;
+-- the filter applies to the collection, before the pipeline
+ALTER FOREIGN TABLE parity OPTIONS (ADD filter '{"n": {"$lt": 100}}');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT total FROM parity WHERE even;
+SELECT even, total FROM parity ORDER BY even;
+ALTER FOREIGN TABLE paris OPTIONS (SET filter '{"addr.city": ');
+ALTER FOREIGN TABLE paris OPTIONS (SET filter '[1]');
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '{"$match": {}}');
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[1]');
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[{"$match": {}, "$limit": 1}]');
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[{"match": {}}]');
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[], "x": 1');
+-- a stage the server rejects is an error, never an empty result
+ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[{"$nosuchstage": {}}]');
+SELECT * FROM paris;
+ALTER FOREIGN TABLE paris OPTIONS (DROP pipeline);
+
 -- EXPLAIN ANALYZE: what came back, in how many round trips, and where the
 -- time went (20,000 documents in batches of 7,000: find and two getMores)
 CREATE FOREIGN TABLE big_batches (n int) SERVER pushdown
@@ -195,3 +316,5 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+
+RESET search_path;
