@@ -214,6 +214,18 @@ make_client(ForeignServer *server, UserMapping *user)
 }
 
 /*
+ * mongo_forget_connection
+ *		Have the client rebuilt when it is next asked for and no scan uses
+ *		it: after a failed server selection libmongoc waits before trying
+ *		again and reports only that, where a new client reports the cause.
+ */
+void
+mongo_forget_connection(MongoConnection *conn)
+{
+	conn->invalidated = true;
+}
+
+/*
  * mongo_count_round_trips
  *		Count the commands sent from now on into *counter, until called with
  *		NULL.  A scan sets it around its calls into libmongoc, so EXPLAIN

@@ -93,6 +93,7 @@ extern MongoConnection *mongo_get_connection(ForeignServer *server,
 extern mongoc_client_t *mongo_connection_client(MongoConnection *conn);
 extern void mongo_release_connection(MongoConnection *conn);
 extern void mongo_count_round_trips(uint64 *counter);
+extern void mongo_forget_connection(MongoConnection *conn);
 extern void mongo_report_error(const bson_error_t *error,
 							   const char *servername,
 							   const char *database,

@@ -29,6 +29,7 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -37,11 +38,13 @@
 #include "optimizer/restrictinfo.h"
 #include "optimizer/tlist.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "mongo_etl.h"
 
@@ -51,11 +54,17 @@ PG_MODULE_MAGIC;
 bool		mongo_pushdown = true;
 
 /*
- * Row count assumed for a collection: the FDW has no statistics yet, and
- * asking the server for a count at plan time would cost a round trip on
- * every plan.
+ * Row count assumed for a collection whose server is not asked (option
+ * use_remote_estimate 'false', or a mongodump file) or cannot answer.
  */
 #define MONGO_DEFAULT_ROWS 1000
+
+/*
+ * Collections whose estimated document count a backend remembers for the
+ * rest of its transaction, so that a query planned again, or naming a
+ * table twice, costs one round trip.
+ */
+#define MONGO_ESTIMATE_CACHE_SIZE 64
 
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
@@ -67,11 +76,11 @@ bool		mongo_pushdown = true;
 #define MONGO_PER_DOCUMENT_COST_FACTOR 10.0
 
 /*
- * Cost of a scan sorted by the server relative to an unsorted one: an
- * index may serve it, or the server sorts; either way less than a Sort
- * here after the transfer.
+ * Extra cost per document of a scan the server sorts, relative to
+ * cpu_operator_cost: an index may serve it, or the server sorts; either
+ * way less than a Sort here, which compares each row log2(N) times.
  */
-#define MONGO_SORT_COST_FACTOR 1.05
+#define MONGO_SORT_COST_PER_DOCUMENT 1.0
 
 /* The function count(*) */
 #if PG_VERSION_NUM >= 140000
@@ -177,6 +186,7 @@ static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *output_rel,
 									  void *extra);
 static bool pathkeys_belong_to(List *pathkeys, RelOptInfo *rel);
+static double estimated_rows(RelOptInfo *baserel, Oid foreigntableid);
 static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel);
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
@@ -268,12 +278,96 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 					   &fpinfo->attrs_used);
 	}
 
+	/* ANALYZE is not supported, so tuples is unknown here */
 	if (baserel->tuples <= 0)
-		baserel->tuples = MONGO_DEFAULT_ROWS;
+		baserel->tuples = fpinfo->from_server
+			? estimated_rows(baserel, foreigntableid) : MONGO_DEFAULT_ROWS;
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root,
 														 baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
+}
+
+/*
+ * estimated_rows
+ *		The rows a scan of a collection reads, as MongoDB estimates its
+ *		documents from its metadata (estimatedDocumentCount: the count
+ *		command without a filter, no collection scan), unless the option
+ *		use_remote_estimate of the table or else its server is 'false'.
+ *		Remembered for the transaction.  A server that cannot answer gives
+ *		the default: planning goes on, and the scan reports the error.
+ */
+static double
+estimated_rows(RelOptInfo *baserel, Oid foreigntableid)
+{
+	static struct
+	{
+		Oid			relid;
+		LocalTransactionId lxid;
+		double		rows;
+	}			cache[MONGO_ESTIMATE_CACHE_SIZE];
+	static int	next_slot = 0;
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	const char *option = mongo_get_option(table->options,
+										  "use_remote_estimate");
+	MongoTableOptions options;
+	MongoConnection *conn;
+	mongoc_collection_t *collection;
+	bson_error_t error;
+	int64		count;
+	bool		use;
+	Oid			userid;
+	int			i;
+
+	if (option == NULL)
+		option = mongo_get_option(server->options, "use_remote_estimate");
+	if (option != NULL && parse_bool(option, &use) && !use)
+		return MONGO_DEFAULT_ROWS;
+
+	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
+	{
+		if (cache[i].relid == foreigntableid &&
+			cache[i].lxid == MyProc->lxid)
+			return cache[i].rows;
+	}
+
+	/* without a user mapping, the scan reports that; EXPLAIN can go on */
+	userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							   ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(server->serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							   ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(server->serverid)))
+		return MONGO_DEFAULT_ROWS;
+
+	mongo_get_table_options(table, server, &options);
+	conn = mongo_get_connection(server, GetUserMapping(userid,
+													   server->serverid));
+	collection = mongoc_client_get_collection(mongo_connection_client(conn),
+											  options.database,
+											  options.collection);
+	count = mongoc_collection_estimated_document_count(collection, NULL, NULL,
+													   NULL, &error);
+	mongoc_collection_destroy(collection);
+	if (count < 0)
+		mongo_forget_connection(conn);
+	mongo_release_connection(conn);
+	if (count < 0)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("no document count for \"%s.%s\": %s",
+								 options.database, options.collection,
+								 error.message)));
+		return MONGO_DEFAULT_ROWS;
+	}
+
+	cache[next_slot].relid = foreigntableid;
+	cache[next_slot].lxid = MyProc->lxid;
+	cache[next_slot].rows = Max(count, 1);
+	next_slot = (next_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
+	return Max(count, 1);
 }
 
 /*
@@ -327,8 +421,10 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 			 create_foreignscan_path(root, baserel,
 									 NULL,
 									 baserel->rows,
-									 startup_cost * MONGO_SORT_COST_FACTOR,
-									 total_cost * MONGO_SORT_COST_FACTOR,
+									 startup_cost,
+									 total_cost + baserel->tuples *
+									 cpu_operator_cost *
+									 MONGO_SORT_COST_PER_DOCUMENT,
 									 root->query_pathkeys,
 									 baserel->lateral_relids,
 									 NULL,

@@ -42,6 +42,8 @@ typedef struct MongoOption
 static const MongoOption valid_options[] = {
 	{"uri", ForeignServerRelationId},
 	{"dump_dir", ForeignServerRelationId},
+	{"use_remote_estimate", ForeignServerRelationId},
+	{"use_remote_estimate", ForeignTableRelationId},
 	{"username", UserMappingRelationId},
 	{"password", UserMappingRelationId},
 	{"database", ForeignTableRelationId},
@@ -127,7 +129,8 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "field") == 0)
 			validate_field_path(value);
 		else if (strcmp(def->defname, "objectid_timestamp") == 0 ||
-				 strcmp(def->defname, "bool_values") == 0)
+				 strcmp(def->defname, "bool_values") == 0 ||
+				 strcmp(def->defname, "use_remote_estimate") == 0)
 		{
 			bool		flag;
 

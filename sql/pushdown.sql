@@ -300,6 +300,27 @@ ALTER FOREIGN TABLE paris OPTIONS (ADD pipeline '[{"$nosuchstage": {}}]');
 SELECT * FROM paris;
 ALTER FOREIGN TABLE paris OPTIONS (DROP pipeline);
 
+-- row estimates: MongoDB's estimated document count, unless the table or
+-- its server sets use_remote_estimate 'false'
+CREATE FUNCTION plan_rows(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+  RETURN plan #> '{0,Plan,Plan Rows}';
+END $$;
+SELECT plan_rows('SELECT * FROM big') AS big, plan_rows('SELECT * FROM users') AS users,
+       plan_rows('SELECT * FROM big WHERE n = 5') AS big_one_n;
+ALTER FOREIGN TABLE big OPTIONS (ADD use_remote_estimate 'false');
+SELECT plan_rows('SELECT * FROM big') AS big;
+ALTER FOREIGN TABLE big OPTIONS (DROP use_remote_estimate);
+ALTER SERVER pushdown OPTIONS (ADD use_remote_estimate 'false');
+SELECT plan_rows('SELECT * FROM big') AS big;
+ALTER FOREIGN TABLE big OPTIONS (ADD use_remote_estimate 'true');
+SELECT plan_rows('SELECT * FROM big') AS big;
+ALTER SERVER pushdown OPTIONS (DROP use_remote_estimate);
+ALTER FOREIGN TABLE big OPTIONS (SET use_remote_estimate 'maybe');
+
 -- EXPLAIN ANALYZE: what came back, in how many round trips, and where the
 -- time went (20,000 documents in batches of 7,000: find and two getMores)
 CREATE FOREIGN TABLE big_batches (n int) SERVER pushdown
