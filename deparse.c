@@ -371,6 +371,8 @@ typedef struct FilterContext
 	List	   *params;			/* expressions of run-time values */
 	bool		exact;			/* so far, the filter keeps exactly the
 								 * documents whose rows PostgreSQL keeps */
+	uint32		text_forms;		/* for MONGO_ENCODE_TEXT_FORMS: the BSON
+								 * types (string, ObjectId) of the column */
 } FilterContext;
 
 #define NUMBER_TYPES \
@@ -428,8 +430,9 @@ static bool sortable_column(const FilterColumn *col, Oid collation,
 static void append_value(bson_t *doc, const char *key, Expr *value,
 						 MongoEncoding encoding, FilterContext *ctx);
 static void append_encoded(bson_t *doc, const char *key, Datum value,
-						   Oid type, MongoEncoding encoding);
-static void append_text_forms(bson_t *array, int *n, const char *str);
+						   Oid type, MongoEncoding encoding, uint32 forms);
+static void append_text_forms(bson_t *array, int *n, const char *str,
+							  uint32 forms);
 static int64 timestamp_ms(Timestamp ts, bool round_up);
 static int64 date_ms(DateADT date, bool next_day);
 static void bind_document(bson_t *out, const bson_t *in, Datum *values,
@@ -464,6 +467,7 @@ mongo_build_filter(List *clauses, Index relid, Oid relation, List **params,
 	ctx.relation = relation;
 	ctx.params = *params;
 	ctx.exact = true;
+	ctx.text_forms = 0;
 
 	bson_append_array_begin(filter, "$and", -1, &conditions);
 	foreach(lc, clauses)
@@ -701,6 +705,7 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 			if (eq || ne)
 			{
 				*compared |= MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+				ctx->text_forms = col->accepted & *compared;
 				append_value(test, eq ? "$in" : "$nin", value,
 							 eq ? MONGO_ENCODE_TEXT_FORMS
 							 : MONGO_ENCODE_TEXT_FORMS_NULL, ctx);
@@ -899,11 +904,12 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 		if (nulls[i])
 			continue;
 		if (encoding == MONGO_ENCODE_STRING)
-			append_text_forms(&list, &n, TextDatumGetCString(items[i]));
+			append_text_forms(&list, &n, TextDatumGetCString(items[i]),
+							  col.accepted & compared);
 		else
 		{
 			snprintf(key, sizeof(key), "%d", n++);
-			append_encoded(&list, key, items[i], elemtype, encoding);
+			append_encoded(&list, key, items[i], elemtype, encoding, 0);
 		}
 	}
 	if (!clause->useOr)
@@ -1287,12 +1293,14 @@ append_value(bson_t *doc, const char *key, Expr *value,
 	if (IsA(value, Const))
 	{
 		append_encoded(doc, key, ((Const *) value)->constvalue,
-					   ((Const *) value)->consttype, encoding);
+					   ((Const *) value)->consttype, encoding,
+					   ctx->text_forms);
 		return;
 	}
 	bson_append_document_begin(doc, key, -1, &placeholder);
 	BSON_APPEND_INT32(&placeholder, "$param", list_length(ctx->params));
 	BSON_APPEND_INT32(&placeholder, "$encode", (int32) encoding);
+	BSON_APPEND_INT64(&placeholder, "$forms", ctx->text_forms);
 	bson_append_document_end(doc, &placeholder);
 	ctx->params = lappend(ctx->params, value);
 }
@@ -1304,7 +1312,7 @@ append_value(bson_t *doc, const char *key, Expr *value,
  */
 static void
 append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
-			   MongoEncoding encoding)
+			   MongoEncoding encoding, uint32 forms)
 {
 	switch (encoding)
 	{
@@ -1338,9 +1346,15 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 				int			n = 0;
 
 				bson_append_array_begin(doc, key, -1, &array);
-				append_text_forms(&array, &n, TextDatumGetCString(value));
+				append_text_forms(&array, &n, TextDatumGetCString(value),
+								  forms);
 				if (encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
-					BSON_APPEND_NULL(&array, n == 1 ? "1" : "2");
+				{
+					char		null_key[16];
+
+					snprintf(null_key, sizeof(null_key), "%d", n);
+					BSON_APPEND_NULL(&array, null_key);
+				}
 				bson_append_array_end(doc, &array);
 				break;
 			}
@@ -1361,18 +1375,22 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 
 /*
  * append_text_forms
- *		Append to an array the BSON values that convert to the text str: the
- *		string, and the ObjectId when str is the 24 lowercase hex digits an
- *		ObjectId converts to.
+ *		Append to an array the BSON values of the types in forms that convert
+ *		to the text str: the string, and the ObjectId when str is the 24
+ *		lowercase hex digits an ObjectId converts to.
  */
 static void
-append_text_forms(bson_t *array, int *n, const char *str)
+append_text_forms(bson_t *array, int *n, const char *str, uint32 forms)
 {
 	char		key[16];
 
-	snprintf(key, sizeof(key), "%d", (*n)++);
-	BSON_APPEND_UTF8(array, key, str);
-	if (strlen(str) == 24 && strspn(str, "0123456789abcdef") == 24)
+	if (forms & MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8))
+	{
+		snprintf(key, sizeof(key), "%d", (*n)++);
+		BSON_APPEND_UTF8(array, key, str);
+	}
+	if ((forms & MONGO_BSON_TYPE_BIT(BSON_TYPE_OID)) &&
+		strlen(str) == 24 && strspn(str, "0123456789abcdef") == 24)
 	{
 		bson_oid_t	oid;
 
@@ -1479,6 +1497,11 @@ bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
 		{
 			int			n = bson_iter_int32(&param);
 			MongoEncoding encoding = (MongoEncoding) bson_iter_int32(&encode);
+			bson_iter_t forms;
+			uint32		text_forms = 0;
+
+			if (bson_iter_init_find(&forms, &child, "$forms"))
+				text_forms = (uint32) bson_iter_as_int64(&forms);
 
 			/* no values: the placeholder as EXPLAIN shows it */
 			if (values == NULL)
@@ -1488,7 +1511,8 @@ bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
 				bson_append_document_end(out, &copy);
 			}
 			else if (!nulls[n])
-				append_encoded(out, key, values[n], types[n], encoding);
+				append_encoded(out, key, values[n], types[n], encoding,
+							   text_forms);
 			else if (encoding == MONGO_ENCODE_TEXT_FORMS ||
 					 encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
 			{
