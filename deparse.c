@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * deparse.c
- *		  Building what a scan sends MongoDB: the projection of the fields
- *		  a query needs, and the find command EXPLAIN shows.
+ *		  Building what a scan sends MongoDB: the projection of the fields a
+ *		  query needs, a filter from its WHERE clauses, a sort from its
+ *		  ORDER BY, and the find or aggregate command they make.
  *
- * WHERE clauses that compare a number column with number constants (also
- * IN and NOT IN), test a column IS NOT NULL or test a boolean column are
- * sent to MongoDB as a filter, so it returns fewer documents; PostgreSQL
- * still evaluates every clause on the rows returned.  The filter therefore
- * only has to keep every document PostgreSQL would keep, never more
- * exactly; other clauses, sorts and limits are not sent yet.
+ * A filter keeps every document a row PostgreSQL keeps could come from;
+ * PostgreSQL still checks every clause on the rows returned (except when
+ * MongoDB counts them), so a clause is sent only where MongoDB decides it
+ * at least as broadly, and the filter tells whether it is exact.  A sort is
+ * sent only where MongoDB orders the rows exactly as PostgreSQL would.
+ * Each case left to PostgreSQL says why where it is decided.
  *
  * IDENTIFICATION
  *		  deparse.c

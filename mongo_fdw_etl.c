@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * mongo_fdw_etl.c
- *		  The mongo_etl foreign-data wrapper: handler and the planner and
- *		  executor callbacks of a foreign scan over a MongoDB collection.
+ *		  The mongo_etl foreign-data wrapper: handler, settings, and the
+ *		  planner and executor callbacks of a foreign scan over a MongoDB
+ *		  collection.
  *
- * A scan runs one find command with a projection of the fields the query
- * uses, and converts each returned document straight into the scan tuple
- * (bson_convert.c).  The cursor is opened at the first row, not at Begin, so
- * EXPLAIN without ANALYZE never contacts the server.
+ * A scan runs one find command (or an aggregation, for a table with a
+ * pipeline or a count MongoDB answers) with the filter, projection, sort
+ * and limit deparse.c builds, and converts each returned document straight
+ * into the scan tuple (bson_convert.c).  Planning asks the server for its
+ * estimated document count; the scan's command is sent at its first row,
+ * so EXPLAIN without ANALYZE runs no query.
  *
  * IDENTIFICATION
  *		  mongo_fdw_etl.c
