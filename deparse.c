@@ -271,6 +271,9 @@ mongo_build_command(const MongoTableOptions *options,
 		}
 #undef NEXT_STAGE
 	}
+	/* before MongoDB 6.0, a sort beyond 100 MB of memory fails without it */
+	if (request->sort != NULL)
+		BSON_APPEND_BOOL(opts, "allowDiskUse", true);
 	BSON_APPEND_INT32(opts, "batchSize", options->batch_size);
 	return aggregate;
 }
@@ -374,6 +377,8 @@ typedef struct FilterContext
 								 * documents whose rows PostgreSQL keeps */
 	uint32		text_forms;		/* for MONGO_ENCODE_TEXT_FORMS: the BSON
 								 * types (string, ObjectId) of the column */
+	bool		text_pushdown;	/* the collection compares strings by bytes
+								 * (it has no default collation) */
 } FilterContext;
 
 #define NUMBER_TYPES \
@@ -412,8 +417,10 @@ static bool comparison_test(bson_t *test, const FilterColumn *col,
 							const char *opname, Oid collation,
 							Expr *value, FilterContext *ctx,
 							uint32 *compared);
-static bool append_like(bson_t *test, const char *opname, Expr *value,
-						uint32 *compared, FilterContext *ctx);
+static bool append_like(bson_t *test, const FilterColumn *col,
+						const char *opname, Expr *value, uint32 *compared,
+						FilterContext *ctx);
+static bool negation_sendable(const FilterColumn *col, FilterContext *ctx);
 static char *like_regex(const char *pattern);
 static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 						   FilterContext *ctx);
@@ -428,6 +435,7 @@ static bool run_time_value(Expr *expr);
 static bool bytewise_collation(Oid collation);
 static bool sortable_column(const FilterColumn *col, Oid collation,
 							bool last);
+static bool has_key(const bson_t *doc, const char *key);
 static void append_value(bson_t *doc, const char *key, Expr *value,
 						 MongoEncoding encoding, FilterContext *ctx);
 static void append_encoded(bson_t *doc, const char *key, Datum value,
@@ -436,8 +444,9 @@ static void append_text_forms(bson_t *array, int *n, const char *str,
 							  uint32 forms);
 static int64 timestamp_ms(Timestamp ts, bool round_up);
 static int64 date_ms(DateADT date, bool next_day);
-static void bind_document(bson_t *out, const bson_t *in, Datum *values,
-						  bool *nulls, Oid *types);
+static void bind_document(bson_t *out, const bson_t *in, bool is_array,
+						  Datum *values, bool *nulls, Oid *types);
+static bool holds_null_value(const bson_t *doc, bool *nulls);
 static bool number_type(Oid type, bool *integer);
 
 /*
@@ -446,7 +455,9 @@ static bool number_type(Oid type, bool *integer);
  *		keeping every document a row PostgreSQL keeps could come from,
  *		ANDed.  Returns NULL when there are none.  *exact tells whether
  *		every clause was sent and the filter keeps no other documents, so
- *		that MongoDB could count the rows.
+ *		that MongoDB could count the rows.  text_pushdown is false when the
+ *		collection has a default collation, under which MongoDB compares
+ *		strings otherwise: then no text test is sent.
  *
  *		Values known only when the scan runs (parameters of a prepared
  *		statement, PL/pgSQL variables, stable expressions such as now())
@@ -455,8 +466,8 @@ static bool number_type(Oid type, bool *integer);
  *		puts their values in.
  */
 bson_t *
-mongo_build_filter(List *clauses, Index relid, Oid relation, List **params,
-				   bool *exact)
+mongo_build_filter(List *clauses, Index relid, Oid relation,
+				   bool text_pushdown, List **params, bool *exact)
 {
 	bson_t	   *filter = bson_new();
 	bson_t		conditions;
@@ -469,6 +480,7 @@ mongo_build_filter(List *clauses, Index relid, Oid relation, List **params,
 	ctx.params = *params;
 	ctx.exact = true;
 	ctx.text_forms = 0;
+	ctx.text_pushdown = text_pushdown;
 
 	bson_append_array_begin(filter, "$and", -1, &conditions);
 	foreach(lc, clauses)
@@ -678,10 +690,26 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 					MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE);
 				if (gt || ge)
 					return false;
-				/* MongoDB puts NaN below every number */
+
+				/*
+				 * MongoDB puts NaN below every number: "< NaN", true for every
+				 * number here, would match nothing there; and a NaN value of
+				 * the field matches "< 5" there, not here.
+				 */
 				if (lt || le)
+				{
+					if (!IsA(value, Const) ||
+						isnan(value_type == FLOAT4OID
+							  ? DatumGetFloat4(((Const *) value)->constvalue)
+							  : value_type == FLOAT8OID
+							  ? DatumGetFloat8(((Const *) value)->constvalue)
+							  : 0.0))
+						return false;
 					ctx->exact = false;
+				}
 			}
+			if (ne && !negation_sendable(col, ctx))
+				return false;
 			if (ne)
 			{
 				bson_append_array_begin(test, "$nin", -1, &list);
@@ -703,6 +731,8 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 				!get_collation_isdeterministic(collation))
 				return false;
 			*compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8);
+			if (ne && !negation_sendable(col, ctx))
+				return false;
 			if (eq || ne)
 			{
 				*compared |= MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
@@ -713,7 +743,7 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 				return true;
 			}
 			if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0)
-				return append_like(test, opname, value, compared, ctx);
+				return append_like(test, col, opname, value, compared, ctx);
 			if (!(lt || le || gt || ge) || !bytewise_collation(collation))
 				return false;
 			append_value(test, lt ? "$lt" : le ? "$lte" : gt ? "$gt" : "$gte",
@@ -765,8 +795,8 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
  *		is not sent: its case folding follows the database's locale.
  */
 static bool
-append_like(bson_t *test, const char *opname, Expr *value, uint32 *compared,
-			FilterContext *ctx)
+append_like(bson_t *test, const FilterColumn *col, const char *opname,
+			Expr *value, uint32 *compared, FilterContext *ctx)
 {
 	char	   *regex;
 	bson_t		not_test;
@@ -781,11 +811,32 @@ append_like(bson_t *test, const char *opname, Expr *value, uint32 *compared,
 		BSON_APPEND_REGEX(test, "$regex", regex, "s");
 		return true;
 	}
+	if (!negation_sendable(col, ctx))
+		return false;
 	bson_append_document_begin(test, "$not", -1, &not_test);
 	BSON_APPEND_REGEX(&not_test, "$regex", regex, "s");
 	bson_append_document_end(test, &not_test);
 	*compared = ~(uint32) 0;
 	ctx->exact = false;
+	return true;
+}
+
+/*
+ * negation_sendable
+ *		Whether a test that matches documents lacking a value ("<>", NOT IN,
+ *		NOT LIKE) can be sent for a column.  Not through an array position
+ *		("tags.0"): MongoDB also looks into the array's documents there and
+ *		would leave out a document PostgreSQL keeps.  Exact only for a
+ *		column declaring its BSON types: otherwise BSON undefined reads as
+ *		NULL here, while MongoDB 8 no longer treats it as null.
+ */
+static bool
+negation_sendable(const FilterColumn *col, FilterContext *ctx)
+{
+	if (strcmp(projected_path(col->field), col->field) != 0)
+		return false;
+	if (!col->declared)
+		ctx->exact = false;
 	return true;
 }
 
@@ -805,16 +856,24 @@ like_regex(const char *pattern)
 	StringInfoData regex;
 	const char *p;
 
+	int			prefix_len = 1;	/* the regex up to the trailing %s */
+	bool		ends_with_any = false;	/* the pattern ends with a % */
+
 	initStringInfo(&regex);
 	appendStringInfoChar(&regex, '^');
 	for (p = pattern; *p != '\0'; p++)
 	{
+		ends_with_any = *p == '%';
 		if (*p == '%')
+		{
 			appendStringInfoString(&regex, ".*");
-		else if (*p == '_')
+			continue;
+		}
+		if (*p == '_')
 			appendStringInfoChar(&regex, '.');
 		else
 		{
+			/* an escaped character stands for itself, also % and _ */
 			if (*p == '\\' && *++p == '\0')
 				return NULL;
 			if (IS_HIGHBIT_SET(*p) || !ispunct((unsigned char) *p))
@@ -822,13 +881,13 @@ like_regex(const char *pattern)
 			else
 				appendStringInfo(&regex, "\\%c", *p);
 		}
+		prefix_len = regex.len;
 	}
 
-	/* a trailing ".*" (any number of them) adds nothing to a prefix match */
-	while (regex.len >= 3 && strcmp(regex.data + regex.len - 2, ".*") == 0 &&
-		   regex.data[regex.len - 3] != '\\')
-		regex.data[regex.len -= 2] = '\0';
-	if (p == pattern || pattern[strlen(pattern) - 1] != '%')
+	/* trailing ".*"s add nothing to a match anchored at the start only */
+	if (ends_with_any)
+		regex.data[regex.len = prefix_len] = '\0';
+	else
 		appendStringInfoString(&regex, "\\z");
 	return regex.data;
 }
@@ -896,6 +955,21 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 	deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
 					  &items, &nulls, &nitems);
 
+	/*
+	 * "<> ALL" is never true with a NULL element, and true even for NULL
+	 * with none: leave both to PostgreSQL.  An empty IN list sends $in: [].
+	 */
+	if (!clause->useOr)
+	{
+		if (nitems == 0 || !negation_sendable(&col, ctx))
+			return false;
+		for (i = 0; i < nitems; i++)
+		{
+			if (nulls[i])
+				return false;
+		}
+	}
+
 	bson_append_array_begin(&test, clause->useOr ? "$in" : "$nin", -1, &list);
 	for (i = 0; i < nitems; i++)
 	{
@@ -954,7 +1028,8 @@ append_null_test(bson_t *condition, NullTest *test, FilterContext *ctx)
 		bson_append_document_begin(condition, col.field, -1, &ne_null);
 		BSON_APPEND_NULL(&ne_null, "$ne");
 		bson_append_document_end(condition, &ne_null);
-		if (col.on_mismatch != MONGO_MISMATCH_ERROR)
+		/* MongoDB 8 matches undefined, which reads as NULL undeclared */
+		if (col.on_mismatch != MONGO_MISMATCH_ERROR || !col.declared)
 			ctx->exact = false;
 		return true;
 	}
@@ -1076,7 +1151,8 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
 		case TEXTOID:
 		case VARCHAROID:
 			/* varchar(n) would cut trailing spaces off longer strings */
-			if (GetDatabaseEncoding() != PG_UTF8 || var->vartypmod >= 0)
+			if (GetDatabaseEncoding() != PG_UTF8 || var->vartypmod >= 0 ||
+				!ctx->text_pushdown)
 				return false;
 			col->kind = FILTER_TEXT;
 			col->accepted = NUMBER_TYPES |
@@ -1125,7 +1201,8 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
 /*
  * mongo_build_sort
  *		The sort document for pathkeys, or NULL when MongoDB would not order
- *		the rows exactly as PostgreSQL (see sortable_column).
+ *		the rows exactly as PostgreSQL (see sortable_column).  text_pushdown
+ *		is false when the collection has a default collation.
  *
  *		MongoDB puts null and missing fields first in ascending order, and
  *		last in descending order.  A key whose NULLs PostgreSQL wants at the
@@ -1136,7 +1213,7 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
  */
 bson_t *
 mongo_build_sort(List *pathkeys, Index relid, Oid relation,
-				 AttrNumber *null_guard)
+				 bool text_pushdown, AttrNumber *null_guard)
 {
 	bson_t	   *sort = bson_new();
 	FilterContext ctx;
@@ -1146,6 +1223,8 @@ mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 	ctx.relation = relation;
 	ctx.params = NIL;
 	ctx.exact = true;
+	ctx.text_forms = 0;
+	ctx.text_pushdown = text_pushdown;
 	*null_guard = 0;
 
 	foreach(lc, pathkeys)
@@ -1175,7 +1254,7 @@ mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 			pathkey->pk_opfamily !=
 			get_opclass_family(GetDefaultOpClass(col.type, BTREE_AM_OID)) ||
 			!sortable_column(&col, ec->ec_collation, lnext(pathkeys, lc) == NULL) ||
-			bson_has_field(sort, col.field))
+			has_key(sort, col.field))
 			break;
 		if (pathkey->pk_nulls_first == descending)
 		{
@@ -1189,6 +1268,26 @@ mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 	}
 	bson_destroy(sort);
 	return NULL;
+}
+
+/*
+ * has_key
+ *		Whether a document has a top-level key, which may contain dots.
+ */
+static bool
+has_key(const bson_t *doc, const char *key)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init(&iter, doc))
+	{
+		while (bson_iter_next(&iter))
+		{
+			if (strcmp(bson_iter_key(&iter), key) == 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -1454,17 +1553,18 @@ mongo_bind_filter(const bson_t *filter, Datum *values, bool *nulls,
 {
 	bson_t	   *result = bson_new();
 
-	bind_document(result, filter, values, nulls, types);
+	bind_document(result, filter, false, values, nulls, types);
 	return result;
 }
 
 /*
  * bind_document
- *		Copy a document into out, replacing placeholders.
+ *		Copy a document (or an array: is_array) into out, replacing
+ *		placeholders.
  */
 static void
-bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
-			  Oid *types)
+bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
+			  bool *nulls, Oid *types)
 {
 	bson_iter_t iter;
 
@@ -1492,6 +1592,24 @@ bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
 			bson_iter_document(&iter, &len, &data);
 		if (!bson_init_static(&child, data, len))
 			continue;
+
+		/*
+		 * A comparison with NULL is never true in PostgreSQL: the field's
+		 * whole test becomes one that matches nothing (a NULL bound as
+		 * null would match null and missing fields, or with $nin nearly
+		 * everything).
+		 */
+		if (values != NULL && !is_array && !array && key[0] != '$' &&
+			holds_null_value(&child, nulls))
+		{
+			bson_t		nothing;
+
+			bson_append_document_begin(out, key, -1, &copy);
+			bson_append_array_begin(&copy, "$in", -1, &nothing);
+			bson_append_array_end(&copy, &nothing);
+			bson_append_document_end(out, &copy);
+			continue;
+		}
 
 		if (!array && bson_iter_init_find(&param, &child, "$param") &&
 			bson_iter_init_find(&encode, &child, "$encode"))
@@ -1529,12 +1647,45 @@ bind_document(bson_t *out, const bson_t *in, Datum *values, bool *nulls,
 			bson_append_array_begin(out, key, -1, &copy);
 		else
 			bson_append_document_begin(out, key, -1, &copy);
-		bind_document(&copy, &child, values, nulls, types);
+		bind_document(&copy, &child, array, values, nulls, types);
 		if (array)
 			bson_append_array_end(out, &copy);
 		else
 			bson_append_document_end(out, &copy);
 	}
+}
+
+/*
+ * holds_null_value
+ *		Whether a part of a filter has a placeholder whose value is NULL.
+ */
+static bool
+holds_null_value(const bson_t *doc, bool *nulls)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init(&iter, doc))
+		return false;
+	while (bson_iter_next(&iter))
+	{
+		const uint8_t *data;
+		uint32		len;
+		bson_t		child;
+
+		if (strcmp(bson_iter_key(&iter), "$param") == 0 &&
+			BSON_ITER_HOLDS_INT32(&iter) && nulls[bson_iter_int32(&iter)])
+			return true;
+		if (BSON_ITER_HOLDS_DOCUMENT(&iter))
+			bson_iter_document(&iter, &len, &data);
+		else if (BSON_ITER_HOLDS_ARRAY(&iter))
+			bson_iter_array(&iter, &len, &data);
+		else
+			continue;
+		if (bson_init_static(&child, data, len) &&
+			holds_null_value(&child, nulls))
+			return true;
+	}
+	return false;
 }
 
 /*

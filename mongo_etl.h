@@ -208,9 +208,10 @@ extern Node *mongo_bson_node(const bson_t *doc);
 extern bson_t *mongo_node_bson(Node *node);
 extern bson_t *mongo_build_projection(MongoColumn *columns, int ncolumns);
 extern bson_t *mongo_build_filter(List *clauses, Index relid, Oid relation,
-								  List **params, bool *exact);
+								  bool text_pushdown, List **params,
+								  bool *exact);
 extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
-								AttrNumber *null_guard);
+								bool text_pushdown, AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
 /* What a scan asks MongoDB for, besides the table's own options */

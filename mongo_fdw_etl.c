@@ -69,6 +69,13 @@ bool		mongo_pushdown = true;
  */
 #define MONGO_ESTIMATE_CACHE_SIZE 64
 
+/* The backend's current local transaction, for the cache above */
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
 
@@ -99,6 +106,9 @@ typedef struct MongoRelationInfo
 								 * local WHERE clauses */
 	bool		from_server;	/* read from a MongoDB server, not a
 								 * mongodump file: can sort and count */
+	double		rows;			/* documents, as the server estimates */
+	bool		bytewise_strings;	/* the server compares strings by their
+									 * bytes (no default collation) */
 } MongoRelationInfo;
 
 /* Planner state of an aggregate over a foreign table (count pushdown) */
@@ -189,7 +199,11 @@ static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *output_rel,
 									  void *extra);
 static bool pathkeys_belong_to(List *pathkeys, RelOptInfo *rel);
-static double estimated_rows(RelOptInfo *baserel, Oid foreigntableid);
+static void ask_server(RelOptInfo *baserel, Oid foreigntableid,
+					   MongoRelationInfo *fpinfo);
+static bool collection_metadata(MongoConnection *conn,
+								const MongoTableOptions *options,
+								MongoRelationInfo *fpinfo);
 static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel);
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
@@ -281,10 +295,13 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 					   &fpinfo->attrs_used);
 	}
 
+	fpinfo->rows = MONGO_DEFAULT_ROWS;
+	if (fpinfo->from_server)
+		ask_server(baserel, foreigntableid, fpinfo);
+
 	/* ANALYZE is not supported, so tuples is unknown here */
 	if (baserel->tuples <= 0)
-		baserel->tuples = fpinfo->from_server
-			? estimated_rows(baserel, foreigntableid) : MONGO_DEFAULT_ROWS;
+		baserel->tuples = fpinfo->rows;
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root,
 														 baserel->baserestrictinfo,
@@ -292,85 +309,150 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * estimated_rows
- *		The rows a scan of a collection reads, as MongoDB estimates its
- *		documents from its metadata (estimatedDocumentCount: the count
- *		command without a filter, no collection scan), unless the option
- *		use_remote_estimate of the table or else its server is 'false'.
- *		Remembered for the transaction.  A server that cannot answer gives
- *		the default: planning goes on, and the scan reports the error.
+ * ask_server
+ *		What planning learns from the server, unless the option
+ *		use_remote_estimate of the table or else its server is 'false':
+ *		- the rows a scan reads, as MongoDB estimates the collection's
+ *		  documents from its metadata (estimatedDocumentCount: the count
+ *		  command without a filter, no collection scan);
+ *		- whether the collection (or view) has a default collation, under
+ *		  which MongoDB would compare strings otherwise than by bytes: then
+ *		  no text test or sort is sent.
+ *		Remembered for the transaction, failures too.  A server that cannot
+ *		answer gives the default rows and no text pushdown: planning goes on,
+ *		and the scan reports the error.
  */
-static double
-estimated_rows(RelOptInfo *baserel, Oid foreigntableid)
+static void
+ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 {
 	static struct
 	{
 		Oid			relid;
 		LocalTransactionId lxid;
 		double		rows;
+		bool		bytewise_strings;
 	}			cache[MONGO_ESTIMATE_CACHE_SIZE];
 	static int	next_slot = 0;
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	const char *option = mongo_get_option(table->options,
 										  "use_remote_estimate");
+	LocalTransactionId lxid = CURRENT_LXID;
 	MongoTableOptions options;
-	MongoConnection *conn;
-	mongoc_collection_t *collection;
-	bson_error_t error;
-	int64		count;
 	bool		use;
 	Oid			userid;
 	int			i;
 
+	fpinfo->rows = MONGO_DEFAULT_ROWS;
+	fpinfo->bytewise_strings = true;
 	if (option == NULL)
 		option = mongo_get_option(server->options, "use_remote_estimate");
 	if (option != NULL && parse_bool(option, &use) && !use)
-		return MONGO_DEFAULT_ROWS;
+		return;
 
 	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
 	{
-		if (cache[i].relid == foreigntableid &&
-			cache[i].lxid == MyProc->lxid)
-			return cache[i].rows;
+		if (cache[i].relid == foreigntableid && cache[i].lxid == lxid)
+		{
+			fpinfo->rows = cache[i].rows;
+			fpinfo->bytewise_strings = cache[i].bytewise_strings;
+			return;
+		}
 	}
 
 	/* without a user mapping, the scan reports that; EXPLAIN can go on */
 	userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							   ObjectIdGetDatum(userid),
-							   ObjectIdGetDatum(server->serverid)) &&
-		!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							   ObjectIdGetDatum(InvalidOid),
-							   ObjectIdGetDatum(server->serverid)))
-		return MONGO_DEFAULT_ROWS;
+	if (SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							  ObjectIdGetDatum(userid),
+							  ObjectIdGetDatum(server->serverid)) ||
+		SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							  ObjectIdGetDatum(InvalidOid),
+							  ObjectIdGetDatum(server->serverid)))
+	{
+		MongoConnection *conn;
 
-	mongo_get_table_options(table, server, &options);
-	conn = mongo_get_connection(server, GetUserMapping(userid,
-													   server->serverid));
-	collection = mongoc_client_get_collection(mongo_connection_client(conn),
-											  options.database,
-											  options.collection);
+		mongo_get_table_options(table, server, &options);
+		conn = mongo_get_connection(server,
+									GetUserMapping(userid, server->serverid));
+		if (!collection_metadata(conn, &options, fpinfo))
+		{
+			mongo_forget_connection(conn);
+			fpinfo->rows = MONGO_DEFAULT_ROWS;
+			fpinfo->bytewise_strings = false;
+		}
+		mongo_release_connection(conn);
+	}
+
+	cache[next_slot].relid = foreigntableid;
+	cache[next_slot].lxid = lxid;
+	cache[next_slot].rows = fpinfo->rows;
+	cache[next_slot].bytewise_strings = fpinfo->bytewise_strings;
+	next_slot = (next_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
+}
+
+/*
+ * collection_metadata
+ *		Ask for a collection's estimated document count and its default
+ *		collation (listCollections); false when the server cannot answer.
+ */
+static bool
+collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
+					MongoRelationInfo *fpinfo)
+{
+	mongoc_client_t *client = mongo_connection_client(conn);
+	mongoc_collection_t *collection;
+	mongoc_database_t *database;
+	mongoc_cursor_t *cursor;
+	const bson_t *info;
+	bson_t		opts = BSON_INITIALIZER;
+	bson_t		filter;
+	bson_error_t error;
+	bson_iter_t iter;
+	int64		count;
+	bool		ok;
+
+	collection = mongoc_client_get_collection(client, options->database,
+											  options->collection);
 	count = mongoc_collection_estimated_document_count(collection, NULL, NULL,
 													   NULL, &error);
 	mongoc_collection_destroy(collection);
 	if (count < 0)
-		mongo_forget_connection(conn);
-	mongo_release_connection(conn);
-	if (count < 0)
 	{
 		ereport(DEBUG1,
 				(errmsg_internal("no document count for \"%s.%s\": %s",
-								 options.database, options.collection,
+								 options->database, options->collection,
 								 error.message)));
-		return MONGO_DEFAULT_ROWS;
+		bson_destroy(&opts);
+		return false;
 	}
+	fpinfo->rows = Max(count, 1);
 
-	cache[next_slot].relid = foreigntableid;
-	cache[next_slot].lxid = MyProc->lxid;
-	cache[next_slot].rows = Max(count, 1);
-	next_slot = (next_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
-	return Max(count, 1);
+	/* a collection, or a view, with a collation other than "simple" */
+	database = mongoc_client_get_database(client, options->database);
+	bson_append_document_begin(&opts, "filter", -1, &filter);
+	BSON_APPEND_UTF8(&filter, "name", options->collection);
+	bson_append_document_end(&opts, &filter);
+	cursor = mongoc_database_find_collections_with_opts(database, &opts);
+	fpinfo->bytewise_strings = true;
+	while (mongoc_cursor_next(cursor, &info))
+	{
+		if (bson_iter_init(&iter, info) &&
+			bson_iter_find_descendant(&iter, "options.collation.locale",
+									  &iter) &&
+			(!BSON_ITER_HOLDS_UTF8(&iter) ||
+			 strcmp(bson_iter_utf8(&iter, NULL), "simple") != 0))
+			fpinfo->bytewise_strings = false;
+	}
+	ok = !mongoc_cursor_error(cursor, &error);
+	if (!ok)
+		ereport(DEBUG1,
+				(errmsg_internal("no collection information for \"%s.%s\": %s",
+								 options->database, options->collection,
+								 error.message)));
+	mongoc_cursor_destroy(cursor);
+	mongoc_database_destroy(database);
+	bson_destroy(&opts);
+	return ok;
 }
 
 /*
@@ -414,7 +496,9 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		!pathkeys_belong_to(root->query_pathkeys, baserel))
 		return;
 	sort = mongo_build_sort(root->query_pathkeys, baserel->relid,
-							foreigntableid, &null_guard);
+							foreigntableid,
+							((MongoRelationInfo *) baserel->fdw_private)->bytewise_strings,
+							&null_guard);
 	if (sort == NULL)
 		return;
 	bson_destroy(sort);
@@ -488,9 +572,11 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	MongoUpperInfo *upper;
 	Cost		total_cost;
 
+	/* (an inheritance parent's relation has no fdw_private) */
 	if (!mongo_pushdown || stage != UPPERREL_GROUP_AGG ||
 		input_rel->reloptkind != RELOPT_BASEREL ||
-		output_rel->fdw_private != NULL ||
+		input_rel->fdw_private == NULL ||
+		output_rel->fdw_private != NULL || root->hasPseudoConstantQuals ||
 		parse->groupClause != NIL || parse->groupingSets != NIL ||
 		parse->havingQual != NULL || root->hasHavingQual)
 		return;
@@ -512,7 +598,9 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 
 	filter = mongo_build_filter(extract_actual_clauses(input_rel->baserestrictinfo,
 													   false),
-								input_rel->relid, rte->relid, &params, &exact);
+								input_rel->relid, rte->relid,
+								((MongoRelationInfo *) input_rel->fdw_private)->bytewise_strings,
+								&params, &exact);
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (!exact)
@@ -556,6 +644,7 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	RelOptInfo *baserel = count
 		? ((MongoUpperInfo *) foreignrel->fdw_private)->base : foreignrel;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
 	List	   *fdw_private;
 	List	   *fdw_scan_tlist = NIL;
 	bson_t	   *filter;
@@ -576,14 +665,16 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 
 	filter = mongo_pushdown
 		? mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
-							 &params, &exact)
+							 fpinfo->bytewise_strings, &params, &exact)
 		: NULL;
 	local_clauses = count ? NIL : scan_clauses;
 
 	if (!count && best_path->path.pathkeys != NIL)
 		sort = mongo_build_sort(best_path->path.pathkeys, baserel->relid,
-								rte->relid, &null_guard);
+								rte->relid, fpinfo->bytewise_strings,
+								&null_guard);
 	if (!count && mongo_pushdown && exact && root->limit_tuples > 0 &&
+		root->parse->limitOption != LIMIT_OPTION_WITH_TIES &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
 		(root->sort_pathkeys == NIL ||
 		 pathkeys_contained_in(root->sort_pathkeys,
@@ -594,8 +685,9 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = list_make5(count ? NIL : retrieved_attrs_list(root, baserel),
 							 mongo_bson_node(filter),
 							 mongo_bson_node(sort),
-							 makeConst(INT8OID, -1, InvalidOid, 8,
-									   Int64GetDatum(limit), false, true),
+							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+									   Int64GetDatum(limit), false,
+									   FLOAT8PASSBYVAL),
 							 makeInteger(count ? -1 : null_guard));
 	if (filter != NULL)
 		bson_destroy(filter);
@@ -833,10 +925,11 @@ mongoIterateForeignScan(ForeignScanState *node)
 		MemoryContextSwitchTo(oldcxt);
 		if (state->timing)
 			add_time_since(&state->convert_time, start);
+		if (!keep)
+			continue;
 		if (state->null_guard > 0 && slot->tts_isnull[state->null_guard - 1])
 			report_null_sort_key(state);
-		if (keep)
-			return ExecStoreVirtualTuple(slot);
+		return ExecStoreVirtualTuple(slot);
 	}
 }
 

@@ -80,12 +80,17 @@ SELECT * FROM pushed($$SELECT qty FROM mixed WHERE qty < 2.6$$);
 SELECT * FROM pushed($$SELECT qty_num FROM mixed WHERE qty_num <= 2$$);
 SELECT * FROM pushed($$SELECT qty_num FROM mixed WHERE qty_num = 2.5$$);
 SELECT * FROM pushed($$SELECT qty4 FROM mixed WHERE qty4 > 1$$);
+-- NOT IN with a NULL is never true, <> ALL of nothing always: both local
+SELECT * FROM pushed($$SELECT qty4 FROM mixed WHERE qty4 NOT IN (1, NULL)$$);
+SELECT * FROM pushed($$SELECT count(*) FROM mixed WHERE qty4 <> ALL ('{}')$$);
+SELECT * FROM pushed($$SELECT count(*) FROM mixed WHERE qty4 = ANY ('{}')$$);
 -- float8: only fields declared to hold doubles and int32s (an int64 or a
 -- Decimal128 is rounded into float8, which MongoDB would not do)
 SELECT * FROM pushed($$SELECT price FROM mixed WHERE price < 1$$);
 SELECT * FROM pushed($$SELECT price FROM mixed WHERE price = 9007199254740992$$);
 SELECT * FROM pushed($$SELECT any_price FROM mixed WHERE any_price = 9007199254740992$$);
 SELECT * FROM pushed($$SELECT price FROM mixed WHERE price > 1$$);
+SELECT * FROM pushed($$SELECT price FROM mixed WHERE price < 'NaN'$$);
 
 -- _id and text: = sends the string and the ObjectId it spells
 SELECT * FROM pushed($$SELECT _id, name FROM mixed WHERE _id = '64b7f0c2e4b0a1a2b3c4d5e6'$$);
@@ -117,6 +122,8 @@ SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE ''$$);
 SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'Äö_ %'$$);
 SELECT * FROM pushed($$SELECT name FROM mixed WHERE name LIKE 'a.(*)+?[{|^$'$$);
 SELECT * FROM pushed($$SELECT name FROM mixed WHERE name NOT LIKE 'al%'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name NOT LIKE 'al\_pha'$$);
+SELECT * FROM pushed($$SELECT name FROM mixed WHERE name NOT LIKE 'al\_pha\%'$$);
 SELECT * FROM pushed($$SELECT name FROM mixed WHERE name ILIKE 'alpha'$$);
 SELECT * FROM pushed($$SELECT any_name FROM mixed WHERE any_name LIKE 'al%'$$);
 
@@ -240,6 +247,8 @@ SELECT * FROM ordered($$SELECT _id FROM big WHERE n < 1000 AND score >= 250 ORDE
 SELECT * FROM ordered($$SELECT _id FROM big WHERE n < 2000 AND n % 1000 = 7 ORDER BY _id LIMIT 2$$);
 SELECT * FROM ordered($$SELECT count(*) FROM (SELECT n FROM big LIMIT 5) s$$);
 SELECT * FROM ordered($$SELECT DISTINCT n % 3 FROM big ORDER BY 1 LIMIT 2$$);
+-- WITH TIES needs the rows after the limit that tie with the last
+SELECT * FROM pushed($$SELECT name FROM users ORDER BY active NULLS FIRST FETCH FIRST 2 ROWS WITH TIES$$);
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT _id FROM big ORDER BY _id LIMIT 5;
 
@@ -264,6 +273,21 @@ SELECT * FROM pushed($$SELECT count(*) FROM big WHERE n < 0$$);
 SELECT * FROM pushed($$SELECT count(*), max(n) FROM big$$);
 SELECT * FROM pushed($$SELECT count(*) FROM big GROUP BY n % 2 > 0$$);
 SELECT * FROM pushed($$SELECT count(n) FROM big$$);
+SELECT * FROM pushed($$SELECT count(*) FROM big WHERE now() < '2000-01-01'$$);
+-- a NULL parameter matches nothing, also when MongoDB counts
+SET plan_cache_mode = force_generic_plan;
+PREPARE count_n(int) AS SELECT count(*) FROM big WHERE n = $1;
+PREPARE count_not_n(int) AS SELECT count(*) FROM big WHERE n <> $1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE count_n(NULL);
+EXECUTE count_n(NULL);
+EXECUTE count_not_n(NULL);
+EXECUTE count_not_n(7);
+RESET plan_cache_mode;
+-- a foreign table with inheritance children is counted here
+CREATE TABLE big_child (LIKE big) INHERITS (big);
+INSERT INTO big_child VALUES (-1, -1, 0);
+SELECT * FROM pushed($$SELECT count(*) FROM big$$);
+DROP TABLE big_child;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users WHERE age > 30;
 
 -- table options filter (always ANDed in) and pipeline (what the table
