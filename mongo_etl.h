@@ -41,6 +41,10 @@
 /* GUC mongo_etl.pushdown: send filters, sorts, limits and counts */
 extern bool mongo_pushdown;
 
+/* Values on_type_mismatch read as NULL or skipped, and rows it left out */
+extern uint64 mongo_mismatch_values;
+extern uint64 mongo_mismatch_rows;
+
 /*
  * option.c
  */

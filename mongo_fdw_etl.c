@@ -56,6 +56,10 @@ PG_MODULE_MAGIC;
 /* GUC mongo_etl.pushdown */
 bool		mongo_pushdown = true;
 
+/* Counted over the backend's life, for mongo_etl.load's summary */
+uint64		mongo_mismatch_values = 0;
+uint64		mongo_mismatch_rows = 0;
+
 /*
  * Row count assumed for a collection whose server is not asked (option
  * use_remote_estimate 'false', or a mongodump file) or cannot answer.
@@ -1095,6 +1099,8 @@ report_mismatches(MongoConverter *conv)
 	}
 	if (total == 0)
 		return;
+	mongo_mismatch_values += total;
+	mongo_mismatch_rows += conv->skipped_rows;
 	ereport(WARNING,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg(UINT64_FORMAT " values of foreign table \"%s\" did not fit their columns; " UINT64_FORMAT " rows were left out",

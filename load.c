@@ -1,0 +1,906 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *		  The procedure mongo_etl.load: copy every row of a mongo_etl
+ *		  foreign table into a table, in bulk.
+ *
+ * The rows come from a query over the foreign table, run by SPI with a
+ * DestReceiver of our own, which buffers them and writes each batch with
+ * the table access method's multi-insert, as COPY FROM does: indexes, CHECK
+ * and NOT NULL constraints, generated columns and AFTER ROW triggers
+ * (foreign keys among them) are handled as COPY handles them.  Targets
+ * COPY's fast path does not cover (partitioned tables and partitions,
+ * BEFORE or INSTEAD OF triggers, transition tables, row-level security)
+ * are loaded with INSERT ... SELECT instead, which handles everything.
+ *
+ * Called outside a transaction block, the procedure can commit every N
+ * rows: it then reads the collection in _id order, a chunk at a time, and
+ * can resume after the largest _id the target holds.
+ *
+ * IDENTIFICATION
+ *		  load.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_coerce.h"
+#include "pgstat.h"
+#include "rewrite/rewriteHandler.h"
+#include "tcop/dest.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mongo_etl.h"
+
+/*
+ * Rows written per multi-insert, and the most bytes buffered for one: the
+ * values COPY FROM uses, which keep a batch within a few pages' worth of
+ * tuples and the per-batch overhead negligible.
+ */
+#define LOAD_BATCH_ROWS 1000
+#define LOAD_BATCH_BYTES 65535
+
+/* How the rows go into the target */
+typedef enum LoadMethod
+{
+	LOAD_MULTI_INSERT,			/* buffered table_multi_insert */
+	LOAD_INSERT_SELECT			/* INSERT ... SELECT, for other targets */
+} LoadMethod;
+
+typedef struct LoadState LoadState;
+
+/* The DestReceiver that writes the query's rows into the target */
+typedef struct LoadReceiver
+{
+	DestReceiver pub;			/* must be first */
+	Relation	rel;			/* the target, open */
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	int			natts;			/* target attributes, dropped ones too */
+	int		   *source_column;	/* per target attribute: the query's
+								 * output column, or -1 (dropped or
+								 * generated) */
+	int			id_column;		/* the query's _id output column, or -1 */
+	TupleTableSlot *slots[LOAD_BATCH_ROWS];
+	int			nbuffered;
+	Size		buffered_bytes;
+	MemoryContext id_cxt;		/* holds last_id */
+	Datum		last_id;		/* _id of the last row written */
+	bool		have_last_id;
+	Oid			id_type;
+	int16		id_typlen;
+	bool		id_typbyval;
+	uint64		rows;			/* rows written by this receiver */
+	LoadState  *load;			/* for progress reports */
+} LoadReceiver;
+
+/* What one call of the procedure does, kept across its commits */
+struct LoadState
+{
+	Oid			source;
+	Oid			target;
+	LoadMethod	method;
+	char	   *select_list;	/* the query's output columns */
+	char	   *insert_columns; /* for INSERT ... SELECT */
+	AttrNumber	source_id;		/* the source's _id column, or 0 */
+	Oid			id_type;
+	int64		batch_rows;		/* rows per transaction, 0 for one */
+	int64		progress_rows;	/* a NOTICE every so many rows, 0 none */
+	uint64		rows;			/* rows loaded so far */
+	uint64		next_progress;	/* rows at the next NOTICE */
+	char	   *last_id;		/* the last _id loaded, as text, or NULL */
+	TimestampTz started;
+};
+
+static void check_relations(Relation source, Relation target);
+static void map_columns(LoadState *load, Relation source, Relation target);
+static LoadMethod choose_method(Relation target);
+static char *resume_point(LoadState *load);
+static uint64 load_chunk(LoadState *load);
+static char *chunk_query(LoadState *load, bool with_insert);
+static DestReceiver *create_load_receiver(LoadState *load, Relation rel,
+										  int id_column);
+static bool load_receive(TupleTableSlot *slot, DestReceiver *self);
+static void load_startup(DestReceiver *self, int operation,
+						 TupleDesc typeinfo);
+static void load_shutdown(DestReceiver *self);
+static void load_destroy(DestReceiver *self);
+static void flush_batch(LoadReceiver *receiver);
+static void report_progress(LoadState *load, bool final);
+static char *qualified_name(Oid relid);
+static Oid	get_type_output_function(Oid type);
+
+PG_FUNCTION_INFO_V1(mongo_etl_load);
+
+/*
+ * mongo_etl_load
+ *		CALL mongo_etl.load(source, target, truncate, batch_rows, resume,
+ *		progress_rows): see mongo_etl--1.0.sql and the README.
+ */
+Datum
+mongo_etl_load(PG_FUNCTION_ARGS)
+{
+	bool		atomic = fcinfo->context == NULL ||
+		!IsA(fcinfo->context, CallContext) ||
+		((CallContext *) fcinfo->context)->atomic;
+	MemoryContext load_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "mongo_etl load",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(load_cxt);
+	LoadState  *load = palloc0(sizeof(LoadState));
+	bool		truncate;
+	bool		resume;
+	Relation	source;
+	Relation	target;
+	uint64		mismatch_values = mongo_mismatch_values;
+	uint64		mismatch_rows = mongo_mismatch_rows;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source and target must not be NULL")));
+	load->source = PG_GETARG_OID(0);
+	load->target = PG_GETARG_OID(1);
+	truncate = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	load->batch_rows = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+	resume = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	load->progress_rows = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT64(5);
+	if (load->batch_rows < 0 || load->progress_rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_rows and progress_rows must not be negative")));
+	if (load->batch_rows > 0 && atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("mongo_etl.load can commit every %lld rows only when called outside a transaction block",
+						(long long) load->batch_rows),
+				 errhint("Run CALL mongo_etl.load(...) on its own, not in BEGIN ... COMMIT or a function, or leave batch_rows at 0 to load in one transaction.")));
+	if (truncate && resume)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("truncate and resume cannot both be true"),
+				 errdetail("Resuming continues after the rows the target holds; truncating removes them.")));
+
+	source = table_open(load->source, AccessShareLock);
+	target = table_open(load->target, RowExclusiveLock);
+	check_relations(source, target);
+	map_columns(load, source, target);
+	load->method = choose_method(target);
+	if ((load->batch_rows > 0 || resume) && load->source_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no column \"_id\"",
+						RelationGetRelationName(source)),
+				 errdetail("Loading in batches and resuming read the collection in _id order.")));
+	table_close(source, NoLock);
+	table_close(target, NoLock);
+
+	if (SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (truncate)
+		SPI_execute(psprintf("TRUNCATE %s",
+							 qualified_name(load->target)),
+					false, 0);
+	if (resume)
+		load->last_id = resume_point(load);
+
+	load->started = GetCurrentTimestamp();
+	load->next_progress = load->progress_rows;
+	pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
+	pgstat_progress_update_param(PROGRESS_COPY_COMMAND,
+								 PROGRESS_COPY_COMMAND_FROM);
+	pgstat_progress_update_param(PROGRESS_COPY_TYPE,
+								 PROGRESS_COPY_TYPE_CALLBACK);
+
+	for (;;)
+	{
+		uint64		chunk = load_chunk(load);
+
+		if (load->batch_rows == 0 || chunk < (uint64) load->batch_rows)
+			break;
+		/* the chunk is durable; the next transaction reads on from it */
+		MemoryContextSwitchTo(load_cxt);
+		SPI_commit();
+#if PG_VERSION_NUM < 150000
+		SPI_start_transaction();
+#endif
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
+		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+									 load->rows);
+	}
+	pgstat_progress_end_command();
+
+	MemoryContextSwitchTo(load_cxt);
+	report_progress(load, true);
+	if (mongo_mismatch_values > mismatch_values)
+		ereport(NOTICE,
+				(errmsg(UINT64_FORMAT " values did not fit their columns and were handled by on_type_mismatch; " UINT64_FORMAT " rows were left out",
+						mongo_mismatch_values - mismatch_values,
+						mongo_mismatch_rows - mismatch_rows)));
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(load_cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * check_relations
+ *		The source must be a mongo_etl foreign table, the target a table;
+ *		the user needs SELECT on one and INSERT on the other (checked again
+ *		by the queries that read and write them).
+ */
+static void
+check_relations(Relation source, Relation target)
+{
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+	AclResult	acl;
+
+	if (source->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a foreign table",
+						RelationGetRelationName(source))));
+	server = GetForeignServer(GetForeignTable(RelationGetRelid(source))->serverid);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	if (strcmp(fdw->fdwname, "mongo_etl") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("foreign table \"%s\" does not belong to mongo_etl",
+						RelationGetRelationName(source)),
+				 errdetail("Its server \"%s\" uses the foreign-data wrapper \"%s\".",
+						   server->servername, fdw->fdwname)));
+	if (target->rd_rel->relkind != RELKIND_RELATION &&
+		target->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table",
+						RelationGetRelationName(target))));
+
+	acl = pg_class_aclcheck(RelationGetRelid(source), GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_FOREIGN_TABLE,
+					   RelationGetRelationName(source));
+	acl = pg_class_aclcheck(RelationGetRelid(target), GetUserId(), ACL_INSERT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(target));
+}
+
+/*
+ * map_columns
+ *		Match the target's columns with the source's by name, and build the
+ *		select list giving the target's columns in order: a source column
+ *		of the same type, or cast where PostgreSQL would cast it on
+ *		assignment; for a column without a source, its default.  A target
+ *		column with neither, or a type only an explicit cast reaches, is an
+ *		error.  Generated columns are computed on insert.
+ */
+static void
+map_columns(LoadState *load, Relation source, Relation target)
+{
+	TupleDesc	sdesc = RelationGetDescr(source);
+	TupleDesc	tdesc = RelationGetDescr(target);
+	StringInfoData select_list;
+	StringInfoData insert_columns;
+	StringInfoData unused;
+	bool	   *used = palloc0(sizeof(bool) * sdesc->natts);
+	int			t;
+	int			s;
+
+	initStringInfo(&select_list);
+	initStringInfo(&insert_columns);
+	for (s = 0; s < sdesc->natts; s++)
+	{
+		Form_pg_attribute sattr = TupleDescAttr(sdesc, s);
+
+		if (!sattr->attisdropped && strcmp(NameStr(sattr->attname), "_id") == 0)
+		{
+			load->source_id = sattr->attnum;
+			load->id_type = sattr->atttypid;
+		}
+	}
+
+	for (t = 0; t < tdesc->natts; t++)
+	{
+		Form_pg_attribute tattr = TupleDescAttr(tdesc, t);
+		const char *name = NameStr(tattr->attname);
+		Form_pg_attribute sattr = NULL;
+		char	   *expr;
+
+		if (tattr->attisdropped || tattr->attgenerated)
+			continue;
+		for (s = 0; s < sdesc->natts; s++)
+		{
+			if (!TupleDescAttr(sdesc, s)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(sdesc, s)->attname), name) == 0)
+			{
+				sattr = TupleDescAttr(sdesc, s);
+				used[s] = true;
+				break;
+			}
+		}
+
+		if (sattr != NULL && sattr->atttypid == tattr->atttypid &&
+			sattr->atttypmod == tattr->atttypmod)
+			expr = psprintf("s.%s", quote_identifier(name));
+		else if (sattr != NULL)
+		{
+			Oid			from = sattr->atttypid;
+
+			if (!can_coerce_type(1, &from, &tattr->atttypid,
+								 COERCION_ASSIGNMENT))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" is of type %s in \"%s\" but of type %s in \"%s\"",
+								name,
+								format_type_with_typemod(sattr->atttypid,
+														 sattr->atttypmod),
+								RelationGetRelationName(source),
+								format_type_with_typemod(tattr->atttypid,
+														 tattr->atttypmod),
+								RelationGetRelationName(target)),
+						 errdetail("PostgreSQL has no assignment cast between these types."),
+						 errhint("Load through INSERT ... SELECT with the conversion you want, or change the foreign table's column type.")));
+			expr = psprintf("CAST(s.%s AS %s)", quote_identifier(name),
+							format_type_with_typemod(tattr->atttypid,
+													 tattr->atttypmod));
+		}
+		else
+		{
+			Node	   *def = build_column_default(target, tattr->attnum);
+
+			if (def == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+						 errmsg("column \"%s\" of \"%s\" has no column of that name in \"%s\" and no default",
+								name, RelationGetRelationName(target),
+								RelationGetRelationName(source)),
+						 errhint("Add the column to the foreign table (its option field names the MongoDB field), or give it a default.")));
+			/* identity and serial columns draw from their sequences */
+			expr = deparse_expression(def, NIL, false, false);
+		}
+		appendStringInfo(&select_list, "%s%s", select_list.len > 0 ? ", " : "",
+						 expr);
+		appendStringInfo(&insert_columns, "%s%s",
+						 insert_columns.len > 0 ? ", " : "",
+						 quote_identifier(name));
+	}
+	if (select_list.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("\"%s\" has no column to load",
+						RelationGetRelationName(target))));
+
+	/* fields the target has no column for are not loaded: say so */
+	initStringInfo(&unused);
+	for (s = 0; s < sdesc->natts; s++)
+	{
+		if (!TupleDescAttr(sdesc, s)->attisdropped && !used[s])
+			appendStringInfo(&unused, "%s%s", unused.len > 0 ? ", " : "",
+							 quote_identifier(NameStr(TupleDescAttr(sdesc, s)->attname)));
+	}
+	if (unused.len > 0)
+		ereport(NOTICE,
+				(errmsg("columns of \"%s\" not loaded, as \"%s\" has no column of their names: %s",
+						RelationGetRelationName(source),
+						RelationGetRelationName(target), unused.data)));
+
+	load->select_list = select_list.data;
+	load->insert_columns = insert_columns.data;
+}
+
+/*
+ * choose_method
+ *		Multi-insert for a plain table whose rows need nothing before they
+ *		are stored; INSERT ... SELECT for the rest: partitioned tables and
+ *		partitions (routing, partition constraints), BEFORE and INSTEAD OF
+ *		row triggers (they may change or drop a row), AFTER triggers with
+ *		transition tables, and row-level security.
+ */
+static LoadMethod
+choose_method(Relation target)
+{
+	TriggerDesc *trigdesc = target->trigdesc;
+
+	if (target->rd_rel->relkind != RELKIND_RELATION ||
+		target->rd_rel->relispartition ||
+		(trigdesc != NULL &&
+		 (trigdesc->trig_insert_before_row ||
+		  trigdesc->trig_insert_instead_row ||
+		  trigdesc->trig_insert_new_table)) ||
+		check_enable_rls(RelationGetRelid(target), InvalidOid, true) ==
+		RLS_ENABLED)
+		return LOAD_INSERT_SELECT;
+	return LOAD_MULTI_INSERT;
+}
+
+/*
+ * resume_point
+ *		The largest _id in the target, as text, or NULL for an empty one:
+ *		loading resumes after it.  Text _ids compare by their bytes, as
+ *		MongoDB orders strings and as ObjectIds' hex digits sort.
+ */
+static char *
+resume_point(LoadState *load)
+{
+	Relation	target = table_open(load->target, AccessShareLock);
+	bool		has_id = false;
+	int			i;
+	char	   *query;
+	char	   *result = NULL;
+
+	for (i = 0; i < RelationGetDescr(target)->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(target), i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), "_id") == 0)
+			has_id = true;
+	}
+	table_close(target, AccessShareLock);
+	if (!has_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("\"%s\" has no column \"_id\" to resume from",
+						get_rel_name(load->target))));
+
+	query = psprintf("SELECT max(_id%s)::text FROM %s",
+					 TypeCategory(load->id_type) == TYPCATEGORY_STRING
+					 ? " COLLATE \"C\"" : "",
+					 qualified_name(load->target));
+	if (SPI_execute(query, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the largest _id of the target");
+	if (SPI_processed == 1)
+		result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (result != NULL)
+		ereport(NOTICE,
+				(errmsg("resuming after _id %s", result)));
+	return result;
+}
+
+/*
+ * chunk_query
+ *		The query of one chunk: every row, or with batch_rows the next
+ *		batch_rows rows in _id order after the last loaded.  The _id goes
+ *		last in the select list, for the receiver to remember.  Ordering
+ *		and comparing text _ids under the C collation lets both go to
+ *		MongoDB.
+ */
+static char *
+chunk_query(LoadState *load, bool with_insert)
+{
+	StringInfoData query;
+	const char *collate = TypeCategory(load->id_type) == TYPCATEGORY_STRING
+		? " COLLATE \"C\"" : "";
+	bool		ordered = load->batch_rows > 0 || load->last_id != NULL;
+
+	initStringInfo(&query);
+	if (with_insert)
+		appendStringInfo(&query, "INSERT INTO %s (%s) ",
+						 qualified_name(load->target),
+						 load->insert_columns);
+	appendStringInfo(&query, "SELECT %s", load->select_list);
+	if (!with_insert && load->source_id != 0)
+		appendStringInfoString(&query, ", s._id");
+	appendStringInfo(&query, " FROM %s s",
+					 qualified_name(load->source));
+	if (load->last_id != NULL)
+		appendStringInfo(&query, " WHERE s._id%s > CAST($1 AS %s)", collate,
+						 format_type_be(load->id_type));
+	if (ordered)
+		appendStringInfo(&query, " ORDER BY s._id%s", collate);
+	if (load->batch_rows > 0)
+		appendStringInfo(&query, " LIMIT %lld", (long long) load->batch_rows);
+	if (with_insert && load->source_id != 0 && ordered)
+		appendStringInfoString(&query, " RETURNING _id::text");
+	return query.data;
+}
+
+/*
+ * load_chunk
+ *		Run one chunk's query, writing its rows; returns their number.
+ */
+static uint64
+load_chunk(LoadState *load)
+{
+	char	   *query = chunk_query(load, load->method == LOAD_INSERT_SELECT);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	uint64		rows;
+
+	values[0] = load->last_id != NULL ? CStringGetTextDatum(load->last_id)
+		: (Datum) 0;
+	plan = SPI_prepare(query, load->last_id != NULL ? 1 : 0, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+
+	memset(&options, 0, sizeof(options));
+	if (load->last_id != NULL)
+		options.params = makeParamList(1);
+	if (options.params != NULL)
+	{
+		options.params->params[0].value = values[0];
+		options.params->params[0].isnull = false;
+		options.params->params[0].pflags = PARAM_FLAG_CONST;
+		options.params->params[0].ptype = TEXTOID;
+	}
+
+	if (load->method == LOAD_INSERT_SELECT)
+	{
+		int			ret = SPI_execute_plan_extended(plan, &options);
+		MemoryContext oldcxt;
+
+		if (ret != SPI_OK_INSERT && ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not load: %s", SPI_result_code_string(ret));
+		rows = SPI_processed;
+		if (ret == SPI_OK_INSERT_RETURNING && rows > 0)
+		{
+			/* RETURNING follows the insert order, not the SELECT's */
+			char	   *largest = NULL;
+			uint64		i;
+
+			for (i = 0; i < rows; i++)
+			{
+				char	   *id = SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1);
+
+				if (largest == NULL || strcmp(id, largest) > 0)
+					largest = id;
+			}
+			oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(load));
+			load->last_id = pstrdup(largest);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	else
+	{
+		Relation	rel = table_open(load->target, RowExclusiveLock);
+		LoadReceiver *receiver;
+		int			ncolumns = 0;
+		int			i;
+
+		for (i = 0; i < RelationGetDescr(rel)->natts; i++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), i);
+
+			if (!attr->attisdropped && !attr->attgenerated)
+				ncolumns++;
+		}
+		receiver = (LoadReceiver *)
+			create_load_receiver(load, rel, load->source_id != 0 ? ncolumns : -1);
+		options.dest = (DestReceiver *) receiver;
+		/* (a SELECT into a DestNone receiver reports SPI_OK_UTILITY) */
+		if (SPI_execute_plan_extended(plan, &options) < 0)
+			elog(ERROR, "could not read \"%s\"", get_rel_name(load->source));
+		rows = receiver->rows;
+		if (receiver->have_last_id)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(load));
+
+			load->last_id = OidOutputFunctionCall(get_type_output_function(receiver->id_type),
+												  receiver->last_id);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		load_destroy((DestReceiver *) receiver);
+		table_close(rel, NoLock);
+	}
+	SPI_freeplan(plan);
+
+	load->rows += rows;
+	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, load->rows);
+	report_progress(load, false);
+	return rows;
+}
+
+/*
+ * get_type_output_function
+ *		The output function of a type.
+ */
+static Oid
+get_type_output_function(Oid type)
+{
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &output, &varlena);
+	return output;
+}
+
+/*
+ * create_load_receiver
+ *		A DestReceiver writing rows, whose columns are the target's
+ *		(without dropped and generated ones) in order, into rel, and
+ *		remembering output column id_column (0-based; -1 for none) of the
+ *		last row as the last _id loaded.
+ */
+static DestReceiver *
+create_load_receiver(LoadState *load, Relation rel, int id_column)
+{
+	LoadReceiver *receiver = palloc0(sizeof(LoadReceiver));
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	int			column = 0;
+	int			i;
+
+	receiver->pub.receiveSlot = load_receive;
+	receiver->pub.rStartup = load_startup;
+	receiver->pub.rShutdown = load_shutdown;
+	receiver->pub.rDestroy = load_destroy;
+	receiver->pub.mydest = DestNone;
+	receiver->rel = rel;
+	receiver->natts = tupdesc->natts;
+	receiver->source_column = palloc(sizeof(int) * tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		receiver->source_column[i] =
+			attr->attisdropped || attr->attgenerated ? -1 : column++;
+	}
+	receiver->id_column = id_column;
+	receiver->load = load;
+	receiver->id_type = load->id_type;
+	if (id_column >= 0)
+		get_typlenbyval(load->id_type, &receiver->id_typlen,
+						&receiver->id_typbyval);
+	receiver->id_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											 "mongo_etl load _id",
+											 ALLOCSET_SMALL_SIZES);
+
+	/* an executor state for the target, as COPY FROM sets one up */
+	receiver->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	{
+		List	   *perminfos = NIL;
+
+		addRTEPermissionInfo(&perminfos, rte);
+		ExecInitRangeTable(receiver->estate, list_make1(rte), perminfos);
+	}
+#else
+	rte->requiredPerms = ACL_INSERT;
+	ExecInitRangeTable(receiver->estate, list_make1(rte));
+#endif
+	receiver->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(receiver->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(receiver->rri, false);
+	receiver->estate->es_result_relations = palloc0(sizeof(ResultRelInfo *));
+	receiver->estate->es_result_relations[0] = receiver->rri;
+	receiver->estate->es_output_cid = GetCurrentCommandId(true);
+	receiver->cid = receiver->estate->es_output_cid;
+	receiver->bistate = GetBulkInsertState();
+	for (i = 0; i < LOAD_BATCH_ROWS; i++)
+		receiver->slots[i] = table_slot_create(rel, NULL);
+
+	/* AFTER ROW triggers (foreign key checks) fire at the chunk's end */
+	AfterTriggerBeginQuery();
+	return (DestReceiver *) receiver;
+}
+
+/*
+ * load_startup
+ *		Nothing to prepare: create_load_receiver did it.
+ */
+static void
+load_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/*
+ * load_receive
+ *		Buffer one row: its values into a slot of the target's own type,
+ *		copied there (the scan reuses its memory for the next row), with
+ *		generated columns computed and constraints checked, as COPY FROM
+ *		does before buffering.
+ */
+static bool
+load_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	LoadReceiver *receiver = (LoadReceiver *) self;
+	TupleTableSlot *target = receiver->slots[receiver->nbuffered];
+	ResultRelInfo *rri = receiver->rri;
+	int			i;
+
+	slot_getallattrs(slot);
+	ExecClearTuple(target);
+	for (i = 0; i < receiver->natts; i++)
+	{
+		int			column = receiver->source_column[i];
+
+		if (column < 0)
+		{
+			target->tts_values[i] = (Datum) 0;
+			target->tts_isnull[i] = true;
+		}
+		else
+		{
+			target->tts_values[i] = slot->tts_values[column];
+			target->tts_isnull[i] = slot->tts_isnull[column];
+		}
+	}
+	ExecStoreVirtualTuple(target);
+
+	if (rri->ri_RelationDesc->rd_att->constr != NULL &&
+		rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, receiver->estate, target, CMD_INSERT);
+	if (rri->ri_RelationDesc->rd_att->constr != NULL)
+		ExecConstraints(rri, target, receiver->estate);
+	ExecMaterializeSlot(target);
+	if (receiver->id_column >= 0 && !slot->tts_isnull[receiver->id_column])
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(receiver->id_cxt);
+
+		MemoryContextReset(receiver->id_cxt);
+		receiver->last_id = datumCopy(slot->tts_values[receiver->id_column],
+									  receiver->id_typbyval,
+									  receiver->id_typlen);
+		receiver->have_last_id = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	receiver->buffered_bytes += ExecFetchSlotHeapTuple(target, false,
+													   NULL)->t_len;
+	receiver->rows++;
+	if (++receiver->nbuffered == LOAD_BATCH_ROWS ||
+		receiver->buffered_bytes >= LOAD_BATCH_BYTES)
+		flush_batch(receiver);
+	if (receiver->load->progress_rows > 0 &&
+		receiver->load->rows + receiver->rows >= receiver->load->next_progress)
+	{
+		receiver->load->rows += receiver->rows;
+		report_progress(receiver->load, false);
+		receiver->load->rows -= receiver->rows;
+	}
+	return true;
+}
+
+/*
+ * flush_batch
+ *		Write the buffered rows with one multi-insert, then their index
+ *		entries and AFTER ROW trigger events, as COPY FROM does.
+ */
+static void
+flush_batch(LoadReceiver *receiver)
+{
+	ResultRelInfo *rri = receiver->rri;
+	TriggerDesc *trigdesc = rri->ri_TrigDesc;
+	int			i;
+
+	if (receiver->nbuffered == 0)
+		return;
+	table_multi_insert(receiver->rel, receiver->slots, receiver->nbuffered,
+					   receiver->cid, 0, receiver->bistate);
+	for (i = 0; i < receiver->nbuffered; i++)
+	{
+		List	   *recheck = NIL;
+
+		if (rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(rri, receiver->slots[i],
+											receiver->estate, false, false,
+											NULL, NIL
+#if PG_VERSION_NUM >= 160000
+											,false
+#endif
+				);
+		if (trigdesc != NULL && trigdesc->trig_insert_after_row)
+			ExecARInsertTriggers(receiver->estate, rri, receiver->slots[i],
+								 recheck, NULL);
+		list_free(recheck);
+		ExecClearTuple(receiver->slots[i]);
+	}
+	ResetPerTupleExprContext(receiver->estate);
+	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+								 receiver->load->rows + receiver->rows);
+	receiver->nbuffered = 0;
+	receiver->buffered_bytes = 0;
+}
+
+/*
+ * load_shutdown
+ *		The query ended: write what is buffered.
+ */
+static void
+load_shutdown(DestReceiver *self)
+{
+	flush_batch((LoadReceiver *) self);
+}
+
+/*
+ * load_destroy
+ *		Fire the chunk's AFTER triggers and release the executor state.
+ */
+static void
+load_destroy(DestReceiver *self)
+{
+	LoadReceiver *receiver = (LoadReceiver *) self;
+	int			i;
+
+	AfterTriggerEndQuery(receiver->estate);
+	/* the triggers' slots */
+	ExecResetTupleTable(receiver->estate->es_tupleTable, false);
+	for (i = 0; i < LOAD_BATCH_ROWS; i++)
+		ExecDropSingleTupleTableSlot(receiver->slots[i]);
+	FreeBulkInsertState(receiver->bistate);
+	table_finish_bulk_insert(receiver->rel, 0);
+	ExecCloseIndices(receiver->rri);
+	ExecCloseResultRelations(receiver->estate);
+	FreeExecutorState(receiver->estate);
+	MemoryContextDelete(receiver->id_cxt);
+}
+
+/*
+ * report_progress
+ *		A NOTICE every progress_rows rows, and the summary at the end: rows,
+ *		seconds, rows per second.
+ */
+static void
+report_progress(LoadState *load, bool final)
+{
+	long		secs;
+	int			usecs;
+	double		seconds;
+
+	if (!final && (load->progress_rows == 0 || load->rows < load->next_progress))
+		return;
+	TimestampDifference(load->started, GetCurrentTimestamp(), &secs, &usecs);
+	seconds = secs + usecs / 1000000.0;
+	if (final)
+		ereport(NOTICE,
+				(errmsg("loaded " UINT64_FORMAT " rows into \"%s\"",
+						load->rows, get_rel_name(load->target)),
+				 errdetail("%.3f s, %.0f rows/s, by %s.", seconds,
+						   seconds > 0 ? load->rows / seconds : 0.0,
+						   load->method == LOAD_MULTI_INSERT
+						   ? "multi-insert" : "INSERT ... SELECT")));
+	else
+	{
+		ereport(NOTICE,
+				(errmsg("loaded " UINT64_FORMAT " rows so far", load->rows),
+				 errdetail("%.3f s, %.0f rows/s.", seconds,
+						   seconds > 0 ? load->rows / seconds : 0.0)));
+		while (load->next_progress <= load->rows)
+			load->next_progress += load->progress_rows;
+	}
+}
+
+/*
+ * qualified_name
+ *		A relation's schema-qualified, quoted name, for the queries built.
+ */
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
