@@ -35,6 +35,7 @@
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -44,6 +45,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -108,6 +110,8 @@ struct LoadState
 	LoadMethod	method;
 	char	   *select_list;	/* the query's output columns */
 	char	   *insert_columns; /* for INSERT ... SELECT */
+	List	   *expressions;	/* the select list's items, as strings */
+	List	   *columns;		/* the target's columns they fill, quoted */
 	AttrNumber	source_id;		/* the source's _id column, or 0 */
 	Oid			id_type;
 	int64		batch_rows;		/* rows per transaction, 0 for one */
@@ -137,6 +141,7 @@ static char *qualified_name(Oid relid);
 static Oid	get_type_output_function(Oid type);
 
 PG_FUNCTION_INFO_V1(mongo_etl_load);
+PG_FUNCTION_INFO_V1(mongo_etl_load_columns);
 
 /*
  * mongo_etl_load
@@ -387,6 +392,9 @@ map_columns(LoadState *load, Relation source, Relation target)
 		}
 		appendStringInfo(&select_list, "%s%s", select_list.len > 0 ? ", " : "",
 						 expr);
+		load->expressions = lappend(load->expressions, expr);
+		load->columns = lappend(load->columns,
+								pstrdup(quote_identifier(name)));
 		appendStringInfo(&insert_columns, "%s%s",
 						 insert_columns.len > 0 ? ", " : "",
 						 quote_identifier(name));
@@ -903,4 +911,47 @@ qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/*
+ * mongo_etl_load_columns
+ *		mongo_etl.load_columns(source, target): how mongo_etl.load fills the
+ *		target from the source, for mongo_etl.sync: the expressions over the
+ *		source (aliased s) and the target columns they fill, in the same
+ *		order; errors as mongo_etl.load raises them.
+ */
+Datum
+mongo_etl_load_columns(PG_FUNCTION_ARGS)
+{
+	LoadState	load;
+	Relation	source = table_open(PG_GETARG_OID(0), AccessShareLock);
+	Relation	target = table_open(PG_GETARG_OID(1), AccessShareLock);
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Datum	   *items;
+	ListCell   *lc;
+	int			i;
+
+	memset(&load, 0, sizeof(load));
+	check_relations(source, target);
+	map_columns(&load, source, target);
+	table_close(source, AccessShareLock);
+	table_close(target, AccessShareLock);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "mongo_etl.load_columns must return a composite type");
+	items = palloc(sizeof(Datum) * list_length(load.columns));
+	i = 0;
+	foreach(lc, load.expressions)
+		items[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(items, i, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	i = 0;
+	foreach(lc, load.columns)
+		items[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[1] = PointerGetDatum(construct_array(items, i, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
