@@ -16,7 +16,7 @@ PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql
 
-REGRESS = options types scan pushdown load sync dump connection
+REGRESS = options types scan pushdown load sync cron dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

@@ -86,15 +86,15 @@ SELECT watermark, last_value, last_rows FROM mongo_etl.sync_state
  WHERE target = 'orders_copy'::regclass;
 
 -- runs on one target are serialized: a second one is refused
-CREATE EXTENSION dblink;
-SELECT dblink_connect('other', format('dbname=%s host=127.0.0.1 port=%s', current_database(), current_setting('port')));
-SELECT dblink_exec('other', 'BEGIN');
-SELECT * FROM dblink('other',
+CREATE EXTENSION dblink SCHEMA public;
+SELECT public.dblink_connect('other', format('dbname=%s host=127.0.0.1 port=%s', current_database(), current_setting('port')));
+SELECT public.dblink_exec('other', 'BEGIN');
+SELECT * FROM public.dblink('other',
   format('SELECT pg_try_advisory_xact_lock(1836019557, %s)', 'orders_copy'::regclass::oid))
   AS t(locked bool);
 CALL mongo_etl.sync('orders', 'orders_copy', watermark => 'updated');
-SELECT dblink_exec('other', 'ROLLBACK');
-SELECT dblink_disconnect('other');
+SELECT public.dblink_exec('other', 'ROLLBACK');
+SELECT public.dblink_disconnect('other');
 
 -- what sync needs
 CREATE TABLE orders_nokey (_id int, status text);

@@ -28,8 +28,8 @@ mongoport=${MONGO_ETL_MONGOPORT:-27117}
 tools=${MONGO_ETL_TOOLS:-/var/tmp/mongo_etl/bin}
 pgbin=/usr/lib/postgresql/15/bin
 ferretdb_version=v1.24.2
-packages=(postgresql-15 postgresql-server-dev-15 libmongoc-dev libbson-dev
-	python3-pymongo pkg-config make gcc zlib1g-dev)
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	libmongoc-dev libbson-dev python3-pymongo pkg-config make gcc zlib1g-dev)
 
 log() { echo "servers.sh: $*" >&2; }
 
@@ -98,6 +98,12 @@ start_postgres() {
 		fsync = off
 		full_page_writes = off
 		synchronous_commit = off
+		# pg_cron, for the test that schedules mongo_etl.sync: its jobs
+		# run in their own database, as background workers
+		shared_preload_libraries = 'pg_cron'
+		cron.database_name = 'mongo_etl_cron'
+		cron.use_background_workers = on
+		max_worker_processes = 16
 	EOF
 	local wrapper=()
 	if [ -n "${MONGO_ETL_PG_WRAPPER:-}" ]; then
@@ -106,7 +112,10 @@ start_postgres() {
 		runuser -u postgres -- setsid "${wrapper[@]}" "$pgbin/postgres" \
 			-D "$state/pg" >"$state/postgres.log" 2>&1 </dev/null &
 		for _ in $(seq 1 120); do
-			"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" && return
+			if "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport"; then
+				create_cron_database
+				return
+			fi
 			sleep 1
 		done
 		log "PostgreSQL did not start under $MONGO_ETL_PG_WRAPPER"
@@ -115,6 +124,13 @@ start_postgres() {
 	fi
 	runuser -u postgres -- "$pgbin/pg_ctl" -D "$state/pg" -w \
 		-l "$state/postgres.log" start >&2
+	create_cron_database
+}
+
+# pg_cron's launcher waits for its database and connects once it exists
+create_cron_database() {
+	runuser -u postgres -- "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" \
+		mongo_etl_cron >&2
 }
 
 start_ferretdb() {
