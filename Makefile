@@ -8,6 +8,7 @@ OBJS = \
 	connection.o \
 	deparse.o \
 	dump.o \
+	import.o \
 	load.o \
 	mongo_fdw_etl.o \
 	option.o
@@ -16,7 +17,7 @@ PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql
 
-REGRESS = options types scan pushdown load sync cron dump connection
+REGRESS = options types scan pushdown load sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

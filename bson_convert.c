@@ -2395,6 +2395,16 @@ report_undeclared_type(const bson_iter_t *iter, const MongoColumn *col)
 }
 
 /*
+ * mongo_bson_type_name
+ *		The name MongoDB's $type gives a BSON type.
+ */
+const char *
+mongo_bson_type_name(bson_type_t type)
+{
+	return bson_type_name(type);
+}
+
+/*
  * mongo_bson_type_from_name
  *		The BSON type MongoDB's $type calls name, or -1.
  */

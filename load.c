@@ -503,29 +503,61 @@ static char *
 chunk_query(LoadState *load, bool with_insert)
 {
 	StringInfoData query;
+	StringInfoData source;
 	const char *collate = TypeCategory(load->id_type) == TYPCATEGORY_STRING
 		? " COLLATE \"C\"" : "";
 	bool		ordered = load->batch_rows > 0 || load->last_id != NULL;
 
-	initStringInfo(&query);
-	if (with_insert)
-		appendStringInfo(&query, "INSERT INTO %s (%s) ",
-						 qualified_name(load->target),
-						 load->insert_columns);
-	appendStringInfo(&query, "SELECT %s", load->select_list);
-	if (!with_insert && load->source_id != 0)
-		appendStringInfoString(&query, ", s._id");
-	appendStringInfo(&query, " FROM %s s",
-					 qualified_name(load->source));
+	/* the rows of the chunk, read from the source */
+	initStringInfo(&source);
+	if (with_insert && ordered)
+	{
+		ListCell   *lc;
+
+		appendStringInfoString(&source, "SELECT ");
+		foreach(lc, load->expressions)
+			appendStringInfo(&source, "%s AS c%d, ", (char *) lfirst(lc),
+							 foreach_current_index(lc) + 1);
+		appendStringInfoString(&source, "s._id AS last_id");
+	}
+	else
+	{
+		appendStringInfo(&source, "SELECT %s", load->select_list);
+		if (!with_insert && load->source_id != 0)
+			appendStringInfoString(&source, ", s._id");
+	}
+	appendStringInfo(&source, " FROM %s s", qualified_name(load->source));
 	if (load->last_id != NULL)
-		appendStringInfo(&query, " WHERE s._id%s > CAST($1 AS %s)", collate,
+		appendStringInfo(&source, " WHERE s._id%s > CAST($1 AS %s)", collate,
 						 format_type_be(load->id_type));
 	if (ordered)
-		appendStringInfo(&query, " ORDER BY s._id%s", collate);
+		appendStringInfo(&source, " ORDER BY s._id%s", collate);
 	if (load->batch_rows > 0)
-		appendStringInfo(&query, " LIMIT %lld", (long long) load->batch_rows);
-	if (with_insert && load->source_id != 0 && ordered)
-		appendStringInfoString(&query, " RETURNING _id::text");
+		appendStringInfo(&source, " LIMIT %lld", (long long) load->batch_rows);
+	if (!with_insert)
+		return source.data;
+
+	initStringInfo(&query);
+	if (!ordered)
+	{
+		appendStringInfo(&query, "INSERT INTO %s (%s) %s",
+						 qualified_name(load->target), load->insert_columns,
+						 source.data);
+		return query.data;
+	}
+
+	/* in chunks: the largest _id of the chunk is where the next starts */
+	appendStringInfo(&query,
+					 "WITH batch AS MATERIALIZED (%s), "
+					 "inserted AS (INSERT INTO %s (%s) SELECT ",
+					 source.data, qualified_name(load->target),
+					 load->insert_columns);
+	for (int i = 1; i <= list_length(load->expressions); i++)
+		appendStringInfo(&query, "%sc%d", i > 1 ? ", " : "", i);
+	appendStringInfo(&query,
+					 " FROM batch RETURNING 1) "
+					 "SELECT (SELECT max(last_id%s)::text FROM batch), "
+					 "(SELECT count(*) FROM inserted)", collate);
 	return query.data;
 }
 
@@ -564,29 +596,25 @@ load_chunk(LoadState *load)
 	if (load->method == LOAD_INSERT_SELECT)
 	{
 		int			ret = SPI_execute_plan_extended(plan, &options);
-		MemoryContext oldcxt;
 
-		if (ret != SPI_OK_INSERT && ret != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not load: %s", SPI_result_code_string(ret));
-		rows = SPI_processed;
-		if (ret == SPI_OK_INSERT_RETURNING && rows > 0)
+		if (ret == SPI_OK_INSERT)
+			rows = SPI_processed;
+		else if (ret == SPI_OK_SELECT && SPI_processed == 1)
 		{
-			/* RETURNING follows the insert order, not the SELECT's */
-			char	   *largest = NULL;
-			uint64		i;
+			/* a chunk: the largest _id read, and the rows inserted */
+			char	   *largest = SPI_getvalue(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1);
+			bool		isnull;
 
-			for (i = 0; i < rows; i++)
-			{
-				char	   *id = SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1);
-
-				if (largest == NULL || strcmp(id, largest) > 0)
-					largest = id;
-			}
-			oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(load));
-			load->last_id = pstrdup(largest);
-			MemoryContextSwitchTo(oldcxt);
+			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2,
+											   &isnull));
+			if (largest != NULL)
+				load->last_id = MemoryContextStrdup(GetMemoryChunkContext(load),
+													largest);
 		}
+		else
+			elog(ERROR, "could not load: %s", SPI_result_code_string(ret));
 	}
 	else
 	{

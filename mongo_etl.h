@@ -17,6 +17,7 @@
 #include "access/attnum.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
@@ -44,6 +45,13 @@ extern bool mongo_pushdown;
 /* Values on_type_mismatch read as NULL or skipped, and rows it left out */
 extern uint64 mongo_mismatch_values;
 extern uint64 mongo_mismatch_rows;
+
+/*
+ * import.c
+ */
+
+extern List *mongoImportForeignSchema(ImportForeignSchemaStmt *stmt,
+									  Oid serverOid);
 
 /*
  * option.c
@@ -203,6 +211,7 @@ extern bool mongo_document_to_slot(MongoConverter *converter,
 								   Datum *values, bool *isnull);
 extern char *mongo_document_id_string(const bson_t *document);
 extern int	mongo_bson_type_from_name(const char *name);
+extern const char *mongo_bson_type_name(bson_type_t type);
 
 /*
  * deparse.c

@@ -267,6 +267,7 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = mongoEndForeignScan;
 	routine->ExplainForeignScan = mongoExplainForeignScan;
 	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
+	routine->ImportForeignSchema = mongoImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }

@@ -58,6 +58,8 @@ static const MongoOption valid_options[] = {
 	{"objectid_timestamp", AttributeRelationId},
 	{"bool_values", AttributeRelationId},
 	{"bson_type", AttributeRelationId},
+	{"import_sample", ForeignTableRelationId},
+	{"import_types", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 

@@ -49,7 +49,7 @@ SELECT public.dblink_exec('cron', 'CREATE EXTENSION IF NOT EXISTS pg_cron');
 SELECT public.dblink_exec('cron', 'CREATE EXTENSION IF NOT EXISTS mongo_etl');
 SELECT public.dblink_exec('cron', 'DROP SERVER IF EXISTS cron_src CASCADE');
 SELECT public.dblink_exec('cron', 'DROP TABLE IF EXISTS cron_orders_copy');
-SELECT public.dblink_exec('cron', 'DELETE FROM mongo_etl.sync_state');
+SELECT public.dblink_exec('cron', 'DELETE FROM mongo_etl.sync_state') LIKE 'DELETE %' AS cleared;
 SELECT public.dblink_exec('cron',
   format('CREATE SERVER cron_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri %L)', :'mongo_uri'));
 SELECT public.dblink_exec('cron', 'CREATE USER MAPPING FOR CURRENT_USER SERVER cron_src');

@@ -66,6 +66,12 @@ CREATE TABLE big_parts_even PARTITION OF big_parts FOR VALUES IN (true);
 CREATE TABLE big_parts_odd PARTITION OF big_parts FOR VALUES IN (false);
 CALL mongo_etl.load('big', 'big_parts');
 SELECT tableoid::regclass, count(*), sum(n) FROM big_parts GROUP BY 1 ORDER BY 1;
+-- in batches, and resumed, that way too
+TRUNCATE big_parts;
+CALL mongo_etl.load('big', 'big_parts', batch_rows => 7000);
+DELETE FROM big_parts WHERE _id >= 9000;
+CALL mongo_etl.load('big', 'big_parts', batch_rows => 7000, resume => true);
+SELECT count(*), sum(n), count(DISTINCT _id) FROM big_parts;
 
 -- types: assignment casts are applied, others are an error; a target
 -- column without a source column needs a default
@@ -124,6 +130,8 @@ SET client_min_messages = warning;
 CALL mongo_etl.load('big', 'big_batches', batch_rows => 7500, resume => true, progress_rows => 0);
 RESET client_min_messages;
 SELECT count(*), sum(n), count(DISTINCT _id) FROM big_batches;
+SELECT (SELECT md5(string_agg(_id || ':' || n, ',' ORDER BY _id)) FROM big_batches) =
+       (SELECT md5(string_agg(_id || ':' || n, ',' ORDER BY _id)) FROM big) AS same_rows;
 CALL mongo_etl.load('big', 'big_batches', resume => true);
 CALL mongo_etl.load('big', 'big_batches', resume => true, truncate => true);
 CALL mongo_etl.load('big', 'big_extra', resume => true);

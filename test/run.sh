@@ -38,6 +38,8 @@ make install
 fixtures=(test/fixtures/*.json)
 /usr/bin/python3 test/fixtures.py load "$MONGO_URI" mongo_etl_regress "${fixtures[@]}"
 /usr/bin/python3 test/fixtures.py big "$MONGO_URI" mongo_etl_regress big 20000
+/usr/bin/python3 test/fixtures.py load "$MONGO_URI" mongo_etl_import \
+	test/fixtures/import/*.json
 # mongodump-style files, readable by the server's operating system user
 # (fixtures/dump-only holds values the test server cannot store)
 /usr/bin/python3 test/fixtures.py dump "$MONGO_ETL_TEST_DIR/dump/regress" \

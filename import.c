@@ -1,0 +1,828 @@
+/*-------------------------------------------------------------------------
+ *
+ * import.c
+ *		  IMPORT FOREIGN SCHEMA for mongo_etl: one foreign table per
+ *		  collection, with columns inferred from a sample of its documents.
+ *
+ * The remote schema is a MongoDB database.  A server given by uri lists its
+ * collections and views (listCollections) and samples each with $sample, or
+ * reads its first documents where the server lacks $sample; a dump_dir
+ * server lists the .bson and .bson.gz files of the database's directory and
+ * reads their first documents.  Every field path of the sample becomes a
+ * column whose type can hold every value seen (see column_type); what was
+ * seen is recorded in the column's option import_types and the table's
+ * import_sample, so a user can tell why a column came out as jsonb.
+ *
+ * IDENTIFICATION
+ *		  import.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/defrem.h"
+#include "common/hashfn.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+
+#include "mongo_etl.h"
+
+/* Documents sampled per collection unless the option sample_size says */
+#define MONGO_DEFAULT_SAMPLE_SIZE 1000
+
+/* Largest BSON type number kept in per-type counts (Decimal128, 0x13) */
+#define MONGO_MAX_COUNTED_TYPE 0x13
+
+/* What the sample showed of one field path */
+typedef struct InferredField
+{
+	char	   *path;			/* dotted path from the document's root */
+	int			depth;			/* 0 for a top-level field */
+	uint64		seen[MONGO_MAX_COUNTED_TYPE + 1];	/* values per BSON type */
+	uint64		other;			/* values of types beyond those */
+	uint32		types;			/* BSON types seen, null and undefined
+								 * aside */
+	uint32		element_types;	/* for arrays: their elements' types */
+	bool		binary_not_uuid;	/* a binData that is not a UUID */
+	bool		element_binary_not_uuid;
+	uint64		present;		/* documents where the field exists */
+} InferredField;
+
+/* The sample of one collection */
+typedef struct Sample
+{
+	List	   *fields;			/* InferredField, in order of first
+								 * appearance */
+	uint64		documents;
+	int			flatten_depth;
+	List	   *skipped_keys;	/* keys no field path can name */
+} Sample;
+
+/* Options of IMPORT FOREIGN SCHEMA */
+typedef struct ImportOptions
+{
+	int			sample_size;
+	int			flatten_depth;
+	char	   *document_column;	/* name of a $$ROOT jsonb column, or NULL */
+} ImportOptions;
+
+static void parse_import_options(List *options, ImportOptions *opts);
+static List *server_collections(MongoConnection *conn, const char *servername,
+								const char *database);
+static List *dump_collections(const char *dump_dir, const char *database);
+static bool wanted(ImportForeignSchemaStmt *stmt, const char *collection);
+static char *file_collection(const char *name);
+static int	list_string_compare(const ListCell *a, const ListCell *b);
+static const char *sample_server(MongoConnection *conn, const char *servername,
+								 const char *database,
+								 const char *collection, Sample *sample,
+								 int size);
+static void sample_dump(const char *path, Sample *sample, int size);
+static void add_document(Sample *sample, const bson_t *document);
+static void add_fields(Sample *sample, bson_iter_t *iter, const char *prefix,
+					   int depth);
+static InferredField *field_for(Sample *sample, const char *path, int depth);
+static const char *column_type(InferredField *field, uint32 types,
+							   bool binary_not_uuid, bool *declare);
+static char *type_names(uint32 types);
+static char *observed_types(InferredField *field, uint64 documents);
+static bool flattened(Sample *sample, InferredField *field);
+static bool ancestors_flattened(Sample *sample, const char *path);
+static char *column_name(const char *path, List **used);
+static char *create_table_command(ImportForeignSchemaStmt *stmt,
+								  ForeignServer *server,
+								  const char *collection, Sample *sample,
+								  const char *how, ImportOptions *opts);
+
+/*
+ * mongoImportForeignSchema
+ *		The CREATE FOREIGN TABLE commands for the collections of the MongoDB
+ *		database stmt->remote_schema, as LIMIT TO and EXCEPT select them.
+ */
+List *
+mongoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	const char *uri = mongo_get_option(server->options, "uri");
+	const char *dump_dir = mongo_get_option(server->options, "dump_dir");
+	ImportOptions opts;
+	MongoConnection *conn = NULL;
+	List	   *collections;
+	List	   *commands = NIL;
+	ListCell   *lc;
+
+	parse_import_options(stmt->options, &opts);
+	if (uri != NULL)
+	{
+		conn = mongo_get_connection(server,
+									GetUserMapping(GetUserId(), serverOid));
+		collections = server_collections(conn, server->servername,
+										 stmt->remote_schema);
+	}
+	else
+		collections = dump_collections(dump_dir, stmt->remote_schema);
+
+	foreach(lc, collections)
+	{
+		const char *entry = strVal(lfirst(lc));
+		const char *collection = conn != NULL ? entry : file_collection(entry);
+		Sample		sample;
+		const char *how;
+
+		if (!wanted(stmt, collection))
+			continue;
+		memset(&sample, 0, sizeof(sample));
+		sample.flatten_depth = opts.flatten_depth;
+		if (conn != NULL)
+			how = sample_server(conn, server->servername, stmt->remote_schema,
+								collection, &sample, opts.sample_size);
+		else
+		{
+			sample_dump(psprintf("%s/%s/%s", dump_dir, stmt->remote_schema,
+								 entry), &sample, opts.sample_size);
+			how = "the first documents of the file";
+		}
+		commands = lappend(commands,
+						   create_table_command(stmt, server, collection,
+												&sample, how, &opts));
+	}
+	if (conn != NULL)
+		mongo_release_connection(conn);
+	return commands;
+}
+
+/*
+ * parse_import_options
+ *		sample_size (documents per collection, default 1000), flatten_depth
+ *		(levels of embedded documents made into columns, default 0: they
+ *		are jsonb columns), document_column (add a jsonb column of that
+ *		name holding the whole document).
+ */
+static void
+parse_import_options(List *options, ImportOptions *opts)
+{
+	ListCell   *lc;
+
+	opts->sample_size = MONGO_DEFAULT_SAMPLE_SIZE;
+	opts->flatten_depth = 0;
+	opts->document_column = NULL;
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		const char *value = defGetString(def);
+		char	   *end;
+		long		number;
+
+		if (strcmp(def->defname, "document_column") == 0)
+		{
+			opts->document_column = pstrdup(value);
+			continue;
+		}
+		if (strcmp(def->defname, "sample_size") != 0 &&
+			strcmp(def->defname, "flatten_depth") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 errhint("Valid options of IMPORT FOREIGN SCHEMA are: sample_size, flatten_depth, document_column.")));
+		errno = 0;
+		number = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || number < 0 ||
+			number > (strcmp(def->defname, "sample_size") == 0
+					  ? 1000000 : 100) ||
+			(number == 0 && strcmp(def->defname, "sample_size") == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							def->defname, value),
+					 errhint("sample_size is between 1 and 1000000 documents, flatten_depth between 0 and 100 levels.")));
+		if (strcmp(def->defname, "sample_size") == 0)
+			opts->sample_size = (int) number;
+		else
+			opts->flatten_depth = (int) number;
+	}
+}
+
+/*
+ * server_collections
+ *		The names of the collections and views of a database, sorted, but
+ *		not its system.* collections.
+ */
+static List *
+server_collections(MongoConnection *conn, const char *servername,
+				   const char *database)
+{
+	mongoc_database_t *db;
+	bson_t		opts = BSON_INITIALIZER;
+	char	  **names;
+	bson_error_t error;
+	List	   *result = NIL;
+	int			i;
+
+	db = mongoc_client_get_database(mongo_connection_client(conn), database);
+	names = mongoc_database_get_collection_names_with_opts(db, &opts, &error);
+	mongoc_database_destroy(db);
+	bson_destroy(&opts);
+	if (names == NULL)
+		mongo_report_error(&error, servername, database, "");
+	for (i = 0; names[i] != NULL; i++)
+	{
+		if (strncmp(names[i], "system.", 7) != 0)
+			result = lappend(result, makeString(pstrdup(names[i])));
+	}
+	bson_strfreev(names);
+	list_sort(result, list_string_compare);
+	return result;
+}
+
+/*
+ * list_string_compare
+ *		Order String nodes by their text.
+ */
+static int
+list_string_compare(const ListCell *a, const ListCell *b)
+{
+	return strcmp(strVal(lfirst(a)), strVal(lfirst(b)));
+}
+
+/*
+ * dump_collections
+ *		The collection files (name.bson, name.bson.gz) of a database's
+ *		directory in a mongodump output, sorted.
+ */
+static List *
+dump_collections(const char *dump_dir, const char *database)
+{
+	char	   *path = psprintf("%s/%s", dump_dir, database);
+	DIR		   *dir = AllocateDir(path);
+	struct dirent *entry;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	while ((entry = ReadDir(dir, path)) != NULL)
+	{
+		const char *name = entry->d_name;
+		size_t		len = strlen(name);
+
+		if ((len > 5 && strcmp(name + len - 5, ".bson") == 0) ||
+			(len > 8 && strcmp(name + len - 8, ".bson.gz") == 0))
+		{
+			if (strncmp(name, "system.", 7) != 0)
+				result = lappend(result, makeString(pstrdup(name)));
+		}
+	}
+	FreeDir(dir);
+
+	/*
+	 * Sorted, name.bson comes before name.bson.gz: keep one file of each
+	 * collection, the uncompressed, as a scan would read it
+	 */
+	list_sort(result, list_string_compare);
+	foreach(lc, result)
+	{
+		if (foreach_current_index(lc) > 0 &&
+			strcmp(file_collection(strVal(list_nth(result,
+												   foreach_current_index(lc) - 1))),
+				   file_collection(strVal(lfirst(lc)))) == 0)
+			result = foreach_delete_current(result, lc);
+	}
+	return result;
+}
+
+/*
+ * wanted
+ *		Whether LIMIT TO or EXCEPT let a collection be imported, by its name,
+ *		which is its table's (PostgreSQL filters the commands again; this
+ *		spares sampling the others).
+ */
+static bool
+wanted(ImportForeignSchemaStmt *stmt, const char *collection)
+{
+	ListCell   *lc;
+
+	if (stmt->list_type == FDW_IMPORT_SCHEMA_ALL)
+		return true;
+	foreach(lc, stmt->table_list)
+	{
+		if (strcmp(((RangeVar *) lfirst(lc))->relname, collection) == 0)
+			return stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO;
+	}
+	return stmt->list_type == FDW_IMPORT_SCHEMA_EXCEPT;
+}
+
+/*
+ * file_collection
+ *		The collection a mongodump file holds: its name without .bson or
+ *		.bson.gz (a collection's name may itself contain dots).  Other
+ *		names are returned as they are.
+ */
+static char *
+file_collection(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len > 8 && strcmp(name + len - 8, ".bson.gz") == 0)
+		return pnstrdup(name, len - 8);
+	if (len > 5 && strcmp(name + len - 5, ".bson") == 0)
+		return pnstrdup(name, len - 5);
+	return pstrdup(name);
+}
+
+/*
+ * sample_server
+ *		Read up to size documents of a collection into sample: a random
+ *		sample ($sample), or the first documents where the server does not
+ *		have $sample.  Returns how, for the NOTICE and the table's option.
+ */
+static const char *
+sample_server(MongoConnection *conn, const char *servername,
+			  const char *database, const char *collection, Sample *sample,
+			  int size)
+{
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cursor;
+	bson_t	   *pipeline;
+	bson_t		opts = BSON_INITIALIZER;
+	const bson_t *document;
+	bson_error_t error;
+	const char *how = "$sample";
+
+	coll = mongoc_client_get_collection(mongo_connection_client(conn),
+										database, collection);
+	pipeline = BCON_NEW("pipeline", "[", "{", "$sample", "{", "size",
+						BCON_INT32(size), "}", "}", "]");
+	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
+										 NULL, NULL);
+	bson_destroy(pipeline);
+	if (!mongoc_cursor_next(cursor, &document) &&
+		mongoc_cursor_error(cursor, &error))
+	{
+		/* no $sample (FerretDB 1.x): the first documents, in their order */
+		bson_t		filter = BSON_INITIALIZER;
+
+		mongoc_cursor_destroy(cursor);
+		BSON_APPEND_INT64(&opts, "limit", size);
+		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+		bson_destroy(&filter);
+		how = "the first documents: the server has no $sample";
+		if (!mongoc_cursor_next(cursor, &document))
+			document = NULL;
+	}
+	while (document != NULL)
+	{
+		add_document(sample, document);
+		CHECK_FOR_INTERRUPTS();
+		if (!mongoc_cursor_next(cursor, &document))
+			document = NULL;
+	}
+	if (mongoc_cursor_error(cursor, &error))
+	{
+		mongoc_cursor_destroy(cursor);
+		mongoc_collection_destroy(coll);
+		bson_destroy(&opts);
+		mongo_report_error(&error, servername, database, collection);
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&opts);
+	return how;
+}
+
+/*
+ * sample_dump
+ *		Read the first size documents of a mongodump file into sample.
+ */
+static void
+sample_dump(const char *path, Sample *sample, int size)
+{
+	MongoDumpReader *reader = mongo_dump_open(path);
+	const bson_t *document;
+
+	while (sample->documents < (uint64) size &&
+		   mongo_dump_next(reader, &document))
+	{
+		add_document(sample, document);
+		CHECK_FOR_INTERRUPTS();
+	}
+	mongo_dump_close(reader);
+}
+
+/*
+ * add_document
+ *		Count one document's fields into the sample.
+ */
+static void
+add_document(Sample *sample, const bson_t *document)
+{
+	bson_iter_t iter;
+
+	sample->documents++;
+	if (bson_iter_init(&iter, document))
+		add_fields(sample, &iter, NULL, 0);
+}
+
+/*
+ * add_fields
+ *		Count the fields of a document (or embedded document, at depth),
+ *		and the elements of arrays; embedded documents are walked down to
+ *		flatten_depth levels, for their fields to become columns.  A key no
+ *		field path can name (empty, starting with $, or holding a dot) is
+ *		noted and left to the whole-document column.
+ */
+static void
+add_fields(Sample *sample, bson_iter_t *iter, const char *prefix, int depth)
+{
+	while (bson_iter_next(iter))
+	{
+		const char *key = bson_iter_key(iter);
+		bson_type_t type = bson_iter_type(iter);
+		InferredField *field;
+		char	   *path;
+
+		if (key[0] == '\0' || key[0] == '$' || strchr(key, '.') != NULL)
+		{
+			path = prefix ? psprintf("%s.%s", prefix, key) : pstrdup(key);
+			if (!list_member(sample->skipped_keys, makeString(path)))
+				sample->skipped_keys = lappend(sample->skipped_keys,
+											   makeString(path));
+			continue;
+		}
+		path = prefix ? psprintf("%s.%s", prefix, key) : (char *) key;
+		field = field_for(sample, path, depth);
+		field->present++;
+		if ((int) type <= MONGO_MAX_COUNTED_TYPE)
+			field->seen[type]++;
+		else
+			field->other++;
+		if (type == BSON_TYPE_NULL || type == BSON_TYPE_UNDEFINED)
+			continue;
+		if ((int) type < 32)
+			field->types |= MONGO_BSON_TYPE_BIT(type);
+		if (type == BSON_TYPE_BINARY)
+		{
+			bson_subtype_t subtype;
+			uint32_t	len;
+			const uint8_t *data;
+
+			bson_iter_binary(iter, &subtype, &len, &data);
+			if (!((subtype == BSON_SUBTYPE_UUID ||
+				   subtype == BSON_SUBTYPE_UUID_DEPRECATED) && len == 16))
+				field->binary_not_uuid = true;
+		}
+		else if (type == BSON_TYPE_ARRAY)
+		{
+			bson_iter_t elements;
+
+			if (bson_iter_recurse(iter, &elements))
+			{
+				while (bson_iter_next(&elements))
+				{
+					bson_type_t etype = bson_iter_type(&elements);
+
+					if (etype == BSON_TYPE_NULL || etype == BSON_TYPE_UNDEFINED)
+						continue;
+					if ((int) etype < 32)
+						field->element_types |= MONGO_BSON_TYPE_BIT(etype);
+					else
+						field->element_types |=
+							MONGO_BSON_TYPE_BIT(BSON_TYPE_DOCUMENT);
+					if (etype == BSON_TYPE_BINARY)
+					{
+						bson_subtype_t subtype;
+						uint32_t	len;
+						const uint8_t *data;
+
+						bson_iter_binary(&elements, &subtype, &len, &data);
+						if (!((subtype == BSON_SUBTYPE_UUID ||
+							   subtype == BSON_SUBTYPE_UUID_DEPRECATED) &&
+							  len == 16))
+							field->element_binary_not_uuid = true;
+					}
+				}
+			}
+		}
+		else if (type == BSON_TYPE_DOCUMENT && depth < sample->flatten_depth)
+		{
+			bson_iter_t children;
+
+			if (bson_iter_recurse(iter, &children))
+				add_fields(sample, &children, path, depth + 1);
+		}
+	}
+}
+
+/*
+ * field_for
+ *		The sample's entry for a field path, added at the end (order of
+ *		first appearance) when new.
+ */
+static InferredField *
+field_for(Sample *sample, const char *path, int depth)
+{
+	ListCell   *lc;
+	InferredField *field;
+
+	foreach(lc, sample->fields)
+	{
+		field = lfirst(lc);
+		if (strcmp(field->path, path) == 0)
+			return field;
+	}
+	field = palloc0(sizeof(InferredField));
+	field->path = pstrdup(path);
+	field->depth = depth;
+	sample->fields = lappend(sample->fields, field);
+	return field;
+}
+
+/*
+ * column_type
+ *		The PostgreSQL type for the BSON types a field (or an array's
+ *		elements) showed, and whether to declare those types (option
+ *		bson_type, which lets filters on the column go to MongoDB):
+ *		int32 int4; int32 and int64 int8; integers and doubles float8; any
+ *		number with Decimal128 numeric; strings, ObjectIds or both text;
+ *		dates and timestamps timestamptz; booleans bool; UUIDs uuid, other
+ *		binData bytea; arrays of one such type that type's array; anything
+ *		else, mixtures and fields seen only as null, jsonb, which holds
+ *		every value without losing its structure.
+ */
+static const char *
+column_type(InferredField *field, uint32 types, bool binary_not_uuid,
+			bool *declare)
+{
+	const uint32 int32 = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32);
+	const uint32 ints = int32 | MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64);
+	const uint32 floats = ints | MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE);
+	const uint32 numbers = floats | MONGO_BSON_TYPE_BIT(BSON_TYPE_DECIMAL128);
+	const uint32 texts = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) |
+		MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+	const uint32 times = MONGO_BSON_TYPE_BIT(BSON_TYPE_DATE_TIME) |
+		MONGO_BSON_TYPE_BIT(BSON_TYPE_TIMESTAMP);
+
+	*declare = true;
+	if (types == 0)
+	{
+		*declare = false;
+		return "jsonb";
+	}
+	if ((types & ~int32) == 0)
+		return "integer";
+	if ((types & ~ints) == 0)
+		return "bigint";
+	if ((types & ~floats) == 0)
+		return "double precision";
+	if ((types & ~numbers) == 0)
+		return "numeric";
+	if ((types & ~texts) == 0)
+		return "text";
+	if ((types & ~times) == 0)
+		return "timestamp with time zone";
+	if (types == MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL))
+		return "boolean";
+	if (types == MONGO_BSON_TYPE_BIT(BSON_TYPE_BINARY))
+		return binary_not_uuid ? "bytea" : "uuid";
+	if (types == MONGO_BSON_TYPE_BIT(BSON_TYPE_ARRAY) && field != NULL)
+	{
+		bool		element_declare;
+		const char *element = column_type(NULL, field->element_types,
+										  field->element_binary_not_uuid,
+										  &element_declare);
+
+		if (field->element_types != 0 && strcmp(element, "jsonb") != 0)
+			return psprintf("%s[]", element);
+	}
+	*declare = false;
+	return "jsonb";
+}
+
+/*
+ * type_names
+ *		BSON types as option bson_type spells them.
+ */
+static char *
+type_names(uint32 types)
+{
+	StringInfoData names;
+	int			type;
+
+	initStringInfo(&names);
+	for (type = 1; type < 32; type++)
+	{
+		if (types & MONGO_BSON_TYPE_BIT(type))
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 mongo_bson_type_name((bson_type_t) type));
+	}
+	return names.data;
+}
+
+/*
+ * observed_types
+ *		What the sample showed of a field, for its option import_types:
+ *		values per BSON type, and the documents without it.
+ */
+static char *
+observed_types(InferredField *field, uint64 documents)
+{
+	StringInfoData text;
+	int			type;
+
+	initStringInfo(&text);
+	for (type = 1; type <= MONGO_MAX_COUNTED_TYPE; type++)
+	{
+		if (field->seen[type] > 0)
+			appendStringInfo(&text, "%s%s " UINT64_FORMAT,
+							 text.len > 0 ? ", " : "",
+							 mongo_bson_type_name((bson_type_t) type),
+							 field->seen[type]);
+	}
+	if (field->other > 0)
+		appendStringInfo(&text, "%sminKey/maxKey " UINT64_FORMAT,
+						 text.len > 0 ? ", " : "", field->other);
+	if (field->present < documents)
+		appendStringInfo(&text, "%smissing " UINT64_FORMAT,
+						 text.len > 0 ? ", " : "",
+						 documents - field->present);
+	return text.data;
+}
+
+/*
+ * flattened
+ *		Whether a field was always an embedded document, within
+ *		flatten_depth: its fields are columns, and it is none itself.
+ */
+static bool
+flattened(Sample *sample, InferredField *field)
+{
+	return field->depth < sample->flatten_depth &&
+		field->types == MONGO_BSON_TYPE_BIT(BSON_TYPE_DOCUMENT);
+}
+
+/*
+ * ancestors_flattened
+ *		Whether every document above a field path is flattened, so that the
+ *		field is a column of its own rather than part of a jsonb column.
+ */
+static bool
+ancestors_flattened(Sample *sample, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	char	   *parent;
+	ListCell   *lc;
+
+	if (dot == NULL)
+		return true;
+	parent = pnstrdup(path, dot - path);
+	foreach(lc, sample->fields)
+	{
+		InferredField *field = lfirst(lc);
+
+		if (strcmp(field->path, parent) == 0)
+			return flattened(sample, field) &&
+				ancestors_flattened(sample, parent);
+	}
+	return false;
+}
+
+/*
+ * column_name
+ *		The column name for a field path: the path with its dots made
+ *		underscores, cut to fit NAMEDATALEN with a hash of the whole path
+ *		at the end, and made unique among used (a number appended).  The
+ *		path itself goes in the column's option field.
+ */
+static char *
+column_name(const char *path, List **used)
+{
+	char	   *base = pstrdup(path);
+	char	   *name;
+	char	   *p;
+	int			n = 1;
+
+	for (p = base; *p != '\0'; p++)
+	{
+		if (*p == '.')
+			*p = '_';
+	}
+	if (strlen(base) >= NAMEDATALEN - 12)
+	{
+		int			keep = pg_mbcliplen(base, strlen(base), NAMEDATALEN - 12);
+
+		base = psprintf("%.*s_%08x", keep, base,
+						hash_bytes((const unsigned char *) path, strlen(path)));
+	}
+	name = base;
+	for (;;)
+	{
+		ListCell   *lc;
+		bool		taken = false;
+
+		foreach(lc, *used)
+		{
+			if (strcmp(strVal(lfirst(lc)), name) == 0)
+				taken = true;
+		}
+		if (!taken)
+			break;
+		name = psprintf("%s_%d", base, ++n);
+	}
+	*used = lappend(*used, makeString(name));
+	return name;
+}
+
+/*
+ * create_table_command
+ *		CREATE FOREIGN TABLE for a collection: _id first, then the sample's
+ *		fields in order of first appearance, then the whole-document column
+ *		if asked for.
+ */
+static char *
+create_table_command(ImportForeignSchemaStmt *stmt, ForeignServer *server,
+					 const char *collection, Sample *sample, const char *how,
+					 ImportOptions *opts)
+{
+	StringInfoData sql;
+	List	   *used = NIL;
+	ListCell   *lc;
+	int			pass;
+	int			ncolumns = 0;
+	char	   *table = column_name(collection, &used);
+
+	used = NIL;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE FOREIGN TABLE %s.%s (",
+					 quote_identifier(stmt->local_schema),
+					 quote_identifier(table));
+
+	/* _id first, however its documents ordered their fields */
+	for (pass = 0; pass < 2; pass++)
+	{
+		foreach(lc, sample->fields)
+		{
+			InferredField *field = lfirst(lc);
+			bool		is_id = strcmp(field->path, "_id") == 0;
+			bool		declare;
+			const char *type;
+			char	   *name;
+
+			if (is_id != (pass == 0) || flattened(sample, field))
+				continue;
+			/* below a field that is not always a document: in its jsonb */
+			if (!ancestors_flattened(sample, field->path))
+				continue;
+
+			type = column_type(field, field->types, field->binary_not_uuid,
+							   &declare);
+			name = column_name(field->path, &used);
+			appendStringInfo(&sql, "%s\n  %s %s OPTIONS (", ncolumns++ > 0 ? "," : "",
+							 quote_identifier(name), type);
+			if (strcmp(name, field->path) != 0)
+				appendStringInfo(&sql, "field %s, ",
+								 quote_literal_cstr(field->path));
+			if (declare)
+				appendStringInfo(&sql, "bson_type %s, ",
+								 quote_literal_cstr(type_names(field->types)));
+			appendStringInfo(&sql, "import_types %s)",
+							 quote_literal_cstr(observed_types(field,
+															   sample->documents)));
+		}
+	}
+	if (opts->document_column != NULL)
+		appendStringInfo(&sql, "%s\n  %s jsonb OPTIONS (field '$$ROOT')",
+						 ncolumns++ > 0 ? "," : "",
+						 quote_identifier(column_name(opts->document_column,
+													  &used)));
+	if (ncolumns == 0)
+		appendStringInfoString(&sql, "\n  _id text");
+
+	appendStringInfo(&sql,
+					 "\n) SERVER %s OPTIONS (database %s, collection %s, import_sample %s)",
+					 quote_identifier(server->servername),
+					 quote_literal_cstr(stmt->remote_schema),
+					 quote_literal_cstr(collection),
+					 quote_literal_cstr(psprintf(UINT64_FORMAT " documents, %s",
+												 sample->documents, how)));
+
+	ereport(NOTICE,
+			(errmsg("sampled " UINT64_FORMAT " documents of \"%s.%s\" (%s) for %d columns",
+					sample->documents, stmt->remote_schema, collection, how,
+					ncolumns)));
+	if (sample->skipped_keys != NIL)
+	{
+		StringInfoData keys;
+
+		initStringInfo(&keys);
+		foreach(lc, sample->skipped_keys)
+			appendStringInfo(&keys, "%s\"%s\"", keys.len > 0 ? ", " : "",
+							 strVal(lfirst(lc)));
+		ereport(NOTICE,
+				(errmsg("fields of \"%s.%s\" no column can name: %s",
+						stmt->remote_schema, collection, keys.data),
+				 errhint("Keys that are empty, start with $ or contain a dot can be read through a whole-document column (option document_column).")));
+	}
+	return sql.data;
+}
