@@ -18,7 +18,9 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "storage/ipc.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -45,6 +47,7 @@ static uint64 *round_trip_counter = NULL;
 
 static mongoc_client_t *make_client(ForeignServer *server, UserMapping *user);
 static void count_round_trip(const mongoc_apm_command_started_t *event);
+static void check_password_given(ForeignServer *server, UserMapping *user);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static void log_libmongoc_message(mongoc_log_level_t level,
@@ -101,6 +104,7 @@ mongo_get_connection(ForeignServer *server, UserMapping *user)
 									  invalidate_connections, (Datum) 0);
 	}
 
+	check_password_given(server, user);
 	conn = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -211,6 +215,33 @@ make_client(ForeignServer *server, UserMapping *user)
 		mongoc_apm_callbacks_destroy(callbacks);
 	}
 	return client;
+}
+
+/*
+ * check_password_given
+ *		As postgres_fdw does: a non-superuser's user mapping must carry a
+ *		password, or connecting would rest on what the database server's
+ *		host may do without one (a MongoDB without authentication, or one
+ *		trusting the host), unless a superuser set password_required 'false'
+ *		on the mapping.
+ */
+static void
+check_password_given(ForeignServer *server, UserMapping *user)
+{
+	const char *required = mongo_get_option(user->options, "password_required");
+	bool		is_required = true;
+
+	if (superuser_arg(user->userid) ||
+		mongo_get_option(user->options, "password") != NULL)
+		return;
+	if (required != NULL && parse_bool(required, &is_required) && !is_required)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required to connect to MongoDB server \"%s\"",
+					server->servername),
+			 errdetail("Non-superusers must give a password in the user mapping."),
+			 errhint("A superuser may set the user mapping option password_required to false.")));
 }
 
 /*

@@ -46,6 +46,7 @@ static const MongoOption valid_options[] = {
 	{"use_remote_estimate", ForeignTableRelationId},
 	{"username", UserMappingRelationId},
 	{"password", UserMappingRelationId},
+	{"password_required", UserMappingRelationId},
 	{"database", ForeignTableRelationId},
 	{"collection", ForeignTableRelationId},
 	{"batch_size", ForeignTableRelationId},
@@ -132,10 +133,17 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 			validate_field_path(value);
 		else if (strcmp(def->defname, "objectid_timestamp") == 0 ||
 				 strcmp(def->defname, "bool_values") == 0 ||
-				 strcmp(def->defname, "use_remote_estimate") == 0)
+				 strcmp(def->defname, "use_remote_estimate") == 0 ||
+				 strcmp(def->defname, "password_required") == 0)
 		{
 			bool		flag;
 
+			if (strcmp(def->defname, "password_required") == 0 &&
+				parse_bool(value, &flag) && !flag && !superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("password_required=false is superuser-only"),
+						 errdetail("Without a password, the connection would rest on what MongoDB lets the database server's host do unauthenticated.")));
 			if (!parse_bool(value, &flag))
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -230,6 +238,36 @@ validate_uri(const char *uristr)
 				 errdetail_internal("%s", error.message)));
 
 	has_password = mongoc_uri_get_password(uri) != NULL;
+
+	/*
+	 * Options naming files (tlsCAFile, tlsCertificateKeyFile, tlsCRLFile
+	 * and their ssl* forms) make the backend read them: only for those
+	 * who may read the server's files
+	 */
+	{
+		bson_iter_t iter;
+		const bson_t *options = mongoc_uri_get_options(uri);
+
+		if (options != NULL && bson_iter_init(&iter, options))
+		{
+			while (bson_iter_next(&iter))
+			{
+				const char *key = bson_iter_key(&iter);
+				size_t		len = strlen(key);
+
+				if (len > 4 && pg_strcasecmp(key + len - 4, "file") == 0 &&
+					!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+				{
+					mongoc_uri_destroy(uri);
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("permission denied to set the connection string option \"%s\"",
+									key),
+							 errdetail("Only superusers and members of pg_read_server_files may name files on the database server.")));
+				}
+			}
+		}
+	}
 	mongoc_uri_destroy(uri);
 
 	if (has_password)

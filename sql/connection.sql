@@ -106,6 +106,39 @@ RESET statement_timeout;
 RESET enable_material;
 SELECT count(*) FROM big;
 
+-- a non-superuser's user mapping must carry a password, unless a
+-- superuser says otherwise; connection strings naming files on the
+-- database server are for those who may read them
+CREATE ROLE regress_mongo_user;
+GRANT USAGE ON FOREIGN DATA WRAPPER mongo_etl TO regress_mongo_user;
+GRANT USAGE ON FOREIGN SERVER regress TO regress_mongo_user;
+GRANT SELECT ON users TO regress_mongo_user;
+CREATE USER MAPPING FOR regress_mongo_user SERVER regress;
+SET ROLE regress_mongo_user;
+SELECT count(*) FROM users;
+SELECT name FROM users LIMIT 1;
+ALTER USER MAPPING FOR regress_mongo_user SERVER regress
+  OPTIONS (ADD password_required 'false');
+CREATE SERVER with_ca FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1:1/?tls=true&tlsCAFile=/etc/ssl/certs/ca-certificates.crt');
+CREATE SERVER with_key FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1:1/?tls=true&tlsCertificateKeyFile=/etc/ssl/private/key.pem');
+RESET ROLE;
+ALTER USER MAPPING FOR regress_mongo_user SERVER regress
+  OPTIONS (ADD password_required 'false');
+SET ROLE regress_mongo_user;
+SELECT count(*) FROM users;
+RESET ROLE;
+-- a superuser may name the files
+CREATE SERVER with_ca FOREIGN DATA WRAPPER mongo_etl
+  OPTIONS (uri 'mongodb://127.0.0.1:1/?tls=true&tlsCAFile=/etc/ssl/certs/ca-certificates.crt');
+DROP SERVER with_ca;
+DROP USER MAPPING FOR regress_mongo_user SERVER regress;
+REVOKE ALL ON users FROM regress_mongo_user;
+REVOKE ALL ON FOREIGN SERVER regress FROM regress_mongo_user;
+REVOKE ALL ON FOREIGN DATA WRAPPER mongo_etl FROM regress_mongo_user;
+DROP ROLE regress_mongo_user;
+
 DROP FUNCTION query_error, mongo_exec;
 SET client_min_messages = warning;
 DROP SERVER regress, refused, not_mongo CASCADE;

@@ -65,7 +65,7 @@ if [ -n "${MONGO_ETL_VALGRIND:-}" ]; then
 	trap - EXIT
 	logs=("$valgrind_logs"/*.log)
 	[ -e "${logs[0]}" ] || { echo "valgrind: no logs in $valgrind_logs" >&2; exit 1; }
-	ours=$(grep -l -E 'mongo_etl|libmongoc|libbson|(bson_convert|connection|deparse|dump|mongo_fdw_etl|option)\.c:' "${logs[@]}" || true)
+	ours=$(grep -l -E 'mongo_etl|libmongoc|libbson|\((bson_convert|connection|deparse|dump|import|load|mongo_fdw_etl|option)\.c:' "${logs[@]}" || true)
 	others=$(grep -l -E '^==[0-9]+== [A-Z]' "${logs[@]}" | wc -l)
 	echo "valgrind: $others processes with reports in PostgreSQL itself or glibc (see $valgrind_logs)"
 	if [ -n "$ours" ]; then
