@@ -52,6 +52,12 @@ if ! make installcheck; then
 fi
 # pg_regress succeeded, so every test whose output it wrote passed
 passed=$(find results -name '*.out' | wc -l)
+
+# the MongoDB server failing under a scan: stopped, killed, frozen,
+# restarted (timing bounds, so not under valgrind)
+if [ -z "${MONGO_ETL_VALGRIND:-}" ]; then
+	/usr/bin/python3 test/faults.py
+fi
 echo "Covered through the MongoDB server at $MONGO_URI: options, connections," \
 	"scans, and the types it stores (sql/types.sql, scan.sql, connection.sql)."
 echo "Covered through mongodump files, because FerretDB cannot store them:" \

@@ -29,7 +29,8 @@ tools=${MONGO_ETL_TOOLS:-/var/tmp/mongo_etl/bin}
 pgbin=/usr/lib/postgresql/15/bin
 ferretdb_version=v1.24.2
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-	libmongoc-dev libbson-dev python3-pymongo pkg-config make gcc zlib1g-dev)
+	libmongoc-dev libbson-dev python3-pymongo python3-psycopg2 pkg-config
+	make gcc zlib1g-dev)
 
 log() { echo "servers.sh: $*" >&2; }
 

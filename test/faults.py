@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""test/faults.py: what a scan does when its MongoDB server fails.
+
+Run by test/run.sh after the pg_regress suite, against the test cluster
+(PGHOST, PGPORT, PGUSER from the environment), with a FerretDB of its own
+on 127.0.0.1 (port MONGO_ETL_FAULTPORT, default 27147) that it stops,
+kills, freezes and restarts.  Each case checks the SQLSTATE, that the error
+came within a bounded time, that the backend survived and that its open
+file descriptors did not grow.  Prints one line per case; exits non-zero
+on the first failure.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg2
+import pymongo
+
+STATE = os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "faults")
+PORT = int(os.environ.get("MONGO_ETL_FAULTPORT", "27147"))
+FERRETDB = os.path.join(os.environ.get("MONGO_ETL_TOOLS", "/var/tmp/mongo_etl/bin"),
+                        "ferretdb")
+URI = f"mongodb://127.0.0.1:{PORT}/"
+# libmongoc's timeouts, in the server's uri: a frozen server fails a read
+# after socketTimeoutMS
+OPTIONS = "serverSelectionTimeoutMS=2000&connectTimeoutMS=2000&socketTimeoutMS=3000"
+DOCUMENTS = 20000
+
+server = None
+
+
+def start_server():
+    global server
+    os.makedirs(STATE, exist_ok=True)
+    log = open(os.path.join(STATE, "ferretdb.log"), "a")
+    server = subprocess.Popen(
+        [FERRETDB, "--handler=sqlite", f"--sqlite-url=file:{STATE}/",
+         f"--listen-addr=127.0.0.1:{PORT}", "--debug-addr=-",
+         "--telemetry=disable", f"--state-dir={STATE}", "--log-level=error"],
+        stdout=log, stderr=log, env=dict(os.environ, DO_NOT_TRACK="1"),
+        start_new_session=True)
+    for _ in range(60):
+        try:
+            pymongo.MongoClient(URI, serverSelectionTimeoutMS=500).admin.command("ping")
+            return
+        except Exception:
+            time.sleep(0.5)
+    sys.exit("faults.py: FerretDB did not start")
+
+
+def stop_server(sig=signal.SIGTERM):
+    server.send_signal(sig)
+    server.wait(timeout=30)
+
+
+def connect():
+    conn = psycopg2.connect("dbname=mongo_etl_faults")
+    conn.autocommit = True
+    return conn
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def attempt(cur, query):
+    """Run query; return (SQLSTATE or None, seconds)."""
+    started = time.monotonic()
+    try:
+        cur.execute(query)
+        cur.fetchall()
+        return None, time.monotonic() - started
+    except psycopg2.Error as e:
+        return e.pgcode, time.monotonic() - started
+
+
+def check(name, ok, detail):
+    print(f"faults: {name}: {'ok' if ok else 'FAILED'} ({detail})")
+    if not ok:
+        stop_server(signal.SIGKILL)
+        sys.exit(1)
+
+
+def main():
+    start_server()
+    client = pymongo.MongoClient(URI)
+    client.faults.big.drop()
+    client.faults.big.insert_many({"_id": n, "n": n} for n in range(DOCUMENTS))
+    client.close()
+
+    subprocess.run(["dropdb", "--if-exists", "mongo_etl_faults"], check=True)
+    subprocess.run(["createdb", "mongo_etl_faults"], check=True)
+    setup = connect()
+    setup.cursor().execute(f"""
+        CREATE EXTENSION mongo_etl;
+        CREATE SERVER faulty FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (uri '{URI}?{OPTIONS}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER faulty;
+        CREATE FOREIGN TABLE big (_id int, n int) SERVER faulty
+          OPTIONS (database 'faults', batch_size '500',
+                   use_remote_estimate 'false');
+        """)
+    setup.close()
+
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    cur.execute("SELECT sum(n) FROM big")
+    check("first query", cur.fetchone()[0] == DOCUMENTS * (DOCUMENTS - 1) // 2,
+          "sum of 20,000 documents")
+    fds = fd_count(pid)
+
+    # stopped before a query: a connection error, quickly
+    stop_server()
+    state, seconds = attempt(cur, "SELECT sum(n) FROM big")
+    check("server stopped before a query", state == "HV00N" and seconds < 10,
+          f"SQLSTATE {state} after {seconds:.1f} s")
+
+    # restarted: the same session's cached client finds it again
+    start_server()
+    time.sleep(1)
+    state, seconds = attempt(cur, "SELECT count(*) FROM big")
+    if state is not None:
+        # libmongoc waits a moment before selecting a server it saw fail
+        time.sleep(5)
+        state, seconds = attempt(cur, "SELECT count(*) FROM big")
+    check("server restarted between queries", state is None,
+          f"SQLSTATE {state}")
+
+    # killed in the middle of a scan: an error, and the next query works
+    timer = threading.Timer(1.0, stop_server, args=(signal.SIGKILL,))
+    timer.start()
+    state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
+    timer.join()
+    check("server killed mid-scan", state in ("HV00N", "HV000") and seconds < 20,
+          f"SQLSTATE {state} after {seconds:.1f} s")
+    start_server()
+    time.sleep(6)
+    state, _ = attempt(cur, "SELECT count(*) FROM big")
+    check("next query after the kill", state is None, f"SQLSTATE {state}")
+
+    # frozen (SIGSTOP) mid-scan: socketTimeoutMS ends the wait
+    timer = threading.Timer(1.0, server.send_signal, args=(signal.SIGSTOP,))
+    timer.start()
+    state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
+    timer.join()
+    server.send_signal(signal.SIGCONT)
+    check("server frozen mid-scan", state in ("HV00N", "HV000") and seconds < 20,
+          f"SQLSTATE {state} after {seconds:.1f} s")
+    time.sleep(6)
+    state, _ = attempt(cur, "SELECT count(*) FROM big")
+    check("next query after the freeze", state is None, f"SQLSTATE {state}")
+
+    # frozen, with statement_timeout shorter than the socket timeout: a
+    # backend waiting inside libmongoc notices the cancel only when the
+    # read gives up (socketTimeoutMS, and one retry), so the query ends
+    # within that bound, with whichever error comes first
+    cur.execute("SET statement_timeout = '1500ms'")
+    server.send_signal(signal.SIGSTOP)
+    state, seconds = attempt(cur, "SELECT count(*) FROM big")
+    server.send_signal(signal.SIGCONT)
+    cur.execute("RESET statement_timeout")
+    check("statement_timeout while frozen, within the socket timeout",
+          state in ("57014", "HV00N", "HV000")
+          and seconds < 10, f"SQLSTATE {state} after {seconds:.1f} s")
+    time.sleep(6)
+    state, _ = attempt(cur, "SELECT count(*) FROM big")
+    check("next query after the timeout", state is None, f"SQLSTATE {state}")
+
+    after = fd_count(pid)
+    check("file descriptors of the backend", after <= fds,
+          f"{fds} before the faults, {after} after")
+    conn.close()
+    stop_server()
+    subprocess.run(["dropdb", "mongo_etl_faults"], check=True)
+
+
+if __name__ == "__main__":
+    main()
