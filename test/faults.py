@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""test/faults.py: what a scan does when its MongoDB server fails.
+"""test/faults.py: what a scan does when its MongoDB server fails, and
+under load.
 
 Run by test/run.sh after the pg_regress suite, against the test cluster
 (PGHOST, PGPORT, PGUSER from the environment), with a FerretDB of its own
 on 127.0.0.1 (port MONGO_ETL_FAULTPORT, default 27147) that it stops,
 kills, freezes and restarts.  Each case checks the SQLSTATE, that the error
 came within a bounded time, that the backend survived and that its open
-file descriptors did not grow.  Prints one line per case; exits non-zero
-on the first failure.
+file descriptors did not grow.  Then 1,000 short queries in one session
+(its private memory and descriptors must stay flat) and 8 sessions each
+scanning and loading at once (every result must be right).  Prints one
+line per case; exits non-zero on the first failure.
 """
 
+import atexit
 import os
 import signal
 import subprocess
@@ -33,8 +37,18 @@ DOCUMENTS = 20000
 server = None
 
 
+def answering():
+    try:
+        pymongo.MongoClient(URI, serverSelectionTimeoutMS=500).admin.command("ping")
+        return True
+    except Exception:
+        return False
+
+
 def start_server():
     global server
+    if answering():
+        sys.exit(f"faults.py: something already listens on 127.0.0.1:{PORT}")
     os.makedirs(STATE, exist_ok=True)
     log = open(os.path.join(STATE, "ferretdb.log"), "a")
     server = subprocess.Popen(
@@ -44,11 +58,11 @@ def start_server():
         stdout=log, stderr=log, env=dict(os.environ, DO_NOT_TRACK="1"),
         start_new_session=True)
     for _ in range(60):
-        try:
-            pymongo.MongoClient(URI, serverSelectionTimeoutMS=500).admin.command("ping")
+        if server.poll() is not None:
+            break
+        if answering():
             return
-        except Exception:
-            time.sleep(0.5)
+        time.sleep(0.5)
     sys.exit("faults.py: FerretDB did not start")
 
 
@@ -65,6 +79,15 @@ def connect():
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def anon_kb(pid):
+    """The backend's private memory (RssAnon), shared buffers aside."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
 
 
 def attempt(cur, query):
@@ -90,6 +113,8 @@ def main():
     client = pymongo.MongoClient(URI)
     client.faults.big.drop()
     client.faults.big.insert_many({"_id": n, "n": n} for n in range(DOCUMENTS))
+    client.faults.small.drop()
+    client.faults.small.insert_many({"_id": n, "n": n} for n in range(10))
     client.close()
 
     subprocess.run(["dropdb", "--if-exists", "mongo_etl_faults"], check=True)
@@ -103,6 +128,8 @@ def main():
         CREATE FOREIGN TABLE big (_id int, n int) SERVER faulty
           OPTIONS (database 'faults', batch_size '500',
                    use_remote_estimate 'false');
+        CREATE FOREIGN TABLE small (_id int, n int) SERVER faulty
+          OPTIONS (database 'faults');
         """)
     setup.close()
 
@@ -175,10 +202,59 @@ def main():
     after = fd_count(pid)
     check("file descriptors of the backend", after <= fds,
           f"{fds} before the faults, {after} after")
+
+    # 1,000 short queries: memory and descriptors stay flat
+    for i in range(100):
+        cur.execute("SELECT n FROM small WHERE n = %s", (i % 10,))
+        cur.fetchall()
+    rss, fds = anon_kb(pid), fd_count(pid)
+    for i in range(1000):
+        cur.execute("SELECT n FROM small WHERE n = %s", (i % 10,))
+        if cur.fetchall() != [(i % 10,)]:
+            check("1,000 short queries", False, f"wrong result for {i}")
+    check("1,000 short queries", anon_kb(pid) - rss < 2048 and fd_count(pid) <= fds,
+          f"private memory {rss} kB before, {anon_kb(pid)} kB after; "
+          f"descriptors {fds} and {fd_count(pid)}")
     conn.close()
+
+    # 8 sessions at once, each scanning and loading
+    results = {}
+
+    def session(k):
+        c = connect()
+        q = c.cursor()
+        q.execute(f"DROP TABLE IF EXISTS copy_{k}; CREATE TABLE copy_{k} (_id int, n int)")
+        q.execute(f"CALL mongo_etl.load('big', 'copy_{k}')")
+        q.execute(f"SELECT count(*), sum(n) FROM copy_{k}")
+        loaded = q.fetchone()
+        q.execute("SELECT count(*), sum(n) FROM big WHERE n %% 8 = %s", (k,))
+        results[k] = (loaded, q.fetchone())
+        q.execute(f"DROP TABLE copy_{k}")
+        c.close()
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in range(8)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = DOCUMENTS * (DOCUMENTS - 1) // 2
+    right = all(
+        results.get(k) == ((DOCUMENTS, total),
+                           (DOCUMENTS // 8, sum(range(k, DOCUMENTS, 8))))
+        for k in range(8))
+    check("8 sessions scanning and loading at once", right,
+          f"{time.monotonic() - started:.1f} s")
     stop_server()
     subprocess.run(["dropdb", "mongo_etl_faults"], check=True)
 
 
+def kill_server():
+    if server is not None and server.poll() is None:
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+
+
 if __name__ == "__main__":
+    atexit.register(kill_server)
     main()
