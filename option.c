@@ -258,11 +258,14 @@ validate_uri(const char *uristr)
 				if (len > 4 && pg_strcasecmp(key + len - 4, "file") == 0 &&
 					!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
 				{
+					/* the key lives in the uri's memory */
+					char	   *name = pstrdup(key);
+
 					mongoc_uri_destroy(uri);
 					ereport(ERROR,
 							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 							 errmsg("permission denied to set the connection string option \"%s\"",
-									key),
+									name),
 							 errdetail("Only superusers and members of pg_read_server_files may name files on the database server.")));
 				}
 			}
