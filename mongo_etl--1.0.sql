@@ -171,9 +171,12 @@ BEGIN
         last_deleted = EXCLUDED.last_deleted;
   RAISE NOTICE 'synced "%" from "%": % inserted or updated, % deleted',
     target, source, upserted, deleted
-    USING DETAIL = format('%s s; %s now %s.',
-                          round(extract(epoch FROM clock_timestamp() - started), 3),
-                          coalesce(quote_ident(watermark), 'no watermark'),
-                          coalesce(coalesce(new_value, from_value), 'unset'));
+    USING DETAIL = CASE WHEN watermark IS NULL
+      THEN format('%s s; every row, as no watermark was given.',
+                  round(extract(epoch FROM clock_timestamp() - started), 3))
+      ELSE format('%s s; %s is now at %s.',
+                  round(extract(epoch FROM clock_timestamp() - started), 3),
+                  quote_ident(watermark),
+                  coalesce(new_value, from_value, 'no value yet')) END;
 END
 $sync$;

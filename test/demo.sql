@@ -52,3 +52,23 @@ SELECT u.city, count(*) AS paid_orders, sum(o.total) AS revenue
 SELECT item ->> 'sku' AS sku, sum((item ->> 'qty')::int) AS units
   FROM public.orders, jsonb_array_elements(items) AS item
  GROUP BY 1 ORDER BY units DESC, sku LIMIT 5;
+
+\echo '-- the bulk path: mongo_etl.load writes in batches, as COPY does'
+TRUNCATE public.orders;
+CALL mongo_etl.load('staging.orders', 'public.orders');
+SELECT count(*) AS orders_loaded FROM public.orders;
+
+\echo '-- keeping up: mongo_etl.sync upserts what changed (here, everything once)'
+CALL mongo_etl.sync('staging.orders', 'public.orders');
+SELECT source, target, last_rows FROM mongo_etl.sync_state;
+
+\echo '-- IMPORT FOREIGN SCHEMA: the same collections, columns inferred'
+CREATE SCHEMA inferred;
+IMPORT FOREIGN SCHEMA shop FROM SERVER src INTO inferred;
+SELECT c.relname AS table, a.attname AS column,
+       format_type(a.atttypid, a.atttypmod) AS type,
+       (SELECT option_value FROM pg_options_to_table(a.attfdwoptions)
+         WHERE option_name = 'import_types') AS seen
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'inferred'::regnamespace AND a.attnum > 0
+ ORDER BY c.relname, a.attnum;
