@@ -108,8 +108,6 @@ struct LoadState
 	Oid			source;
 	Oid			target;
 	LoadMethod	method;
-	char	   *select_list;	/* the query's output columns */
-	char	   *insert_columns; /* for INSERT ... SELECT */
 	List	   *expressions;	/* the select list's items, as strings */
 	List	   *columns;		/* the target's columns they fill, quoted */
 	AttrNumber	source_id;		/* the source's _id column, or 0 */
@@ -138,6 +136,7 @@ static void load_destroy(DestReceiver *self);
 static void flush_batch(LoadReceiver *receiver);
 static void report_progress(LoadState *load, bool final);
 static char *qualified_name(Oid relid);
+static char *joined(List *strings);
 static Oid	get_type_output_function(Oid type);
 
 PG_FUNCTION_INFO_V1(mongo_etl_load);
@@ -311,15 +310,11 @@ map_columns(LoadState *load, Relation source, Relation target)
 {
 	TupleDesc	sdesc = RelationGetDescr(source);
 	TupleDesc	tdesc = RelationGetDescr(target);
-	StringInfoData select_list;
-	StringInfoData insert_columns;
 	StringInfoData unused;
 	bool	   *used = palloc0(sizeof(bool) * sdesc->natts);
 	int			t;
 	int			s;
 
-	initStringInfo(&select_list);
-	initStringInfo(&insert_columns);
 	for (s = 0; s < sdesc->natts; s++)
 	{
 		Form_pg_attribute sattr = TupleDescAttr(sdesc, s);
@@ -390,16 +385,11 @@ map_columns(LoadState *load, Relation source, Relation target)
 			/* identity and serial columns draw from their sequences */
 			expr = deparse_expression(def, NIL, false, false);
 		}
-		appendStringInfo(&select_list, "%s%s", select_list.len > 0 ? ", " : "",
-						 expr);
 		load->expressions = lappend(load->expressions, expr);
 		load->columns = lappend(load->columns,
 								pstrdup(quote_identifier(name)));
-		appendStringInfo(&insert_columns, "%s%s",
-						 insert_columns.len > 0 ? ", " : "",
-						 quote_identifier(name));
 	}
-	if (select_list.len == 0)
+	if (load->expressions == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("\"%s\" has no column to load",
@@ -419,8 +409,6 @@ map_columns(LoadState *load, Relation source, Relation target)
 						RelationGetRelationName(source),
 						RelationGetRelationName(target), unused.data)));
 
-	load->select_list = select_list.data;
-	load->insert_columns = insert_columns.data;
 }
 
 /*
@@ -522,7 +510,7 @@ chunk_query(LoadState *load, bool with_insert)
 	}
 	else
 	{
-		appendStringInfo(&source, "SELECT %s", load->select_list);
+		appendStringInfo(&source, "SELECT %s", joined(load->expressions));
 		if (!with_insert && load->source_id != 0)
 			appendStringInfoString(&source, ", s._id");
 	}
@@ -541,7 +529,7 @@ chunk_query(LoadState *load, bool with_insert)
 	if (!ordered)
 	{
 		appendStringInfo(&query, "INSERT INTO %s (%s) %s",
-						 qualified_name(load->target), load->insert_columns,
+						 qualified_name(load->target), joined(load->columns),
 						 source.data);
 		return query.data;
 	}
@@ -551,7 +539,7 @@ chunk_query(LoadState *load, bool with_insert)
 					 "WITH batch AS MATERIALIZED (%s), "
 					 "inserted AS (INSERT INTO %s (%s) SELECT ",
 					 source.data, qualified_name(load->target),
-					 load->insert_columns);
+					 joined(load->columns));
 	for (int i = 1; i <= list_length(load->expressions); i++)
 		appendStringInfo(&query, "%sc%d", i > 1 ? ", " : "", i);
 	appendStringInfo(&query,
@@ -982,4 +970,21 @@ mongo_etl_load_columns(PG_FUNCTION_ARGS)
 												TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
+}
+
+/*
+ * joined
+ *		A list of strings joined with commas, for a select or column list.
+ */
+static char *
+joined(List *strings)
+{
+	StringInfoData result;
+	ListCell   *lc;
+
+	initStringInfo(&result);
+	foreach(lc, strings)
+		appendStringInfo(&result, "%s%s", result.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	return result.data;
 }
