@@ -161,7 +161,7 @@ mongo_release_connection(MongoConnection *conn)
 /*
  * make_client
  *		Build a client from the server's uri and the user mapping's
- *		credentials.  The credentials are set through libmongoc's URI API,
+ *		credentials and authentication mechanism.  The credentials are set through libmongoc's URI API,
  *		not pasted into the string, so no character in them needs escaping.
  */
 static mongoc_client_t *
@@ -170,6 +170,7 @@ make_client(ForeignServer *server, UserMapping *user)
 	const char *uristr = mongo_get_option(server->options, "uri");
 	const char *username = mongo_get_option(user->options, "username");
 	const char *password = mongo_get_option(user->options, "password");
+	const char *mechanism = mongo_get_option(user->options, "auth_mechanism");
 	mongoc_uri_t *uri;
 	mongoc_client_t *client;
 	bson_error_t error;
@@ -192,6 +193,8 @@ make_client(ForeignServer *server, UserMapping *user)
 						server->servername),
 				 errdetail("MongoDB user names and passwords must be valid UTF-8.")));
 	}
+	if (mechanism != NULL)
+		mongoc_uri_set_auth_mechanism(uri, mechanism);
 	if (mongoc_uri_get_appname(uri) == NULL)
 		mongoc_uri_set_appname(uri, MONGO_DEFAULT_APPNAME);
 
@@ -375,7 +378,10 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not authenticate to MongoDB server \"%s\"",
 						servername),
-				 errdetail_internal("%s", error->message)));
+				 errdetail_internal("%s", error->message),
+				 errhint("Check the username and password of the user mapping, "
+						 "and the authSource in the server's uri: the database "
+						 "the MongoDB user was created in (admin if not given).")));
 	if (connection_failure)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),

@@ -47,6 +47,7 @@ static const MongoOption valid_options[] = {
 	{"username", UserMappingRelationId},
 	{"password", UserMappingRelationId},
 	{"password_required", UserMappingRelationId},
+	{"auth_mechanism", UserMappingRelationId},
 	{"database", ForeignTableRelationId},
 	{"collection", ForeignTableRelationId},
 	{"batch_size", ForeignTableRelationId},
@@ -67,6 +68,7 @@ static const MongoOption valid_options[] = {
 static bool is_valid_option(const char *name, Oid context);
 static char *valid_option_list(Oid context);
 static void validate_uri(const char *uristr);
+static void validate_auth_mechanism(const char *value);
 static int32 parse_batch_size(const char *value);
 static void validate_field_path(const char *path);
 static MongoMismatchPolicy parse_mismatch_policy(const char *value);
@@ -151,6 +153,8 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 								def->defname, value),
 						 errhint("Give a Boolean value, such as 'true' or 'false'.")));
 		}
+		else if (strcmp(def->defname, "auth_mechanism") == 0)
+			validate_auth_mechanism(value);
 		else if (strcmp(def->defname, "on_type_mismatch") == 0)
 			(void) parse_mismatch_policy(value);
 		else if (strcmp(def->defname, "bson_type") == 0)
@@ -235,7 +239,10 @@ validate_uri(const char *uristr)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid MongoDB connection string in option \"uri\""),
-				 errdetail_internal("%s", error.message)));
+				 errdetail_internal("%s", error.message),
+				 strstr(error.message, "mechanism") != NULL
+				 ? errhint("Name the authentication mechanism in the user mapping option auth_mechanism, next to the username and password.")
+				 : 0));
 
 	has_password = mongoc_uri_get_password(uri) != NULL;
 
@@ -278,6 +285,34 @@ validate_uri(const char *uristr)
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"uri\" must not contain a password"),
 				 errhint("Set username and password in the user mapping instead.")));
+}
+
+/*
+ * validate_auth_mechanism
+ *		The user mapping option auth_mechanism names one of the mechanisms
+ *		libmongoc implements.  It is a user mapping option, not part of the
+ *		uri, because libmongoc refuses a uri that names a mechanism but no
+ *		user, and the user belongs in the mapping.
+ */
+static void
+validate_auth_mechanism(const char *value)
+{
+	static const char *const mechanisms[] = {
+		"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "GSSAPI",
+		"MONGODB-AWS", NULL
+	};
+	const char *const *mechanism;
+
+	for (mechanism = mechanisms; *mechanism != NULL; mechanism++)
+	{
+		if (strcmp(value, *mechanism) == 0)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"auth_mechanism\": \"%s\"",
+					value),
+			 errhint("Valid values are SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, MONGODB-X509, GSSAPI and MONGODB-AWS; without the option, libmongoc asks the server which SCRAM mechanism to use.")));
 }
 
 /*

@@ -17,6 +17,8 @@ CREATE SERVER bad FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri 'mongodb://');
 CREATE SERVER bad FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri 'mongodb://127.0.0.1/?readPreference=sometimes');
 CREATE SERVER bad FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri 'mongodb://etl:secret@127.0.0.1/');
 CREATE SERVER bad FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri 'mongodb://127.0.0.1/', uri 'mongodb://127.0.0.1/');
+-- libmongoc wants a user with a mechanism: the hint points to the mapping
+CREATE SERVER bad FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri 'mongodb://127.0.0.1/?authMechanism=SCRAM-SHA-256');
 
 -- what libmongoc accepts is accepted, without contacting any server
 CREATE SERVER srv FOREIGN DATA WRAPPER mongo_etl
@@ -33,11 +35,14 @@ ALTER SERVER rs OPTIONS (DROP uri);
 ALTER SERVER rs OPTIONS (ADD batch_size '10');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'rs';
 
--- user mapping: username and password only
+-- user mapping: username, password and the authentication mechanism
 CREATE USER MAPPING FOR CURRENT_USER SERVER rs OPTIONS (user 'etl');
 CREATE USER MAPPING FOR CURRENT_USER SERVER rs OPTIONS (username '');
 CREATE USER MAPPING FOR CURRENT_USER SERVER rs
-  OPTIONS (username 'etl', password 'p@ss:/w?rd#%&=''"');
+  OPTIONS (username 'etl', auth_mechanism 'scram-sha-256');
+CREATE USER MAPPING FOR CURRENT_USER SERVER rs
+  OPTIONS (username 'etl', password 'p@ss:/w?rd#%&=''"',
+           auth_mechanism 'SCRAM-SHA-256');
 
 -- foreign table: database, collection, batch_size
 CREATE FOREIGN TABLE ft (a int) SERVER rs OPTIONS (db 'shop');

@@ -13,7 +13,6 @@ scanning and loading at once (every result must be right).  Prints one
 line per case; exits non-zero on the first failure.
 """
 
-import atexit
 import os
 import signal
 import subprocess
@@ -24,51 +23,16 @@ import time
 import psycopg2
 import pymongo
 
-STATE = os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "faults")
+from ferretdb import FerretDB
+
 PORT = int(os.environ.get("MONGO_ETL_FAULTPORT", "27147"))
-FERRETDB = os.path.join(os.environ.get("MONGO_ETL_TOOLS", "/var/tmp/mongo_etl/bin"),
-                        "ferretdb")
 URI = f"mongodb://127.0.0.1:{PORT}/"
 # libmongoc's timeouts, in the server's uri: a frozen server fails a read
 # after socketTimeoutMS
 OPTIONS = "serverSelectionTimeoutMS=2000&connectTimeoutMS=2000&socketTimeoutMS=3000"
 DOCUMENTS = 20000
 
-server = None
-
-
-def answering():
-    try:
-        pymongo.MongoClient(URI, serverSelectionTimeoutMS=500).admin.command("ping")
-        return True
-    except Exception:
-        return False
-
-
-def start_server():
-    global server
-    if answering():
-        sys.exit(f"faults.py: something already listens on 127.0.0.1:{PORT}")
-    os.makedirs(STATE, exist_ok=True)
-    log = open(os.path.join(STATE, "ferretdb.log"), "a")
-    server = subprocess.Popen(
-        [FERRETDB, "--handler=sqlite", f"--sqlite-url=file:{STATE}/",
-         f"--listen-addr=127.0.0.1:{PORT}", "--debug-addr=-",
-         "--telemetry=disable", f"--state-dir={STATE}", "--log-level=error"],
-        stdout=log, stderr=log, env=dict(os.environ, DO_NOT_TRACK="1"),
-        start_new_session=True)
-    for _ in range(60):
-        if server.poll() is not None:
-            break
-        if answering():
-            return
-        time.sleep(0.5)
-    sys.exit("faults.py: FerretDB did not start")
-
-
-def stop_server(sig=signal.SIGTERM):
-    server.send_signal(sig)
-    server.wait(timeout=30)
+server = FerretDB(os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "faults"), PORT)
 
 
 def connect():
@@ -104,12 +68,12 @@ def attempt(cur, query):
 def check(name, ok, detail):
     print(f"faults: {name}: {'ok' if ok else 'FAILED'} ({detail})")
     if not ok:
-        stop_server(signal.SIGKILL)
+        server.kill()
         sys.exit(1)
 
 
 def main():
-    start_server()
+    server.start()
     client = pymongo.MongoClient(URI)
     client.faults.big.drop()
     client.faults.big.insert_many({"_id": n, "n": n} for n in range(DOCUMENTS))
@@ -143,13 +107,13 @@ def main():
     fds = fd_count(pid)
 
     # stopped before a query: a connection error, quickly
-    stop_server()
+    server.stop()
     state, seconds = attempt(cur, "SELECT sum(n) FROM big")
     check("server stopped before a query", state == "HV00N" and seconds < 10,
           f"SQLSTATE {state} after {seconds:.1f} s")
 
     # restarted: the same session's cached client finds it again
-    start_server()
+    server.start()
     time.sleep(1)
     state, seconds = attempt(cur, "SELECT count(*) FROM big")
     if state is not None:
@@ -160,13 +124,13 @@ def main():
           f"SQLSTATE {state}")
 
     # killed in the middle of a scan: an error, and the next query works
-    timer = threading.Timer(1.0, stop_server, args=(signal.SIGKILL,))
+    timer = threading.Timer(1.0, server.stop, args=(signal.SIGKILL,))
     timer.start()
     state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
     timer.join()
     check("server killed mid-scan", state in ("HV00N", "HV000") and seconds < 20,
           f"SQLSTATE {state} after {seconds:.1f} s")
-    start_server()
+    server.start()
     time.sleep(6)
     state, _ = attempt(cur, "SELECT count(*) FROM big")
     check("next query after the kill", state is None, f"SQLSTATE {state}")
@@ -245,16 +209,9 @@ def main():
         for k in range(8))
     check("8 sessions scanning and loading at once", right,
           f"{time.monotonic() - started:.1f} s")
-    stop_server()
+    server.stop()
     subprocess.run(["dropdb", "mongo_etl_faults"], check=True)
 
 
-def kill_server():
-    if server is not None and server.poll() is None:
-        server.send_signal(signal.SIGCONT)
-        server.kill()
-
-
 if __name__ == "__main__":
-    atexit.register(kill_server)
     main()

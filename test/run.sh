@@ -54,9 +54,11 @@ fi
 passed=$(find results -name '*.out' | wc -l)
 
 # the MongoDB server failing under a scan: stopped, killed, frozen,
-# restarted (timing bounds, so not under valgrind)
+# restarted; then SCRAM and TLS against a server that enforces both
+# (timing bounds, so not under valgrind)
 if [ -z "${MONGO_ETL_VALGRIND:-}" ]; then
 	/usr/bin/python3 test/faults.py
+	/usr/bin/python3 test/security.py
 fi
 echo "Covered through the MongoDB server at $MONGO_URI: options, connections," \
 	"scans, and the types it stores (sql/types.sql, scan.sql, connection.sql)."

@@ -30,7 +30,7 @@ pgbin=/usr/lib/postgresql/15/bin
 ferretdb_version=v1.24.2
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libmongoc-dev libbson-dev python3-pymongo python3-psycopg2 pkg-config
-	make gcc zlib1g-dev)
+	make gcc zlib1g-dev openssl)
 
 log() { echo "servers.sh: $*" >&2; }
 
