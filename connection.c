@@ -11,12 +11,21 @@
  * USER MAPPING invalidate the cached clients built from them, through
  * syscache callbacks as postgres_fdw does; the next scan builds a new one.
  *
+ * While a backend waits for a server's reply it must still obey a cancel,
+ * statement_timeout or termination, which libmongoc knows nothing of: its
+ * socket reads retry through signals until socketTimeoutMS.  So the reads
+ * of every client's sockets wait in short slices, and give up as soon as
+ * an interrupt is pending; mongo_report_error then raises the interrupt
+ * instead of the read error.
+ *
  * IDENTIFICATION
  *		  connection.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <poll.h>
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -27,6 +36,33 @@
 #include "utils/syscache.h"
 
 #include "mongo_etl.h"
+
+/*
+ * How long a backend waiting for a server's reply sleeps between looks at
+ * its interrupt flags: the most a cancel waits, and cheap (a wakeup per
+ * slice only while nothing arrives).
+ */
+#define MONGO_INTERRUPT_CHECK_MS 100
+
+/*
+ * libmongoc's default way to connect (TCP or Unix socket, TLS, a buffer):
+ * exported by the library since 1.0 for initiators that wrap it, but not
+ * declared in its headers
+ */
+extern mongoc_stream_t *mongoc_client_default_stream_initiator(const mongoc_uri_t *uri,
+															   const mongoc_host_list_t *host,
+															   void *user_data,
+															   bson_error_t *error);
+
+/* libmongoc's functions of socket streams that wait: read and poll */
+typedef ssize_t (*stream_readv_function) (mongoc_stream_t *stream,
+										  mongoc_iovec_t *iov, size_t iovcnt,
+										  size_t min_bytes,
+										  int32_t timeout_msec);
+typedef ssize_t (*stream_poll_function) (mongoc_stream_poll_t *streams,
+										 size_t nstreams, int32_t timeout);
+static stream_readv_function socket_readv = NULL;
+static stream_poll_function socket_poll = NULL;
 
 /* A cached client; the hash key is the user mapping's OID */
 struct MongoConnection
@@ -48,6 +84,15 @@ static uint64 *round_trip_counter = NULL;
 static mongoc_client_t *make_client(ForeignServer *server, UserMapping *user);
 static void count_round_trip(const mongoc_apm_command_started_t *event);
 static void check_password_given(ForeignServer *server, UserMapping *user);
+static mongoc_stream_t *open_stream(const mongoc_uri_t *uri,
+									const mongoc_host_list_t *host,
+									void *user_data, bson_error_t *error);
+static ssize_t interruptible_readv(mongoc_stream_t *stream,
+								   mongoc_iovec_t *iov, size_t iovcnt,
+								   size_t min_bytes, int32_t timeout_msec);
+static ssize_t interruptible_poll(mongoc_stream_poll_t *streams,
+								  size_t nstreams, int32_t timeout);
+static bool interrupt_pending(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static void log_libmongoc_message(mongoc_log_level_t level,
@@ -217,7 +262,169 @@ make_client(ForeignServer *server, UserMapping *user)
 		mongoc_client_set_apm_callbacks(client, callbacks, NULL);
 		mongoc_apm_callbacks_destroy(callbacks);
 	}
+	mongoc_client_set_stream_initiator(client, open_stream, client);
 	return client;
+}
+
+/*
+ * open_stream
+ *		Connect as libmongoc does by default (TCP or Unix socket, TLS and
+ *		its handshake, a buffer on top), then make the socket stream at the
+ *		bottom read and poll through interruptible_readv and
+ *		interruptible_poll.  The socket is where a read waits: the layers
+ *		above call it only when they need bytes from the network, so
+ *		waiting there for the socket to become readable is right even when
+ *		TLS or the buffer hold bytes already.  The connect and the TLS
+ *		handshake themselves wait inside libmongoc, up to connectTimeoutMS,
+ *		so no connection is begun while an interrupt is pending.
+ *
+ *		mongoc_stream_t is libmongoc's public structure for streams of
+ *		one's own; only its read and poll functions are replaced.
+ */
+static mongoc_stream_t *
+open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
+			void *user_data, bson_error_t *error)
+{
+	mongoc_stream_t *stream;
+	mongoc_stream_t *bottom;
+
+	/* connecting, and TLS's handshake, would not notice a cancel */
+	if (interrupt_pending())
+	{
+		bson_set_error(error, MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_CONNECT,
+					   "not connecting: the query is being canceled");
+		return NULL;
+	}
+	stream = mongoc_client_default_stream_initiator(uri, host, user_data,
+													error);
+	if (stream == NULL)
+		return NULL;
+
+	/* a stream with nothing beneath is its own base */
+	bottom = stream;
+	while (mongoc_stream_get_base_stream(bottom) != bottom)
+		bottom = mongoc_stream_get_base_stream(bottom);
+	if (bottom->readv != interruptible_readv)
+	{
+		socket_readv = bottom->readv;
+		bottom->readv = interruptible_readv;
+	}
+	if (bottom->poll != interruptible_poll)
+	{
+		socket_poll = bottom->poll;
+		bottom->poll = interruptible_poll;
+	}
+	return stream;
+}
+
+/*
+ * interrupt_pending
+ *		Whether a cancel, statement_timeout or termination waits for the
+ *		backend: then no wait for the server may go on.
+ */
+static bool
+interrupt_pending(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+/*
+ * interruptible_readv
+ *		A socket read that waits for data in slices of
+ *		MONGO_INTERRUPT_CHECK_MS and fails at once, as if the connection
+ *		broke, when a cancel, statement_timeout or termination is pending.
+ *		It must not raise the interrupt itself: a longjmp out of libmongoc
+ *		would leave the client half way through a command.  The failed read
+ *		closes the connection; mongo_report_error raises the interrupt.
+ *		Once data is there, or the timeout is near, libmongoc's own read
+ *		does the rest with the time that is left, so socketTimeoutMS keeps
+ *		its meaning.
+ */
+static ssize_t
+interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
+					size_t iovcnt, size_t min_bytes, int32_t timeout_msec)
+{
+	int64		deadline = -1;
+
+	/* zero: no waiting at all; negative: libmongoc's default, no deadline */
+	if (timeout_msec == 0)
+		return socket_readv(stream, iov, iovcnt, min_bytes, timeout_msec);
+	if (timeout_msec > 0)
+		deadline = bson_get_monotonic_time() + (int64) timeout_msec * 1000;
+
+	for (;;)
+	{
+		mongoc_stream_poll_t socket = {stream, POLLIN, 0};
+		int32_t		wait = MONGO_INTERRUPT_CHECK_MS;
+		ssize_t		ready;
+
+		if (interrupt_pending())
+		{
+			/* not EINTR: the TLS layer would retry that until the timeout */
+			errno = ECANCELED;
+			return -1;
+		}
+		if (deadline >= 0)
+		{
+			int64		left = (deadline - bson_get_monotonic_time()) / 1000;
+
+			/* a last millisecond, so that a timeout reads as one */
+			timeout_msec = (int32_t) Max(left, 1);
+			if (left <= MONGO_INTERRUPT_CHECK_MS)
+				break;
+		}
+		ready = socket_poll(&socket, 1, wait);
+		/* a signal ends the poll early: look at the flags again */
+		if (ready < 0 && errno == EINTR)
+			continue;
+		/* readable, closed or failed: the read tells which */
+		if (ready != 0)
+			break;
+	}
+	return socket_readv(stream, iov, iovcnt, min_bytes, timeout_msec);
+}
+
+/*
+ * interruptible_poll
+ *		libmongoc's wait for several sockets at once (the hello that opens
+ *		each connection, server monitoring), in slices like
+ *		interruptible_readv.  A pending interrupt is reported as an error
+ *		on every socket, so that libmongoc gives the connections up at
+ *		once instead of waiting for connectTimeoutMS.
+ */
+static ssize_t
+interruptible_poll(mongoc_stream_poll_t *streams, size_t nstreams,
+				   int32_t timeout)
+{
+	int64		deadline = -1;
+	size_t		i;
+
+	if (timeout > 0)
+		deadline = bson_get_monotonic_time() + (int64) timeout * 1000;
+
+	for (;;)
+	{
+		int32_t		wait = MONGO_INTERRUPT_CHECK_MS;
+		ssize_t		ready;
+
+		if (interrupt_pending())
+		{
+			for (i = 0; i < nstreams; i++)
+				streams[i].revents = POLLERR;
+			return (ssize_t) nstreams;
+		}
+		if (timeout == 0)
+			wait = 0;
+		else if (deadline >= 0)
+			wait = (int32_t) Min((deadline - bson_get_monotonic_time()) / 1000,
+								 MONGO_INTERRUPT_CHECK_MS);
+		ready = socket_poll(streams, nstreams, Max(wait, 0));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready != 0 || wait <= 0 ||
+			(deadline >= 0 && bson_get_monotonic_time() >= deadline))
+			return ready;
+	}
 }
 
 /*
@@ -342,7 +549,13 @@ log_libmongoc_message(mongoc_log_level_t level, const char *log_domain,
 {
 	int			elevel = level <= MONGOC_LOG_LEVEL_WARNING ? DEBUG1 : DEBUG3;
 
+	/*
+	 * A message that is sent ends in a check for interrupts, which would
+	 * raise a cancel right here, in the middle of libmongoc
+	 */
+	HOLD_INTERRUPTS();
 	elog(elevel, "libmongoc %s: %s", log_domain, message);
+	RESUME_INTERRUPTS();
 }
 
 /*
@@ -359,6 +572,9 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 {
 	bool		connection_failure = false;
 	bool		auth_failure = false;
+
+	/* a read given up for a pending interrupt: that is the real reason */
+	CHECK_FOR_INTERRUPTS();
 
 	switch (error->domain)
 	{

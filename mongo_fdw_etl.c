@@ -423,6 +423,8 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_collection_destroy(collection);
 	if (count < 0)
 	{
+		/* a cancel that cut the request short ends planning here */
+		CHECK_FOR_INTERRUPTS();
 		ereport(DEBUG1,
 				(errmsg_internal("no document count for \"%s.%s\": %s",
 								 options->database, options->collection,
@@ -457,6 +459,8 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_cursor_destroy(cursor);
 	mongoc_database_destroy(database);
 	bson_destroy(&opts);
+	if (!ok)
+		CHECK_FOR_INTERRUPTS();
 	return ok;
 }
 

@@ -13,6 +13,7 @@ failure.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -249,6 +250,18 @@ def main():
     seen.append(error_text(expect_error(
         cur, "TLS connection to a plain port", "SELECT * FROM tls_to_plain_port",
         "HV00N", "could not connect", "")))
+
+    # a TLS connection whose server freezes: statement_timeout still ends
+    # the wait for the reply (reads under TLS wait on the socket too)
+    cur.execute("SET statement_timeout = '1s'")
+    server.send_signal(signal.SIGSTOP)
+    rows, error, seconds = attempt(cur, "SELECT count(*) FROM tls")
+    server.send_signal(signal.SIGCONT)
+    cur.execute("RESET statement_timeout")
+    check("statement_timeout while a TLS server is frozen",
+          error is not None and error.diag.sqlstate == "57014" and seconds < 2,
+          f"{error_text(error) or rows} after {seconds:.1f} s")
+    time.sleep(6)      # libmongoc waits before it tries a failed server again
 
     # the same session still reads after all these failures
     rows, error, _ = attempt(cur, "SELECT count(*) FROM tls")
