@@ -36,7 +36,7 @@ endif
 # every object depends on the shared declarations
 $(OBJS): mongo_etl.h
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz
 
 # Installs missing packages, builds, installs, starts the test servers,
 # runs the regression suite and stops the servers.
@@ -51,3 +51,8 @@ demo:
 # bench/RESULTS.md.
 bench:
 	bash bench/run.sh
+
+# Fuzzes the mongodump reader and the BSON converter with libFuzzer inside a
+# single-user backend for FUZZ_SECONDS (default 300); fails on any crash.
+fuzz:
+	bash fuzz/run.sh

@@ -57,6 +57,8 @@ struct MongoDumpReader
 								 * buffer[0] */
 	bool		eof;			/* nothing more to read */
 	bson_t		document;		/* the document last returned */
+	void	   *allocation;		/* what palloc returned for the reader,
+								 * aligned for the bson_t */
 	uint64		document_offset;	/* its offset in the data */
 };
 
@@ -73,9 +75,12 @@ static uint32 read_length_prefix(const char *p);
 MongoDumpReader *
 mongo_dump_open(const char *path)
 {
-	MongoDumpReader *reader = palloc0(sizeof(MongoDumpReader));
+	void	   *allocation;
+	MongoDumpReader *reader = mongo_palloc0_bson_aligned(allocation,
+														 sizeof(MongoDumpReader));
 	size_t		len = strlen(path);
 
+	reader->allocation = allocation;
 	reader->path = pstrdup(path);
 	reader->fd = -1;
 	reader->buffer_size = DUMP_READ_SIZE;
@@ -291,5 +296,5 @@ mongo_dump_close(MongoDumpReader *reader)
 	ReleaseExternalFD();
 	pfree(reader->buffer);
 	pfree(reader->path);
-	pfree(reader);
+	pfree(reader->allocation);
 }

@@ -36,6 +36,17 @@
 #define MONGO_DEFAULT_APPNAME "mongo_etl"
 
 /*
+ * palloc0 for a bson_t, or a struct holding one: libbson declares bson_t
+ * with 128-byte alignment, more than palloc gives, so the memory is
+ * allocated with room to align it.  The result cannot be pfree'd; its
+ * memory context frees it (or keep what palloc returned).
+ */
+#define MONGO_BSON_ALIGNMENT BSON_ALIGNOF(bson_t)
+#define mongo_palloc0_bson_aligned(allocation, size) \
+	((void *) TYPEALIGN(MONGO_BSON_ALIGNMENT, \
+						(allocation) = palloc0((size) + MONGO_BSON_ALIGNMENT)))
+
+/*
  * mongo_fdw_etl.c
  */
 

@@ -586,6 +586,7 @@ parse_json(const char *option, const char *value)
 	bson_t	   *parsed = bson_new_from_json((const uint8_t *) json, -1, &error);
 	bson_t		content;
 	bson_t	   *result;
+	void	   *allocation;
 	const char *problem = NULL;
 	uint8_t    *data;
 
@@ -661,7 +662,7 @@ parse_json(const char *option, const char *value)
 	data = palloc(content.len);
 	memcpy(data, bson_get_data(&content), content.len);
 	bson_destroy(parsed);
-	result = palloc(sizeof(bson_t));
+	result = mongo_palloc0_bson_aligned(allocation, sizeof(bson_t));
 	bson_init_static(result, data, content.len);
 	return result;
 }

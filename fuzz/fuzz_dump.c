@@ -1,0 +1,271 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_dump.c
+ *		  A libFuzzer target for the mongodump reader (dump.c) and the
+ *		  conversion of documents into tuples (bson_convert.c).
+ *
+ * Both run on the backend's memory contexts, error handling, catalogs and
+ * type input functions, so the target runs inside a backend: fuzz/run.sh
+ * builds the extension with clang's coverage and UndefinedBehaviorSanitizer
+ * instrumentation into one library with this file, starts postgres in
+ * single-user mode, and calls
+ * mongo_etl_fuzz_dump(), which hands the process to libFuzzer through
+ * LLVMFuzzerRunDriver.
+ *
+ * Each input is written to a file and read as a mongodump file would be
+ * (as one compressed by mongodump --gzip when it starts as gzip does);
+ * every document it yields is copied to the very end of pages of its own,
+ * followed by an inaccessible page, so that any read past its end crashes
+ * (the reader's large buffer would hide it), and converted twice: into
+ * columns of every kind with on_type_mismatch 'null', and with 'error'.
+ * An ERROR is a correct outcome for a bad input, and is caught; a crash or
+ * an UndefinedBehaviorSanitizer report is a bug.
+ *
+ * AddressSanitizer is not used: its runtime, preloaded into the
+ * uninstrumented postgres executable, deadlocks in glibc's locale setup
+ * before main().
+ *
+ * IDENTIFICATION
+ *		  fuzz/fuzz_dump.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "mongo_etl.h"
+
+/* libFuzzer's entry point for a program that has a main() of its own */
+extern int	LLVMFuzzerRunDriver(int *argc, char ***argv,
+								int (*callback) (const uint8_t *data,
+												 size_t size));
+
+/* numeric(10,2) and varchar(5), for the typmod checks */
+#define NUMERIC_10_2_TYPMOD (((10 << 16) | 2) + VARHDRSZ)
+#define VARCHAR_5_TYPMOD (5 + VARHDRSZ)
+
+/* The columns every document is converted into */
+typedef struct FuzzColumn
+{
+	const char *name;
+	const char *field;
+	Oid			typid;
+	int32		typmod;
+} FuzzColumn;
+
+static const FuzzColumn fuzz_columns[] = {
+	{"_id", "_id", TEXTOID, -1},
+	{"s", "s", INT2OID, -1},
+	{"i", "i", INT4OID, -1},
+	{"l", "l", INT8OID, -1},
+	{"r", "r", FLOAT4OID, -1},
+	{"f", "f", FLOAT8OID, -1},
+	{"n", "n", NUMERICOID, -1},
+	{"n2", "n2", NUMERICOID, NUMERIC_10_2_TYPMOD},
+	{"t", "t", TEXTOID, -1},
+	{"v", "v", VARCHAROID, VARCHAR_5_TYPMOD},
+	{"b", "b", BOOLOID, -1},
+	{"ts", "ts", TIMESTAMPTZOID, -1},
+	{"tl", "tl", TIMESTAMPOID, -1},
+	{"d", "d", DATEOID, -1},
+	{"j", "j", JSONBOID, -1},
+	{"js", "js", JSONOID, -1},
+	{"by", "by", BYTEAOID, -1},
+	{"u", "u", UUIDOID, -1},
+	{"ai", "ai", INT4ARRAYOID, -1},
+	{"at", "at", TEXTARRAYOID, -1},
+	{"aj", "aj", JSONBARRAYOID, -1},
+	{"ip", "ip", INETOID, -1},
+	{"deep", "a.b.c", TEXTOID, -1},
+	{"pos", "a.0", INT8OID, -1},
+	{"root_jsonb", "$$ROOT", JSONBOID, -1},
+	{"root_json", "$$ROOT", JSONOID, -1},
+	{"root_text", "$$ROOT", TEXTOID, -1},
+	{"root_bytea", "$$ROOT", BYTEAOID, -1},
+};
+
+#define FUZZ_NCOLUMNS lengthof(fuzz_columns)
+
+static MongoConverter *tolerant_converter;	/* on_type_mismatch 'null' */
+static MongoConverter *strict_converter;	/* on_type_mismatch 'error' */
+static char input_path[MAXPGPATH];
+static char gzip_input_path[MAXPGPATH]; /* input_path with ".gz" added */
+static MemoryContext input_context;		/* reset after every input */
+static MemoryContext document_context;	/* reset after every document */
+
+PG_FUNCTION_INFO_V1(mongo_etl_fuzz_dump);
+
+static MongoConverter *make_converter(MongoMismatchPolicy policy,
+									  bool lenient);
+static int	fuzz_one_input(const uint8_t *data, size_t size);
+static void convert_document(const bson_t *document, MongoDumpReader *reader);
+
+/*
+ * mongo_etl_fuzz_dump(input_file text, libfuzzer_args text[])
+ *		Run libFuzzer with the given arguments (corpus directories and
+ *		options such as -max_total_time); each input goes through
+ *		input_file.  libFuzzer ends the process itself when it is done.
+ */
+Datum
+mongo_etl_fuzz_dump(PG_FUNCTION_ARGS)
+{
+	ArrayType  *args = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nargs;
+	int			argc;
+	char	  **argv;
+	int			i;
+
+	strlcpy(input_path, text_to_cstring(PG_GETARG_TEXT_PP(0)), MAXPGPATH);
+	snprintf(gzip_input_path, MAXPGPATH, "%s.gz", input_path);
+	deconstruct_array(args, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nargs);
+	argv = palloc0(sizeof(char *) * (nargs + 2));
+	argv[0] = "mongo_etl_fuzz_dump";
+	for (i = 0; i < nargs; i++)
+		argv[i + 1] = TextDatumGetCString(elems[i]);
+	argc = nargs + 1;
+
+	input_context = AllocSetContextCreate(TopMemoryContext, "fuzz input",
+										  ALLOCSET_DEFAULT_SIZES);
+	document_context = AllocSetContextCreate(TopMemoryContext, "fuzz document",
+											 ALLOCSET_DEFAULT_SIZES);
+	tolerant_converter = make_converter(MONGO_MISMATCH_NULL, true);
+	strict_converter = make_converter(MONGO_MISMATCH_ERROR, false);
+
+	PG_RETURN_INT32(LLVMFuzzerRunDriver(&argc, &argv, fuzz_one_input));
+}
+
+/*
+ * make_converter
+ *		A converter into every column of fuzz_columns, kept for the whole
+ *		run.
+ */
+static MongoConverter *
+make_converter(MongoMismatchPolicy policy, bool lenient)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MongoColumn *columns = palloc0(sizeof(MongoColumn) * FUZZ_NCOLUMNS);
+	MongoConverter *converter;
+	int			i;
+
+	for (i = 0; i < (int) FUZZ_NCOLUMNS; i++)
+	{
+		const FuzzColumn *c = &fuzz_columns[i];
+
+		mongo_init_column(&columns[i], i + 1, c->name, c->field, c->typid,
+						  c->typmod);
+		mongo_set_column_policy(&columns[i], policy, lenient, lenient);
+	}
+	converter = mongo_create_converter("fuzz", columns, FUZZ_NCOLUMNS);
+	MemoryContextSwitchTo(old);
+	return converter;
+}
+
+/*
+ * fuzz_one_input
+ *		Read one input as a mongodump file, in a subtransaction that an
+ *		ERROR rolls back, as a query reading the file would be.
+ */
+static int
+fuzz_one_input(const uint8_t *data, size_t size)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	MongoDumpReader *volatile reader = NULL;
+	bool		gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+	const char *path = gzip ? gzip_input_path : input_path;
+	int			fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, data, size) != (ssize_t) size || close(fd) != 0)
+		elog(FATAL, "could not write \"%s\": %m", path);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(input_context);
+	PG_TRY();
+	{
+		const bson_t *document;
+
+		reader = mongo_dump_open(path);
+		while (mongo_dump_next(reader, &document))
+			convert_document(document, reader);
+		mongo_dump_close(reader);
+		reader = NULL;
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(input_context);
+		FlushErrorState();
+		if (reader != NULL)
+			mongo_dump_close(reader);
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(caller_context);
+	CurrentResourceOwner = caller_owner;
+	MemoryContextReset(document_context);
+	MemoryContextReset(input_context);
+	return 0;
+}
+
+/*
+ * convert_document
+ *		Convert one document, from a copy that ends where a guard page
+ *		begins, with both converters; the strict one may raise an ERROR.
+ */
+static void
+convert_document(const bson_t *document, MongoDumpReader *reader)
+{
+	MemoryContext old = MemoryContextSwitchTo(document_context);
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t		span = TYPEALIGN(page, document->len) + page;
+	uint8_t    *region;
+	uint8_t    *copy;
+	bson_t		exact;
+	Datum		values[FUZZ_NCOLUMNS];
+	bool		isnull[FUZZ_NCOLUMNS];
+
+	region = mmap(NULL, span, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED ||
+		mprotect(region + span - page, page, PROT_NONE) != 0)
+		elog(FATAL, "could not map a guarded buffer: %m");
+	copy = region + span - page - document->len;
+	memcpy(copy, bson_get_data(document), document->len);
+	if (!bson_init_static(&exact, copy, document->len))
+		elog(FATAL, "the reader returned a document with a wrong length");
+
+	PG_TRY();
+	{
+		tolerant_converter->dump = reader;
+		memset(isnull, true, sizeof(isnull));
+		(void) mongo_document_to_slot(tolerant_converter, &exact, values,
+									  isnull);
+		strict_converter->dump = reader;
+		memset(isnull, true, sizeof(isnull));
+		(void) mongo_document_to_slot(strict_converter, &exact, values,
+									  isnull);
+	}
+	PG_FINALLY();
+	{
+		munmap(region, span);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(document_context);
+}
