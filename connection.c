@@ -64,6 +64,17 @@ typedef ssize_t (*stream_poll_function) (mongoc_stream_poll_t *streams,
 static stream_readv_function socket_readv = NULL;
 static stream_poll_function socket_poll = NULL;
 
+/* Pieces of a read interruptible_readv handles; libmongoc passes one */
+#define MONGO_MAX_READ_PIECES 8
+
+/*
+ * A wait for a server was given up for an interrupt.  The client may then
+ * hold the server as failed for a while (libmongoc waits before it scans a
+ * failed server again), though the server may be fine: every cached client
+ * is rebuilt once no scan uses it.
+ */
+static bool client_interrupted = false;
+
 /* A cached client; the hash key is the user mapping's OID */
 struct MongoConnection
 {
@@ -150,6 +161,16 @@ mongo_get_connection(ForeignServer *server, UserMapping *user)
 	}
 
 	check_password_given(server, user);
+	if (client_interrupted)
+	{
+		HASH_SEQ_STATUS scan;
+		MongoConnection *entry;
+
+		hash_seq_init(&scan, connection_cache);
+		while ((entry = hash_seq_search(&scan)) != NULL)
+			entry->invalidated = true;
+		client_interrupted = false;
+	}
 	conn = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -206,8 +227,9 @@ mongo_release_connection(MongoConnection *conn)
 /*
  * make_client
  *		Build a client from the server's uri and the user mapping's
- *		credentials and authentication mechanism.  The credentials are set through libmongoc's URI API,
- *		not pasted into the string, so no character in them needs escaping.
+ *		credentials and authentication mechanism.  The credentials are set
+ *		through libmongoc's URI API, not pasted into the string, so no
+ *		character in them needs escaping.
  */
 static mongoc_client_t *
 make_client(ForeignServer *server, UserMapping *user)
@@ -291,8 +313,9 @@ open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 	/* connecting, and TLS's handshake, would not notice a cancel */
 	if (interrupt_pending())
 	{
+		client_interrupted = true;
 		bson_set_error(error, MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_CONNECT,
-					   "not connecting: the query is being canceled");
+					   "not connecting: an interrupt is pending");
 		return NULL;
 	}
 	stream = mongoc_client_default_stream_initiator(uri, host, user_data,
@@ -330,36 +353,42 @@ interrupt_pending(void)
 
 /*
  * interruptible_readv
- *		A socket read that waits for data in slices of
- *		MONGO_INTERRUPT_CHECK_MS and fails at once, as if the connection
- *		broke, when a cancel, statement_timeout or termination is pending.
- *		It must not raise the interrupt itself: a longjmp out of libmongoc
- *		would leave the client half way through a command.  The failed read
- *		closes the connection; mongo_report_error raises the interrupt.
- *		Once data is there, or the timeout is near, libmongoc's own read
- *		does the rest with the time that is left, so socketTimeoutMS keeps
- *		its meaning.
+ *		libmongoc's socket read, done in slices that wait at most
+ *		MONGO_INTERRUPT_CHECK_MS each, so that it fails at once, as if the
+ *		connection broke, when a cancel, statement_timeout or termination
+ *		is pending, also when a reply stops half way.  It must not raise
+ *		the interrupt itself: a longjmp out of libmongoc would leave the
+ *		client half way through a command.  The failed read closes the
+ *		connection; mongo_report_error raises the interrupt.  The slices
+ *		together wait no longer than timeout_msec, and a read that runs out
+ *		of time fails as libmongoc's own does (ETIMEDOUT, with the socket's
+ *		error set by the last slice), so socketTimeoutMS keeps its meaning.
  */
 static ssize_t
 interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
 					size_t iovcnt, size_t min_bytes, int32_t timeout_msec)
 {
+	mongoc_iovec_t rest[MONGO_MAX_READ_PIECES];
+	size_t		first = 0;		/* first piece of rest not yet full */
+	size_t		total = 0;
 	int64		deadline = -1;
 
-	/* zero: no waiting at all; negative: libmongoc's default, no deadline */
-	if (timeout_msec == 0)
+	/* zero: no waiting at all; and more pieces than libmongoc ever asks */
+	if (timeout_msec == 0 || iovcnt > lengthof(rest))
 		return socket_readv(stream, iov, iovcnt, min_bytes, timeout_msec);
+	/* negative: libmongoc's default, no deadline */
 	if (timeout_msec > 0)
 		deadline = bson_get_monotonic_time() + (int64) timeout_msec * 1000;
+	memcpy(rest, iov, sizeof(mongoc_iovec_t) * iovcnt);
 
 	for (;;)
 	{
-		mongoc_stream_poll_t socket = {stream, POLLIN, 0};
-		int32_t		wait = MONGO_INTERRUPT_CHECK_MS;
-		ssize_t		ready;
+		int32_t		slice = MONGO_INTERRUPT_CHECK_MS;
+		ssize_t		nread;
 
 		if (interrupt_pending())
 		{
+			client_interrupted = true;
 			/* not EINTR: the TLS layer would retry that until the timeout */
 			errno = ECANCELED;
 			return -1;
@@ -368,20 +397,40 @@ interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
 		{
 			int64		left = (deadline - bson_get_monotonic_time()) / 1000;
 
-			/* a last millisecond, so that a timeout reads as one */
-			timeout_msec = (int32_t) Max(left, 1);
-			if (left <= MONGO_INTERRUPT_CHECK_MS)
-				break;
+			if (left <= 0)
+			{
+				errno = ETIMEDOUT;
+				return min_bytes == 0 ? 0 : -1;
+			}
+			slice = (int32_t) Min(left, slice);
 		}
-		ready = socket_poll(&socket, 1, wait);
-		/* a signal ends the poll early: look at the flags again */
-		if (ready < 0 && errno == EINTR)
-			continue;
-		/* readable, closed or failed: the read tells which */
-		if (ready != 0)
-			break;
+
+		/* at least one byte, or the end of the slice */
+		nread = socket_readv(stream, &rest[first], iovcnt - first, 1, slice);
+		if (nread < 0)
+		{
+			if (errno == ETIMEDOUT || errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		total += nread;
+		if (total >= min_bytes)
+			return total;
+
+		/* libmongoc's read leaves the pieces as they were: move on */
+		while (nread > 0)
+		{
+			size_t		used = Min((size_t) nread, rest[first].iov_len);
+
+			rest[first].iov_base = (char *) rest[first].iov_base + used;
+			rest[first].iov_len -= used;
+			nread -= used;
+			if (rest[first].iov_len == 0)
+				first++;
+		}
+		if (first == iovcnt)
+			return total;
 	}
-	return socket_readv(stream, iov, iovcnt, min_bytes, timeout_msec);
 }
 
 /*
@@ -409,6 +458,7 @@ interruptible_poll(mongoc_stream_poll_t *streams, size_t nstreams,
 
 		if (interrupt_pending())
 		{
+			client_interrupted = true;
 			for (i = 0; i < nstreams; i++)
 				streams[i].revents = POLLERR;
 			return (ssize_t) nstreams;
@@ -595,9 +645,7 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 				 errmsg("could not authenticate to MongoDB server \"%s\"",
 						servername),
 				 errdetail_internal("%s", error->message),
-				 errhint("Check the username and password of the user mapping, "
-						 "and the authSource in the server's uri: the database "
-						 "the MongoDB user was created in (admin if not given).")));
+				 errhint("Check the username and password of the user mapping, and the authSource in the server's uri: the database the MongoDB user was created in (admin if not given).")));
 	if (connection_failure)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),

@@ -111,48 +111,60 @@ mongoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	const char *uri = mongo_get_option(server->options, "uri");
 	const char *dump_dir = mongo_get_option(server->options, "dump_dir");
 	ImportOptions opts;
-	MongoConnection *conn = NULL;
-	List	   *collections;
-	List	   *commands = NIL;
-	ListCell   *lc;
+	MongoConnection *volatile conn = NULL;
+	List	   *volatile commands = NIL;
 
 	parse_import_options(stmt->options, &opts);
 	if (uri != NULL)
-	{
 		conn = mongo_get_connection(server,
 									GetUserMapping(GetUserId(), serverOid));
-		collections = server_collections(conn, server->servername,
-										 stmt->remote_schema);
-	}
-	else
-		collections = dump_collections(dump_dir, stmt->remote_schema);
 
-	foreach(lc, collections)
+	/* an error, or a cancel, must still let go of the client */
+	PG_TRY();
 	{
-		const char *entry = strVal(lfirst(lc));
-		const char *collection = conn != NULL ? entry : file_collection(entry);
-		Sample		sample;
-		const char *how;
+		List	   *collections;
+		ListCell   *lc;
 
-		if (!wanted(stmt, collection))
-			continue;
-		memset(&sample, 0, sizeof(sample));
-		sample.flatten_depth = opts.flatten_depth;
 		if (conn != NULL)
-			how = sample_server(conn, server->servername, stmt->remote_schema,
-								collection, &sample, opts.sample_size);
+			collections = server_collections(conn, server->servername,
+											 stmt->remote_schema);
 		else
+			collections = dump_collections(dump_dir, stmt->remote_schema);
+
+		foreach(lc, collections)
 		{
-			sample_dump(psprintf("%s/%s/%s", dump_dir, stmt->remote_schema,
-								 entry), &sample, opts.sample_size);
-			how = "the first documents of the file";
+			const char *entry = strVal(lfirst(lc));
+			const char *collection = conn != NULL
+				? entry : file_collection(entry);
+			Sample		sample;
+			const char *how;
+
+			if (!wanted(stmt, collection))
+				continue;
+			memset(&sample, 0, sizeof(sample));
+			sample.flatten_depth = opts.flatten_depth;
+			if (conn != NULL)
+				how = sample_server(conn, server->servername,
+									stmt->remote_schema, collection, &sample,
+									opts.sample_size);
+			else
+			{
+				sample_dump(psprintf("%s/%s/%s", dump_dir,
+									 stmt->remote_schema, entry),
+							&sample, opts.sample_size);
+				how = "the first documents of the file";
+			}
+			commands = lappend(commands,
+							   create_table_command(stmt, server, collection,
+													&sample, how, &opts));
 		}
-		commands = lappend(commands,
-						   create_table_command(stmt, server, collection,
-												&sample, how, &opts));
 	}
-	if (conn != NULL)
-		mongo_release_connection(conn);
+	PG_FINALLY();
+	{
+		if (conn != NULL)
+			mongo_release_connection(conn);
+	}
+	PG_END_TRY();
 	return commands;
 }
 

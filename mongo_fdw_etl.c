@@ -386,6 +386,8 @@ ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 			fpinfo->bytewise_strings = false;
 		}
 		mongo_release_connection(conn);
+		/* a cancel that cut the requests short ends planning here */
+		CHECK_FOR_INTERRUPTS();
 	}
 
 	cache[next_slot].relid = foreigntableid;
@@ -423,12 +425,13 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_collection_destroy(collection);
 	if (count < 0)
 	{
-		/* a cancel that cut the request short ends planning here */
-		CHECK_FOR_INTERRUPTS();
+		/* the caller raises a pending cancel, once it let go the client */
+		HOLD_INTERRUPTS();
 		ereport(DEBUG1,
 				(errmsg_internal("no document count for \"%s.%s\": %s",
 								 options->database, options->collection,
 								 error.message)));
+		RESUME_INTERRUPTS();
 		bson_destroy(&opts);
 		return false;
 	}
@@ -452,15 +455,17 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	}
 	ok = !mongoc_cursor_error(cursor, &error);
 	if (!ok)
+	{
+		HOLD_INTERRUPTS();
 		ereport(DEBUG1,
 				(errmsg_internal("no collection information for \"%s.%s\": %s",
 								 options->database, options->collection,
 								 error.message)));
+		RESUME_INTERRUPTS();
+	}
 	mongoc_cursor_destroy(cursor);
 	mongoc_database_destroy(database);
 	bson_destroy(&opts);
-	if (!ok)
-		CHECK_FOR_INTERRUPTS();
 	return ok;
 }
 

@@ -135,7 +135,11 @@ mongo_etl_fuzz_dump(PG_FUNCTION_ARGS)
 	argv = palloc0(sizeof(char *) * (nargs + 2));
 	argv[0] = "mongo_etl_fuzz_dump";
 	for (i = 0; i < nargs; i++)
+	{
+		if (nulls[i])
+			elog(ERROR, "libFuzzer arguments must not be null");
 		argv[i + 1] = TextDatumGetCString(elems[i]);
+	}
 	argc = nargs + 1;
 
 	input_context = AllocSetContextCreate(TopMemoryContext, "fuzz input",
