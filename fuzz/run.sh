@@ -9,8 +9,8 @@
 # or that a sanitizer reports, is saved there as crash-* and fails the run.
 #
 # FUZZ_SECONDS=N           the time budget
-# FUZZ_MERGE=1             afterwards, merge the inputs found into
-#                          fuzz/corpus (keeping only those that add coverage)
+# FUZZ_KEEP=1              afterwards, add the inputs that reached new code
+#                          to fuzz/corpus
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,18 +96,11 @@ if [ ${#found[@]} -gt 0 ] || [ $status -ne 0 ] ||
 	exit 1
 fi
 
-if [ -n "${FUZZ_MERGE:-}" ]; then
-	mkdir -p "$state/merged"
-	chown postgres: "$state/merged"
-	runuser -u postgres -- \
-		"$pgbin/postgres" --single -j -D "$state/pg" postgres \
-		>"$state/merge.log" 2>&1 <<-SQL || true
-	SELECT mongo_etl_fuzz_dump('$state/input.bson',
-	  ARRAY['-merge=1', '-max_len=1048576', '$state/merged', '$state/corpus']);
-
-SQL
-	rm -f fuzz/corpus/*
-	cp "$state/merged"/* fuzz/corpus/
+# libFuzzer keeps only the inputs that reached new code, each cut down to
+# what matters (its -merge mode would start the program again by argv[0],
+# which a backend cannot be)
+if [ -n "${FUZZ_KEEP:-}" ]; then
+	cp "$state/corpus"/* fuzz/corpus/
 	log "fuzz/corpus now holds $(ls fuzz/corpus | wc -l) inputs"
 fi
 log "no crash, no sanitizer report in $seconds s"

@@ -71,6 +71,15 @@ class FerretDB:
         self.process.send_signal(sig)
         self.process.wait(timeout=30)
 
+    def check(self, name, ok, detail):
+        """Print one case of the calling script and its outcome; on a
+        failure, stop the server and exit."""
+        script = os.path.basename(sys.argv[0]).removesuffix(".py")
+        print(f"{script}: {name}: {'ok' if ok else 'FAILED'} ({detail})")
+        if not ok:
+            self.kill()
+            sys.exit(1)
+
     def kill(self):
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)

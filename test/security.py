@@ -15,7 +15,6 @@ failure.
 import os
 import signal
 import subprocess
-import sys
 import time
 from urllib.parse import quote_plus
 
@@ -79,13 +78,7 @@ server = FerretDB(
      f"--listen-tls=127.0.0.1:{TLS_PORT}",
      f"--listen-tls-cert-file={certificate('server.pem')}",
      f"--listen-tls-key-file={certificate('server.key')}"])
-
-
-def check(name, ok, detail):
-    print(f"security: {name}: {'ok' if ok else 'FAILED'} ({detail})")
-    if not ok:
-        server.kill()
-        sys.exit(1)
+check = server.check
 
 
 def connect():
