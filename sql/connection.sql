@@ -30,18 +30,7 @@ EXCEPTION WHEN OTHERS THEN
   in_time := clock_timestamp() - started < make_interval(secs => seconds);
 END $$;
 
--- Runs Python with pymongo against the test database, as db: the tests
--- change the collections under a running scan this way.
-SET mongo_etl_test.uri = :'mongo_uri';
-CREATE TEMP TABLE mongo_exec_output (line text);
-CREATE FUNCTION mongo_exec(statement text) RETURNS bool
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('COPY mongo_exec_output FROM PROGRAM %L',
-    format('/usr/bin/python3 -c "import pymongo, sys; db = pymongo.MongoClient(sys.argv[1]).mongo_etl_regress; %s" %s',
-           statement, current_setting('mongo_etl_test.uri')));
-  RETURN true;
-END $$;
+\i sql/include/mongo_exec.sql
 
 SELECT count(*) FROM users;
 
@@ -84,12 +73,12 @@ SELECT count(*) FROM users;
 -- a server error in the middle of a scan is an ERROR, not the end of the
 -- data: the collection is dropped while the first batch of 50 is read,
 -- so the next getMore fails
-SELECT mongo_exec('db.midscan.drop(); db.midscan.insert_many([{''_id'': i, ''n'': i} for i in range(300)])');
+SELECT pg_temp.mongo_exec('db.midscan.drop(); db.midscan.insert_many([{''_id'': i, ''n'': i} for i in range(300)])');
 CREATE FOREIGN TABLE midscan (_id int, n int)
   SERVER regress OPTIONS (database 'mongo_etl_regress', batch_size '50');
 SELECT count(*), sum(n) FROM midscan;
 SELECT * FROM query_error($$
-  SELECT count(*) FROM midscan WHERE n <> 10 OR mongo_exec('db.midscan.drop()')
+  SELECT count(*) FROM midscan WHERE n <> 10 OR pg_temp.mongo_exec('db.midscan.drop()')
 $$, 10);
 -- the client still works afterwards
 SELECT count(*) FROM midscan;
@@ -139,6 +128,6 @@ REVOKE ALL ON FOREIGN SERVER regress FROM regress_mongo_user;
 REVOKE ALL ON FOREIGN DATA WRAPPER mongo_etl FROM regress_mongo_user;
 DROP ROLE regress_mongo_user;
 
-DROP FUNCTION query_error, mongo_exec;
+DROP FUNCTION query_error;
 SET client_min_messages = warning;
 DROP SERVER regress, refused, not_mongo CASCADE;

@@ -14,17 +14,7 @@ RESET client_min_messages;
 SELECT public.dblink_connect('cron',
   format('dbname=mongo_etl_cron host=127.0.0.1 port=%s', :'pgport'));
 
--- changes documents through pymongo, as an application would
-SET mongo_etl_test.uri = :'mongo_uri';
-CREATE TEMP TABLE mongo_exec_output (line text);
-CREATE FUNCTION pg_temp.mongo_exec(statement text) RETURNS bool
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('COPY mongo_exec_output FROM PROGRAM %L',
-    format('/usr/bin/python3 -c "import pymongo, sys, datetime; db = pymongo.MongoClient(sys.argv[1]).mongo_etl_regress; %s" %s',
-           statement, current_setting('mongo_etl_test.uri')));
-  RETURN true;
-END $$;
+\i sql/include/mongo_exec.sql
 -- waits up to the given seconds for a query in the cron database to
 -- return true
 CREATE FUNCTION pg_temp.cron_wait(condition text, seconds int) RETURNS bool

@@ -10,18 +10,8 @@ CREATE SCHEMA sync;
 SET search_path = sync;
 SET timezone = 'UTC';
 
--- changes documents through pymongo, as an application would
-SET mongo_etl_test.uri = :'mongo_uri';
-CREATE TEMP TABLE mongo_exec_output (line text);
-CREATE FUNCTION mongo_exec(statement text) RETURNS bool
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('COPY mongo_exec_output FROM PROGRAM %L',
-    format('/usr/bin/python3 -c "import pymongo, sys, datetime; db = pymongo.MongoClient(sys.argv[1]).mongo_etl_regress; %s" %s',
-           statement, current_setting('mongo_etl_test.uri')));
-  RETURN true;
-END $$;
-SELECT mongo_exec('db.orders.drop(); db.orders.insert_many([{''_id'': i, ''status'': ''new'', ''total'': i * 10, ''updated'': datetime.datetime(2024, 1, 1, 0, 0, i)} for i in range(1, 6)])');
+\i sql/include/mongo_exec.sql
+SELECT pg_temp.mongo_exec('db.orders.drop(); db.orders.insert_many([{''_id'': i, ''status'': ''new'', ''total'': i * 10, ''updated'': datetime.datetime(2024, 1, 1, 0, 0, i)} for i in range(1, 6)])');
 
 CREATE FOREIGN TABLE orders (
   _id int, status text OPTIONS (bson_type 'string'), total int,
@@ -37,7 +27,7 @@ SELECT source, target, watermark, last_value, last_rows, last_deleted
   FROM mongo_etl.sync_state;
 
 -- changes in MongoDB: an update, a new document, a deletion
-SELECT mongo_exec('db.orders.update_one({''_id'': 2}, {''\$set'': {''status'': ''paid'', ''updated'': datetime.datetime(2024, 1, 2)}}); db.orders.insert_one({''_id'': 6, ''status'': ''new'', ''total'': 60, ''updated'': datetime.datetime(2024, 1, 3)}); db.orders.delete_one({''_id'': 4})');
+SELECT pg_temp.mongo_exec('db.orders.update_one({''_id'': 2}, {''\$set'': {''status'': ''paid'', ''updated'': datetime.datetime(2024, 1, 2)}}); db.orders.insert_one({''_id'': 6, ''status'': ''new'', ''total'': 60, ''updated'': datetime.datetime(2024, 1, 3)}); db.orders.delete_one({''_id'': 4})');
 -- the next run reads the window from the last watermark on: the filter
 -- goes to MongoDB
 EXPLAIN (VERBOSE, COSTS OFF)
@@ -61,7 +51,7 @@ SELECT target, watermark, last_value, last_rows FROM mongo_etl.sync_state ORDER 
 
 -- a run that fails changes nothing, and the next one repeats its window:
 -- first the server is unreachable, then the target refuses a row mid-way
-SELECT mongo_exec('db.orders.update_many({}, {''\$set'': {''status'': ''shipped'', ''updated'': datetime.datetime(2024, 2, 1)}}); db.orders.insert_one({''_id'': 7, ''status'': ''shipped'', ''total'': 70, ''updated'': datetime.datetime(2024, 2, 1)})');
+SELECT pg_temp.mongo_exec('db.orders.update_many({}, {''\$set'': {''status'': ''shipped'', ''updated'': datetime.datetime(2024, 2, 1)}}); db.orders.insert_one({''_id'': 7, ''status'': ''shipped'', ''total'': 70, ''updated'': datetime.datetime(2024, 2, 1)})');
 ALTER SERVER sync_src OPTIONS (SET uri 'mongodb://127.0.0.1:1/');
 CALL mongo_etl.sync('orders', 'orders_copy', watermark => 'updated');
 ALTER SERVER sync_src OPTIONS (SET uri :'mongo_uri');
