@@ -172,14 +172,14 @@ mongo_node_bson(Node *node)
 /*
  * mongo_build_command
  *		The command a scan runs, in the two parts libmongoc takes: a find
- *		filter and its options (projection, sort, skip, limit, batchSize),
+ *		filter and its options (projection, sort, limit, batchSize),
  *		or, for a table with the option pipeline or a pushed count, an
  *		aggregation pipeline and its options.  Returns true for aggregate.
  *
  *		The table's option filter applies to the collection's documents,
  *		so it comes first (before the table's pipeline); the pushed WHERE
  *		clauses (request->filter) apply to what the table reads, so they
- *		follow the pipeline, then sort, skip, limit, and the projection or
+ *		follow the pipeline, then sort, limit, and the projection or
  *		the count.
  */
 bool
@@ -208,8 +208,6 @@ mongo_build_command(const MongoTableOptions *options,
 			BSON_APPEND_DOCUMENT(opts, "projection", request->projection);
 		if (request->sort != NULL)
 			BSON_APPEND_DOCUMENT(opts, "sort", request->sort);
-		if (request->skip > 0)
-			BSON_APPEND_INT64(opts, "skip", request->skip);
 		if (request->limit > 0)
 			BSON_APPEND_INT64(opts, "limit", request->limit);
 	}
@@ -242,12 +240,6 @@ mongo_build_command(const MongoTableOptions *options,
 		{
 			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
 			BSON_APPEND_DOCUMENT(&stage, "$sort", request->sort);
-			bson_append_document_end(query, &stage);
-		}
-		if (request->skip > 0)
-		{
-			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
-			BSON_APPEND_INT64(&stage, "$skip", request->skip);
 			bson_append_document_end(query, &stage);
 		}
 		if (request->limit > 0)

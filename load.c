@@ -125,9 +125,10 @@ static void map_columns(LoadState *load, Relation source, Relation target);
 static LoadMethod choose_method(Relation target);
 static char *resume_point(LoadState *load);
 static uint64 load_chunk(LoadState *load);
+static bool remembers_last_id(const LoadState *load);
 static char *chunk_query(LoadState *load, bool with_insert);
 static DestReceiver *create_load_receiver(LoadState *load, Relation rel,
-										  int id_column);
+										  bool with_id);
 static bool load_receive(TupleTableSlot *slot, DestReceiver *self);
 static void load_startup(DestReceiver *self, int operation,
 						 TupleDesc typeinfo);
@@ -315,16 +316,9 @@ map_columns(LoadState *load, Relation source, Relation target)
 	int			t;
 	int			s;
 
-	for (s = 0; s < sdesc->natts; s++)
-	{
-		Form_pg_attribute sattr = TupleDescAttr(sdesc, s);
-
-		if (!sattr->attisdropped && strcmp(NameStr(sattr->attname), "_id") == 0)
-		{
-			load->source_id = sattr->attnum;
-			load->id_type = sattr->atttypid;
-		}
-	}
+	load->source_id = get_attnum(RelationGetRelid(source), "_id");
+	if (load->source_id != InvalidAttrNumber)
+		load->id_type = TupleDescAttr(sdesc, load->source_id - 1)->atttypid;
 
 	for (t = 0; t < tdesc->natts; t++)
 	{
@@ -445,21 +439,10 @@ choose_method(Relation target)
 static char *
 resume_point(LoadState *load)
 {
-	Relation	target = table_open(load->target, AccessShareLock);
-	bool		has_id = false;
-	int			i;
 	char	   *query;
 	char	   *result = NULL;
 
-	for (i = 0; i < RelationGetDescr(target)->natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(target), i);
-
-		if (!attr->attisdropped && strcmp(NameStr(attr->attname), "_id") == 0)
-			has_id = true;
-	}
-	table_close(target, AccessShareLock);
-	if (!has_id)
+	if (get_attnum(load->target, "_id") == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("\"%s\" has no column \"_id\" to resume from",
@@ -480,10 +463,20 @@ resume_point(LoadState *load)
 }
 
 /*
+ * remembers_last_id
+ *		Whether a chunk's last _id is needed: only batches read on from it.
+ */
+static bool
+remembers_last_id(const LoadState *load)
+{
+	return load->source_id != 0 && load->batch_rows > 0;
+}
+
+/*
  * chunk_query
  *		The query of one chunk: every row, or with batch_rows the next
- *		batch_rows rows in _id order after the last loaded.  The _id goes
- *		last in the select list, for the receiver to remember.  Ordering
+ *		batch_rows rows in _id order after the last loaded.  With batches,
+ *		the _id goes last in the select list, for the receiver to remember.  Ordering
  *		and comparing text _ids under the C collation lets both go to
  *		MongoDB.
  */
@@ -511,7 +504,7 @@ chunk_query(LoadState *load, bool with_insert)
 	else
 	{
 		appendStringInfo(&source, "SELECT %s", joined(load->expressions));
-		if (!with_insert && load->source_id != 0)
+		if (!with_insert && remembers_last_id(load))
 			appendStringInfoString(&source, ", s._id");
 	}
 	appendStringInfo(&source, " FROM %s s", qualified_name(load->source));
@@ -608,18 +601,9 @@ load_chunk(LoadState *load)
 	{
 		Relation	rel = table_open(load->target, RowExclusiveLock);
 		LoadReceiver *receiver;
-		int			ncolumns = 0;
-		int			i;
 
-		for (i = 0; i < RelationGetDescr(rel)->natts; i++)
-		{
-			Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), i);
-
-			if (!attr->attisdropped && !attr->attgenerated)
-				ncolumns++;
-		}
 		receiver = (LoadReceiver *)
-			create_load_receiver(load, rel, load->source_id != 0 ? ncolumns : -1);
+			create_load_receiver(load, rel, remembers_last_id(load));
 		options.dest = (DestReceiver *) receiver;
 		/* (a SELECT into a DestNone receiver reports SPI_OK_UTILITY) */
 		if (SPI_execute_plan_extended(plan, &options) < 0)
@@ -661,12 +645,12 @@ get_type_output_function(Oid type)
 /*
  * create_load_receiver
  *		A DestReceiver writing rows, whose columns are the target's
- *		(without dropped and generated ones) in order, into rel, and
- *		remembering output column id_column (0-based; -1 for none) of the
- *		last row as the last _id loaded.
+ *		(without dropped and generated ones) in order, into rel; with_id:
+ *		the column after those is the _id, and the last row's is remembered
+ *		as the last _id loaded.
  */
 static DestReceiver *
-create_load_receiver(LoadState *load, Relation rel, int id_column)
+create_load_receiver(LoadState *load, Relation rel, bool with_id)
 {
 	LoadReceiver *receiver = palloc0(sizeof(LoadReceiver));
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -689,10 +673,10 @@ create_load_receiver(LoadState *load, Relation rel, int id_column)
 		receiver->source_column[i] =
 			attr->attisdropped || attr->attgenerated ? -1 : column++;
 	}
-	receiver->id_column = id_column;
+	receiver->id_column = with_id ? column : -1;
 	receiver->load = load;
 	receiver->id_type = load->id_type;
-	if (id_column >= 0)
+	if (with_id)
 		get_typlenbyval(load->id_type, &receiver->id_typlen,
 						&receiver->id_typbyval);
 	receiver->id_cxt = AllocSetContextCreate(CurrentMemoryContext,

@@ -245,7 +245,6 @@ typedef struct MongoRequest
 								 * NULL */
 	const bson_t *projection;	/* fields to return; NULL or empty: all */
 	const bson_t *sort;			/* sort document, or NULL */
-	int64		skip;			/* documents to skip, 0 for none */
 	int64		limit;			/* at most so many, 0 for no limit */
 	bool		count;			/* count the documents instead */
 } MongoRequest;

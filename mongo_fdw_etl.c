@@ -115,12 +115,6 @@ typedef struct MongoRelationInfo
 									 * bytes (no default collation) */
 } MongoRelationInfo;
 
-/* Planner state of an aggregate over a foreign table (count pushdown) */
-typedef struct MongoUpperInfo
-{
-	RelOptInfo *base;			/* the foreign table's relation */
-} MongoUpperInfo;
-
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
 {
@@ -202,13 +196,13 @@ static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *input_rel,
 									  RelOptInfo *output_rel,
 									  void *extra);
-static bool pathkeys_belong_to(List *pathkeys, RelOptInfo *rel);
 static void ask_server(RelOptInfo *baserel, Oid foreigntableid,
 					   MongoRelationInfo *fpinfo);
 static bool collection_metadata(MongoConnection *conn,
 								const MongoTableOptions *options,
 								MongoRelationInfo *fpinfo);
-static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel);
+static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel,
+						 List *retrieved);
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
@@ -506,9 +500,9 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL)); /* no fdw_private */
 
 	if (!mongo_pushdown || root->query_pathkeys == NIL ||
-		!((MongoRelationInfo *) baserel->fdw_private)->from_server ||
-		!pathkeys_belong_to(root->query_pathkeys, baserel))
+		!((MongoRelationInfo *) baserel->fdw_private)->from_server)
 		return;
+	/* (NULL unless every pathkey sorts by a column of this table) */
 	sort = mongo_build_sort(root->query_pathkeys, baserel->relid,
 							foreigntableid,
 							((MongoRelationInfo *) baserel->fdw_private)->bytewise_strings,
@@ -536,34 +530,6 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * pathkeys_belong_to
- *		Whether every pathkey sorts by an expression of rel alone.
- */
-static bool
-pathkeys_belong_to(List *pathkeys, RelOptInfo *rel)
-{
-	ListCell   *lc;
-
-	foreach(lc, pathkeys)
-	{
-		EquivalenceClass *ec = lfirst_node(PathKey, lc)->pk_eclass;
-		ListCell   *lm;
-		bool		found = false;
-
-		foreach(lm, ec->ec_members)
-		{
-			EquivalenceMember *em = lfirst_node(EquivalenceMember, lm);
-
-			if (bms_equal(em->em_relids, rel->relids))
-				found = true;
-		}
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/*
  * mongoGetForeignUpperPaths
  *		count(*) answered by MongoDB: for "SELECT count(*) FROM t [WHERE
  *		...]" when every WHERE clause is sent exactly (mongo_build_filter's
@@ -583,7 +549,6 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	bson_t	   *filter;
 	List	   *params = NIL;
 	bool		exact;
-	MongoUpperInfo *upper;
 	Cost		total_cost;
 
 	/* (an inheritance parent's relation has no fdw_private) */
@@ -620,9 +585,8 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	if (!exact)
 		return;
 
-	upper = palloc0(sizeof(MongoUpperInfo));
-	upper->base = input_rel;
-	output_rel->fdw_private = upper;
+	/* the count's relation points to the foreign table's */
+	output_rel->fdw_private = input_rel;
 
 	/* the server counts; one row comes back */
 	total_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
@@ -656,9 +620,10 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 {
 	bool		count = IS_UPPER_REL(foreignrel);
 	RelOptInfo *baserel = count
-		? ((MongoUpperInfo *) foreignrel->fdw_private)->base : foreignrel;
+		? (RelOptInfo *) foreignrel->fdw_private : foreignrel;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
+	List	   *retrieved = count ? NIL : retrieved_attrs_list(root, baserel);
 	List	   *fdw_private;
 	List	   *fdw_scan_tlist = NIL;
 	bson_t	   *filter;
@@ -693,10 +658,10 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		(root->sort_pathkeys == NIL ||
 		 pathkeys_contained_in(root->sort_pathkeys,
 							   best_path->path.pathkeys)) &&
-		!skip_columns(root, baserel))
+		!skip_columns(root, baserel, retrieved))
 		limit = (int64) root->limit_tuples;
 
-	fdw_private = list_make5(count ? NIL : retrieved_attrs_list(root, baserel),
+	fdw_private = list_make5(retrieved,
 							 mongo_bson_node(filter),
 							 mongo_bson_node(sort),
 							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
@@ -724,13 +689,13 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
  *		scan's rows are not one to one, and a limit cannot be sent.
  */
 static bool
-skip_columns(PlannerInfo *root, RelOptInfo *baserel)
+skip_columns(PlannerInfo *root, RelOptInfo *baserel, List *retrieved)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	ForeignTable *table = GetForeignTable(rte->relid);
 	ListCell   *lc;
 
-	foreach(lc, retrieved_attrs_list(root, baserel))
+	foreach(lc, retrieved)
 	{
 		if (mongo_column_mismatch_policy(table, lfirst_int(lc)) ==
 			MONGO_MISMATCH_SKIP)
@@ -923,8 +888,6 @@ mongoIterateForeignScan(ForeignScanState *node)
 				add_time_since(&state->wait_time, start);
 			return slot;
 		}
-		state->documents++;
-		state->bytes += document->len;
 		if (state->timing)
 		{
 			add_time_since(&state->wait_time, start);
@@ -964,8 +927,6 @@ count_row(MongoScanState *state, TupleTableSlot *slot)
 	state->counted = true;
 	if (next_document(state, &document))
 	{
-		state->documents++;
-		state->bytes += document->len;
 		if (!bson_iter_init_find(&iter, document, "count") ||
 			!BSON_ITER_HOLDS_NUMBER(&iter))
 			ereport(ERROR,
@@ -1014,7 +975,7 @@ add_time_since(instr_time *total, instr_time start)
 /*
  * next_document
  *		The next document from the server's cursor or the dump file, opened
- *		at the first call, or false at the end.
+ *		at the first call, or false at the end; counted for EXPLAIN ANALYZE.
  */
 static bool
 next_document(MongoScanState *state, const bson_t **document)
@@ -1032,17 +993,23 @@ next_document(MongoScanState *state, const bson_t **document)
 			state->converter->dump = state->dump;
 			MemoryContextSwitchTo(oldcxt);
 		}
-		return mongo_dump_next(state->dump, document);
+		found = mongo_dump_next(state->dump, document);
 	}
-
-	if (state->cursor == NULL)
-		open_cursor(state);
-	mongo_count_round_trips(&state->round_trips);
-	found = mongoc_cursor_next(state->cursor, document);
-	mongo_count_round_trips(NULL);
+	else
+	{
+		if (state->cursor == NULL)
+			open_cursor(state);
+		mongo_count_round_trips(&state->round_trips);
+		found = mongoc_cursor_next(state->cursor, document);
+		mongo_count_round_trips(NULL);
+	}
 	if (found)
+	{
+		state->documents++;
+		state->bytes += (*document)->len;
 		return true;
-	if (mongoc_cursor_error(state->cursor, &error))
+	}
+	if (state->cursor != NULL && mongoc_cursor_error(state->cursor, &error))
 		mongo_report_error(&error, state->servername,
 						   state->options.database,
 						   state->options.collection);
@@ -1258,7 +1225,6 @@ describe_request(MongoScanState *state, const bson_t *filter,
 	request->filter = filter;
 	request->projection = state->projection;
 	request->sort = state->sort;
-	request->skip = 0;
 	request->limit = state->limit;
 	request->count = state->count;
 }
