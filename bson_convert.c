@@ -89,6 +89,16 @@ struct MongoFieldNode
 /* Powers of ten that doubles hold exactly, for double_numeric */
 static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 
+/*
+ * BSON dates that JSON gets as ISO 8601 strings: years 1 to 9999, the
+ * years of the format's four digits, from 0001-01-01T00:00:00.000Z to
+ * 9999-12-31T23:59:59.999Z in milliseconds since 1970.  Dates outside
+ * become {"$date": {"$numberLong": "..."}}, as MongoDB's relaxed extended
+ * JSON writes them.
+ */
+#define MONGO_ISO_DATE_MIN_MS INT64CONST(-62135596800000)
+#define MONGO_ISO_DATE_MAX_MS INT64CONST(253402300799999)
+
 /* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
 #define UNIX_TO_POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
@@ -110,6 +120,8 @@ static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   Datum *values, bool *isnull);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
+static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
+							MongoColumn *col, bool *isnull);
 static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
 								   MongoColumn *col, bool *isnull);
@@ -154,6 +166,8 @@ static bool extended_json_object(const bson_iter_t *iter, uint8_t **data,
 static void append_json(MongoConverter *conv, StringInfo out,
 						const bson_iter_t *iter, const MongoColumn *col,
 						int depth);
+static void append_json_string(StringInfo out, const char *utf8,
+							   uint32 len);
 static void append_json_container(MongoConverter *conv, StringInfo out,
 								  const uint8_t *data, uint32 data_len,
 								  bool is_array, const MongoColumn *col,
@@ -181,6 +195,7 @@ static Numeric scaled_int64_numeric(int64 mantissa, int scale);
 static Numeric decimal_string_numeric(const char *decimal);
 static bool numeric_is_infinite(Numeric num);
 static const char *bson_type_name(bson_type_t type);
+static int	errhint_on_type_mismatch(const MongoColumn *col);
 static void report_mismatch(const bson_iter_t *iter,
 							const MongoColumn *col) pg_attribute_noreturn();
 static void report_undeclared_type(const bson_iter_t *iter,
@@ -548,9 +563,9 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 			if (!col->whole_document)
 				continue;
 			conv->current_column = i;
-			values[col->attnum - 1] = whole_document_value(conv, document,
-														   col);
-			isnull[col->attnum - 1] = false;
+			values[col->attnum - 1] =
+				convert_column(conv, NULL, &conv->columns[i],
+							   &isnull[col->attnum - 1]);
 		}
 	}
 
@@ -669,13 +684,9 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 				continue;
 			conv->seen[c] = true;
 			conv->current_column = c;
-			if (col->on_mismatch != MONGO_MISMATCH_ERROR)
-				values[col->attnum - 1] =
-					convert_value_or_null(conv, iter, &conv->columns[c],
-										  &isnull[col->attnum - 1]);
-			else
-				values[col->attnum - 1] =
-					convert_value(conv, iter, col, &isnull[col->attnum - 1]);
+			values[col->attnum - 1] =
+				convert_column(conv, iter, &conv->columns[c],
+							   &isnull[col->attnum - 1]);
 			filled++;
 		}
 
@@ -699,13 +710,35 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 }
 
 /*
+ * convert_column
+ *		The value of one column: the field iter points at, or with iter
+ *		NULL the whole document ($$ROOT).  Every column kind goes through
+ *		here, so that its on_type_mismatch policy covers every way its
+ *		conversion can fail.
+ */
+static Datum
+convert_column(MongoConverter *conv, const bson_iter_t *iter,
+			   MongoColumn *col, bool *isnull)
+{
+	if (col->on_mismatch != MONGO_MISMATCH_ERROR)
+		return convert_value_or_null(conv, iter, col, isnull);
+	if (iter == NULL)
+	{
+		*isnull = false;
+		return whole_document_value(conv, conv->document, col);
+	}
+	return convert_value(conv, iter, col, isnull);
+}
+
+/*
  * convert_value_or_null
- *		convert_value for a column whose on_type_mismatch policy is 'null'
+ *		convert_column for a column whose on_type_mismatch policy is 'null'
  *		or 'skip': a value that does not fit (an error of ours, or a data
  *		exception from a type's input or coercion function, which leave no
  *		state behind) is read as NULL, or marks its row to be left out, and
  *		is counted; the first such error is kept for the warning at the end
- *		of the scan.  Any other error is raised.
+ *		of the scan.  Any other error is raised: a damaged document is not a
+ *		value that does not fit.
  */
 static Datum
 convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
@@ -716,7 +749,13 @@ convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
 
 	PG_TRY();
 	{
-		result = convert_value(conv, iter, col, isnull);
+		if (iter == NULL)
+		{
+			*isnull = false;
+			result = whole_document_value(conv, conv->document, col);
+		}
+		else
+			result = convert_value(conv, iter, col, isnull);
 	}
 	PG_CATCH();
 	{
@@ -725,6 +764,7 @@ convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		if (edata->sqlerrcode != ERRCODE_FDW_INVALID_DATA_TYPE &&
+			edata->sqlerrcode != ERRCODE_FDW_INVALID_STRING_FORMAT &&
 			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			PG_RE_THROW();
 		FlushErrorState();
@@ -1264,7 +1304,9 @@ report_not_rectangular(const bson_iter_t *iter, const MongoColumn *col,
 			 errmsg("cannot convert BSON array to type %s",
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errdetail("The array is not rectangular: %s.", why),
-			 errhint("Read it into a jsonb column instead, or set the option on_type_mismatch to \"null\" or \"skip\".")));
+			 col->on_mismatch == MONGO_MISMATCH_ERROR ?
+			 errhint("Read it into a jsonb column instead, or set the option on_type_mismatch to \"null\" or \"skip\".") :
+			 errhint("Read it into a jsonb column instead.")));
 }
 
 /*
@@ -1590,6 +1632,15 @@ append_json(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 		return;
 	}
 
+	if (BSON_ITER_HOLDS_UTF8(iter))
+	{
+		uint32		len;
+		const char *utf8 = bson_iter_utf8(iter, &len);
+
+		append_json_string(out, utf8, len);
+		return;
+	}
+
 	bson_scalar_to_jsonb(conv, iter, col, &value);
 	switch (value.type)
 	{
@@ -1616,6 +1667,40 @@ append_json(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", value.type);
 	}
+}
+
+/*
+ * append_json_string
+ *		A BSON string as a JSON string.  JSON text can hold a zero byte as
+ *		\u0000, where PostgreSQL's strings cannot hold the byte itself: the
+ *		string is written piece by piece around its zero bytes.
+ */
+static void
+append_json_string(StringInfo out, const char *utf8, uint32 len)
+{
+	StringInfoData piece;
+
+	initStringInfo(&piece);
+	appendStringInfoChar(out, '"');
+	for (;;)
+	{
+		const char *nul = memchr(utf8, '\0', len);
+		uint32		piece_len = nul ? (uint32) (nul - utf8) : len;
+		int			server_len;
+		char	   *server = server_string(utf8, piece_len, &server_len);
+
+		/* escape_json wants a terminated string, and adds quotes */
+		resetStringInfo(&piece);
+		escape_json(&piece, pnstrdup(server, server_len));
+		appendBinaryStringInfo(out, piece.data + 1, piece.len - 2);
+		if (nul == NULL)
+			break;
+		appendStringInfoString(out, "\\u0000");
+		utf8 = nul + 1;
+		len -= piece_len + 1;
+	}
+	appendStringInfoChar(out, '"');
+	pfree(piece.data);
 }
 
 /*
@@ -1661,8 +1746,10 @@ append_json_container(MongoConverter *conv, StringInfo out,
  * extended_json_object
  *		BSON types that JSON has no value for become, in jsonb, the object
  *		MongoDB's canonical extended JSON gives them, e.g. {"$binary":
- *		{"base64": "...", "subType": "04"}} or {"$minKey": 1}.  The object
- *		is made as a BSON document (copied into palloc'd memory, so that no
+ *		{"base64": "...", "subType": "04"}} or {"$minKey": 1}; so do
+ *		dates outside the years an ISO 8601 string can write, as
+ *		{"$date": {"$numberLong": "<milliseconds>"}}.  The object is made
+ *		as a BSON document (copied into palloc'd memory, so that no
  *		libbson allocation outlives an error) for encode_container.  Returns
  *		false for every other type.
  */
@@ -1722,24 +1809,51 @@ extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
 				break;
 			}
 		case BSON_TYPE_CODE:
-			BSON_APPEND_UTF8(&object, "$code", bson_iter_code(iter, NULL));
-			break;
+			{
+				uint32_t	code_len;
+				const char *code = bson_iter_code(iter, &code_len);
+
+				bson_append_utf8(&object, "$code", -1, code, code_len);
+				break;
+			}
 		case BSON_TYPE_CODEWSCOPE:
 			{
+				uint32_t	code_len;
 				const uint8_t *scope;
 				uint32_t	scope_len;
 				bson_t		scope_doc;
-				const char *code = bson_iter_codewscope(iter, NULL,
+				const char *code = bson_iter_codewscope(iter, &code_len,
 														&scope_len, &scope);
 
-				BSON_APPEND_UTF8(&object, "$code", code);
+				bson_append_utf8(&object, "$code", -1, code, code_len);
 				if (bson_init_static(&scope_doc, scope, scope_len))
 					BSON_APPEND_DOCUMENT(&object, "$scope", &scope_doc);
 				break;
 			}
 		case BSON_TYPE_SYMBOL:
-			BSON_APPEND_UTF8(&object, "$symbol", bson_iter_symbol(iter, NULL));
-			break;
+			{
+				uint32_t	symbol_len;
+				const char *symbol = bson_iter_symbol(iter, &symbol_len);
+
+				bson_append_utf8(&object, "$symbol", -1, symbol, symbol_len);
+				break;
+			}
+		case BSON_TYPE_DATE_TIME:
+			{
+				int64		ms = bson_iter_date_time(iter);
+				char		digits[MAXINT8LEN + 1];
+
+				if (ms >= MONGO_ISO_DATE_MIN_MS && ms <= MONGO_ISO_DATE_MAX_MS)
+				{
+					bson_destroy(&object);
+					return false;	/* an ISO 8601 string */
+				}
+				pg_lltoa(ms, digits);
+				BSON_APPEND_DOCUMENT_BEGIN(&object, "$date", &inner);
+				BSON_APPEND_UTF8(&inner, "$numberLong", digits);
+				bson_append_document_end(&object, &inner);
+				break;
+			}
 		case BSON_TYPE_MINKEY:
 			BSON_APPEND_INT32(&object, "$minKey", 1);
 			break;
@@ -2037,13 +2151,13 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_DATE_TIME:
 			{
+				/* years 1 to 9999 only: extended_json_object takes others */
 				Timestamp	ts = timestamp_value(conv, iter, col);
 				struct pg_tm tm;
 				fsec_t		fsec;
 
-				if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-					tm.tm_year < 1 || tm.tm_year > 9999)
-					report_out_of_range(iter, col, "(outside years 1 to 9999)");
+				if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+					elog(ERROR, "could not split BSON date into fields");
 				result->type = jbvString;
 				result->val.string.val =
 					psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
@@ -2088,7 +2202,8 @@ server_string(const char *utf8, uint32 len, int *result_len)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 				 errmsg("BSON string contains a zero byte"),
-				 errdetail("PostgreSQL strings cannot hold zero bytes.")));
+				 errdetail("PostgreSQL strings cannot hold zero bytes; a json column writes them as \\u0000."),
+				 errhint("Read the value into a json column, or set the option on_type_mismatch of the column or table to \"null\" or \"skip\".")));
 
 	str = pg_any_to_server(utf8, (int) len, PG_UTF8);
 
@@ -2362,6 +2477,21 @@ bson_type_name(bson_type_t type)
 }
 
 /*
+ * errhint_on_type_mismatch
+ *		The hint of an error about a value that does not fit its column: the
+ *		option that reads such values as NULL or leaves their rows out,
+ *		unless the column already has it (its errors are then caught, but
+ *		an array's elements report through their array's column).
+ */
+static int
+errhint_on_type_mismatch(const MongoColumn *col)
+{
+	if (col->on_mismatch != MONGO_MISMATCH_ERROR)
+		return 0;
+	return errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.");
+}
+
+/*
  * report_mismatch
  *		A value whose BSON type cannot go into the column's type.  The
  *		column, table and _id come from conversion_error_callback.
@@ -2374,7 +2504,7 @@ report_mismatch(const bson_iter_t *iter, const MongoColumn *col)
 			 errmsg("cannot convert BSON %s to type %s",
 					bson_type_name(bson_iter_type(iter)),
 					format_type_with_typemod(col->typid, col->typmod)),
-			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
+			 errhint_on_type_mismatch(col)));
 }
 
 /*
@@ -2391,7 +2521,9 @@ report_undeclared_type(const bson_iter_t *iter, const MongoColumn *col)
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errdetail("The column's option bson_type does not name BSON type %s.",
 					   bson_type_name(bson_iter_type(iter))),
-			 errhint("Add the type to the option bson_type, or set the option on_type_mismatch of the column or table to \"null\" or \"skip\".")));
+			 col->on_mismatch == MONGO_MISMATCH_ERROR ?
+			 errhint("Add the type to the option bson_type, or set the option on_type_mismatch of the column or table to \"null\" or \"skip\".") :
+			 errhint("Add the type to the option bson_type.")));
 }
 
 /*
@@ -2445,7 +2577,7 @@ report_not_integer(const bson_iter_t *iter, const MongoColumn *col,
 					bson_type_name(bson_iter_type(iter)),
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errdetail("The value %s is not an integer.", value),
-			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
+			 errhint_on_type_mismatch(col)));
 }
 
 /*
@@ -2479,7 +2611,7 @@ report_out_of_range(const bson_iter_t *iter, const MongoColumn *col,
 			 errmsg("BSON %s value %s is out of range for type %s",
 					bson_type_name(bson_iter_type(iter)), value,
 					format_type_with_typemod(col->typid, col->typmod)),
-			 errhint("Set the option on_type_mismatch of the column or table to \"null\" or \"skip\" to read such values as NULL or leave their rows out.")));
+			 errhint_on_type_mismatch(col)));
 }
 
 /*

@@ -219,6 +219,48 @@ SELECT in_dump('SELECT year10000_json::text FROM far_dates');
 SELECT in_dump('SELECT date_max::text FROM far_dates');
 SELECT in_dump('SELECT date_min::text FROM far_dates');
 
+-- every BSON type, and dates at both ends of int64, convert to json and to
+-- $$ROOT json and text without an error; to jsonb too, but for strings
+-- holding a zero byte, which jsonb cannot hold (json writes \u0000)
+CREATE FOREIGN TABLE every_type (
+  _id int, what text,
+  v_json json OPTIONS (field 'v'),
+  v_jsonb jsonb OPTIONS (field 'v'),
+  doc_json json OPTIONS (field '$$ROOT'),
+  doc_text text OPTIONS (field '$$ROOT'),
+  doc_jsonb jsonb OPTIONS (field '$$ROOT')
+) SERVER dump OPTIONS (database 'regress', collection 'everytype');
+SELECT _id, what, v_json FROM every_type ORDER BY _id;
+SELECT _id, doc_json FROM every_type ORDER BY _id;
+SELECT _id, doc_text FROM every_type ORDER BY _id;
+-- a zero byte in a jsonb value is a mismatch: an error by default, with the
+-- column and _id (hint: on_type_mismatch) ...
+\set SHOW_CONTEXT never
+SELECT v_jsonb FROM every_type WHERE _id = 5;
+\set SHOW_CONTEXT errors
+SELECT in_dump('SELECT doc_jsonb::text FROM every_type');
+-- ... and under on_type_mismatch NULL or a row left out, counted
+ALTER FOREIGN TABLE every_type ALTER COLUMN v_jsonb OPTIONS (ADD on_type_mismatch 'null');
+ALTER FOREIGN TABLE every_type ALTER COLUMN doc_jsonb OPTIONS (ADD on_type_mismatch 'null');
+SET client_min_messages = error;  -- the WARNING names the file
+SELECT _id, what, v_jsonb FROM every_type ORDER BY _id;
+-- jsonb holds the same values as json, where jsonb can hold them
+SELECT count(*) AS same, count(*) FILTER (WHERE v_jsonb IS NULL) AS v_null,
+       count(*) FILTER (WHERE doc_jsonb IS NULL) AS doc_null
+  FROM every_type
+  WHERE v_jsonb IS NOT DISTINCT FROM
+          CASE WHEN v_jsonb IS NOT NULL THEN v_json::jsonb END
+    AND doc_jsonb IS NOT DISTINCT FROM
+          CASE WHEN doc_jsonb IS NOT NULL THEN doc_json::jsonb END;
+SELECT in_dump('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT v_jsonb, doc_jsonb FROM every_type');
+ALTER FOREIGN TABLE every_type ALTER COLUMN doc_jsonb OPTIONS (DROP on_type_mismatch);
+ALTER FOREIGN TABLE every_type OPTIONS (ADD on_type_mismatch 'skip');
+SELECT count(*) AS rows_kept, count(doc_jsonb) AS documents FROM every_type;
+SELECT in_dump('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT doc_jsonb FROM every_type');
+RESET client_min_messages;
+
 -- arrays of arrays into multidimensional arrays, when rectangular
 CREATE FOREIGN TABLE arrays (
   matrix int[],

@@ -20,13 +20,16 @@ Runs with Debian's /usr/bin/python3 and python3-pymongo (3.11).
 
 import datetime
 import gzip
+import math
 import os
 import random
+import struct
 import sys
 
 import bson
 import pymongo
 from bson import json_util
+from bson.decimal128 import Decimal128
 from bson.int64 import Int64
 from bson.raw_bson import RawBSONDocument
 
@@ -252,6 +255,61 @@ def write_hostile(directory):
         date("year10000", 253402300800000),
         date("date_max", 2**63 - 1),
         date("date_min", -2**63)))
+    write_every_type(write)
+
+
+def write_every_type(write):
+    """One document per BSON type, and per edge of the values JSON writes
+    differently (dates beyond the years 1 to 9999, zero bytes in strings),
+    each in field v: every valid document must convert to json."""
+    uuid = bytes.fromhex("a0eebc999c0b4ef8bb6d6bb9bd380a11")
+    values = [
+        ("double", element(0x01, "v", struct.pack("<d", 1.5))),
+        ("double NaN", element(0x01, "v", struct.pack("<d", math.nan))),
+        ("double -Infinity", element(0x01, "v", struct.pack("<d", -math.inf))),
+        ("string", string("v", "plain")),
+        ("string with a zero byte", string("v", "a\x00b")),
+        ("document", document("v", int32("a", 1), string("b", "x"))),
+        ("array", array("v", int32("0", 1), string("1", "x"))),
+        ("binData", binary("v", 0x00, b"\x01\x02\x03")),
+        ("binData uuid", binary("v", 0x04, uuid)),
+        ("undefined", element(0x06, "v", b"")),
+        ("objectId", element(0x07, "v",
+                             bytes.fromhex("64b7f0c2e4b0a1a2b3c4d5e6"))),
+        ("bool", element(0x08, "v", b"\x01")),
+        ("date 1970", date("v", 0)),
+        ("date at the int64 maximum", date("v", 2**63 - 1)),
+        ("date at the int64 minimum", date("v", -2**63)),
+        ("date in year 10000", date("v", 253402300800000)),
+        ("date at the end of year 9999", date("v", 253402300799999)),
+        ("date at the start of year 1", date("v", -62135596800000)),
+        ("date before year 1", date("v", -62135596800001)),
+        ("null", element(0x0A, "v", b"")),
+        ("regex", element(0x0B, "v", b"^a.*z$\x00im\x00")),
+        ("dbPointer", element(0x0C, "v", string_payload("shop.users")
+                              + uuid[:12])),
+        ("javascript", element(0x0D, "v", string_payload("return 1;"))),
+        ("javascript with a zero byte",
+         element(0x0D, "v", string_payload("a\x00b"))),
+        ("symbol", element(0x0E, "v", string_payload("sym"))),
+        ("javascriptWithScope", element(0x0F, "v", code_with_scope(
+            "x + y", int32("x", 1)))),
+        ("int", int32("v", -2**31)),
+        ("timestamp", element(0x11, "v", (7).to_bytes(4, "little")
+                              + (1700000000).to_bytes(4, "little"))),
+        ("long", element(0x12, "v", (2**63 - 1).to_bytes(8, "little",
+                                                          signed=True))),
+        ("decimal", element(0x13, "v", Decimal128("-1.25E-20").bid)),
+        ("decimal NaN", element(0x13, "v", Decimal128("NaN").bid)),
+        ("minKey", element(0xFF, "v", b"")),
+        ("maxKey", element(0x7F, "v", b"")),
+        ("far dates and a zero byte inside a document",
+         document("v", date("max", 2**63 - 1), string("s", "\x00"),
+                  array("a", date("0", -2**63)))),
+    ]
+    write("everytype.bson", b"".join(
+        raw_document(int32("_id", i + 1), string("what", what), value)
+        for i, (what, value) in enumerate(values)))
 
 
 def date(key, milliseconds):
