@@ -15,9 +15,9 @@ OBJS = \
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl
-DATA = mongo_etl--1.0.sql
+DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql
 
-REGRESS = options types scan pushdown load sync cron import dump connection
+REGRESS = options upgrade types scan pushdown load sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

@@ -198,6 +198,35 @@ mongo_dump_next(MongoDumpReader *reader, const bson_t **document)
 }
 
 /*
+ * mongo_dump_seek
+ *		Continue reading at a byte offset of the (uncompressed) data, which
+ *		must be where a document starts: one that an earlier reading of the
+ *		same file returned, as mongo_etl.load records them.  A compressed
+ *		file gets there by decompressing what comes before.
+ */
+void
+mongo_dump_seek(MongoDumpReader *reader, uint64 offset)
+{
+	bool		failed;
+
+	if (reader->gz != NULL)
+		failed = gzseek(reader->gz, (z_off_t) offset, SEEK_SET) !=
+			(z_off_t) offset;
+	else
+		failed = lseek(reader->fd, (off_t) offset, SEEK_SET) !=
+			(off_t) offset;
+	if (failed)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek to byte offset " UINT64_FORMAT " of file \"%s\": %m",
+						offset, reader->path)));
+	reader->buffer_offset = offset;
+	reader->start = 0;
+	reader->end = 0;
+	reader->eof = false;
+}
+
+/*
  * fill_buffer
  *		Move the unread bytes to the front of the buffer and read more after
  *		them, as much as fits.

@@ -15,7 +15,10 @@
  *
  * Called outside a transaction block, the procedure can commit every N
  * rows: it then reads the collection in _id order, a chunk at a time, and
- * can resume after the largest _id the target holds.
+ * can resume after the largest _id the target holds.  A mongodump file is
+ * read in its own order instead, each chunk starting at the byte offset
+ * where the last one ended; the offset commits with the chunk's rows in
+ * mongo_etl.load_state, which is where a resumed load starts.
  *
  * IDENTIFICATION
  *		  load.c
@@ -23,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <sys/stat.h>
 
 #include "access/heapam.h"
 #include "access/table.h"
@@ -118,13 +123,26 @@ struct LoadState
 	uint64		next_progress;	/* rows at the next NOTICE */
 	char	   *last_id;		/* the last _id loaded, as text, or NULL */
 	TimestampTz started;
+
+	/* a source reading a mongodump file, in chunks of byte ranges */
+	char	   *file;			/* the file, or NULL: chunks in _id order */
+	int64		file_size;		/* its size and modification time, which */
+	TimestampTz file_modified;	/* a resumed load checks */
+	MongoDumpWindow window;		/* the part of the file a chunk reads */
+	uint64		documents;		/* documents of the file read so far */
 };
 
 static void check_relations(Relation source, Relation target);
 static void map_columns(LoadState *load, Relation source, Relation target);
 static LoadMethod choose_method(Relation target);
 static char *resume_point(LoadState *load);
+static void find_source_file(LoadState *load, Relation source);
+static bool file_resume_point(LoadState *load);
+static void record_file_position(LoadState *load);
+static void forget_file_position(LoadState *load);
 static uint64 load_chunk(LoadState *load);
+static uint64 execute_chunk(LoadState *load, SPIPlanPtr plan,
+							 SPIExecuteOptions *options);
 static bool remembers_last_id(const LoadState *load);
 static char *chunk_query(LoadState *load, bool with_insert);
 static DestReceiver *create_load_receiver(LoadState *load, Relation rel,
@@ -197,7 +215,9 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	check_relations(source, target);
 	map_columns(load, source, target);
 	load->method = choose_method(target);
-	if ((load->batch_rows > 0 || resume) && load->source_id == 0)
+	find_source_file(load, source);
+	if ((load->batch_rows > 0 || resume) && load->source_id == 0 &&
+		load->file == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no column \"_id\"",
@@ -212,7 +232,9 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 		SPI_execute(psprintf("TRUNCATE %s",
 							 qualified_name(load->target)),
 					false, 0);
-	if (resume)
+	if (load->file != NULL && !resume)
+		forget_file_position(load);
+	if (resume && !file_resume_point(load))
 		load->last_id = resume_point(load);
 
 	load->started = GetCurrentTimestamp();
@@ -227,7 +249,13 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	{
 		uint64		chunk = load_chunk(load);
 
-		if (load->batch_rows == 0 || chunk < (uint64) load->batch_rows)
+		if (load->file != NULL)
+		{
+			record_file_position(load);
+			if (load->window.reached_end)
+				break;
+		}
+		else if (load->batch_rows == 0 || chunk < (uint64) load->batch_rows)
 			break;
 		/* the chunk is durable; the next transaction reads on from it */
 		MemoryContextSwitchTo(load_cxt);
@@ -463,13 +491,193 @@ resume_point(LoadState *load)
 }
 
 /*
+ * find_source_file
+ *		Whether the source reads a mongodump file, and which: its chunks
+ *		then are byte ranges of the file, read in the file's order, with
+ *		no sort and no rereading of what earlier chunks loaded.
+ */
+static void
+find_source_file(LoadState *load, Relation source)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(source));
+	MongoTableOptions options;
+	struct stat st;
+
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (options.dump_file == NULL)
+		return;
+	if (stat(options.dump_file, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", options.dump_file)));
+	load->file = options.dump_file;
+	load->file_size = (int64) st.st_size;
+	load->file_modified = time_t_to_timestamptz(st.st_mtime);
+	load->window.relid = load->source;
+}
+
+/*
+ * file_resume_point
+ *		Where a resumed load from a file starts: the byte offset recorded
+ *		by the last committed chunk of an interrupted load, if the file is
+ *		unchanged since; the start of the file if nothing is recorded and
+ *		the target is empty (a load that failed in its only transaction).
+ *		A target that holds rows with nothing recorded is resumed after its
+ *		largest _id, as from a server: returns false for that.
+ */
+static bool
+file_resume_point(LoadState *load)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	bool		isnull;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	char	   *file;
+
+	if (load->file == NULL)
+		return false;
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	if (SPI_execute_with_args("SELECT file, file_size, file_modified, "
+							  "next_offset, documents, rows_loaded "
+							  "FROM mongo_etl.load_state "
+							  "WHERE source = $1 AND target = $2",
+							  2, argtypes, values, NULL, true, 1) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "could not read mongo_etl.load_state");
+
+	if (SPI_processed == 0)
+	{
+		if (SPI_execute(psprintf("SELECT 1 FROM %s LIMIT 1",
+								 qualified_name(load->target)),
+						true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read \"%s\"", get_rel_name(load->target));
+		if (SPI_processed == 0)
+		{
+			ereport(NOTICE,
+					(errmsg("no interrupted load of \"%s\" into \"%s\" is recorded, and the target is empty: loading from the start of the file",
+							get_rel_name(load->source),
+							get_rel_name(load->target)),
+					 errdetail("The file is \"%s\".", load->file)));
+			return true;
+		}
+		if (load->source_id == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("no interrupted load of \"%s\" into \"%s\" is recorded, and the target is not empty",
+							get_rel_name(load->source),
+							get_rel_name(load->target)),
+					 errdetail("Resuming after the rows a target holds needs an _id column in both tables."),
+					 errhint("Load again with truncate => true.")));
+		ereport(NOTICE,
+				(errmsg("no interrupted load of \"%s\" into \"%s\" is recorded: resuming after the largest _id of the target, reading the file in _id order",
+						get_rel_name(load->source),
+						get_rel_name(load->target)),
+				 errdetail("The file is \"%s\".", load->file)));
+		load->file = NULL;
+		return false;
+	}
+
+	tupdesc = SPI_tuptable->tupdesc;
+	tuple = SPI_tuptable->vals[0];
+	file = SPI_getvalue(tuple, tupdesc, 1);
+	if (strcmp(file, load->file) != 0 ||
+		DatumGetInt64(SPI_getbinval(tuple, tupdesc, 2, &isnull)) !=
+		load->file_size ||
+		DatumGetTimestampTz(SPI_getbinval(tuple, tupdesc, 3, &isnull)) !=
+		load->file_modified)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot resume the load of \"%s\" into \"%s\": the file changed since it was interrupted",
+						get_rel_name(load->source),
+						get_rel_name(load->target)),
+				 errdetail("The load read file \"%s\" of %s bytes, modified at %s; the table now reads file \"%s\" of " INT64_FORMAT " bytes, modified at %s.",
+						   file, SPI_getvalue(tuple, tupdesc, 2),
+						   SPI_getvalue(tuple, tupdesc, 3), load->file,
+						   load->file_size,
+						   timestamptz_to_str(load->file_modified)),
+				 errhint("Load again with truncate => true.")));
+	load->window.start_offset =
+		DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+	load->documents = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+	ereport(NOTICE,
+			(errmsg("resuming at byte offset " UINT64_FORMAT " of the file, after " UINT64_FORMAT " documents and %s rows loaded",
+					load->window.start_offset, load->documents,
+					SPI_getvalue(tuple, tupdesc, 6)),
+			 errdetail("The file is \"%s\".", load->file)));
+	return true;
+}
+
+/*
+ * record_file_position
+ *		After a chunk of a file: where the next one starts, recorded in the
+ *		chunk's own transaction, so that it commits with the chunk's rows;
+ *		at the end of the file the record goes, as nothing is left to load.
+ */
+static void
+record_file_position(LoadState *load)
+{
+	Oid			argtypes[8] = {REGCLASSOID, REGCLASSOID, TEXTOID, INT8OID,
+	TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[8];
+
+	load->documents += load->window.documents;
+	load->window.start_offset = load->window.end_offset;
+	if (load->window.reached_end)
+	{
+		forget_file_position(load);
+		return;
+	}
+
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	values[2] = CStringGetTextDatum(load->file);
+	values[3] = Int64GetDatum(load->file_size);
+	values[4] = TimestampTzGetDatum(load->file_modified);
+	values[5] = Int64GetDatum((int64) load->window.end_offset);
+	values[6] = Int64GetDatum((int64) load->documents);
+	values[7] = Int64GetDatum((int64) load->rows);
+	if (SPI_execute_with_args("INSERT INTO mongo_etl.load_state AS s "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) "
+							  "ON CONFLICT (source, target) DO UPDATE SET "
+							  "file = $3, file_size = $4, file_modified = $5, "
+							  "next_offset = $6, documents = $7, "
+							  "rows_loaded = $8, updated = now()",
+							  8, argtypes, values, NULL, false, 0) !=
+		SPI_OK_INSERT)
+		elog(ERROR, "could not record the load's position in mongo_etl.load_state");
+}
+
+/*
+ * forget_file_position
+ *		Drop what an interrupted load from a file recorded, when a load
+ *		starts over or has read the whole file.
+ */
+static void
+forget_file_position(LoadState *load)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	if (SPI_execute_with_args("DELETE FROM mongo_etl.load_state "
+							  "WHERE source = $1 AND target = $2",
+							  2, argtypes, values, NULL, false, 0) !=
+		SPI_OK_DELETE)
+		elog(ERROR, "could not update mongo_etl.load_state");
+}
+
+/*
  * remembers_last_id
  *		Whether a chunk's last _id is needed: only batches read on from it.
  */
 static bool
 remembers_last_id(const LoadState *load)
 {
-	return load->source_id != 0 && load->batch_rows > 0;
+	return load->source_id != 0 && load->batch_rows > 0 && load->file == NULL;
 }
 
 /*
@@ -487,7 +695,8 @@ chunk_query(LoadState *load, bool with_insert)
 	StringInfoData source;
 	const char *collate = TypeCategory(load->id_type) == TYPCATEGORY_STRING
 		? " COLLATE \"C\"" : "";
-	bool		ordered = load->batch_rows > 0 || load->last_id != NULL;
+	bool		ordered = load->file == NULL &&
+		(load->batch_rows > 0 || load->last_id != NULL);
 
 	/* the rows of the chunk, read from the source */
 	initStringInfo(&source);
@@ -513,7 +722,7 @@ chunk_query(LoadState *load, bool with_insert)
 						 format_type_be(load->id_type));
 	if (ordered)
 		appendStringInfo(&source, " ORDER BY s._id%s", collate);
-	if (load->batch_rows > 0)
+	if (ordered && load->batch_rows > 0)
 		appendStringInfo(&source, " LIMIT %lld", (long long) load->batch_rows);
 	if (!with_insert)
 		return source.data;
@@ -574,9 +783,45 @@ load_chunk(LoadState *load)
 		options.params->params[0].ptype = TEXTOID;
 	}
 
+	/* a chunk of a file reads on from where the last one ended */
+	if (load->file != NULL)
+	{
+		load->window.max_documents = (uint64) load->batch_rows;
+		load->window.documents = 0;
+		load->window.end_offset = load->window.start_offset;
+		load->window.reached_end = false;
+		mongo_dump_window = &load->window;
+	}
+	PG_TRY();
+	{
+		rows = execute_chunk(load, plan, &options);
+	}
+	PG_FINALLY();
+	{
+		mongo_dump_window = NULL;
+	}
+	PG_END_TRY();
+	SPI_freeplan(plan);
+
+	load->rows += rows;
+	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, load->rows);
+	report_progress(load, false);
+	return rows;
+}
+
+/*
+ * execute_chunk
+ *		Run a chunk's prepared query, its rows written by INSERT ... SELECT
+ *		or by a load receiver; returns their number.
+ */
+static uint64
+execute_chunk(LoadState *load, SPIPlanPtr plan, SPIExecuteOptions *options)
+{
+	uint64		rows;
+
 	if (load->method == LOAD_INSERT_SELECT)
 	{
-		int			ret = SPI_execute_plan_extended(plan, &options);
+		int			ret = SPI_execute_plan_extended(plan, options);
 
 		if (ret == SPI_OK_INSERT)
 			rows = SPI_processed;
@@ -604,9 +849,9 @@ load_chunk(LoadState *load)
 
 		receiver = (LoadReceiver *)
 			create_load_receiver(load, rel, remembers_last_id(load));
-		options.dest = (DestReceiver *) receiver;
+		options->dest = (DestReceiver *) receiver;
 		/* (a SELECT into a DestNone receiver reports SPI_OK_UTILITY) */
-		if (SPI_execute_plan_extended(plan, &options) < 0)
+		if (SPI_execute_plan_extended(plan, options) < 0)
 			elog(ERROR, "could not read \"%s\"", get_rel_name(load->source));
 		rows = receiver->rows;
 		if (receiver->have_last_id)
@@ -620,11 +865,6 @@ load_chunk(LoadState *load)
 		load_destroy((DestReceiver *) receiver);
 		table_close(rel, NoLock);
 	}
-	SPI_freeplan(plan);
-
-	load->rows += rows;
-	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, load->rows);
-	report_progress(load, false);
 	return rows;
 }
 

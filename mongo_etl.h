@@ -133,6 +133,25 @@ extern MongoDumpReader *mongo_dump_open(const char *path);
 extern bool mongo_dump_next(MongoDumpReader *reader, const bson_t **document);
 extern const char *mongo_dump_path(const MongoDumpReader *reader);
 extern uint64 mongo_dump_document_offset(const MongoDumpReader *reader);
+extern void mongo_dump_seek(MongoDumpReader *reader, uint64 offset);
+
+/*
+ * A part of a mongodump file that the scan of one foreign table reads
+ * instead of the whole file: mongo_etl.load sets it while its query runs,
+ * to load a file in batches that start where the last one ended.
+ */
+typedef struct MongoDumpWindow
+{
+	Oid			relid;			/* the foreign table whose scan it bounds */
+	uint64		start_offset;	/* byte offset of the first document */
+	uint64		max_documents;	/* documents to read, 0 for all */
+	/* set by the scan */
+	uint64		documents;		/* documents read */
+	uint64		end_offset;		/* byte offset after the last one */
+	bool		reached_end;	/* the file has no more documents */
+} MongoDumpWindow;
+
+extern MongoDumpWindow *mongo_dump_window;
 extern void mongo_dump_close(MongoDumpReader *reader);
 
 /*

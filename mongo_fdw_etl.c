@@ -60,6 +60,9 @@ bool		mongo_pushdown = true;
 uint64		mongo_mismatch_values = 0;
 uint64		mongo_mismatch_rows = 0;
 
+/* The part of a dump file mongo_etl.load's query reads, or NULL */
+MongoDumpWindow *mongo_dump_window = NULL;
+
 /*
  * Row count assumed for a collection whose server is not asked (option
  * use_remote_estimate 'false', or a mongodump file) or cannot answer.
@@ -159,6 +162,8 @@ typedef struct MongoScanState
 	mongoc_collection_t *collection;	/* open while the cursor is */
 	mongoc_cursor_t *cursor;	/* NULL until the first row is fetched */
 	MongoDumpReader *dump;		/* the same for a dump file */
+	MongoDumpWindow *window;	/* the part of the file to read, or NULL
+								 * for all of it */
 
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
 	uint64		bytes;			/* their total BSON size */
@@ -763,6 +768,9 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
+	if (state->options.dump_file != NULL && mongo_dump_window != NULL &&
+		mongo_dump_window->relid == relid)
+		state->window = mongo_dump_window;
 	state->count = count_or_guard < 0;
 	state->null_guard = Max(count_or_guard, 0);
 
@@ -992,8 +1000,27 @@ next_document(MongoScanState *state, const bson_t **document)
 			state->dump = mongo_dump_open(state->options.dump_file);
 			state->converter->dump = state->dump;
 			MemoryContextSwitchTo(oldcxt);
+			if (state->window != NULL)
+			{
+				mongo_dump_seek(state->dump, state->window->start_offset);
+				state->window->documents = 0;
+				state->window->end_offset = state->window->start_offset;
+				state->window->reached_end = false;
+			}
 		}
-		found = mongo_dump_next(state->dump, document);
+		if (state->window == NULL)
+			found = mongo_dump_next(state->dump, document);
+		else if (state->window->max_documents > 0 &&
+				 state->window->documents >= state->window->max_documents)
+			found = false;
+		else if ((found = mongo_dump_next(state->dump, document)))
+		{
+			state->window->documents++;
+			state->window->end_offset =
+				mongo_dump_document_offset(state->dump) + (*document)->len;
+		}
+		else
+			state->window->reached_end = true;
 	}
 	else
 	{

@@ -152,4 +152,79 @@ CREATE TABLE qty_copy (_id text, qty int);
 CALL mongo_etl.load('mixed_qty', 'qty_copy');
 SELECT count(*), count(qty) FROM qty_copy;
 
+-- from a mongodump file, batches are byte ranges of the file, read in the
+-- file's order (not _id order: the file is shuffled), each starting where
+-- the last ended; the position commits with each batch in
+-- mongo_etl.load_state, and goes when the file is read to its end
+\getenv test_dir MONGO_ETL_TEST_DIR
+SELECT :'test_dir' || '/dump' AS dump_dir \gset
+CREATE SERVER load_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
+CREATE USER MAPPING FOR CURRENT_USER SERVER load_dump;
+CREATE FOREIGN TABLE big_file (_id int, n int, name text)
+  SERVER load_dump OPTIONS (database 'regress', collection 'big');
+CREATE FOREIGN TABLE big_file_gz (_id int, n int, name text)
+  SERVER load_dump OPTIONS (file 'regress/big.bson.gz');
+CREATE TABLE file_batches (_id int PRIMARY KEY, n int, name text);
+CALL mongo_etl.load('big_file', 'file_batches', batch_rows => 6000);
+SELECT count(*), sum(n), count(DISTINCT _id) FROM file_batches;
+SELECT count(*) AS positions FROM mongo_etl.load_state;
+-- stopped by an error in the third batch: two batches stay, with their
+-- position; the resumed load reads on from there, in batches or not
+TRUNCATE file_batches;
+CREATE FUNCTION fail_at_third_batch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT count(*) FROM file_batches) > 12000 THEN
+    RAISE EXCEPTION 'stopped after 12000 rows';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER failing AFTER INSERT ON file_batches
+  FOR EACH ROW EXECUTE FUNCTION fail_at_third_batch();
+CALL mongo_etl.load('big_file', 'file_batches', batch_rows => 6000, progress_rows => 0);
+SELECT count(*) FROM file_batches;
+SELECT source, target, file LIKE '%/regress/big.bson' AS file, next_offset,
+       documents, rows_loaded FROM mongo_etl.load_state;
+DROP TRIGGER failing ON file_batches;
+CALL mongo_etl.load('big_file', 'file_batches', batch_rows => 5000, resume => true, progress_rows => 0);
+SELECT count(*), sum(n), count(DISTINCT _id) FROM file_batches;
+SELECT (SELECT md5(string_agg(_id || ':' || n || name, ',' ORDER BY _id)) FROM file_batches) =
+       (SELECT md5(string_agg(_id || ':' || n || name, ',' ORDER BY _id)) FROM big) AS same_rows;
+SELECT count(*) AS positions FROM mongo_etl.load_state;
+-- a compressed file the same way, resumed in one transaction
+TRUNCATE file_batches;
+CREATE TRIGGER failing AFTER INSERT ON file_batches
+  FOR EACH ROW EXECUTE FUNCTION fail_at_third_batch();
+CALL mongo_etl.load('big_file_gz', 'file_batches', batch_rows => 5000, progress_rows => 0);
+DROP TRIGGER failing ON file_batches;
+SELECT count(*) FROM file_batches;
+SELECT next_offset, documents, rows_loaded FROM mongo_etl.load_state;
+CALL mongo_etl.load('big_file_gz', 'file_batches', resume => true, progress_rows => 0);
+SELECT count(*), sum(n), count(DISTINCT _id) FROM file_batches;
+SELECT count(*) AS positions FROM mongo_etl.load_state;
+-- a load without batches that failed left nothing to resume from: the
+-- resumed load reads the file from its start
+TRUNCATE file_batches;
+INSERT INTO file_batches VALUES (19999, 0, 'taken');
+CALL mongo_etl.load('big_file', 'file_batches');
+DELETE FROM file_batches;
+CALL mongo_etl.load('big_file', 'file_batches', resume => true, progress_rows => 0);
+SELECT count(*), sum(n) FROM file_batches;
+-- a target holding rows with no position recorded resumes after its
+-- largest _id, as from a server
+DELETE FROM file_batches WHERE _id >= 15000;
+CALL mongo_etl.load('big_file', 'file_batches', resume => true, progress_rows => 0);
+SELECT count(*), sum(n) FROM file_batches;
+-- a file that changed since the interruption is not resumed
+TRUNCATE file_batches;
+CREATE TRIGGER failing AFTER INSERT ON file_batches
+  FOR EACH ROW EXECUTE FUNCTION fail_at_third_batch();
+CALL mongo_etl.load('big_file', 'file_batches', batch_rows => 7000, progress_rows => 0);
+DROP TRIGGER failing ON file_batches;
+UPDATE mongo_etl.load_state SET file_size = file_size - 1;
+CALL mongo_etl.load('big_file', 'file_batches', resume => true);
+-- truncate starts over, and drops the position
+CALL mongo_etl.load('big_file', 'file_batches', truncate => true, progress_rows => 0);
+SELECT count(*), sum(n) FROM file_batches;
+SELECT count(*) AS positions FROM mongo_etl.load_state;
+
 RESET search_path;

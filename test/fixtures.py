@@ -91,9 +91,7 @@ def load(db, paths):
 def big(db, name, count):
     """Documents the suite recomputes with generate_series."""
     db[name].drop()
-    insert(db[name], ({"_id": n, "n": n, "name": "user-%05d" % n,
-                       "score": n * 0.5, "big": Int64(n * 1000000007),
-                       "even": n % 2 == 0} for n in range(count)))
+    insert(db[name], (big_document(n) for n in range(count)))
     print(f"loaded {count} documents into {db.name}.{name}", file=sys.stderr)
 
 
@@ -174,8 +172,26 @@ def dump(directory, paths):
         with open(os.path.join(directory, name + ".cut.bson.gz"), "wb") as f:
             f.write(gzip.compress(data)[:-20])
     write_hostile(directory)
+    write_big_file(directory, 20000)
     print(f"wrote dump files for {len(paths)} fixtures into {directory}",
           file=sys.stderr)
+
+
+def big_document(n):
+    return {"_id": n, "n": n, "name": "user-%05d" % n, "score": n * 0.5,
+            "big": Int64(n * 1000000007), "even": n % 2 == 0}
+
+
+def write_big_file(directory, count):
+    """The documents of big (see there) as big.bson and big.bson.gz, in an
+    order that is not _id order, as a file may hold them."""
+    order = list(range(count))
+    random.Random(7).shuffle(order)
+    data = b"".join(bson.BSON.encode(big_document(n)) for n in order)
+    with open(os.path.join(directory, "big.bson"), "wb") as f:
+        f.write(data)
+    with gzip.open(os.path.join(directory, "big.bson.gz"), "wb") as f:
+        f.write(data)
 
 
 def write_hostile(directory):

@@ -1,0 +1,42 @@
+--
+-- ALTER EXTENSION UPDATE from every earlier version, in a database of its
+-- own: the objects each version adds appear, with their privileges.
+--
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE mongo_etl_upgrade;
+\c mongo_etl_upgrade
+CREATE EXTENSION mongo_etl VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
+SELECT to_regclass('mongo_etl.load_state') AS load_state;
+ALTER EXTENSION mongo_etl UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
+SELECT to_regclass('mongo_etl.load_state') AS load_state,
+       relrowsecurity AS row_security
+  FROM pg_class WHERE oid = 'mongo_etl.load_state'::regclass;
+SELECT pg_describe_object(classid, objid, objsubid) AS member
+  FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mongo_etl')
+ ORDER BY 1;
+-- a role that may insert into a table sees and keeps the load positions
+-- of that table only
+CREATE ROLE upgrade_loader;
+CREATE TABLE mine (_id int);
+CREATE TABLE theirs (_id int);
+GRANT INSERT ON mine TO upgrade_loader;
+GRANT USAGE ON SCHEMA mongo_etl TO upgrade_loader;
+INSERT INTO mongo_etl.load_state
+  VALUES ('mine', 'mine', 'f', 1, now(), 10, 1, 1, now()),
+         ('theirs', 'theirs', 'f', 1, now(), 10, 1, 1, now());
+SET ROLE upgrade_loader;
+SELECT target FROM mongo_etl.load_state;
+UPDATE mongo_etl.load_state SET next_offset = 20;
+INSERT INTO mongo_etl.load_state
+  VALUES ('theirs', 'mine', 'f', 1, now(), 10, 1, 1, now());
+INSERT INTO mongo_etl.load_state
+  VALUES ('mine', 'theirs', 'f', 1, now(), 10, 1, 1, now());
+RESET ROLE;
+SELECT source, target, next_offset FROM mongo_etl.load_state ORDER BY 1, 2;
+\c :regress_db
+DROP DATABASE mongo_etl_upgrade;
+DROP ROLE upgrade_loader;
