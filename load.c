@@ -140,6 +140,7 @@ static void find_source_file(LoadState *load, Relation source);
 static bool file_resume_point(LoadState *load);
 static void record_file_position(LoadState *load);
 static void forget_file_position(LoadState *load);
+static bool have_load_state(bool required);
 static uint64 load_chunk(LoadState *load);
 static uint64 execute_chunk(LoadState *load, SPIPlanPtr plan,
 							 SPIExecuteOptions *options);
@@ -538,6 +539,7 @@ file_resume_point(LoadState *load)
 
 	if (load->file == NULL)
 		return false;
+	have_load_state(true);
 	values[0] = ObjectIdGetDatum(load->source);
 	values[1] = ObjectIdGetDatum(load->target);
 	if (SPI_execute_with_args("SELECT file, file_size, file_modified, "
@@ -631,6 +633,7 @@ record_file_position(LoadState *load)
 		return;
 	}
 
+	have_load_state(true);
 	values[0] = ObjectIdGetDatum(load->source);
 	values[1] = ObjectIdGetDatum(load->target);
 	values[2] = CStringGetTextDatum(load->file);
@@ -661,6 +664,8 @@ forget_file_position(LoadState *load)
 	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
 	Datum		values[2];
 
+	if (!have_load_state(false))
+		return;
 	values[0] = ObjectIdGetDatum(load->source);
 	values[1] = ObjectIdGetDatum(load->target);
 	if (SPI_execute_with_args("DELETE FROM mongo_etl.load_state "
@@ -668,6 +673,28 @@ forget_file_position(LoadState *load)
 							  2, argtypes, values, NULL, false, 0) !=
 		SPI_OK_DELETE)
 		elog(ERROR, "could not update mongo_etl.load_state");
+}
+
+/*
+ * have_load_state
+ *		Whether mongo_etl.load_state exists: a database whose extension was
+ *		not updated to 1.1 after the library was lacks it.  Loads that need
+ *		it (in batches from a file, or resumed) are refused with a hint
+ *		then; the others go on without it.
+ */
+static bool
+have_load_state(bool required)
+{
+	if (OidIsValid(RangeVarGetRelid(makeRangeVar("mongo_etl", "load_state", -1),
+									NoLock, true)))
+		return true;
+	if (required)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table mongo_etl.load_state does not exist"),
+				 errdetail("Loading a mongodump file in batches, or resuming such a load, records its position there."),
+				 errhint("Run ALTER EXTENSION mongo_etl UPDATE.")));
+	return false;
 }
 
 /*
