@@ -18,6 +18,10 @@
  * an interrupt is pending; mongo_report_error then raises the interrupt
  * instead of the read error.
  *
+ * The same slices let a caller bound a whole operation (mongo_set_deadline):
+ * planning's questions to the server must not hold up a query for longer
+ * than a moment, whatever the uri's timeouts say.
+ *
  * IDENTIFICATION
  *		  connection.c
  *
@@ -75,6 +79,14 @@ static stream_poll_function socket_poll = NULL;
  */
 static bool client_interrupted = false;
 
+/*
+ * The monotonic time (in microseconds, as bson_get_monotonic_time) by which
+ * the current operation must be over, or 0 for none; and whether a wait
+ * was given up for it.
+ */
+static int64 operation_deadline = 0;
+static bool deadline_passed = false;
+
 /* A cached client; the hash key is the user mapping's OID */
 struct MongoConnection
 {
@@ -104,6 +116,7 @@ static ssize_t interruptible_readv(mongoc_stream_t *stream,
 static ssize_t interruptible_poll(mongoc_stream_poll_t *streams,
 								  size_t nstreams, int32_t timeout);
 static bool interrupt_pending(void);
+static int32_t deadline_left_ms(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static void log_libmongoc_message(mongoc_log_level_t level,
@@ -297,8 +310,9 @@ make_client(ForeignServer *server, UserMapping *user)
  *		above call it only when they need bytes from the network, so
  *		waiting there for the socket to become readable is right even when
  *		TLS or the buffer hold bytes already.  The connect and the TLS
- *		handshake themselves wait inside libmongoc, up to connectTimeoutMS,
- *		so no connection is begun while an interrupt is pending.
+ *		handshake themselves wait inside libmongoc, up to connectTimeoutMS
+ *		(or the operation's deadline, if sooner), so no connection is begun
+ *		while an interrupt is pending or after the deadline.
  *
  *		mongoc_stream_t is libmongoc's public structure for streams of
  *		one's own; only its read and poll functions are replaced.
@@ -309,6 +323,7 @@ open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 {
 	mongoc_stream_t *stream;
 	mongoc_stream_t *bottom;
+	int32_t		left = deadline_left_ms();
 
 	/* connecting, and TLS's handshake, would not notice a cancel */
 	if (interrupt_pending())
@@ -318,8 +333,34 @@ open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 					   "not connecting: an interrupt is pending");
 		return NULL;
 	}
-	stream = mongoc_client_default_stream_initiator(uri, host, user_data,
-													error);
+	if (left == 0)
+	{
+		deadline_passed = true;
+		bson_set_error(error, MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_CONNECT,
+					   "not connecting: the operation's time is up");
+		return NULL;
+	}
+
+	/*
+	 * The connect and TLS's handshake wait up to connectTimeoutMS, which
+	 * libmongoc's initiator reads from the uri it is given: under a
+	 * deadline, give it a copy whose timeout ends there
+	 */
+	if (left > 0 &&
+		left < mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
+											  MONGOC_DEFAULT_CONNECTTIMEOUTMS))
+	{
+		mongoc_uri_t *bounded = mongoc_uri_copy(uri);
+
+		mongoc_uri_set_option_as_int32(bounded, MONGOC_URI_CONNECTTIMEOUTMS,
+									   left);
+		stream = mongoc_client_default_stream_initiator(bounded, host,
+														user_data, error);
+		mongoc_uri_destroy(bounded);
+	}
+	else
+		stream = mongoc_client_default_stream_initiator(uri, host, user_data,
+														error);
 	if (stream == NULL)
 		return NULL;
 
@@ -349,6 +390,53 @@ static bool
 interrupt_pending(void)
 {
 	return QueryCancelPending || ProcDiePending;
+}
+
+/*
+ * mongo_set_deadline
+ *		Bound the waits of every client from now on to timeout_ms in all,
+ *		or lift the bound (0).  A wait that reaches the deadline fails as a
+ *		socket timeout would, no new connection is begun after it, and a
+ *		connection begun before it is given only the time left; the
+ *		operation then fails, and the caller, seeing mongo_deadline_passed,
+ *		knows why.  The caller must lift the bound also when it fails.
+ */
+void
+mongo_set_deadline(int timeout_ms)
+{
+	operation_deadline = timeout_ms > 0
+		? bson_get_monotonic_time() + (int64) timeout_ms * 1000 : 0;
+	deadline_passed = false;
+}
+
+/*
+ * mongo_deadline_passed
+ *		Whether a wait was given up since mongo_set_deadline because the
+ *		deadline came.
+ */
+bool
+mongo_deadline_passed(void)
+{
+	return deadline_passed;
+}
+
+/*
+ * deadline_left_ms
+ *		The milliseconds left until the operation's deadline, 0 once it has
+ *		come, or -1 without one.
+ */
+static int32_t
+deadline_left_ms(void)
+{
+	int64		left;
+
+	if (operation_deadline == 0)
+		return -1;
+	left = operation_deadline - bson_get_monotonic_time();
+	if (left <= 0)
+		return 0;
+	/* rounded up: a deadline still to come is never 0 */
+	return (int32_t) Min((left + 999) / 1000, PG_INT32_MAX);
 }
 
 /*
@@ -386,6 +474,8 @@ interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
 		int32_t		slice = MONGO_INTERRUPT_CHECK_MS;
 		ssize_t		nread;
 
+		int32_t		operation_left = deadline_left_ms();
+
 		if (interrupt_pending())
 		{
 			client_interrupted = true;
@@ -393,6 +483,14 @@ interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
 			errno = ECANCELED;
 			return -1;
 		}
+		if (operation_left == 0)
+		{
+			deadline_passed = true;
+			errno = ETIMEDOUT;
+			return min_bytes == 0 ? 0 : -1;
+		}
+		if (operation_left > 0)
+			slice = Min(operation_left, slice);
 		if (deadline >= 0)
 		{
 			int64		left = (deadline - bson_get_monotonic_time()) / 1000;
@@ -437,9 +535,10 @@ interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
  * interruptible_poll
  *		libmongoc's wait for several sockets at once (the hello that opens
  *		each connection, server monitoring), in slices like
- *		interruptible_readv.  A pending interrupt is reported as an error
- *		on every socket, so that libmongoc gives the connections up at
- *		once instead of waiting for connectTimeoutMS.
+ *		interruptible_readv.  A pending interrupt, or the operation's
+ *		deadline, is reported as an error on every socket, so that
+ *		libmongoc gives the connections up at once instead of waiting for
+ *		connectTimeoutMS.
  */
 static ssize_t
 interruptible_poll(mongoc_stream_poll_t *streams, size_t nstreams,
@@ -454,11 +553,15 @@ interruptible_poll(mongoc_stream_poll_t *streams, size_t nstreams,
 	for (;;)
 	{
 		int32_t		wait = MONGO_INTERRUPT_CHECK_MS;
+		int32_t		operation_left = deadline_left_ms();
 		ssize_t		ready;
 
-		if (interrupt_pending())
+		if (interrupt_pending() || operation_left == 0)
 		{
-			client_interrupted = true;
+			if (interrupt_pending())
+				client_interrupted = true;
+			else
+				deadline_passed = true;
 			for (i = 0; i < nstreams; i++)
 				streams[i].revents = POLLERR;
 			return (ssize_t) nstreams;
@@ -468,6 +571,8 @@ interruptible_poll(mongoc_stream_poll_t *streams, size_t nstreams,
 		else if (deadline >= 0)
 			wait = (int32_t) Min((deadline - bson_get_monotonic_time()) / 1000,
 								 MONGO_INTERRUPT_CHECK_MS);
+		if (operation_left > 0)
+			wait = Min(wait, operation_left);
 		ready = socket_poll(streams, nstreams, Max(wait, 0));
 		if (ready < 0 && errno == EINTR)
 			continue;

@@ -53,6 +53,9 @@
 /* GUC mongo_etl.pushdown: send filters, sorts, limits and counts */
 extern bool mongo_pushdown;
 
+/* GUC mongo_etl.estimate_cache_seconds: how long an estimate is kept */
+extern int	mongo_estimate_cache_seconds;
+
 /* Values on_type_mismatch read as NULL or skipped, and rows it left out */
 extern uint64 mongo_mismatch_values;
 extern uint64 mongo_mismatch_rows;
@@ -117,6 +120,8 @@ extern mongoc_client_t *mongo_connection_client(MongoConnection *conn);
 extern void mongo_release_connection(MongoConnection *conn);
 extern void mongo_count_round_trips(uint64 *counter);
 extern void mongo_forget_connection(MongoConnection *conn);
+extern void mongo_set_deadline(int timeout_ms);
+extern bool mongo_deadline_passed(void);
 extern void mongo_report_error(const bson_error_t *error,
 							   const char *servername,
 							   const char *database,

@@ -9,8 +9,10 @@
  * pipeline or a count MongoDB answers) with the filter, projection, sort
  * and limit deparse.c builds, and converts each returned document straight
  * into the scan tuple (bson_convert.c).  Planning asks the server for its
- * estimated document count; the scan's command is sent at its first row,
- * so EXPLAIN without ANALYZE runs no query.
+ * estimated document count, waiting a second at most, and the backend
+ * keeps the answer for a while (mongo_etl.estimate_cache_seconds); the
+ * scan's command is sent at its first row, so EXPLAIN without ANALYZE runs
+ * no query.
  *
  * IDENTIFICATION
  *		  mongo_fdw_etl.c
@@ -44,10 +46,12 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "mongo_etl.h"
 
@@ -69,12 +73,40 @@ MongoDumpWindow *mongo_dump_window = NULL;
  */
 #define MONGO_DEFAULT_ROWS 1000
 
+/* GUC mongo_etl.estimate_cache_seconds */
+int			mongo_estimate_cache_seconds = 60;
+
 /*
- * Collections whose estimated document count a backend remembers for the
- * rest of its transaction, so that a query planned again, or naming a
- * table twice, costs one round trip.
+ * What planning learned from a server about a collection, remembered by a
+ * backend for the rest of the transaction that asked and then for
+ * mongo_etl.estimate_cache_seconds, so that short queries do not each pay
+ * for a round trip.  A failure to answer is kept too: a server that stopped
+ * answering would otherwise cost every plan the whole timeout.  ALTER of
+ * the foreign table, its server or a user mapping forgets every entry:
+ * they rarely happen, and what they change is not worth tracking finer.
  */
+typedef struct MongoEstimate
+{
+	Oid			relid;			/* the foreign table; InvalidOid: free */
+	Oid			umid;			/* the user mapping asked with, or
+								 * InvalidOid: none, the server not asked */
+	LocalTransactionId lxid;	/* the transaction that asked */
+	TimestampTz asked_at;		/* when */
+	double		rows;
+	bool		bytewise_strings;
+} MongoEstimate;
+
 #define MONGO_ESTIMATE_CACHE_SIZE 64
+
+static MongoEstimate estimate_cache[MONGO_ESTIMATE_CACHE_SIZE];
+static int	next_estimate_slot = 0;
+
+/*
+ * The most that asking the server about a collection may add to planning,
+ * in milliseconds, connecting included: a server that has not answered by
+ * then is taken to hold the default rows.
+ */
+#define MONGO_ESTIMATE_TIMEOUT_MS 1000
 
 /* The backend's current local transaction, for the cache above */
 #if PG_VERSION_NUM >= 170000
@@ -217,6 +249,14 @@ static void release_scan_resources(void *arg);
 static void add_time_since(instr_time *total, instr_time start);
 static TupleTableSlot *count_row(MongoScanState *state, TupleTableSlot *slot);
 static void report_null_sort_key(MongoScanState *state) pg_attribute_noreturn();
+static bool ask_within_deadline(MongoConnection *conn,
+								const MongoTableOptions *options,
+								MongoRelationInfo *fpinfo, bool *timed_out);
+static MongoEstimate *remembered_estimate(Oid foreigntableid, Oid umid);
+static void forget_estimates(Datum arg, int cacheid, uint32 hashvalue);
+static void forget_table_estimates(Datum arg, Oid relid);
+static int64 estimated_count(mongoc_collection_t *collection,
+							 bson_error_t *error);
 static char *command_string(MongoScanState *state, const bson_t *filter);
 static void describe_request(MongoScanState *state, const bson_t *filter,
 							 MongoRequest *request);
@@ -241,6 +281,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("mongo_etl.estimate_cache_seconds",
+							"How long a backend keeps a collection's row estimate from its server.",
+							"Within a transaction the estimate is always kept; 0 asks again in each transaction.",
+							&mongo_estimate_cache_seconds,
+							60,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("mongo_etl");
 #else
@@ -317,35 +367,26 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
  *		What planning learns from the server, unless the option
  *		use_remote_estimate of the table or else its server is 'false':
  *		- the rows a scan reads, as MongoDB estimates the collection's
- *		  documents from its metadata (estimatedDocumentCount: the count
- *		  command without a filter, no collection scan);
+ *		  documents from its metadata (no collection scan);
  *		- whether the collection (or view) has a default collation, under
  *		  which MongoDB would compare strings otherwise than by bytes: then
  *		  no text test or sort is sent.
- *		Remembered for the transaction, failures too.  A server that cannot
- *		answer gives the default rows and no text pushdown: planning goes on,
- *		and the scan reports the error.
+ *		Remembered (see MongoEstimate), failures too.  A server that cannot
+ *		answer, or has not within MONGO_ESTIMATE_TIMEOUT_MS, gives the
+ *		default rows and no text pushdown: planning goes on, and the scan
+ *		reports the error.
  */
 static void
 ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 {
-	static struct
-	{
-		Oid			relid;
-		LocalTransactionId lxid;
-		double		rows;
-		bool		bytewise_strings;
-	}			cache[MONGO_ESTIMATE_CACHE_SIZE];
-	static int	next_slot = 0;
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	const char *option = mongo_get_option(table->options,
 										  "use_remote_estimate");
-	LocalTransactionId lxid = CURRENT_LXID;
-	MongoTableOptions options;
+	UserMapping *user = NULL;
+	MongoEstimate *entry;
 	bool		use;
 	Oid			userid;
-	int			i;
 
 	fpinfo->rows = MONGO_DEFAULT_ROWS;
 	fpinfo->bytewise_strings = true;
@@ -353,16 +394,6 @@ ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 		option = mongo_get_option(server->options, "use_remote_estimate");
 	if (option != NULL && parse_bool(option, &use) && !use)
 		return;
-
-	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
-	{
-		if (cache[i].relid == foreigntableid && cache[i].lxid == lxid)
-		{
-			fpinfo->rows = cache[i].rows;
-			fpinfo->bytewise_strings = cache[i].bytewise_strings;
-			return;
-		}
-	}
 
 	/* without a user mapping, the scan reports that; EXPLAIN can go on */
 	userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
@@ -372,28 +403,155 @@ ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 		SearchSysCacheExists2(USERMAPPINGUSERSERVER,
 							  ObjectIdGetDatum(InvalidOid),
 							  ObjectIdGetDatum(server->serverid)))
+		user = GetUserMapping(userid, server->serverid);
+
+	entry = remembered_estimate(foreigntableid,
+								user != NULL ? user->umid : InvalidOid);
+	if (entry->relid == foreigntableid)
 	{
-		MongoConnection *conn;
+		fpinfo->rows = entry->rows;
+		fpinfo->bytewise_strings = entry->bytewise_strings;
+		return;
+	}
+
+	if (user != NULL)
+	{
+		MongoTableOptions options;
+		bool		timed_out = false;
 
 		mongo_get_table_options(table, server, &options);
-		conn = mongo_get_connection(server,
-									GetUserMapping(userid, server->serverid));
-		if (!collection_metadata(conn, &options, fpinfo))
+		elog(DEBUG1, "mongo_etl: asking server \"%s\" about \"%s.%s\"",
+			 server->servername, options.database, options.collection);
+		if (!ask_within_deadline(mongo_get_connection(server, user),
+								 &options, fpinfo, &timed_out))
 		{
-			mongo_forget_connection(conn);
+			if (timed_out)
+				elog(DEBUG1, "mongo_etl: no answer from server \"%s\" about \"%s.%s\" within %d ms; assuming %d rows",
+					 server->servername, options.database, options.collection,
+					 MONGO_ESTIMATE_TIMEOUT_MS, MONGO_DEFAULT_ROWS);
 			fpinfo->rows = MONGO_DEFAULT_ROWS;
 			fpinfo->bytewise_strings = false;
 		}
-		mongo_release_connection(conn);
-		/* a cancel that cut the requests short ends planning here */
-		CHECK_FOR_INTERRUPTS();
 	}
 
-	cache[next_slot].relid = foreigntableid;
-	cache[next_slot].lxid = lxid;
-	cache[next_slot].rows = fpinfo->rows;
-	cache[next_slot].bytewise_strings = fpinfo->bytewise_strings;
-	next_slot = (next_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
+	entry->relid = foreigntableid;
+	entry->umid = user != NULL ? user->umid : InvalidOid;
+	entry->lxid = CURRENT_LXID;
+	entry->asked_at = GetCurrentTimestamp();
+	entry->rows = fpinfo->rows;
+	entry->bytewise_strings = fpinfo->bytewise_strings;
+}
+
+/*
+ * ask_within_deadline
+ *		collection_metadata, bounded to MONGO_ESTIMATE_TIMEOUT_MS; then let
+ *		go of the connection, also on an error.  *timed_out tells whether
+ *		the deadline cut it short.  A pending cancel is raised here, once
+ *		the client is free.
+ */
+static bool
+ask_within_deadline(MongoConnection *conn, const MongoTableOptions *options,
+					MongoRelationInfo *fpinfo, bool *timed_out)
+{
+	volatile bool ok = false;
+
+	mongo_set_deadline(MONGO_ESTIMATE_TIMEOUT_MS);
+	PG_TRY();
+	{
+		ok = collection_metadata(conn, options, fpinfo);
+		*timed_out = mongo_deadline_passed();
+	}
+	PG_FINALLY();
+	{
+		mongo_set_deadline(0);
+		/* a client cut short may hold its server as failed: rebuild it */
+		if (!ok)
+			mongo_forget_connection(conn);
+		mongo_release_connection(conn);
+	}
+	PG_END_TRY();
+	CHECK_FOR_INTERRUPTS();
+	return ok;
+}
+
+/*
+ * remembered_estimate
+ *		The cache entry for a table asked about with a user mapping: one
+ *		still valid, whose relid is foreigntableid; or else the slot to
+ *		fill, with another relid (the stale entry of the same table, or the
+ *		next slot in turn).  An entry is valid in the transaction that made
+ *		it and for mongo_etl.estimate_cache_seconds after.
+ */
+static MongoEstimate *
+remembered_estimate(Oid foreigntableid, Oid umid)
+{
+	static bool callbacks_registered = false;
+	MongoEstimate *entry;
+	int			i;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, forget_estimates,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, forget_estimates,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, forget_estimates,
+									  (Datum) 0);
+		CacheRegisterRelcacheCallback(forget_table_estimates, (Datum) 0);
+		callbacks_registered = true;
+	}
+
+	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
+	{
+		int64		age;
+
+		entry = &estimate_cache[i];
+		if (entry->relid != foreigntableid || entry->umid != umid)
+			continue;
+		if (entry->lxid == CURRENT_LXID)
+			return entry;
+		age = GetCurrentTimestamp() - entry->asked_at;
+		if (age >= 0 &&
+			age < (int64) mongo_estimate_cache_seconds * USECS_PER_SEC)
+			return entry;
+		/* stale: asked again, into the same slot */
+		entry->relid = InvalidOid;
+		return entry;
+	}
+
+	entry = &estimate_cache[next_estimate_slot];
+	next_estimate_slot = (next_estimate_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
+	entry->relid = InvalidOid;
+	return entry;
+}
+
+/*
+ * forget_estimates
+ *		Syscache callback: a foreign table, server or user mapping changed,
+ *		was made or dropped; every estimate is asked again.
+ */
+static void
+forget_estimates(Datum arg, int cacheid, uint32 hashvalue)
+{
+	int			i;
+
+	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
+		estimate_cache[i].relid = InvalidOid;
+}
+
+/*
+ * forget_table_estimates
+ *		Relcache callback: a relation changed (InvalidOid: all of them); if
+ *		it is a foreign table, its estimates are asked again.
+ */
+static void
+forget_table_estimates(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
+		if (!OidIsValid(relid) || estimate_cache[i].relid == relid)
+			estimate_cache[i].relid = InvalidOid;
 }
 
 /*
@@ -419,8 +577,7 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 
 	collection = mongoc_client_get_collection(client, options->database,
 											  options->collection);
-	count = mongoc_collection_estimated_document_count(collection, NULL, NULL,
-													   NULL, &error);
+	count = estimated_count(collection, &error);
 	mongoc_collection_destroy(collection);
 	if (count < 0)
 	{
@@ -466,6 +623,52 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_database_destroy(database);
 	bson_destroy(&opts);
 	return ok;
+}
+
+/*
+ * estimated_count
+ *		A collection's document count as its metadata holds it: the count
+ *		of $collStats, summed over the shards; or, from a server without
+ *		that stage or for a view, the count command without a filter
+ *		(libmongoc's estimatedDocumentCount), which MongoDB too answers
+ *		from metadata, but FerretDB by counting every document.  -1, with
+ *		the error set, when the server cannot answer: after a failure to
+ *		reach it, without trying the second.
+ */
+static int64
+estimated_count(mongoc_collection_t *collection, bson_error_t *error)
+{
+	bson_t	   *pipeline = BCON_NEW("pipeline", "[",
+									"{", "$collStats", "{", "count", "{", "}",
+									"}", "}",
+									"]");
+	mongoc_cursor_t *cursor;
+	const bson_t *reply;
+	bson_iter_t iter;
+	int64		count = 0;
+	bool		counted = false;
+	bool		failed;
+
+	cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE,
+										 pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &reply))
+	{
+		if (bson_iter_init_find(&iter, reply, "count") &&
+			BSON_ITER_HOLDS_NUMBER(&iter))
+		{
+			count += bson_iter_as_int64(&iter);
+			counted = true;
+		}
+	}
+	failed = mongoc_cursor_error(cursor, error);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(pipeline);
+	if (!failed && counted)
+		return count;
+	if (failed && error->domain != MONGOC_ERROR_SERVER)
+		return -1;
+	return mongoc_collection_estimated_document_count(collection, NULL, NULL,
+													  NULL, error);
 }
 
 /*

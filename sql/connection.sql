@@ -70,6 +70,48 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER regress
   OPTIONS (DROP username, DROP password);
 SELECT count(*) FROM users;
 
+-- row estimates: a backend keeps what the server said about a collection
+-- across transactions, for mongo_etl.estimate_cache_seconds; ALTER of the
+-- table or its server forgets it; 0 asks again in every transaction
+CREATE FUNCTION estimated_rows(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+  RETURN plan #> '{0,Plan,Plan Rows}';
+END $$;
+SELECT pg_temp.mongo_exec('db.estimates.drop(); db.estimates.insert_many([{''_id'': i} for i in range(10)])');
+CREATE FOREIGN TABLE estimates (_id int)
+  SERVER regress OPTIONS (database 'mongo_etl_regress');
+SHOW mongo_etl.estimate_cache_seconds;
+SELECT estimated_rows('SELECT * FROM estimates');
+SELECT pg_temp.mongo_exec('db.estimates.insert_many([{''_id'': i} for i in range(10, 30)])');
+SELECT estimated_rows('SELECT * FROM estimates') AS remembered;
+ALTER FOREIGN TABLE estimates OPTIONS (ADD batch_size '100');
+SELECT estimated_rows('SELECT * FROM estimates') AS after_alter_table;
+SELECT pg_temp.mongo_exec('db.estimates.insert_many([{''_id'': i} for i in range(30, 50)])');
+SELECT estimated_rows('SELECT * FROM estimates') AS remembered;
+ALTER SERVER regress OPTIONS (ADD use_remote_estimate 'true');
+SELECT estimated_rows('SELECT * FROM estimates') AS after_alter_server;
+SET mongo_etl.estimate_cache_seconds = 0;
+SELECT pg_temp.mongo_exec('db.estimates.insert_many([{''_id'': i} for i in range(50, 60)])');
+SELECT estimated_rows('SELECT * FROM estimates') AS asked_again;
+-- within a transaction the estimate stays, whatever the setting
+BEGIN;
+SELECT estimated_rows('SELECT * FROM estimates') AS asked_again;
+SELECT pg_temp.mongo_exec('db.estimates.insert_many([{''_id'': i} for i in range(60, 70)])');
+SELECT estimated_rows('SELECT * FROM estimates') AS same_transaction;
+COMMIT;
+SELECT estimated_rows('SELECT * FROM estimates') AS asked_again;
+-- and it expires
+SET mongo_etl.estimate_cache_seconds = 1;
+SELECT pg_temp.mongo_exec('db.estimates.insert_many([{''_id'': i} for i in range(70, 80)])');
+SELECT pg_sleep(1.5);
+SELECT estimated_rows('SELECT * FROM estimates') AS expired;
+RESET mongo_etl.estimate_cache_seconds;
+ALTER SERVER regress OPTIONS (DROP use_remote_estimate);
+DROP FUNCTION estimated_rows;
+
 -- a server error in the middle of a scan is an ERROR, not the end of the
 -- data: the collection is dropped while the first batch of 50 is read,
 -- so the next getMore fails

@@ -142,6 +142,11 @@ def main():
         CREATE USER MAPPING FOR CURRENT_USER SERVER stalling;
         CREATE FOREIGN TABLE stalling (_id int, n int) SERVER stalling
           OPTIONS (database 'faults', collection 'big');
+        CREATE SERVER patient FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (uri '{URI}?serverSelectionTimeoutMS=10000&connectTimeoutMS=10000&socketTimeoutMS=10000');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER patient;
+        CREATE FOREIGN TABLE planned (_id int, n int) SERVER patient
+          OPTIONS (database 'faults', collection 'small');
         """)
     setup.close()
     proxy = StallingProxy(PORT + 1, PORT)
@@ -272,6 +277,36 @@ def main():
     after = fd_count(pid)
     check("file descriptors of the backend", after <= fds,
           f"{fds} before the faults, {after} after")
+
+    # frozen while a query is planned: the row estimate gives up after 1 s
+    # (the uri's timeouts are 10 s) and planning goes on with the default
+    # 1,000 rows; in a session whose client is connected, and in a new one
+    def planned_rows(c):
+        c.execute("EXPLAIN (FORMAT JSON) SELECT * FROM planned")
+        return c.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+    cur.execute("SELECT count(*) FROM planned")
+    cur.fetchall()
+    cur.execute("SET mongo_etl.estimate_cache_seconds = 0")
+    server.send_signal(signal.SIGSTOP)
+    started = time.monotonic()
+    rows = planned_rows(cur)
+    seconds = time.monotonic() - started
+    fresh = connect()
+    started = time.monotonic()
+    fresh_rows = planned_rows(fresh.cursor())
+    fresh_seconds = time.monotonic() - started
+    fresh.close()
+    server.send_signal(signal.SIGCONT)
+    check("planning while frozen", rows == 1000 and seconds < 2.5
+          and fresh_rows == 1000 and fresh_seconds < 2.5,
+          f"{rows} rows after {seconds:.1f} s; in a new session "
+          f"{fresh_rows} rows after {fresh_seconds:.1f} s")
+    # no pause: the client cut short is rebuilt
+    state, _ = attempt(cur, "SELECT count(*) FROM planned")
+    check("next query after planning while frozen", state is None
+          and planned_rows(cur) == 10, f"SQLSTATE {state}")
+    cur.execute("RESET mongo_etl.estimate_cache_seconds")
 
     # 1,000 short queries: memory and descriptors stay flat
     for i in range(100):
