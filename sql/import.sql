@@ -11,8 +11,9 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER import_src;
 CREATE SCHEMA imported;
 SET timezone = 'UTC';
 
--- every collection of the database; FerretDB has no $sample, so the first
--- documents are read, as the NOTICE says
+-- every collection of the database; FerretDB has no $sample, and these
+-- collections are smaller than sample_size, so they are read whole, as
+-- the NOTICE says
 IMPORT FOREIGN SCHEMA mongo_etl_import FROM SERVER import_src INTO imported;
 SELECT c.relname, ft.ftoptions
   FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
@@ -31,14 +32,17 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT name FROM imported.plain WHERE _id = '64b7f0c2e4b0a1a2b3c4d5f2';
 
 -- flattening embedded documents into columns, two levels deep, and a
--- column with the whole document; LIMIT TO
+-- column with the whole document; LIMIT TO.  Without $sample, a sample
+-- smaller than the collection comes from places spread over its _id
+-- order: here _id 1, 2 and 4.  addr is a string in _id 4, so it is no
+-- document to flatten: a jsonb column
 CREATE SCHEMA flat;
 IMPORT FOREIGN SCHEMA mongo_etl_import LIMIT TO (hetero) FROM SERVER import_src
   INTO flat OPTIONS (flatten_depth '2', document_column 'doc', sample_size '3');
 SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
   FROM pg_attribute WHERE attrelid = 'flat.hetero'::regclass AND attnum > 0
  ORDER BY attnum;
-SELECT _id, addr_city, addr_geo_lat, doc->'s' AS s FROM flat.hetero ORDER BY _id;
+SELECT _id, addr, deep_l1_l2, doc->'s' AS s FROM flat.hetero ORDER BY _id;
 -- a value beyond the sample, of a BSON type the sample did not show, is a
 -- mismatch named as such: here the sample is the first document alone
 CREATE SCHEMA one;
@@ -72,3 +76,68 @@ SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
  ORDER BY attnum;
 SELECT _id, price, qty, document->>'a.b' AS a_b FROM dumped.hetero_dump ORDER BY _id;
 SELECT count(*) FROM dumped.users;
+
+-- A migration as README walks through it, with the default options, of a
+-- collection whose types change after its first thousand documents
+-- (test/fixtures/import/drift.py): londec a double, then an int32; depth an
+-- int32, then an int64; watlev only in later documents.  The collection on
+-- the server, and the same documents in mongodump files, which IMPORT
+-- reads whole.
+\getenv abs_srcdir PG_ABS_SRCDIR
+CREATE TEMP TABLE drift_output (line text);
+\set drift_py '/usr/bin/python3 ' :abs_srcdir '/test/fixtures/import/drift.py ' :mongo_uri ' ' :dump_dir
+COPY drift_output FROM PROGRAM :'drift_py';
+SELECT * FROM drift_output;
+
+-- the server: no $sample, so 200 documents from each of 5 places of the
+-- _id order, which see every type
+CREATE SCHEMA drift;
+IMPORT FOREIGN SCHEMA mongo_etl_import_drift FROM SERVER import_src INTO drift;
+SELECT c.relname, ft.ftoptions
+  FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+ WHERE c.relnamespace = 'drift'::regnamespace ORDER BY 1;
+SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
+  FROM pg_attribute WHERE attrelid = 'drift.wrecks'::regclass AND attnum > 0
+ ORDER BY attnum;
+CREATE TABLE drift_wrecks (LIKE drift.wrecks);
+INSERT INTO drift_wrecks SELECT * FROM drift.wrecks;
+SELECT count(*), count(londec), sum(londec), count(watlev), sum(depth),
+       count(*) FILTER (WHERE londec = round(londec)) AS integral_londec
+  FROM drift_wrecks;
+-- declaring int beside double keeps a float8 filter exact: no $type test
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT count(*) FROM drift.wrecks WHERE londec <= -1000;
+SELECT count(*) FROM drift.wrecks WHERE londec <= -1000;
+
+-- a double column declares int though the sample showed only doubles: the
+-- first document alone; depth, seen as int32, is an integer column, which
+-- an int64 does not fit
+CREATE SCHEMA drift_one;
+IMPORT FOREIGN SCHEMA mongo_etl_import_drift FROM SERVER import_src
+  INTO drift_one OPTIONS (sample_size '1');
+SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
+  FROM pg_attribute WHERE attrelid = 'drift_one.wrecks'::regclass AND attnum > 0
+ ORDER BY attnum;
+SELECT count(londec), sum(londec) FROM drift_one.wrecks;
+SELECT sum(depth) FROM drift_one.wrecks;
+
+-- the mongodump files: the types of every document
+CREATE SCHEMA drift_dump;
+IMPORT FOREIGN SCHEMA drift FROM SERVER import_dump INTO drift_dump;
+SELECT c.relname, ft.ftoptions
+  FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+ WHERE c.relnamespace = 'drift_dump'::regnamespace ORDER BY 1;
+SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
+  FROM pg_attribute WHERE attrelid = 'drift_dump.wrecks_gz'::regclass AND attnum > 0
+ ORDER BY attnum;
+CREATE TABLE drift_dump_wrecks (LIKE drift_dump.wrecks);
+INSERT INTO drift_dump_wrecks SELECT * FROM drift_dump.wrecks;
+SELECT count(*), count(londec), sum(londec), count(watlev), sum(depth)
+  FROM drift_dump_wrecks;
+-- the same rows as from the server, from either file
+SELECT (SELECT count(*) FROM (TABLE drift_dump_wrecks EXCEPT ALL
+                              TABLE drift_wrecks) AS d) AS not_on_server,
+       (SELECT count(*) FROM (TABLE drift_wrecks EXCEPT ALL
+                              TABLE drift_dump_wrecks) AS d) AS not_in_file,
+       (SELECT count(*) FROM (TABLE drift_dump.wrecks_gz EXCEPT ALL
+                              TABLE drift_wrecks) AS d) AS not_in_gz_file;
