@@ -3,6 +3,10 @@
 -- own: the objects each version adds appear, with their privileges.
 --
 SELECT current_database() AS regress_db \gset
+SET client_min_messages = warning;  -- leftovers of an interrupted run
+DROP DATABASE IF EXISTS mongo_etl_upgrade;
+DROP ROLE IF EXISTS upgrade_loader;
+RESET client_min_messages;
 CREATE DATABASE mongo_etl_upgrade;
 \c mongo_etl_upgrade
 CREATE EXTENSION mongo_etl VERSION '1.0';
