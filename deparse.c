@@ -27,6 +27,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
@@ -37,7 +38,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/pg_locale.h"
 #include "utils/timestamp.h"
 
@@ -332,7 +335,10 @@ typedef enum MongoEncoding
 	MONGO_ENCODE_MS_CEIL,		/* the same, rounded up */
 	MONGO_ENCODE_DAY_START,		/* a date as the BSON date of its midnight,
 								 * UTC */
-	MONGO_ENCODE_DAY_END		/* a date as the next day's midnight */
+	MONGO_ENCODE_DAY_END,		/* a date as the next day's midnight */
+	MONGO_ENCODE_BELOW,			/* a number as a double no greater than it
+								 * (see number_bound) */
+	MONGO_ENCODE_ABOVE			/* a number as a double no less than it */
 } MongoEncoding;
 
 /* How the scan converts a column that a filter tests */
@@ -354,6 +360,7 @@ typedef struct FilterColumn
 	AttrNumber	attnum;
 	FilterKind	kind;
 	Oid			type;
+	int32		typmod;			/* numeric(p, s) rounds values to scale s */
 	uint32		accepted;		/* BSON types the scan converts into it */
 	bool		declared;		/* accepted comes from option bson_type */
 	MongoMismatchPolicy on_mismatch;
@@ -371,6 +378,8 @@ typedef struct FilterContext
 								 * types (string, ObjectId) of the column */
 	bool		text_pushdown;	/* the collection compares strings by bytes
 								 * (it has no default collation) */
+	int32		typmod;			/* for MONGO_ENCODE_BELOW and _ABOVE: the
+								 * numeric column's typmod */
 } FilterContext;
 
 #define NUMBER_TYPES \
@@ -409,6 +418,9 @@ static bool comparison_test(bson_t *test, const FilterColumn *col,
 							const char *opname, Oid collation,
 							Expr *value, FilterContext *ctx,
 							uint32 *compared);
+static bool number_test(bson_t *test, const FilterColumn *col,
+						const char *opname, Expr *value, FilterContext *ctx,
+						uint32 *compared);
 static bool append_like(bson_t *test, const FilterColumn *col,
 						const char *opname, Expr *value, uint32 *compared,
 						FilterContext *ctx);
@@ -431,7 +443,8 @@ static bool has_key(const bson_t *doc, const char *key);
 static void append_value(bson_t *doc, const char *key, Expr *value,
 						 MongoEncoding encoding, FilterContext *ctx);
 static void append_encoded(bson_t *doc, const char *key, Datum value,
-						   Oid type, MongoEncoding encoding, uint32 forms);
+						   Oid type, MongoEncoding encoding, uint32 forms,
+						   int32 typmod);
 static void append_text_forms(bson_t *array, int *n, const char *str,
 							  uint32 forms);
 static int64 timestamp_ms(Timestamp ts, bool round_up);
@@ -439,7 +452,14 @@ static int64 date_ms(DateADT date, bool next_day);
 static void bind_document(bson_t *out, const bson_t *in, bool is_array,
 						  Datum *values, bool *nulls, Oid *types);
 static bool holds_null_value(const bson_t *doc, bool *nulls);
+static bool holds_nan_bound(const bson_t *doc, Datum *values, bool *nulls,
+							Oid *types);
 static bool number_type(Oid type, bool *integer);
+static bool number_is_nan(Datum value, Oid type);
+static bool numeric_double(Numeric num, double *result);
+static bool exact_double_decimal(const char *decimal);
+static double number_bound(Datum value, Oid type, int32 typmod,
+						   bool above);
 
 /*
  * mongo_build_filter
@@ -473,6 +493,7 @@ mongo_build_filter(List *clauses, Index relid, Oid relation,
 	ctx.exact = true;
 	ctx.text_forms = 0;
 	ctx.text_pushdown = text_pushdown;
+	ctx.typmod = -1;
 
 	bson_append_array_begin(filter, "$and", -1, &conditions);
 	foreach(lc, clauses)
@@ -634,13 +655,7 @@ append_comparison(bson_t *condition, OpExpr *op, FilterContext *ctx)
  *		*compared the BSON types among those the column takes that they
  *		decide as PostgreSQL decides for the converted values.
  *
- *		- Numbers: MongoDB compares int32, int64, double and Decimal128 by
- *		  value, exactly, as the scan converts them into integer and numeric
- *		  columns.  A float8 column rounds int64 and Decimal128 values, so
- *		  only int32 and double are compared there; > and >= are not sent
- *		  for float8, as PostgreSQL puts NaN above every number and MongoDB
- *		  below.  float4 rounds doubles too: never sent.  numeric values are
- *		  not sent, as a double could not always hold them.
+ *		- Numbers: see number_test.
  *		- Text: = and <> compare strings, and ObjectIds through the forms
  *		  of the value (an ObjectId converts to its hex digits), under a
  *		  deterministic collation, where text equality is byte equality;
@@ -658,64 +673,19 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 				uint32 *compared)
 {
 	Oid			value_type = exprType((Node *) value);
-	bool		integer;
 	bool		eq = strcmp(opname, "=") == 0;
 	bool		ne = strcmp(opname, "<>") == 0;
 	bool		lt = strcmp(opname, "<") == 0;
 	bool		le = strcmp(opname, "<=") == 0;
 	bool		gt = strcmp(opname, ">") == 0;
 	bool		ge = strcmp(opname, ">=") == 0;
-	bson_t		list;
 
 	switch (col->kind)
 	{
 		case FILTER_INTEGER:
 		case FILTER_NUMERIC:
 		case FILTER_FLOAT:
-			if (!number_type(value_type, &integer) ||
-				value_type == NUMERICOID)
-				return false;
-			*compared = NUMBER_TYPES;
-			if (col->kind == FILTER_FLOAT)
-			{
-				*compared = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
-					MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE);
-				if (gt || ge)
-					return false;
-
-				/*
-				 * MongoDB puts NaN below every number: "< NaN", true for every
-				 * number here, would match nothing there; and a NaN value of
-				 * the field matches "< 5" there, not here.
-				 */
-				if (lt || le)
-				{
-					if (!IsA(value, Const) ||
-						isnan(value_type == FLOAT4OID
-							  ? DatumGetFloat4(((Const *) value)->constvalue)
-							  : value_type == FLOAT8OID
-							  ? DatumGetFloat8(((Const *) value)->constvalue)
-							  : 0.0))
-						return false;
-					ctx->exact = false;
-				}
-			}
-			if (ne && !negation_sendable(col, ctx))
-				return false;
-			if (ne)
-			{
-				bson_append_array_begin(test, "$nin", -1, &list);
-				append_value(&list, "0", value, MONGO_ENCODE_NUMBER, ctx);
-				BSON_APPEND_NULL(&list, "1");
-				bson_append_array_end(test, &list);
-				return true;
-			}
-			if (!(eq || lt || le || gt || ge))
-				return false;
-			append_value(test, eq ? "$eq" : lt ? "$lt" : le ? "$lte" :
-						 gt ? "$gt" : "$gte", value, MONGO_ENCODE_NUMBER,
-						 ctx);
-			return true;
+			return number_test(test, col, opname, value, ctx, compared);
 
 		case FILTER_TEXT:
 			if ((value_type != TEXTOID && value_type != VARCHAROID) ||
@@ -776,6 +746,152 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
 			return false;
 	}
 	return false;
+}
+
+/*
+ * number_test
+ *		comparison_test for a number column.  MongoDB compares int32, int64,
+ *		double and Decimal128 by value, exactly, as the scan converts them
+ *		into integer and numeric columns.
+ *
+ *		- numeric values go as the double that holds them, when one holds
+ *		  them exactly and the scan reads that double back as the value
+ *		  (numeric_double: 5, 2.5, 1e22, not 0.1); then MongoDB decides the
+ *		  comparison as PostgreSQL does for every number type.  Any other
+ *		  numeric value, a value known only at run time, and every value
+ *		  compared with a numeric(p, s) column (which rounds what it reads
+ *		  to scale s) go as bounds: ">=" a double no greater than the value
+ *		  (less half a unit of scale s), "<=" one no less, both for "=";
+ *		  "<>" is not sent then (number_bound).
+ *		- float8: the scan rounds int64 and Decimal128 values to the nearest
+ *		  double, which keeps "<", ">" and "<>" true only where they are
+ *		  true of the exact value, as MongoDB compares it; "=", "<=" and
+ *		  ">=" compare only int32 and double, which it reads as they are.
+ *		  float4 rounds doubles too: never sent.
+ *		- NaN: PostgreSQL puts it above every number and equal to itself,
+ *		  while every MongoDB comparison with a number is false for it.  A
+ *		  double or Decimal128 NaN reads as NaN into float8 and numeric
+ *		  columns, so there "> v" and ">= v" go as {$not: {$lte: v}} and
+ *		  {$not: {$lt: v}}, true for NaN too (and for nulls, missing
+ *		  fields and other types, which the local check drops).  NaN itself
+ *		  is not written into a filter: FerretDB closes the connection on
+ *		  one (so {field: NaN} cannot let NaN through), and "< NaN", true
+ *		  for every number here, is true for none there.  A constant NaN
+ *		  stays local; a run-time value that turns out NaN makes its
+ *		  field's test keep every document (bind_document).
+ */
+static bool
+number_test(bson_t *test, const FilterColumn *col, const char *opname,
+			Expr *value, FilterContext *ctx, uint32 *compared)
+{
+	Oid			value_type = exprType((Node *) value);
+	bool		integer;
+	bool		eq = strcmp(opname, "=") == 0;
+	bool		ne = strcmp(opname, "<>") == 0;
+	bool		lt = strcmp(opname, "<") == 0;
+	bool		le = strcmp(opname, "<=") == 0;
+	bool		gt = strcmp(opname, ">") == 0;
+	bool		ge = strcmp(opname, ">=") == 0;
+	bool		is_const = IsA(value, Const);
+	const uint32 rounded = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64) |
+		MONGO_BSON_TYPE_BIT(BSON_TYPE_DECIMAL128);
+	bool		nan_docs;
+	bool		bounded;
+	MongoEncoding encoding;
+	bson_t		list;
+
+	if (!number_type(value_type, &integer) ||
+		!(eq || ne || lt || le || gt || ge))
+		return false;
+	/* PostgreSQL compares numeric only with numeric */
+	if ((col->kind == FILTER_NUMERIC) != (value_type == NUMERICOID))
+		return false;
+	if (is_const &&
+		number_is_nan(((Const *) value)->constvalue, value_type))
+		return false;
+
+	nan_docs = col->kind != FILTER_INTEGER &&
+		(col->accepted & (MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE) |
+						  MONGO_BSON_TYPE_BIT(BSON_TYPE_DECIMAL128))) != 0;
+	bounded = col->kind == FILTER_NUMERIC &&
+		(col->typmod >= 0 || !is_const ||
+		 !numeric_double(DatumGetNumeric(((Const *) value)->constvalue),
+						 NULL));
+	ctx->typmod = col->kind == FILTER_NUMERIC ? col->typmod : -1;
+	if (bounded)
+		ctx->exact = false;
+
+	*compared = NUMBER_TYPES;
+	if (col->kind == FILTER_FLOAT)
+	{
+		if (eq || le || ge)
+			*compared &= ~rounded;
+		else if (col->accepted & rounded)
+			ctx->exact = false;
+	}
+
+	/*
+	 * A float known only at run time goes as its own bound, for
+	 * bind_document's NaN check, which may keep more documents than the
+	 * test does.
+	 */
+	encoding = MONGO_ENCODE_NUMBER;
+	if (col->kind == FILTER_FLOAT && !is_const)
+	{
+		encoding = lt || le ? MONGO_ENCODE_ABOVE : MONGO_ENCODE_BELOW;
+		ctx->exact = false;
+	}
+
+	if (ne)
+	{
+		if (bounded || !negation_sendable(col, ctx))
+			return false;
+		bson_append_array_begin(test, "$nin", -1, &list);
+		append_value(&list, "0", value, encoding, ctx);
+		BSON_APPEND_NULL(&list, "1");
+		bson_append_array_end(test, &list);
+		return true;
+	}
+
+	if (eq)
+	{
+		if (!bounded)
+			append_value(test, "$eq", value, encoding, ctx);
+		else
+		{
+			append_value(test, "$gte", value, MONGO_ENCODE_BELOW, ctx);
+			append_value(test, "$lte", value, MONGO_ENCODE_ABOVE, ctx);
+		}
+		return true;
+	}
+
+	if (lt || le)
+	{
+		/* MongoDB may also match NaN for "< v": the local check drops it */
+		if (col->kind == FILTER_FLOAT)
+			ctx->exact = false;
+		append_value(test, bounded || le ? "$lte" : "$lt", value,
+					 bounded ? MONGO_ENCODE_ABOVE : encoding, ctx);
+		return true;
+	}
+
+	/* "> v", ">= v" */
+	if (bounded)
+		encoding = MONGO_ENCODE_BELOW;
+	if (nan_docs)
+	{
+		bson_t		negated;
+
+		bson_append_document_begin(test, "$not", -1, &negated);
+		append_value(&negated, bounded || ge ? "$lt" : "$lte", value,
+					 encoding, ctx);
+		bson_append_document_end(test, &negated);
+		ctx->exact = false;
+	}
+	else
+		append_value(test, bounded || ge ? "$gte" : "$gt", value, encoding,
+					 ctx);
+	return true;
 }
 
 /*
@@ -888,7 +1004,10 @@ like_regex(const char *pattern)
  * append_in_list
  *		"col IN (constants)" or "col = ANY(array constant)": $in, with each
  *		element encoded as "col = element" would be; "col <> ALL(...)" (NOT
- *		IN): $nin, with null.  For number and text columns only.
+ *		IN): $nin, with null.  For integer, numeric and text columns only;
+ *		with numeric elements, when a double holds each exactly and the
+ *		column has no typmod (see number_test).  NaN is not one: it stays
+ *		local.
  */
 static bool
 append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
@@ -926,7 +1045,9 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 	elemtype = ARR_ELEMTYPE(array);
 
 	if ((col.kind == FILTER_INTEGER || col.kind == FILTER_NUMERIC) &&
-		number_type(elemtype, &integer) && elemtype != NUMERICOID)
+		number_type(elemtype, &integer) &&
+		(col.kind == FILTER_NUMERIC) == (elemtype == NUMERICOID) &&
+		(col.kind != FILTER_NUMERIC || col.typmod < 0))
 	{
 		encoding = MONGO_ENCODE_NUMBER;
 		compared = NUMBER_TYPES;
@@ -946,6 +1067,16 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 	deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
 					  &items, &nulls, &nitems);
+
+	/* numeric elements only where a double holds each (see number_test) */
+	if (elemtype == NUMERICOID)
+	{
+		for (i = 0; i < nitems; i++)
+		{
+			if (!nulls[i] && !numeric_double(DatumGetNumeric(items[i]), NULL))
+				return false;
+		}
+	}
 
 	/*
 	 * "<> ALL" is never true with a NULL element, and true even for NULL
@@ -976,7 +1107,7 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 		else
 		{
 			snprintf(key, sizeof(key), "%d", n++);
-			append_encoded(&list, key, items[i], elemtype, encoding, 0);
+			append_encoded(&list, key, items[i], elemtype, encoding, 0, -1);
 		}
 	}
 	if (!clause->useOr)
@@ -1180,6 +1311,7 @@ filter_column(Expr *expr, FilterContext *ctx, FilterColumn *col)
 	col->field = field;
 	col->attnum = var->varattno;
 	col->type = var->vartype;
+	col->typmod = var->vartypmod;
 	declared = mongo_column_bson_types(ctx->relation, var->varattno);
 	col->declared = declared != 0;
 	if (col->declared)
@@ -1217,6 +1349,7 @@ mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 	ctx.exact = true;
 	ctx.text_forms = 0;
 	ctx.text_pushdown = text_pushdown;
+	ctx.typmod = -1;
 	*null_guard = 0;
 
 	foreach(lc, pathkeys)
@@ -1386,13 +1519,14 @@ append_value(bson_t *doc, const char *key, Expr *value,
 	{
 		append_encoded(doc, key, ((Const *) value)->constvalue,
 					   ((Const *) value)->consttype, encoding,
-					   ctx->text_forms);
+					   ctx->text_forms, ctx->typmod);
 		return;
 	}
 	bson_append_document_begin(doc, key, -1, &placeholder);
 	BSON_APPEND_INT32(&placeholder, "$param", list_length(ctx->params));
 	BSON_APPEND_INT32(&placeholder, "$encode", (int32) encoding);
 	BSON_APPEND_INT64(&placeholder, "$forms", ctx->text_forms);
+	BSON_APPEND_INT32(&placeholder, "$typmod", ctx->typmod);
 	bson_append_document_end(doc, &placeholder);
 	ctx->params = lappend(ctx->params, value);
 }
@@ -1404,8 +1538,10 @@ append_value(bson_t *doc, const char *key, Expr *value,
  */
 static void
 append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
-			   MongoEncoding encoding, uint32 forms)
+			   MongoEncoding encoding, uint32 forms, int32 typmod)
 {
+	double		exact;
+
 	switch (encoding)
 	{
 		case MONGO_ENCODE_NUMBER:
@@ -1423,10 +1559,21 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 				case FLOAT4OID:
 					BSON_APPEND_DOUBLE(doc, key, DatumGetFloat4(value));
 					break;
+				case NUMERICOID:
+					/* number_test made sure a double holds it exactly */
+					numeric_double(DatumGetNumeric(value), &exact);
+					BSON_APPEND_DOUBLE(doc, key, exact);
+					break;
 				default:
 					BSON_APPEND_DOUBLE(doc, key, DatumGetFloat8(value));
 					break;
 			}
+			break;
+		case MONGO_ENCODE_BELOW:
+		case MONGO_ENCODE_ABOVE:
+			BSON_APPEND_DOUBLE(doc, key,
+							   number_bound(value, type, typmod,
+											encoding == MONGO_ENCODE_ABOVE));
 			break;
 		case MONGO_ENCODE_STRING:
 			BSON_APPEND_UTF8(doc, key, TextDatumGetCString(value));
@@ -1603,6 +1750,26 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 			continue;
 		}
 
+		/*
+		 * A NaN bound cannot be written (see number_test): the field's test
+		 * becomes {$not: {$in: []}}, which every document passes.  Only
+		 * filters that are not exact hold bounds.
+		 */
+		if (values != NULL && !is_array && !array && key[0] != '$' &&
+			holds_nan_bound(&child, values, nulls, types))
+		{
+			bson_t		nothing;
+			bson_t		negated;
+
+			bson_append_document_begin(out, key, -1, &copy);
+			bson_append_document_begin(&copy, "$not", -1, &negated);
+			bson_append_array_begin(&negated, "$in", -1, &nothing);
+			bson_append_array_end(&negated, &nothing);
+			bson_append_document_end(&copy, &negated);
+			bson_append_document_end(out, &copy);
+			continue;
+		}
+
 		if (!array && bson_iter_init_find(&param, &child, "$param") &&
 			bson_iter_init_find(&encode, &child, "$encode"))
 		{
@@ -1610,9 +1777,12 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 			MongoEncoding encoding = (MongoEncoding) bson_iter_int32(&encode);
 			bson_iter_t forms;
 			uint32		text_forms = 0;
+			int32		typmod = -1;
 
 			if (bson_iter_init_find(&forms, &child, "$forms"))
 				text_forms = (uint32) bson_iter_as_int64(&forms);
+			if (bson_iter_init_find(&forms, &child, "$typmod"))
+				typmod = bson_iter_int32(&forms);
 
 			/* no values: the placeholder as EXPLAIN shows it */
 			if (values == NULL)
@@ -1623,7 +1793,7 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 			}
 			else if (!nulls[n])
 				append_encoded(out, key, values[n], types[n], encoding,
-							   text_forms);
+							   text_forms, typmod);
 			else if (encoding == MONGO_ENCODE_TEXT_FORMS ||
 					 encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
 			{
@@ -1690,4 +1860,214 @@ number_type(Oid type, bool *integer)
 	*integer = type == INT2OID || type == INT4OID || type == INT8OID;
 	return *integer || type == FLOAT4OID || type == FLOAT8OID ||
 		type == NUMERICOID;
+}
+
+/*
+ * holds_nan_bound
+ *		Whether a part of a filter has a MONGO_ENCODE_BELOW or _ABOVE
+ *		placeholder whose value is NaN.
+ */
+static bool
+holds_nan_bound(const bson_t *doc, Datum *values, bool *nulls, Oid *types)
+{
+	bson_iter_t iter;
+	bson_iter_t param;
+	bson_iter_t encode;
+
+	if (bson_iter_init_find(&param, doc, "$param") &&
+		BSON_ITER_HOLDS_INT32(&param) &&
+		bson_iter_init_find(&encode, doc, "$encode") &&
+		BSON_ITER_HOLDS_INT32(&encode))
+	{
+		int			n = bson_iter_int32(&param);
+		MongoEncoding encoding = (MongoEncoding) bson_iter_int32(&encode);
+
+		return (encoding == MONGO_ENCODE_BELOW ||
+				encoding == MONGO_ENCODE_ABOVE) &&
+			!nulls[n] && number_is_nan(values[n], types[n]);
+	}
+
+	if (!bson_iter_init(&iter, doc))
+		return false;
+	while (bson_iter_next(&iter))
+	{
+		const uint8_t *data;
+		uint32		len;
+		bson_t		child;
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&iter))
+			bson_iter_document(&iter, &len, &data);
+		else if (BSON_ITER_HOLDS_ARRAY(&iter))
+			bson_iter_array(&iter, &len, &data);
+		else
+			continue;
+		if (bson_init_static(&child, data, len) &&
+			holds_nan_bound(&child, values, nulls, types))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * number_is_nan
+ *		Whether a float4, float8 or numeric value is NaN.
+ */
+static bool
+number_is_nan(Datum value, Oid type)
+{
+	switch (type)
+	{
+		case FLOAT4OID:
+			return isnan(DatumGetFloat4(value));
+		case FLOAT8OID:
+			return isnan(DatumGetFloat8(value));
+		case NUMERICOID:
+			return numeric_is_nan(DatumGetNumeric(value));
+		default:
+			return false;
+	}
+}
+
+/*
+ * numeric_double
+ *		The double nearest to a numeric (in *result, unless result is NULL;
+ *		an infinity beyond the doubles' range), and whether a filter can
+ *		send the numeric as that double: the double is the value exactly,
+ *		and it is what the scan reads the double as, its shortest decimal
+ *		form.  Both are needed: MongoDB compares int64 and Decimal128
+ *		values with the exact double, while a document's double reads as
+ *		its shortest form (0.1000000000000000055511151231257827 is a double
+ *		exactly, but the document's double reads as 0.1).  The infinities
+ *		are exact too.
+ */
+static bool
+numeric_double(Numeric num, double *result)
+{
+	char	   *decimal;
+	char		shortest[DOUBLE_SHORTEST_DECIMAL_LEN];
+	Datum		read_back;
+	double		d;
+
+	if (numeric_is_nan(num))
+	{
+		if (result != NULL)
+			*result = get_float8_nan();
+		return false;
+	}
+
+	/* strtod rounds correctly, to an infinity beyond the largest double */
+	decimal = DatumGetCString(DirectFunctionCall1(numeric_out,
+												  NumericGetDatum(num)));
+	d = strtod(decimal, NULL);
+	if (result != NULL)
+		*result = d;
+	if (numeric_is_inf(num))
+		return true;
+	if (isinf(d))
+		return false;
+
+	double_to_shortest_decimal_buf(d, shortest);
+	read_back = DirectFunctionCall3(numeric_in, CStringGetDatum(shortest),
+									ObjectIdGetDatum(InvalidOid),
+									Int32GetDatum(-1));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  read_back)) != 0)
+		return false;
+	return exact_double_decimal(shortest);
+}
+
+/*
+ * exact_double_decimal
+ *		Whether a double's shortest decimal form ([-]digits[.digits]
+ *		[e(+|-)digits], at most 17 digits) is the double's exact value.
+ *		m * 10^e is m * 5^e * 2^e: exact when, once 5^-e is divided out of
+ *		m (e < 0) or 5^e multiplied in (e > 0), at most 53 bits remain.
+ *		Being a double's decimal form, it is then the double itself.
+ */
+static bool
+exact_double_decimal(const char *decimal)
+{
+	const int64 limit = INT64CONST(1) << 53;
+	const char *p = decimal;
+	int64		m = 0;
+	int			e = 0;
+	bool		fraction = false;
+
+	if (*p == '-')
+		p++;
+	for (; isdigit((unsigned char) *p) || *p == '.'; p++)
+	{
+		if (*p == '.')
+			fraction = true;
+		else
+		{
+			m = m * 10 + (*p - '0');
+			e -= fraction;
+		}
+	}
+	if (*p == 'e')
+		e += atoi(p + 1);
+	if (m == 0)
+		return true;
+	for (; e < 0; e++)
+	{
+		if (m % 5 != 0)
+			return false;
+		m /= 5;
+	}
+	for (; e > 0; e--)
+	{
+		if (m > limit / 5)
+			return false;
+		m *= 5;
+	}
+	return m <= limit;
+}
+
+/*
+ * number_bound
+ *		For MONGO_ENCODE_BELOW (above false) a double no greater than a
+ *		number, for _ABOVE one no less, such that every document whose
+ *		value reads as at least (at most) the number holds a value MongoDB
+ *		finds at least (at most) the double.  The number is a numeric or a
+ *		float.  An int64 or Decimal128 value
+ *		compares exactly: the double must bound the number itself.  A
+ *		document's double d reads as its shortest decimal form, which
+ *		rounds to d: reading as at least the number means d is at least the
+ *		double nearest to the number, and the one below that (or that one,
+ *		when it is the number exactly) bounds both.  A numeric(p, s) column
+ *		reads values rounded to s digits, so half a unit of scale s is
+ *		taken off (added) first.  A float is its own bound.
+ */
+static double
+number_bound(Datum value, Oid type, int32 typmod, bool above)
+{
+	Numeric		num;
+	double		d;
+
+	if (type == FLOAT4OID)
+		return DatumGetFloat4(value);
+	if (type == FLOAT8OID)
+		return DatumGetFloat8(value);
+	num = DatumGetNumeric(value);
+
+	if (typmod >= (int32) VARHDRSZ)
+	{
+		/* the scale, an 11-bit signed number since PostgreSQL 15 */
+		int			scale = ((((typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+		char	   *half_unit = psprintf("5e%d", -scale - 1);
+		Datum		half = DirectFunctionCall3(numeric_in,
+											   CStringGetDatum(half_unit),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1));
+
+		num = DatumGetNumeric(DirectFunctionCall2(above ? numeric_add
+												  : numeric_sub,
+												  NumericGetDatum(num), half));
+	}
+
+	if (numeric_double(num, &d) || isnan(d))
+		return d;
+	return nextafter(d, above ? get_float8_infinity()
+					 : -get_float8_infinity());
 }
