@@ -622,12 +622,13 @@ func (c *conn) sendBatch(req *request, responseTo int32, cur *cursor, k int, key
 		if cur.desc {
 			step = -1
 		}
+		var key arrayKey
+		key.reset()
 		for i := 0; i < k; i++ {
 			off := o.off[pos]
-			b = append(b, tDocument)
-			b = strconv.AppendInt(b, int64(i), 10)
-			b = append(b, 0)
+			b = append(b, key.bytes()...)
 			b = append(b, data[off:off+o.pre[pos+1]-o.pre[pos]]...)
+			key.next()
 			pos += step
 		}
 		cur.pos = pos
@@ -910,4 +911,37 @@ func (c *conn) aggregate(req *request) error {
 		return err
 	}
 	return c.firstBatch(req, cur, batch, false)
+}
+
+// arrayKey is the type byte and key of the next element of a document
+// array ("\x03" "0" "\x00", "\x03" "1" "\x00", ...), counted in decimal
+// without a conversion per element.
+type arrayKey struct {
+	buf   [24]byte
+	start int // buf[start-1] is the type byte, buf[start:23] the digits
+}
+
+func (a *arrayKey) reset() {
+	a.buf[21] = tDocument
+	a.buf[22] = '0'
+	a.buf[23] = 0
+	a.start = 22
+}
+
+func (a *arrayKey) bytes() []byte { return a.buf[a.start-1:] }
+
+func (a *arrayKey) next() {
+	for i := 22; ; i-- {
+		if i < a.start {
+			a.start = i
+			a.buf[i] = '1'
+			a.buf[i-1] = tDocument
+			return
+		}
+		if a.buf[i] != '9' {
+			a.buf[i]++
+			return
+		}
+		a.buf[i] = '0'
+	}
 }
