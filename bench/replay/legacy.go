@@ -1,7 +1,9 @@
 // The legacy cursor messages: OP_QUERY find, OP_GET_MORE, OP_KILL_CURSORS,
-// answered with OP_REPLY.  libmongoc 1.23 and PyMongo 3 still use them for
-// exhaust cursors (flag 1<<6 of OP_QUERY): the server then streams every
-// following batch as an OP_REPLY, each answering the one before it.
+// answered with OP_REPLY.  PyMongo 3 uses them for exhaust cursors (flag
+// 1<<6 of OP_QUERY), whatever the server's wire version: the server then
+// streams every following batch as an OP_REPLY, each answering the one
+// before it.  (libmongoc 1.23 has no exhaust with a server that speaks
+// OP_MSG: it reads such a cursor as a normal one.)
 
 package main
 
