@@ -387,7 +387,7 @@ func TestFindGetMoreExhaust(t *testing.T) {
 		sorted = append(sorted, s.data[s.byID.off[i]:s.byID.off[i]+int64(s.byID.size(i))])
 	}
 	empty := filterDoc(func(bd *builder) {})
-	for _, batch := range []int32{1, 7, 101, 1000} {
+	for _, batch := range []int32{0, 1, 7, 101, 1000} {
 		for _, exhaust := range []bool{false, true} {
 			got := readAll(t, port, empty, batch, exhaust)
 			if len(got) != len(sorted) {

@@ -550,7 +550,10 @@ func (c *conn) find(req *request) error {
 // firstBatch answers a find or aggregate, registering the cursor when
 // documents remain.
 func (c *conn) firstBatch(req *request, cur *cursor, batch int64, single bool) error {
-	k := c.batchLen(cur, batch)
+	k := 0 // batchSize 0: an empty first batch, the cursor open
+	if batch != 0 {
+		k = c.batchLen(cur, batch)
+	}
 	if cur.left > k && !single {
 		c.sv.register(cur)
 	}
