@@ -1,0 +1,3 @@
+module mongo_etl/bench/replay
+
+go 1.21
