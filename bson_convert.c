@@ -51,6 +51,14 @@
 #include "mongo_etl.h"
 
 /*
+ * Every iterator whose type this file reads stands on an element (the walk
+ * or lookup that placed it succeeded), so the type byte is read in place:
+ * libbson's bson_iter_type, which the BSON_ITER_HOLDS_ macros call too, is
+ * a function call per value for the same byte.
+ */
+#define bson_iter_type(iter) bson_iter_type_unsafe(iter)
+
+/*
  * One segment of the columns' field paths.  The children of a node are
  * the next segments, sorted by name for binary search.
  */
@@ -1756,9 +1764,27 @@ append_json_container(MongoConverter *conv, StringInfo out,
 static bool
 extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
 {
-	bson_t		object = BSON_INITIALIZER;
+	bson_t		object;
 	bson_t		inner;
 
+	/* most values are not among them: no document to start then */
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_UTF8:
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_BOOL:
+		case BSON_TYPE_NULL:
+		case BSON_TYPE_OID:
+		case BSON_TYPE_DOCUMENT:
+		case BSON_TYPE_ARRAY:
+			return false;
+		default:
+			break;
+	}
+
+	bson_init(&object);
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_BINARY:
@@ -2187,7 +2213,17 @@ server_string(const char *utf8, uint32 len, int *result_len)
 	 * Plain ASCII without NUL is the same in every server encoding: no need
 	 * to verify or convert it.
 	 */
-	for (i = 0; i < len; i++)
+	for (i = 0; i + sizeof(uint64) <= len; i += sizeof(uint64))
+	{
+		uint64		word;
+
+		/* a byte of 0, or of 0x80 and above, sets its top bit here */
+		memcpy(&word, utf8 + i, sizeof(uint64));
+		if (((word - UINT64CONST(0x0101010101010101)) | word) &
+			UINT64CONST(0x8080808080808080))
+			break;
+	}
+	for (; i < len; i++)
 	{
 		if ((unsigned char) (utf8[i] - 1) >= 0x7F)
 			break;
