@@ -764,3 +764,49 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 			 errdetail_internal("%s (error code %u)", error->message,
 								error->code)));
 }
+
+/*
+ * mongo_estimated_count
+ *		A collection's document count as its metadata holds it: the count
+ *		of $collStats, summed over the shards; or, from a server without
+ *		that stage or for a view, the count command without a filter
+ *		(libmongoc's estimatedDocumentCount), which MongoDB too answers
+ *		from metadata, but FerretDB by counting every document.  -1, with
+ *		the error set, when the server cannot answer: after a failure to
+ *		reach it, without trying the second.
+ */
+int64
+mongo_estimated_count(mongoc_collection_t *collection, bson_error_t *error)
+{
+	bson_t	   *pipeline = BCON_NEW("pipeline", "[",
+									"{", "$collStats", "{", "count", "{", "}",
+									"}", "}",
+									"]");
+	mongoc_cursor_t *cursor;
+	const bson_t *reply;
+	bson_iter_t iter;
+	int64		count = 0;
+	bool		counted = false;
+	bool		failed;
+
+	cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE,
+										 pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &reply))
+	{
+		if (bson_iter_init_find(&iter, reply, "count") &&
+			BSON_ITER_HOLDS_NUMBER(&iter))
+		{
+			count += bson_iter_as_int64(&iter);
+			counted = true;
+		}
+	}
+	failed = mongoc_cursor_error(cursor, error);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(pipeline);
+	if (!failed && counted)
+		return count;
+	if (failed && error->domain != MONGOC_ERROR_SERVER)
+		return -1;
+	return mongoc_collection_estimated_document_count(collection, NULL, NULL,
+													  NULL, error);
+}

@@ -121,11 +121,6 @@ static void sample_server_query(MongoConnection *conn,
 static void sample_cursor(mongoc_cursor_t *cursor, const bson_t *first,
 						  const char *servername, const char *database,
 						  const char *collection, Sample *sample);
-static int64 server_document_count(MongoConnection *conn,
-								   const char *servername,
-								   const char *database,
-								   const char *collection,
-								   mongoc_collection_t *coll);
 static const char *sample_dump(const char *path, Sample *sample, int size);
 static uint64 walk_dump(MongoDumpReader *reader, Sample *sample, int size);
 static void add_document(Sample *sample, const bson_t *document);
@@ -447,8 +442,8 @@ sample_server(MongoConnection *conn, const char *servername,
 	/* no $sample: the whole collection, or places of the _id order */
 	PG_TRY();
 	{
-		count = server_document_count(conn, servername, database, collection,
-									  coll);
+		/* -1 when the server cannot tell: then the first documents */
+		count = mongo_estimated_count(coll, &error);
 		places = count <= size ? 1 : Min(MONGO_SAMPLE_PLACES, size);
 		for (place = 0; place < places; place++)
 		{
@@ -543,40 +538,6 @@ sample_cursor(mongoc_cursor_t *cursor, const bson_t *first,
 	}
 	PG_END_TRY();
 	mongoc_cursor_destroy(cursor);
-}
-
-/*
- * server_document_count
- *		About how many documents a collection holds, to spread the sample
- *		over them: collStats's count, which servers keep as metadata
- *		(FerretDB 1.x answers count only by reading every document), else
- *		the count command; -1 if neither answers, and the sample is then
- *		the first documents.
- */
-static int64
-server_document_count(MongoConnection *conn, const char *servername,
-					  const char *database, const char *collection,
-					  mongoc_collection_t *coll)
-{
-	mongoc_database_t *db;
-	bson_t	   *command = BCON_NEW("collStats", BCON_UTF8(collection));
-	bson_t		reply;
-	bson_iter_t iter;
-	bson_error_t error;
-	int64		count = -1;
-
-	db = mongoc_client_get_database(mongo_connection_client(conn), database);
-	if (mongoc_database_command_simple(db, command, NULL, &reply, &error) &&
-		bson_iter_init_find(&iter, &reply, "count") &&
-		BSON_ITER_HOLDS_NUMBER(&iter))
-		count = bson_iter_as_int64(&iter);
-	bson_destroy(&reply);
-	bson_destroy(command);
-	mongoc_database_destroy(db);
-	if (count < 0)
-		count = mongoc_collection_estimated_document_count(coll, NULL, NULL,
-														   NULL, &error);
-	return count;
 }
 
 /*

@@ -120,6 +120,8 @@ extern mongoc_client_t *mongo_connection_client(MongoConnection *conn);
 extern void mongo_release_connection(MongoConnection *conn);
 extern void mongo_count_round_trips(uint64 *counter);
 extern void mongo_forget_connection(MongoConnection *conn);
+extern int64 mongo_estimated_count(mongoc_collection_t *collection,
+								   bson_error_t *error);
 extern void mongo_set_deadline(int timeout_ms);
 extern bool mongo_deadline_passed(void);
 extern void mongo_report_error(const bson_error_t *error,
