@@ -781,8 +781,9 @@ shared part, RssShmem, at the end): an INSERT fills shared buffers with
 the new table's pages (COPY writes through a small ring of buffers
 instead), so its peak grows until shared buffers are full, whatever the
 foreign scan does. A scan alone (the "read" rows) keeps one batch of
-documents. For the clients, the backend figure is the larger of their
-two backends'.
+documents. For the C client, the backend figure is the larger of its
+two backends' (the Rust client reports its backends' CPU, not their
+memory); the client's own is its peak RSS.
 
 ## Where reading and converting spends its time
 

@@ -10,8 +10,8 @@
 # $MONGO_ETL_BENCH_DATA for the next run.
 #
 # BENCH_ROWS (1000000 documents per shape), BENCH_RUNS (3), BENCH_SLOW_RUNS
-# (runs of the two INSERT x100 clients, the slowest, 1) and BENCH_SHAPES
-# (flat,user,orders) size it.
+# (runs of the two INSERT x100 clients, the slowest; BENCH_RUNS) and
+# BENCH_SHAPES (flat,user,orders) size it.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +58,6 @@ chmod 755 "$(dirname "$data")"
 chown postgres: "$data"
 /usr/bin/python3 bench/bench.py --data "$data" \
 	--rows "${BENCH_ROWS:-1000000}" --runs "${BENCH_RUNS:-3}" \
-	--slow-runs "${BENCH_SLOW_RUNS:-1}" \
+	--slow-runs "${BENCH_SLOW_RUNS:-${BENCH_RUNS:-3}}" \
 	--shapes "${BENCH_SHAPES:-flat,user,orders}" \
 	--replay-port "$replay_port" --started "$started"
