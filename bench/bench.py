@@ -623,7 +623,7 @@ def write_results(args, b, shapes, profiles):
         s.read, s.nothing, s.read_net, s.server_cpu = (read, nothing,
                                                        read_net, server)
         if sh == "user":
-            targets.append(verdict(
+            targets.insert(0, verdict(
                 read, 0.45, "read and convert one user document from the "
                 "dump file, backend CPU µs (`EXPLAIN (ANALYZE, TIMING OFF) "
                 "SELECT * FROM user_file`, no heap insert)"))
@@ -673,8 +673,9 @@ def write_results(args, b, shapes, profiles):
         rust = (row("6. Rust client (mongodb, serde, sea-query, sqlx), 2 "
                     "workers, INSERT ×100", k("rust/target"), s)
                 if args.rust_built else
-                "| 6. Rust client | not built (bench/etl_rust: `cargo build "
-                "--release` found no binary) | | | | | | | |\n")
+                "| 6. Rust client | not built: no bench/etl_rust/target/"
+                "release/etl_rust (run.sh builds it where cargo and "
+                "bench/etl_rust are) | | | | | | | |\n")
         checks = getattr(s, "checks", {})
         same = [label for label, c in checks.items() if c == s.reference]
         differ = [label for label, c in checks.items() if c != s.reference]
