@@ -605,7 +605,10 @@ def write_results(args, b, shapes, profiles):
             return f"- {text}: not measured."
         met = value >= limit if above else value <= limit
         sign = "≥" if above else "≤"
-        return (f"- {text}: **{value:.2f}** (target {sign} {limit}){more}: "
+        # a figure that rounds to the limit shows the digit that decides
+        shown = (f"{value:.3f}" if f"{value:.2f}" == f"{limit:.2f}"
+                 else f"{value:.2f}")
+        return (f"- {text}: **{shown}** (target {sign} {limit}){more}: "
                 + ("met." if met else "**not met**."))
 
     header = ("| method | rows/s | MB/s of BSON | wall s | backend CPU µs/row "
