@@ -8,18 +8,32 @@
  *		  built as SQL text, or (its best variant) as binary COPY.
  *
  *		  etl_client --mongo URI --db DB --collection COLL --pg CONNINFO
- *					 --table TABLE [--workers 2] --mode insert|copy
- *					 [--batch N]
+ *					 --table TABLE --shape flat|user|orders [--workers 2]
+ *					 --mode insert|copy [--batch N]
  *
  * W worker threads each read one range of _id (split points found by a
  * sorted skip), each with its own MongoDB client and PostgreSQL connection,
- * each in one transaction.  Prints "rows=N seconds=S" on success; any error
- * is reported on stderr with exit status 1.
+ * each in one transaction.  Prints
  *
- * The documents are the benchmark's user records (bench/bench.py): _id,
- * seq, name, email, age, created, score, active, balance (Decimal128, may be
- * absent), address {street, city, zip}, tags [string], orders [{sku, qty,
- * price}].  The target table has matching columns, tags and orders jsonb.
+ *		  rows=N seconds=S backend_cpu_s=B backend_hwm_kb=K
+ *
+ * on success (B: the CPU time of the workers' PostgreSQL backends, read
+ * from /proc/<pid>/schedstat, so only when PostgreSQL runs on this machine,
+ * else "NA"; K: the largest backend VmHWM); any error is reported on stderr
+ * with exit status 1.
+ *
+ * The documents are the benchmark's three shapes (bench/bench.py), each
+ * read into a row of typed fields, one per column of the target table:
+ *
+ *	flat:	_id, seq, name, email, city, age, visits (int64), score, active,
+ *			created
+ *	user:	_id, seq, name, email, age, created, score, active, balance
+ *			(Decimal128), city (from address.city), tags (array, as jsonb)
+ *	orders:	_id, seq, name, email, age, created, score, active, balance,
+ *			street, city, zip (from address), tags, orders (array of
+ *			documents, as jsonb)
+ *
+ * A field of another BSON type than its column expects, or absent, is NULL.
  *
  * IDENTIFICATION
  *		  bench/etl_client.c
@@ -40,15 +54,67 @@
 #include <libpq-fe.h>
 #include <mongoc/mongoc.h>
 
-#define COLUMN_LIST "_id, seq, name, email, age, created, score, active, " \
-	"balance, street, city, zip, tags, orders"
-#define NCOLUMNS 14
+#define MAX_COLUMNS 16
 
 /* Bytes of COPY data sent per PQputCopyData call */
 #define COPY_CHUNK (1024 * 1024)
 
 /* Milliseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 */
 #define POSTGRES_EPOCH_MS INT64_C(946684800000)
+
+/* What a column holds, and how it is written to PostgreSQL */
+typedef enum Kind
+{
+	K_OID,						/* ObjectId -> text, 24 hex digits */
+	K_TEXT,						/* string -> text */
+	K_INT4,						/* int32 -> int */
+	K_INT8,						/* int64 -> bigint */
+	K_FLOAT8,					/* double -> float8 */
+	K_BOOL,						/* bool -> bool */
+	K_TIMESTAMPTZ,				/* date -> timestamptz */
+	K_NUMERIC,					/* Decimal128 -> numeric */
+	K_JSONB						/* document or array -> jsonb */
+} Kind;
+
+/* A column of the target table: the field it is read from */
+typedef struct Column
+{
+	const char *name;			/* the column, and the field at the top */
+	const char *parent;			/* or the field within this document */
+	Kind		kind;
+} Column;
+
+/* A document shape: the target table's columns in order */
+typedef struct Shape
+{
+	const char *name;
+	int			ncolumns;
+	Column		columns[MAX_COLUMNS];
+} Shape;
+
+static const Shape shapes[] = {
+	{"flat", 10, {
+			{"_id", NULL, K_OID}, {"seq", NULL, K_INT4},
+			{"name", NULL, K_TEXT}, {"email", NULL, K_TEXT},
+			{"city", NULL, K_TEXT}, {"age", NULL, K_INT4},
+			{"visits", NULL, K_INT8}, {"score", NULL, K_FLOAT8},
+			{"active", NULL, K_BOOL}, {"created", NULL, K_TIMESTAMPTZ}}},
+	{"user", 11, {
+			{"_id", NULL, K_OID}, {"seq", NULL, K_INT4},
+			{"name", NULL, K_TEXT}, {"email", NULL, K_TEXT},
+			{"age", NULL, K_INT4}, {"created", NULL, K_TIMESTAMPTZ},
+			{"score", NULL, K_FLOAT8}, {"active", NULL, K_BOOL},
+			{"balance", NULL, K_NUMERIC}, {"city", "address", K_TEXT},
+			{"tags", NULL, K_JSONB}}},
+	{"orders", 14, {
+			{"_id", NULL, K_OID}, {"seq", NULL, K_INT4},
+			{"name", NULL, K_TEXT}, {"email", NULL, K_TEXT},
+			{"age", NULL, K_INT4}, {"created", NULL, K_TIMESTAMPTZ},
+			{"score", NULL, K_FLOAT8}, {"active", NULL, K_BOOL},
+			{"balance", NULL, K_NUMERIC}, {"street", "address", K_TEXT},
+			{"city", "address", K_TEXT}, {"zip", "address", K_TEXT},
+			{"tags", NULL, K_JSONB}, {"orders", NULL, K_JSONB}}},
+};
 
 typedef struct Options
 {
@@ -60,6 +126,8 @@ typedef struct Options
 	int			workers;
 	bool		copy;
 	int			batch;
+	const Shape *shape;
+	char		column_list[512];	/* "_id, seq, ..." */
 } Options;
 
 /* A growable byte buffer */
@@ -70,32 +138,26 @@ typedef struct Buf
 	size_t		cap;
 } Buf;
 
-/* One document, deserialized; strings point into the BSON document */
-typedef struct UserRow
+/* One field of a row, deserialized; strings point into the document */
+typedef struct Value
 {
-	char		id[25];
-	bool		has_id;
-	int32_t		seq;
-	bool		has_seq;
-	const char *name;
-	const char *email;
-	int32_t		age;
-	bool		has_age;
-	int64_t		created_ms;
-	bool		has_created;
-	double		score;
-	bool		has_score;
-	int			active;			/* 0, 1, or -1 for NULL */
-	char		balance[BSON_DECIMAL128_STRING];
-	bool		has_balance;
-	const char *street;
-	const char *city;
-	const char *zip;
-	Buf			tags;			/* JSON text, empty for NULL */
-	bool		has_tags;
-	Buf			orders;
-	bool		has_orders;
-} UserRow;
+	bool		present;
+	int32_t		i32;
+	int64_t		i64;			/* int64, or a date's milliseconds */
+	double		f8;
+	bool		b;
+	const char *str;
+	uint32_t	len;
+	char		oid[25];
+	char		dec[BSON_DECIMAL128_STRING];
+	Buf			json;			/* JSON text of a document or array */
+} Value;
+
+/* One document, deserialized: a value per column */
+typedef struct Row
+{
+	Value		values[MAX_COLUMNS];
+} Row;
 
 /* A worker's share of the collection and its outcome */
 typedef struct Worker
@@ -103,6 +165,8 @@ typedef struct Worker
 	const Options *options;
 	bson_t		filter;
 	long		rows;
+	double		backend_cpu_s;	/* or < 0 where /proc does not show it */
+	long		backend_hwm_kb;
 	char		error[1024];
 } Worker;
 
@@ -297,69 +361,118 @@ json_value(Buf *b, const bson_iter_t *iter)
 }
 
 /*
- * parse_row
- *		Deserialize one document into a row struct, in one pass.
+ * read_value
+ *		Deserialize one field into its column's value; a field of another
+ *		BSON type than the column's stays NULL.  Returns false for a
+ *		document or array this baseline cannot write as JSON.
  */
 static bool
-parse_row(const bson_t *doc, UserRow *row)
+read_value(const bson_iter_t *iter, Kind kind, Value *v)
+{
+	bson_type_t type = bson_iter_type(iter);
+
+	switch (kind)
+	{
+		case K_OID:
+			if (type != BSON_TYPE_OID)
+				return true;
+			bson_oid_to_string(bson_iter_oid(iter), v->oid);
+			v->str = v->oid;
+			v->len = 24;
+			break;
+		case K_TEXT:
+			if (type != BSON_TYPE_UTF8)
+				return true;
+			v->str = bson_iter_utf8(iter, &v->len);
+			break;
+		case K_INT4:
+			if (type != BSON_TYPE_INT32)
+				return true;
+			v->i32 = bson_iter_int32(iter);
+			break;
+		case K_INT8:
+			if (type != BSON_TYPE_INT64)
+				return true;
+			v->i64 = bson_iter_int64(iter);
+			break;
+		case K_FLOAT8:
+			if (type != BSON_TYPE_DOUBLE)
+				return true;
+			v->f8 = bson_iter_double(iter);
+			break;
+		case K_BOOL:
+			if (type != BSON_TYPE_BOOL)
+				return true;
+			v->b = bson_iter_bool(iter);
+			break;
+		case K_TIMESTAMPTZ:
+			if (type != BSON_TYPE_DATE_TIME)
+				return true;
+			v->i64 = bson_iter_date_time(iter);
+			break;
+		case K_NUMERIC:
+			{
+				bson_decimal128_t dec;
+
+				if (type != BSON_TYPE_DECIMAL128)
+					return true;
+				bson_iter_decimal128(iter, &dec);
+				bson_decimal128_to_string(&dec, v->dec);
+				v->str = v->dec;
+				v->len = (uint32_t) strlen(v->dec);
+				break;
+			}
+		case K_JSONB:
+			if (type == BSON_TYPE_NULL)
+				return true;
+			v->json.len = 0;
+			if (!json_value(&v->json, iter))
+				return false;
+			v->str = v->json.data;
+			v->len = (uint32_t) v->json.len;
+			break;
+	}
+	v->present = true;
+	return true;
+}
+
+/*
+ * parse_row
+ *		Deserialize one document into a row, in one pass: each field is
+ *		looked up among the shape's columns by name (as a driver's
+ *		deserializer into a struct does), and a document holding columns
+ *		(address) is walked in turn.
+ */
+static bool
+parse_row(const Shape *shape, const bson_t *doc, Row *row)
 {
 	bson_iter_t iter;
+	int			i;
 
-	row->has_id = row->has_seq = row->has_age = row->has_created = false;
-	row->has_score = row->has_balance = row->has_tags = row->has_orders = false;
-	row->name = row->email = row->street = row->city = row->zip = NULL;
-	row->active = -1;
-	row->tags.len = row->orders.len = 0;
+	for (i = 0; i < shape->ncolumns; i++)
+		row->values[i].present = false;
 
 	if (!bson_iter_init(&iter, doc))
 		return false;
 	while (bson_iter_next(&iter))
 	{
 		const char *key = bson_iter_key(&iter);
-		bson_type_t type = bson_iter_type(&iter);
+		bool		parent = false;
 
-		if (type == BSON_TYPE_NULL)
-			continue;
-		if (strcmp(key, "_id") == 0 && type == BSON_TYPE_OID)
+		for (i = 0; i < shape->ncolumns; i++)
 		{
-			bson_oid_to_string(bson_iter_oid(&iter), row->id);
-			row->has_id = true;
-		}
-		else if (strcmp(key, "seq") == 0 && type == BSON_TYPE_INT32)
-		{
-			row->seq = bson_iter_int32(&iter);
-			row->has_seq = true;
-		}
-		else if (strcmp(key, "name") == 0 && type == BSON_TYPE_UTF8)
-			row->name = bson_iter_utf8(&iter, NULL);
-		else if (strcmp(key, "email") == 0 && type == BSON_TYPE_UTF8)
-			row->email = bson_iter_utf8(&iter, NULL);
-		else if (strcmp(key, "age") == 0 && type == BSON_TYPE_INT32)
-		{
-			row->age = bson_iter_int32(&iter);
-			row->has_age = true;
-		}
-		else if (strcmp(key, "created") == 0 && type == BSON_TYPE_DATE_TIME)
-		{
-			row->created_ms = bson_iter_date_time(&iter);
-			row->has_created = true;
-		}
-		else if (strcmp(key, "score") == 0 && type == BSON_TYPE_DOUBLE)
-		{
-			row->score = bson_iter_double(&iter);
-			row->has_score = true;
-		}
-		else if (strcmp(key, "active") == 0 && type == BSON_TYPE_BOOL)
-			row->active = bson_iter_bool(&iter);
-		else if (strcmp(key, "balance") == 0 && type == BSON_TYPE_DECIMAL128)
-		{
-			bson_decimal128_t dec;
+			const Column *c = &shape->columns[i];
 
-			bson_iter_decimal128(&iter, &dec);
-			bson_decimal128_to_string(&dec, row->balance);
-			row->has_balance = true;
+			if (c->parent == NULL && strcmp(key, c->name) == 0)
+			{
+				if (!read_value(&iter, c->kind, &row->values[i]))
+					return false;
+				break;
+			}
+			if (c->parent != NULL && strcmp(key, c->parent) == 0)
+				parent = true;
 		}
-		else if (strcmp(key, "address") == 0 && type == BSON_TYPE_DOCUMENT)
+		if (parent && BSON_ITER_HOLDS_DOCUMENT(&iter))
 		{
 			bson_iter_t sub;
 
@@ -369,27 +482,19 @@ parse_row(const bson_t *doc, UserRow *row)
 			{
 				const char *k = bson_iter_key(&sub);
 
-				if (!BSON_ITER_HOLDS_UTF8(&sub))
-					continue;
-				if (strcmp(k, "street") == 0)
-					row->street = bson_iter_utf8(&sub, NULL);
-				else if (strcmp(k, "city") == 0)
-					row->city = bson_iter_utf8(&sub, NULL);
-				else if (strcmp(k, "zip") == 0)
-					row->zip = bson_iter_utf8(&sub, NULL);
+				for (i = 0; i < shape->ncolumns; i++)
+				{
+					const Column *c = &shape->columns[i];
+
+					if (c->parent != NULL && strcmp(key, c->parent) == 0 &&
+						strcmp(k, c->name) == 0)
+					{
+						if (!read_value(&sub, c->kind, &row->values[i]))
+							return false;
+						break;
+					}
+				}
 			}
-		}
-		else if (strcmp(key, "tags") == 0)
-		{
-			if (!json_value(&row->tags, &iter))
-				return false;
-			row->has_tags = true;
-		}
-		else if (strcmp(key, "orders") == 0)
-		{
-			if (!json_value(&row->orders, &iter))
-				return false;
-			row->has_orders = true;
 		}
 	}
 	return true;
@@ -419,60 +524,62 @@ sql_literal(Buf *b, PGconn *conn, const char *s, size_t len)
  *		Query builder: one row's parenthesized VALUES list.
  */
 static void
-sql_row(Buf *b, PGconn *conn, const UserRow *r)
+sql_row(Buf *b, PGconn *conn, const Shape *shape, const Row *r)
 {
+	int			i;
+
 	buf_str(b, "(");
-	sql_literal(b, conn, r->has_id ? r->id : NULL, 24);
-	if (r->has_seq)
-		buf_printf(b, ", %d", r->seq);
-	else
-		buf_str(b, ", NULL");
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->name, r->name ? strlen(r->name) : 0);
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->email, r->email ? strlen(r->email) : 0);
-	if (r->has_age)
-		buf_printf(b, ", %d", r->age);
-	else
-		buf_str(b, ", NULL");
-	if (r->has_created)
+	for (i = 0; i < shape->ncolumns; i++)
 	{
-		time_t		secs = (time_t) (r->created_ms / 1000 -
-									 (r->created_ms % 1000 < 0 ? 1 : 0));
-		int			ms = (int) (r->created_ms - (int64_t) secs * 1000);
-		struct tm	tm;
-		char		text[64];
+		const Value *v = &r->values[i];
 
-		gmtime_r(&secs, &tm);
-		strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-		buf_printf(b, ", '%s.%03d+00'", text, ms);
-	}
-	else
-		buf_str(b, ", NULL");
-	if (r->has_score)
-	{
-		char		num[32];
+		if (i > 0)
+			buf_str(b, ", ");
+		if (!v->present)
+		{
+			buf_str(b, "NULL");
+			continue;
+		}
+		switch (shape->columns[i].kind)
+		{
+			case K_OID:
+			case K_TEXT:
+			case K_NUMERIC:
+			case K_JSONB:
+				sql_literal(b, conn, v->str, v->len);
+				break;
+			case K_INT4:
+				buf_printf(b, "%d", v->i32);
+				break;
+			case K_INT8:
+				buf_printf(b, "%lld", (long long) v->i64);
+				break;
+			case K_FLOAT8:
+				{
+					char		num[32];
 
-		shortest_double(r->score, num, sizeof(num));
-		buf_printf(b, ", %s", num);
+					shortest_double(v->f8, num, sizeof(num));
+					buf_str(b, num);
+					break;
+				}
+			case K_BOOL:
+				buf_str(b, v->b ? "true" : "false");
+				break;
+			case K_TIMESTAMPTZ:
+				{
+					time_t		secs = (time_t) (v->i64 / 1000 -
+												 (v->i64 % 1000 < 0 ? 1 : 0));
+					int			ms = (int) (v->i64 - (int64_t) secs * 1000);
+					struct tm	tm;
+					char		text[64];
+
+					gmtime_r(&secs, &tm);
+					strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+					buf_printf(b, "'%s.%03d+00'", text, ms);
+					break;
+				}
+		}
 	}
-	else
-		buf_str(b, ", NULL");
-	buf_str(b, r->active < 0 ? ", NULL" : r->active ? ", true" : ", false");
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->has_balance ? r->balance : NULL,
-				strlen(r->balance));
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->street, r->street ? strlen(r->street) : 0);
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->city, r->city ? strlen(r->city) : 0);
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->zip, r->zip ? strlen(r->zip) : 0);
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->has_tags ? r->tags.data : NULL, r->tags.len);
-	buf_str(b, ", ");
-	sql_literal(b, conn, r->has_orders ? r->orders.data : NULL,
-				r->orders.len);
 	buf_str(b, ")");
 }
 
@@ -592,78 +699,66 @@ copy_numeric(Buf *b, const char *s)
  *		One row as a binary COPY tuple.
  */
 static bool
-copy_row(Buf *b, const UserRow *r)
+copy_row(Buf *b, const Shape *shape, const Row *r)
 {
-	buf_be16(b, NCOLUMNS);
-	copy_text(b, r->has_id ? r->id : NULL, 24);
-	if (r->has_seq)
-	{
-		buf_be32(b, 4);
-		buf_be32(b, (uint32_t) r->seq);
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	copy_text(b, r->name, r->name ? strlen(r->name) : 0);
-	copy_text(b, r->email, r->email ? strlen(r->email) : 0);
-	if (r->has_age)
-	{
-		buf_be32(b, 4);
-		buf_be32(b, (uint32_t) r->age);
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	if (r->has_created)
-	{
-		buf_be32(b, 8);
-		buf_be64(b, (uint64_t) ((r->created_ms - POSTGRES_EPOCH_MS) * 1000));
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	if (r->has_score)
-	{
-		uint64_t	bits;
+	int			i;
 
-		memcpy(&bits, &r->score, 8);
-		buf_be32(b, 8);
-		buf_be64(b, bits);
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	if (r->active >= 0)
+	buf_be16(b, (uint16_t) shape->ncolumns);
+	for (i = 0; i < shape->ncolumns; i++)
 	{
-		char		v = (char) r->active;
+		const Value *v = &r->values[i];
 
-		buf_be32(b, 1);
-		buf_append(b, &v, 1);
+		if (!v->present)
+		{
+			buf_be32(b, (uint32_t) -1);
+			continue;
+		}
+		switch (shape->columns[i].kind)
+		{
+			case K_OID:
+			case K_TEXT:
+				copy_text(b, v->str, v->len);
+				break;
+			case K_INT4:
+				buf_be32(b, 4);
+				buf_be32(b, (uint32_t) v->i32);
+				break;
+			case K_INT8:
+				buf_be32(b, 8);
+				buf_be64(b, (uint64_t) v->i64);
+				break;
+			case K_FLOAT8:
+				{
+					uint64_t	bits;
+
+					memcpy(&bits, &v->f8, 8);
+					buf_be32(b, 8);
+					buf_be64(b, bits);
+					break;
+				}
+			case K_BOOL:
+				{
+					char		c = (char) v->b;
+
+					buf_be32(b, 1);
+					buf_append(b, &c, 1);
+					break;
+				}
+			case K_TIMESTAMPTZ:
+				buf_be32(b, 8);
+				buf_be64(b, (uint64_t) ((v->i64 - POSTGRES_EPOCH_MS) * 1000));
+				break;
+			case K_NUMERIC:
+				if (!copy_numeric(b, v->dec))
+					return false;
+				break;
+			case K_JSONB:
+				buf_be32(b, v->len + 1);
+				buf_append(b, "\001", 1);	/* jsonb binary format version */
+				buf_append(b, v->str, v->len);
+				break;
+		}
 	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	if (r->has_balance)
-	{
-		if (!copy_numeric(b, r->balance))
-			return false;
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	copy_text(b, r->street, r->street ? strlen(r->street) : 0);
-	copy_text(b, r->city, r->city ? strlen(r->city) : 0);
-	copy_text(b, r->zip, r->zip ? strlen(r->zip) : 0);
-	if (r->has_tags)
-	{
-		buf_be32(b, (uint32_t) (r->tags.len + 1));
-		buf_append(b, "\001", 1);	/* jsonb binary format version */
-		buf_append(b, r->tags.data, r->tags.len);
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
-	if (r->has_orders)
-	{
-		buf_be32(b, (uint32_t) (r->orders.len + 1));
-		buf_append(b, "\001", 1);
-		buf_append(b, r->orders.data, r->orders.len);
-	}
-	else
-		buf_be32(b, (uint32_t) -1);
 	return true;
 }
 
@@ -691,11 +786,11 @@ exec_ok(Worker *w, PGconn *conn, const char *sql, ExecStatusType expected)
 static bool
 copy_batch_start(Worker *w, PGconn *conn, Buf *out)
 {
-	char		sql[512];
+	char		sql[1024];
 
 	snprintf(sql, sizeof(sql),
-			 "COPY %s (" COLUMN_LIST ") FROM STDIN (FORMAT binary)",
-			 w->options->table);
+			 "COPY %s (%s) FROM STDIN (FORMAT binary)",
+			 w->options->table, w->options->column_list);
 	if (!exec_ok(w, conn, sql, PGRES_COPY_IN))
 		return false;
 	out->len = 0;
@@ -750,6 +845,37 @@ copy_batch_end(Worker *w, PGconn *conn, Buf *out)
 }
 
 /*
+ * backend_usage
+ *		The CPU time (from /proc/<pid>/schedstat) and peak memory (VmHWM) of
+ *		a PostgreSQL backend on this machine; cpu_s < 0 where /proc does not
+ *		show it.
+ */
+static void
+backend_usage(int pid, double *cpu_s, long *hwm_kb)
+{
+	char		path[64];
+	char		line[256];
+	FILE	   *f;
+	unsigned long long ns;
+
+	*cpu_s = -1;
+	*hwm_kb = 0;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return;
+	if (fscanf(f, "%llu", &ns) == 1)
+		*cpu_s = ns / 1e9;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			*hwm_kb = atol(line + 6);
+	fclose(f);
+}
+
+/*
  * run_worker
  *		Read this worker's range and write it to PostgreSQL.
  */
@@ -765,12 +891,13 @@ run_worker(void *arg)
 	const bson_t *doc;
 	bson_error_t error;
 	PGconn	   *conn = PQconnectdb(o->pg);
-	UserRow		row;
+	Row		   *row = calloc(1, sizeof(Row));
 	Buf			out = {0};
 	long		in_batch = 0;
 	bool		ok = true;
+	int			backend_pid = 0;
+	int			i;
 
-	memset(&row, 0, sizeof(row));
 	if (client == NULL)
 	{
 		fail(w, "invalid MongoDB URI");
@@ -781,6 +908,7 @@ run_worker(void *arg)
 		fail(w, "PostgreSQL: %s", PQerrorMessage(conn));
 		return NULL;
 	}
+	backend_pid = PQbackendPID(conn);
 	if (!exec_ok(w, conn, "BEGIN", PGRES_COMMAND_OK))
 		return NULL;
 
@@ -788,7 +916,7 @@ run_worker(void *arg)
 	cursor = mongoc_collection_find_with_opts(coll, &w->filter, opts, NULL);
 	while (ok && mongoc_cursor_next(cursor, &doc))
 	{
-		if (!parse_row(doc, &row))
+		if (!parse_row(o->shape, doc, row))
 		{
 			fail(w, "document %ld has a field this client cannot read",
 				 w->rows);
@@ -802,8 +930,8 @@ run_worker(void *arg)
 			else
 			{
 				out.len = 0;
-				buf_printf(&out, "INSERT INTO %s (" COLUMN_LIST ") VALUES ",
-						   o->table);
+				buf_printf(&out, "INSERT INTO %s (%s) VALUES ",
+						   o->table, o->column_list);
 			}
 		}
 		else if (!o->copy)
@@ -813,9 +941,10 @@ run_worker(void *arg)
 
 		if (o->copy)
 		{
-			if (!copy_row(&out, &row))
+			if (!copy_row(&out, o->shape, row))
 			{
-				fail(w, "bad decimal \"%s\"", row.balance);
+				fail(w, "document %ld has a decimal COPY cannot take",
+					 w->rows);
 				ok = false;
 				break;
 			}
@@ -823,7 +952,7 @@ run_worker(void *arg)
 				ok = copy_send(w, conn, &out);
 		}
 		else
-			sql_row(&out, conn, &row);
+			sql_row(&out, conn, o->shape, row);
 		w->rows++;
 
 		if (++in_batch == o->batch)
@@ -843,6 +972,7 @@ run_worker(void *arg)
 			: exec_ok(w, conn, out.data, PGRES_COMMAND_OK);
 	if (ok)
 		exec_ok(w, conn, "COMMIT", PGRES_COMMAND_OK);
+	backend_usage(backend_pid, &w->backend_cpu_s, &w->backend_hwm_kb);
 
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
@@ -850,8 +980,9 @@ run_worker(void *arg)
 	bson_destroy(opts);
 	PQfinish(conn);
 	free(out.data);
-	free(row.tags.data);
-	free(row.orders.data);
+	for (i = 0; i < MAX_COLUMNS; i++)
+		free(row->values[i].json.data);
+	free(row);
 	return NULL;
 }
 
@@ -922,6 +1053,9 @@ main(int argc, char **argv)
 	struct timespec t0,
 				t1;
 	long		rows = 0;
+	double		backend_cpu_s = 0;
+	long		backend_hwm_kb = 0;
+	const char *shape = NULL;
 	int			i;
 
 	o.workers = 2;
@@ -943,17 +1077,29 @@ main(int argc, char **argv)
 			mode = argv[i + 1];
 		else if (strcmp(argv[i], "--batch") == 0)
 			o.batch = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--shape") == 0)
+			shape = argv[i + 1];
 		else
 			break;
 	}
+	for (size_t k = 0; shape && k < sizeof(shapes) / sizeof(shapes[0]); k++)
+		if (strcmp(shape, shapes[k].name) == 0)
+			o.shape = &shapes[k];
 	if (i != argc || !o.mongo || !o.db || !o.collection || !o.pg || !o.table ||
 		!mode || (strcmp(mode, "insert") != 0 && strcmp(mode, "copy") != 0) ||
-		o.workers < 1)
+		o.workers < 1 || o.shape == NULL)
 	{
 		fprintf(stderr, "usage: etl_client --mongo URI --db DB --collection COLL "
-				"--pg CONNINFO --table TABLE [--workers N] --mode insert|copy "
-				"[--batch N]\n");
+				"--pg CONNINFO --table TABLE --shape flat|user|orders "
+				"[--workers N] --mode insert|copy [--batch N]\n");
 		return 1;
+	}
+	for (i = 0; i < o.shape->ncolumns; i++)
+	{
+		size_t		len = strlen(o.column_list);
+
+		snprintf(o.column_list + len, sizeof(o.column_list) - len, "%s%s",
+				 i > 0 ? ", " : "", o.shape->columns[i].name);
 	}
 	o.copy = strcmp(mode, "copy") == 0;
 	if (o.batch <= 0)
@@ -1014,13 +1160,23 @@ main(int argc, char **argv)
 			return 1;
 		}
 		rows += workers[i].rows;
+		if (backend_cpu_s >= 0)
+			backend_cpu_s = workers[i].backend_cpu_s < 0 ? -1 :
+				backend_cpu_s + workers[i].backend_cpu_s;
+		if (workers[i].backend_hwm_kb > backend_hwm_kb)
+			backend_hwm_kb = workers[i].backend_hwm_kb;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);
 	mongoc_cleanup();
-	printf("rows=%ld seconds=%.3f\n", rows,
+	printf("rows=%ld seconds=%.3f", rows,
 		   (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (backend_cpu_s >= 0)
+		printf(" backend_cpu_s=%.3f backend_hwm_kb=%ld\n", backend_cpu_s,
+			   backend_hwm_kb);
+	else
+		printf(" backend_cpu_s=NA backend_hwm_kb=NA\n");
 	return 0;
 }

@@ -1,31 +1,39 @@
 #!/usr/bin/env bash
 #
-# bench/run.sh: the body of `make bench`.  Starts its own PostgreSQL and
-# FerretDB on 127.0.0.1 (other ports and directory than the tests), builds
-# and installs mongo_etl and the client-side ETL baseline (etl_client.c),
-# runs bench/bench.py, which prints and writes bench/RESULTS.md, and stops
-# the servers.  Generated data is kept in $MONGO_ETL_BENCH_DATA for the
-# next run.
+# bench/run.sh: the body of `make bench`.  Starts its own PostgreSQL on
+# 127.0.0.1 (another port and directory than the tests; no FerretDB: the
+# network path reads from bench/replay-server, which bench.py starts, one
+# per document shape), builds and installs mongo_etl and the client-side
+# ETL baselines (etl_client.c, and etl_rust with cargo when cargo is
+# there), runs bench/bench.py, which prints and writes bench/RESULTS.md and
+# bench/results.png, and stops the servers.  Generated data is kept in
+# $MONGO_ETL_BENCH_DATA for the next run.
 #
-# BENCH_ROWS (1000000), BENCH_NET_ROWS (20000) and BENCH_RUNS (3) size it.
+# BENCH_ROWS (1000000 documents per shape), BENCH_RUNS (3), BENCH_SLOW_RUNS
+# (runs of the two INSERT x100 clients, the slowest; BENCH_RUNS) and
+# BENCH_SHAPES (flat,user,orders) size it.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 
 data=${MONGO_ETL_BENCH_DATA:-/var/tmp/mongo_etl/bench-data}
 export MONGO_ETL_TEST_DIR=${MONGO_ETL_BENCH_DIR:-/tmp/mongo_etl_bench}
 export MONGO_ETL_PGPORT=${MONGO_ETL_BENCH_PGPORT:-54316}
-export MONGO_ETL_MONGOPORT=${MONGO_ETL_BENCH_MONGOPORT:-27127}
+replay_port=${MONGO_ETL_BENCH_REPLAYPORT:-27131}
 
-for p in libpq-dev python3-psycopg2 linux-perf; do
-	dpkg -s "$p" >/dev/null 2>&1 || {
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev python3-psycopg2 linux-perf
-		break
-	}
+packages=(libpq-dev python3-psycopg2 python3-pymongo python3-matplotlib
+	linux-perf)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
 
-exports=$(bash test/servers.sh start)
+exports=$(bash test/servers.sh start --postgres-only)
 eval "$exports"
 trap 'bash test/servers.sh stop' EXIT
 
@@ -35,9 +43,21 @@ gcc -O2 -Wall -Wextra -Werror -o bench/etl_client bench/etl_client.c \
 	$(pkg-config --cflags --libs libmongoc-1.0) -I"$(pg_config --includedir)" \
 	-lpq -lpthread
 
+# the Rust client, where cargo is installed (bench.py reports it as not
+# built otherwise)
+cargo=$(command -v cargo || true)
+[ -n "$cargo" ] || [ ! -x "$HOME/.cargo/bin/cargo" ] || cargo=$HOME/.cargo/bin/cargo
+if [ -f bench/etl_rust/Cargo.toml ] && [ -n "$cargo" ]; then
+	"$cargo" build --release --quiet --manifest-path bench/etl_rust/Cargo.toml
+elif [ -f bench/etl_rust/Cargo.toml ]; then
+	echo "bench/run.sh: no cargo: the Rust client is not built" >&2
+fi
+
 mkdir -p "$data"
 chmod 755 "$(dirname "$data")"
 chown postgres: "$data"
 /usr/bin/python3 bench/bench.py --data "$data" \
-	--rows "${BENCH_ROWS:-1000000}" --net-rows "${BENCH_NET_ROWS:-20000}" \
-	--runs "${BENCH_RUNS:-3}" --mongo-pid "$(cat "$MONGO_ETL_TEST_DIR/ferretdb.pid")"
+	--rows "${BENCH_ROWS:-1000000}" --runs "${BENCH_RUNS:-3}" \
+	--slow-runs "${BENCH_SLOW_RUNS:-${BENCH_RUNS:-3}}" \
+	--shapes "${BENCH_SHAPES:-flat,user,orders}" \
+	--replay-port "$replay_port" --started "$started"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# test/servers.sh start|stop
+# test/servers.sh start [--postgres-only] | stop
 #
 # Starts (or stops) the servers mongo_etl's tests and demo run against: a
 # throwaway PostgreSQL 15 cluster and a MongoDB-compatible server, FerretDB
@@ -12,7 +12,9 @@
 #
 # sets PGHOST PGPORT PGUSER PGDATABASE MONGO_URI and MONGO_ETL_TEST_DIR.
 # A MONGO_URI already set by the caller is kept, and no FerretDB is started:
-# that runs everything against another MongoDB.
+# that runs everything against another MongoDB.  With --postgres-only, no
+# FerretDB is started and MONGO_URI is not printed (the benchmark, which
+# reads from its own replay servers, needs only PostgreSQL).
 #
 # Settings: MONGO_ETL_TEST_DIR (state, default /tmp/mongo_etl_test),
 # MONGO_ETL_PGPORT (54315), MONGO_ETL_MONGOPORT (27117), MONGO_ETL_TOOLS
@@ -178,7 +180,7 @@ start)
 	install_packages
 	stop
 	start_postgres
-	if [ -z "${MONGO_URI:-}" ]; then
+	if [ "${2:-}" != --postgres-only ] && [ -z "${MONGO_URI:-}" ]; then
 		install_ferretdb
 		start_ferretdb
 		MONGO_URI="mongodb://127.0.0.1:$mongoport/"
@@ -188,15 +190,17 @@ start)
 		export PGPORT=$pgport
 		export PGUSER=postgres
 		export PGDATABASE=postgres
-		export MONGO_URI='$MONGO_URI'
 		export MONGO_ETL_TEST_DIR='$state'
 	EOF
+	if [ "${2:-}" != --postgres-only ]; then
+		echo "export MONGO_URI='$MONGO_URI'"
+	fi
 	;;
 stop)
 	stop
 	;;
 *)
-	echo "usage: $0 start|stop" >&2
+	echo "usage: $0 start [--postgres-only] | stop" >&2
 	exit 2
 	;;
 esac
