@@ -817,6 +817,7 @@ load_chunk(LoadState *load)
 		load->window.documents = 0;
 		load->window.end_offset = load->window.start_offset;
 		load->window.reached_end = false;
+		load->window.claimed = false;
 		mongo_dump_window = &load->window;
 	}
 	PG_TRY();
@@ -828,6 +829,8 @@ load_chunk(LoadState *load)
 		mongo_dump_window = NULL;
 	}
 	PG_END_TRY();
+	if (load->file != NULL && !load->window.claimed)
+		elog(ERROR, "the load's query did not read file \"%s\"", load->file);
 	SPI_freeplan(plan);
 
 	load->rows += rows;

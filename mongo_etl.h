@@ -153,6 +153,9 @@ typedef struct MongoDumpWindow
 	uint64		start_offset;	/* byte offset of the first document */
 	uint64		max_documents;	/* documents to read, 0 for all */
 	/* set by the scan */
+	bool		claimed;		/* a scan reads this window (any other scan
+								 * of the table, say in a trigger, reads
+								 * the whole file) */
 	uint64		documents;		/* documents read */
 	uint64		end_offset;		/* byte offset after the last one */
 	bool		reached_end;	/* the file has no more documents */

@@ -924,8 +924,11 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
 	if (state->options.dump_file != NULL && mongo_dump_window != NULL &&
-		mongo_dump_window->relid == relid)
+		mongo_dump_window->relid == relid && !mongo_dump_window->claimed)
+	{
 		state->window = mongo_dump_window;
+		state->window->claimed = true;
+	}
 	state->count = count_or_guard < 0;
 	state->null_guard = Max(count_or_guard, 0);
 

@@ -231,5 +231,22 @@ CALL mongo_etl.load('big_file', 'file_batches', resume => true);
 CALL mongo_etl.load('big_file', 'file_batches', truncate => true, progress_rows => 0);
 SELECT count(*), sum(n) FROM file_batches;
 SELECT count(*) AS positions FROM mongo_etl.load_state;
+-- another scan of the source while a batch loads (a trigger reading it)
+-- reads the whole file, and leaves the load's position alone
+CREATE TABLE nested_counts (n bigint);
+CREATE SEQUENCE nested_seen;
+CREATE FUNCTION count_source() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('nested_seen') % 5000 = 1 THEN
+    INSERT INTO nested_counts SELECT count(*) FROM big_file;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER counting AFTER INSERT ON file_batches
+  FOR EACH ROW EXECUTE FUNCTION count_source();
+CALL mongo_etl.load('big_file', 'file_batches', truncate => true, batch_rows => 5000, progress_rows => 0);
+DROP TRIGGER counting ON file_batches;
+SELECT count(*), sum(n), count(DISTINCT _id) FROM file_batches;
+SELECT n, count(*) AS times FROM nested_counts GROUP BY n;
 
 RESET search_path;
