@@ -451,9 +451,8 @@ static int64 timestamp_ms(Timestamp ts, bool round_up);
 static int64 date_ms(DateADT date, bool next_day);
 static void bind_document(bson_t *out, const bson_t *in, bool is_array,
 						  Datum *values, bool *nulls, Oid *types);
-static bool holds_null_value(const bson_t *doc, bool *nulls);
-static bool holds_nan_bound(const bson_t *doc, Datum *values, bool *nulls,
-							Oid *types);
+static bool holds_placeholder(const bson_t *doc, bool nan_bound,
+							  Datum *values, bool *nulls, Oid *types);
 static bool number_type(Oid type, bool *integer);
 static bool number_is_nan(Datum value, Oid type);
 static bool numeric_double(Numeric num, double *result);
@@ -1739,7 +1738,7 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 		 * everything).
 		 */
 		if (values != NULL && !is_array && !array && key[0] != '$' &&
-			holds_null_value(&child, nulls))
+			holds_placeholder(&child, false, values, nulls, types))
 		{
 			bson_t		nothing;
 
@@ -1756,7 +1755,7 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 		 * filters that are not exact hold bounds.
 		 */
 		if (values != NULL && !is_array && !array && key[0] != '$' &&
-			holds_nan_bound(&child, values, nulls, types))
+			holds_placeholder(&child, true, values, nulls, types))
 		{
 			bson_t		nothing;
 			bson_t		negated;
@@ -1818,70 +1817,31 @@ bind_document(bson_t *out, const bson_t *in, bool is_array, Datum *values,
 }
 
 /*
- * holds_null_value
- *		Whether a part of a filter has a placeholder whose value is NULL.
+ * holds_placeholder
+ *		Whether a part of a filter has a placeholder whose value is NULL,
+ *		or with nan_bound, a MONGO_ENCODE_BELOW or _ABOVE placeholder whose
+ *		value is NaN.
  */
 static bool
-holds_null_value(const bson_t *doc, bool *nulls)
-{
-	bson_iter_t iter;
-
-	if (!bson_iter_init(&iter, doc))
-		return false;
-	while (bson_iter_next(&iter))
-	{
-		const uint8_t *data;
-		uint32		len;
-		bson_t		child;
-
-		if (strcmp(bson_iter_key(&iter), "$param") == 0 &&
-			BSON_ITER_HOLDS_INT32(&iter) && nulls[bson_iter_int32(&iter)])
-			return true;
-		if (BSON_ITER_HOLDS_DOCUMENT(&iter))
-			bson_iter_document(&iter, &len, &data);
-		else if (BSON_ITER_HOLDS_ARRAY(&iter))
-			bson_iter_array(&iter, &len, &data);
-		else
-			continue;
-		if (bson_init_static(&child, data, len) &&
-			holds_null_value(&child, nulls))
-			return true;
-	}
-	return false;
-}
-
-/*
- * number_type
- *		Whether a type is one of PostgreSQL's number types, and an integer.
- */
-static bool
-number_type(Oid type, bool *integer)
-{
-	*integer = type == INT2OID || type == INT4OID || type == INT8OID;
-	return *integer || type == FLOAT4OID || type == FLOAT8OID ||
-		type == NUMERICOID;
-}
-
-/*
- * holds_nan_bound
- *		Whether a part of a filter has a MONGO_ENCODE_BELOW or _ABOVE
- *		placeholder whose value is NaN.
- */
-static bool
-holds_nan_bound(const bson_t *doc, Datum *values, bool *nulls, Oid *types)
+holds_placeholder(const bson_t *doc, bool nan_bound, Datum *values,
+				  bool *nulls, Oid *types)
 {
 	bson_iter_t iter;
 	bson_iter_t param;
 	bson_iter_t encode;
 
 	if (bson_iter_init_find(&param, doc, "$param") &&
-		BSON_ITER_HOLDS_INT32(&param) &&
-		bson_iter_init_find(&encode, doc, "$encode") &&
-		BSON_ITER_HOLDS_INT32(&encode))
+		BSON_ITER_HOLDS_INT32(&param))
 	{
 		int			n = bson_iter_int32(&param);
-		MongoEncoding encoding = (MongoEncoding) bson_iter_int32(&encode);
+		MongoEncoding encoding;
 
+		if (!nan_bound)
+			return nulls[n];
+		if (!bson_iter_init_find(&encode, doc, "$encode") ||
+			!BSON_ITER_HOLDS_INT32(&encode))
+			return false;
+		encoding = (MongoEncoding) bson_iter_int32(&encode);
 		return (encoding == MONGO_ENCODE_BELOW ||
 				encoding == MONGO_ENCODE_ABOVE) &&
 			!nulls[n] && number_is_nan(values[n], types[n]);
@@ -1902,10 +1862,22 @@ holds_nan_bound(const bson_t *doc, Datum *values, bool *nulls, Oid *types)
 		else
 			continue;
 		if (bson_init_static(&child, data, len) &&
-			holds_nan_bound(&child, values, nulls, types))
+			holds_placeholder(&child, nan_bound, values, nulls, types))
 			return true;
 	}
 	return false;
+}
+
+/*
+ * number_type
+ *		Whether a type is one of PostgreSQL's number types, and an integer.
+ */
+static bool
+number_type(Oid type, bool *integer)
+{
+	*integer = type == INT2OID || type == INT4OID || type == INT8OID;
+	return *integer || type == FLOAT4OID || type == FLOAT8OID ||
+		type == NUMERICOID;
 }
 
 /*
