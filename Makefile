@@ -11,7 +11,8 @@ OBJS = \
 	import.o \
 	load.o \
 	mongo_fdw_etl.o \
-	option.o
+	option.o \
+	prefetch.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl

@@ -523,10 +523,11 @@ make_client(ForeignServer *server, UserMapping *user)
  *		TLS or the buffer hold bytes already.  The connect and the TLS
  *		handshake themselves wait inside libmongoc, up to connectTimeoutMS
  *		(or the operation's deadline, if sooner), so no connection is begun
- *		while an interrupt is pending or after the deadline.
+ *		while an interrupt is pending or after the deadline.  On top goes
+ *		prefetch.c's layer, which asks for a cursor's next batch early.
  *
  *		mongoc_stream_t is libmongoc's public structure for streams of
- *		one's own; only its read and poll functions are replaced.
+ *		one's own; the socket's read and poll functions are replaced.
  */
 static mongoc_stream_t *
 open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
@@ -589,7 +590,7 @@ open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 		socket_poll = bottom->poll;
 		bottom->poll = interruptible_poll;
 	}
-	return stream;
+	return mongo_prefetch_stream_new(stream);
 }
 
 /*

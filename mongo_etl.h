@@ -53,6 +53,9 @@
 /* GUC mongo_etl.pushdown: send filters, sorts, limits and counts */
 extern bool mongo_pushdown;
 
+/* GUC mongo_etl.read_ahead: ask for a cursor's next batch early */
+extern bool mongo_read_ahead;
+
 /* GUC mongo_etl.estimate_cache_seconds: how long an estimate is kept */
 extern int	mongo_estimate_cache_seconds;
 
@@ -128,6 +131,15 @@ extern void mongo_report_error(const bson_error_t *error,
 							   const char *servername,
 							   const char *database,
 							   const char *collection) pg_attribute_noreturn();
+
+/*
+ * prefetch.c
+ */
+
+extern mongoc_stream_t *mongo_prefetch_stream_new(mongoc_stream_t *inner);
+extern void mongo_prefetch_cursor(int64 cursor_id);
+extern void mongo_prefetch_forget(int64 cursor_id);
+extern uint64 mongo_batches_read_ahead;
 
 /*
  * dump.c

@@ -59,6 +59,7 @@ PG_MODULE_MAGIC;
 
 /* GUC mongo_etl.pushdown */
 bool		mongo_pushdown = true;
+bool		mongo_read_ahead = true;
 
 /* Counted over the backend's life, for mongo_etl.load's summary */
 uint64		mongo_mismatch_values = 0;
@@ -200,6 +201,9 @@ typedef struct MongoScanState
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
 	uint64		bytes;			/* their total BSON size */
 	uint64		round_trips;	/* commands sent: find, getMore, ... */
+	bool		read_ahead_checked; /* the cursor was looked at for that */
+	int64		read_ahead_cursor;	/* the cursor named to prefetch.c, or 0 */
+	uint64		batches_read_ahead; /* getMores answered by early replies */
 	bool		timing;			/* measure the times below (under EXPLAIN
 								 * ANALYZE, or auto_explain) */
 	instr_time	wait_time;		/* in libmongoc or the dump reader */
@@ -275,6 +279,14 @@ _PG_init(void)
 							 "Sends WHERE clauses, sorts, limits and counts to MongoDB where it gives the same result.",
 							 "When off, every scan reads whole collections and PostgreSQL does all the work.",
 							 &mongo_pushdown,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("mongo_etl.read_ahead",
+							 "Asks a server for a cursor's next batch while the backend converts the current one.",
+							 "When off, a scan asks for each batch only once it has converted the one before.",
+							 &mongo_read_ahead,
 							 true,
 							 PGC_USERSET,
 							 0,
@@ -1182,11 +1194,23 @@ next_document(MongoScanState *state, const bson_t **document)
 	}
 	else
 	{
+		uint64		read_ahead_before = mongo_batches_read_ahead;
+
 		if (state->cursor == NULL)
 			open_cursor(state);
 		mongo_count_round_trips(&state->round_trips);
 		found = mongoc_cursor_next(state->cursor, document);
 		mongo_count_round_trips(NULL);
+		state->batches_read_ahead +=
+			mongo_batches_read_ahead - read_ahead_before;
+		/* once the first batch is in, the cursor is known: read ahead */
+		if (found && !state->read_ahead_checked && mongo_read_ahead)
+		{
+			state->read_ahead_cursor = mongoc_cursor_get_id(state->cursor);
+			if (state->read_ahead_cursor != 0)
+				mongo_prefetch_cursor(state->read_ahead_cursor);
+			state->read_ahead_checked = true;
+		}
 	}
 	if (found)
 	{
@@ -1310,8 +1334,12 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
 		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
 		if (state->options.dump_file == NULL)
+		{
 			ExplainPropertyUInteger("Server Round Trips", NULL,
 									state->round_trips, es);
+			ExplainPropertyUInteger("Batches Read Ahead", NULL,
+									state->batches_read_ahead, es);
+		}
 		if (es->timing && state->timing)
 		{
 			ExplainPropertyFloat(state->options.dump_file == NULL
@@ -1444,8 +1472,14 @@ static void
 close_cursor(MongoScanState *state)
 {
 	if (state->cursor != NULL)
+	{
+		if (state->read_ahead_cursor != 0)
+			mongo_prefetch_forget(state->read_ahead_cursor);
 		mongoc_cursor_destroy(state->cursor);
+	}
 	state->cursor = NULL;
+	state->read_ahead_checked = false;
+	state->read_ahead_cursor = 0;
 	if (state->collection != NULL)
 		mongoc_collection_destroy(state->collection);
 	state->collection = NULL;

@@ -174,6 +174,40 @@ SELECT md5(string_agg(concat_ws('|', _id, big.n, name, score, big, even), ',' OR
        AS checksum_matches
   FROM big FULL JOIN generate_series(0, 19999) g(n) ON g.n = big._id;
 
+-- read ahead (mongo_etl.read_ahead): once a getMore's reply is in, the next
+-- getMore is sent at once, and answers libmongoc's own when it asks.  20
+-- batches of 1,000: the find, then getMores; all but the first are read
+-- ahead.  Off, the same round trips, none read ahead.  (The checksum above
+-- was read with it on.)
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big;
+SET mongo_etl.read_ahead = off;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big;
+RESET mongo_etl.read_ahead;
+
+-- two cursors on one connection read in turns, with other queries between:
+-- a batch asked for early is held while other messages go first, and each
+-- cursor still gets its own documents in order (the fixture inserted n =
+-- 0, 1, ... 19999); closing a cursor with a batch on its way leaves the
+-- connection usable
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT n FROM big;
+DECLARE c2 CURSOR FOR SELECT n FROM big;
+MOVE 1500 IN c1;
+MOVE 2500 IN c2;
+FETCH 1 FROM c1;
+FETCH 1 FROM c2;
+SELECT count(*) FROM big_filtered WHERE n < 10;
+MOVE 5000 IN c1;
+FETCH 1 FROM c1;
+MOVE 5000 IN c2;
+FETCH 1 FROM c2;
+CLOSE c2;
+SELECT count(*), sum(n) FROM big;
+MOVE FORWARD ALL IN c1;
+CLOSE c1;
+COMMIT;
+SELECT count(*), sum(n) FROM big;
+
 DROP TABLE local_users;
 SET client_min_messages = warning;
 DROP SERVER regress CASCADE;
