@@ -29,14 +29,15 @@
 //!
 //! ```text
 //! rows=N seconds=S rows_per_s=R client_cpu_s=C backend_cpu_s=B
-//! client_cpu_us_per_row=c backend_cpu_us_per_row=b
+//! client_cpu_us_per_row=c backend_cpu_us_per_row=b backend_hwm_kb=K
 //! ```
 //!
 //! starting like etl_client's "rows=N seconds=S".  seconds and the CPU
 //! figures cover the load (split points, reading, writing, commit), not
 //! startup.  Client CPU is this process's (getrusage); backend CPU is read
 //! from /proc/<pid>/schedstat of each worker's backend, so only when
-//! PostgreSQL runs on this machine ("backend_cpu_s=NA" otherwise).  Any
+//! PostgreSQL runs on this machine ("backend_cpu_s=NA" otherwise); K is the
+//! largest VmHWM of those backends, from /proc/<pid>/status (or NA).  Any
 //! error goes to stderr with exit status 1.
 
 use std::error::Error;
@@ -322,6 +323,18 @@ fn backend_cpu_ns(pid: i32) -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
+/// Peak resident memory (VmHWM, kB) of a local PostgreSQL backend, or
+/// None where pid is not a postgres process here.
+fn backend_hwm_kb(pid: i32) -> Option<u64> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if comm.trim() != "postgres" {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// This process's CPU time so far (all threads, user + system), seconds.
 fn client_cpu() -> f64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -334,6 +347,7 @@ fn client_cpu() -> f64 {
 struct Done {
     rows: u64,
     backend_cpu_ns: Option<u64>,
+    backend_hwm_kb: Option<u64>,
 }
 
 /// Write rows as one multi-row INSERT.
@@ -390,6 +404,7 @@ async fn worker<R: Row>(
     Ok(Done {
         rows: count,
         backend_cpu_ns: cpu0.zip(cpu1).map(|(a, b)| b - a),
+        backend_hwm_kb: backend_hwm_kb(pid),
     })
 }
 
@@ -458,10 +473,12 @@ async fn run<R: Row>(o: Options) -> Result<()> {
     }
     let mut rows = 0u64;
     let mut backend_ns = Some(0u64);
+    let mut hwm_kb = Some(0u64);
     for (i, task) in tasks.into_iter().enumerate() {
         let done = task.await?.map_err(|e| format!("worker {i}: {e}"))?;
         rows += done.rows;
         backend_ns = backend_ns.zip(done.backend_cpu_ns).map(|(a, b)| a + b);
+        hwm_kb = hwm_kb.zip(done.backend_hwm_kb).map(|(a, b)| a.max(b));
     }
     let seconds = t0.elapsed().as_secs_f64();
     let client_s = client_cpu() - cpu0;
@@ -477,9 +494,11 @@ async fn run<R: Row>(o: Options) -> Result<()> {
     };
     println!(
         "rows={rows} seconds={seconds:.3} rows_per_s={:.0} client_cpu_s={client_s:.3} \
-         backend_cpu_s={backend} client_cpu_us_per_row={:.2} backend_cpu_us_per_row={backend_per_row}",
+         backend_cpu_s={backend} client_cpu_us_per_row={:.2} backend_cpu_us_per_row={backend_per_row} \
+         backend_hwm_kb={}",
         if seconds > 0.0 { rows as f64 / seconds } else { 0.0 },
         per_row(client_s),
+        hwm_kb.map_or("NA".to_string(), |k| k.to_string()),
     );
     Ok(())
 }
