@@ -665,12 +665,11 @@ def write_results(args, b, shapes, profiles):
             f" (no index {load_copy:.2f}, primary key {load_copy_pk:.2f})"))
         ahead_load = ratio(k("load_net/target"), k("load_net_serial/target"))
         ahead_read = ratio(k("read_net"), k("read_net_serial"))
-        targets.append(verdict(
-            max(ahead_load, ahead_read), 1.0,
-            f"{sh}: read ahead overlaps the server's work with the "
-            "backend's: wall time with it over without, from the replay "
-            "server, the worse of mongo_etl.load and read and convert alone",
-            f" (load {ahead_load:.2f}, read and convert {ahead_read:.2f})"))
+        targets.append(
+            f"- {sh}: read ahead (no target: the figure the issue asks for), "
+            "wall time with it over without, from the replay server: "
+            f"mongo_etl.load **{ahead_load:.2f}**, read and convert alone "
+            f"**{ahead_read:.2f}**.")
         targets.append(verdict(
             read_net / server if server else None, 5,
             f"{sh}: the replay server is not what is measured: backend CPU "
