@@ -863,8 +863,9 @@ network path cost 1.5–1.6 times the dump path's wall time):
 not met, and none of the remaining ideas can reach it; their bounds come
 from the profiles below, which are repeatable to a point or two:
 
-- `mmap` or larger reads with `posix_fadvise`: reading alone, the kernel's
-  copy included, is the `count(*)` row (0.08–0.13 µs a document); the copy
+- `mmap` or larger reads: the reader already reads 4 MiB at a time with
+  `posix_fadvise(POSIX_FADV_SEQUENTIAL)`. Reading alone, the kernel's copy
+  included, is the `count(*)` row (0.08–0.13 µs a document); the copy
   itself (`_copy_to_iter`) is 3.5–5% of a read. `mmap` of the file would
   save at most that, and a file truncated while mapped kills the backend
   with SIGBUS. Not done.
