@@ -12,13 +12,14 @@ OBJS = \
 	load.o \
 	mongo_fdw_etl.o \
 	option.o \
+	parallel.o \
 	prefetch.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl
-DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql
+DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql
 
-REGRESS = options upgrade types scan pushdown load sync cron import dump connection
+REGRESS = options upgrade types scan pushdown load parallel sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

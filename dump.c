@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -326,4 +327,79 @@ mongo_dump_close(MongoDumpReader *reader)
 	pfree(reader->buffer);
 	pfree(reader->path);
 	pfree(reader->allocation);
+}
+
+/*
+ * mongo_dump_split
+ *		Cut a plain mongodump file into ranges of whole documents, of about
+ *		bytes_per_range bytes and at most max_documents documents each (0:
+ *		no limit), by walking the documents' length prefixes: nothing is
+ *		converted.  Returns a list of MongoFileRange.
+ *		A length prefix that cannot be right is an error naming the file
+ *		and the byte offset, as reading it would be.
+ */
+List *
+mongo_dump_split(const char *path, uint64 bytes_per_range,
+				 uint64 max_documents)
+{
+	MongoDumpReader *reader = mongo_dump_open(path);
+	List	   *ranges = NIL;
+	MongoFileRange *range = NULL;
+	uint64		offset = 0;
+	struct stat st;
+
+	Assert(reader->gz == NULL);
+	if (fstat(reader->fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	for (;;)
+	{
+		uint32		length;
+
+		/* the next length prefix in the buffer, or the end of the file */
+		if (reader->end - reader->start < 4)
+		{
+			fill_buffer(reader);
+			if (reader->end - reader->start < 4)
+			{
+				if (reader->end > reader->start)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
+									path, offset)));
+				break;
+			}
+		}
+		length = read_length_prefix(reader->buffer + reader->start);
+		if (length < BSON_MIN_DOCUMENT_SIZE || length > DUMP_MAX_DOCUMENT_SIZE)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid document length %u in mongodump file \"%s\" at byte offset " UINT64_FORMAT,
+							length, path, offset)));
+
+		if (range == NULL ||
+			(max_documents > 0 && range->documents == max_documents) ||
+			offset - range->start_offset >= bytes_per_range)
+		{
+			range = palloc0(sizeof(MongoFileRange));
+			range->start_offset = offset;
+			ranges = lappend(ranges, range);
+		}
+		range->documents++;
+		offset += length;
+		if (offset > (uint64) st.st_size)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
+							path, offset - length)));
+
+		/* skip the document: within the buffer, or by seeking past it */
+		if (reader->end - reader->start >= length)
+			reader->start += length;
+		else
+			mongo_dump_seek(reader, offset);
+	}
+	mongo_dump_close(reader);
+	return ranges;
 }

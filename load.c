@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -120,6 +121,10 @@ struct LoadState
 	int64		batch_rows;		/* rows per transaction, 0 for one */
 	int64		progress_rows;	/* a NOTICE every so many rows, 0 none */
 	uint64		rows;			/* rows loaded so far */
+	int			workers_used;	/* background workers that loaded */
+	bool		rows_planned;	/* a parallel plan was loaded */
+	bool		statement_triggers; /* the target has INSERT statement
+									 * triggers */
 	uint64		next_progress;	/* rows at the next NOTICE */
 	char	   *last_id;		/* the last _id loaded, as text, or NULL */
 	TimestampTz started;
@@ -128,10 +133,20 @@ struct LoadState
 	char	   *file;			/* the file, or NULL: chunks in _id order */
 	int64		file_size;		/* its size and modification time, which */
 	TimestampTz file_modified;	/* a resumed load checks */
-	MongoDumpWindow window;		/* the part of the file a chunk reads */
+	MongoScanWindow window;		/* the part of the file a chunk reads */
 	uint64		documents;		/* documents of the file read so far */
 };
 
+/* A parallel load worker's count of rows written, for its coordinator */
+static pg_atomic_uint64 *load_rows_counter = NULL;
+
+static void prepare_load(LoadState *load);
+static List *plan_ranges(LoadState *load, int workers);
+static List *split_collection(LoadState *load, int workers);
+static List *recorded_ranges(LoadState *load);
+static void forget_ranges(LoadState *load);
+static bool have_load_ranges(bool required);
+static bool splittable(LoadState *load, int workers);
 static void check_relations(Relation source, Relation target);
 static void map_columns(LoadState *load, Relation source, Relation target);
 static LoadMethod choose_method(Relation target);
@@ -165,7 +180,8 @@ PG_FUNCTION_INFO_V1(mongo_etl_load_columns);
 /*
  * mongo_etl_load
  *		CALL mongo_etl.load(source, target, truncate, batch_rows, resume,
- *		progress_rows): see mongo_etl--1.0.sql and the README.
+ *		progress_rows, workers): see mongo_etl--1.1--1.2.sql and the
+ *		README.
  */
 Datum
 mongo_etl_load(PG_FUNCTION_ARGS)
@@ -180,8 +196,8 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	LoadState  *load = palloc0(sizeof(LoadState));
 	bool		truncate;
 	bool		resume;
-	Relation	source;
-	Relation	target;
+	int			workers;
+	List	   *ranges;
 	uint64		mismatch_values = mongo_mismatch_values;
 	uint64		mismatch_rows = mongo_mismatch_rows;
 
@@ -195,37 +211,43 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	load->batch_rows = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
 	resume = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	load->progress_rows = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT64(5);
+	/* (version 1.1 of the SQL objects has no workers parameter) */
+	workers = PG_NARGS() > 6 && !PG_ARGISNULL(6) ? PG_GETARG_INT32(6) : 1;
 	if (load->batch_rows < 0 || load->progress_rows < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_rows and progress_rows must not be negative")));
+	if (workers < 1 || workers > MONGO_MAX_LOAD_WORKERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("workers must be between 1 and %d",
+						MONGO_MAX_LOAD_WORKERS)));
 	if (load->batch_rows > 0 && atomic)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("mongo_etl.load can commit every %lld rows only when called outside a transaction block",
 						(long long) load->batch_rows),
 				 errhint("Run CALL mongo_etl.load(...) on its own, not in BEGIN ... COMMIT or a function, or leave batch_rows at 0 to load in one transaction.")));
+	if (workers > 1 && atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("mongo_etl.load can load with workers only when called outside a transaction block"),
+				 errdetail("Each worker commits the ranges it loads."),
+				 errhint("Run CALL mongo_etl.load(...) on its own, not in BEGIN ... COMMIT or a function, or leave workers at 1.")));
 	if (truncate && resume)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("truncate and resume cannot both be true"),
 				 errdetail("Resuming continues after the rows the target holds; truncating removes them.")));
 
-	source = table_open(load->source, AccessShareLock);
-	target = table_open(load->target, RowExclusiveLock);
-	check_relations(source, target);
-	map_columns(load, source, target);
-	load->method = choose_method(target);
-	find_source_file(load, source);
+	prepare_load(load);
 	if ((load->batch_rows > 0 || resume) && load->source_id == 0 &&
 		load->file == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no column \"_id\"",
-						RelationGetRelationName(source)),
+						get_rel_name(load->source)),
 				 errdetail("Loading in batches and resuming read the collection in _id order.")));
-	table_close(source, NoLock);
-	table_close(target, NoLock);
 
 	if (SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -233,42 +255,71 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 		SPI_execute(psprintf("TRUNCATE %s",
 							 qualified_name(load->target)),
 					false, 0);
-	if (load->file != NULL && !resume)
-		forget_file_position(load);
-	if (resume && !file_resume_point(load))
-		load->last_id = resume_point(load);
-
 	load->started = GetCurrentTimestamp();
 	load->next_progress = load->progress_rows;
-	pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
-	pgstat_progress_update_param(PROGRESS_COPY_COMMAND,
-								 PROGRESS_COPY_COMMAND_FROM);
-	pgstat_progress_update_param(PROGRESS_COPY_TYPE,
-								 PROGRESS_COPY_TYPE_CALLBACK);
 
-	for (;;)
+	/* a parallel load: resuming the ranges left, or splitting anew */
+	ranges = resume ? recorded_ranges(load) : NIL;
+	if (ranges != NIL && atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("resuming a parallel load commits each range, so it must be called outside a transaction block")));
+	if (ranges == NIL && !resume && workers > 1 && splittable(load, workers))
+		ranges = plan_ranges(load, workers);
+	else if (!resume && have_load_ranges(false))
+		forget_ranges(load);
+	if (ranges != NIL)
 	{
-		uint64		chunk = load_chunk(load);
-
 		if (load->file != NULL)
-		{
-			record_file_position(load);
-			if (load->window.reached_end)
-				break;
-		}
-		else if (load->batch_rows == 0 || chunk < (uint64) load->batch_rows)
-			break;
-		/* the chunk is durable; the next transaction reads on from it */
-		MemoryContextSwitchTo(load_cxt);
+			forget_file_position(load);
+		/* the truncation and the plan are durable before a worker starts */
 		SPI_commit();
 #if PG_VERSION_NUM < 150000
 		SPI_start_transaction();
 #endif
-		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
-		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
-									 load->rows);
+		load->rows = mongo_parallel_load(load->source, load->target, ranges,
+										 workers, load->progress_rows,
+										 &load->workers_used);
+		load->rows_planned = true;
+		forget_ranges(load);
 	}
-	pgstat_progress_end_command();
+	else
+	{
+		if (load->file != NULL && !resume)
+			forget_file_position(load);
+		if (resume && !file_resume_point(load))
+			load->last_id = resume_point(load);
+
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
+		pgstat_progress_update_param(PROGRESS_COPY_COMMAND,
+									 PROGRESS_COPY_COMMAND_FROM);
+		pgstat_progress_update_param(PROGRESS_COPY_TYPE,
+									 PROGRESS_COPY_TYPE_CALLBACK);
+
+		for (;;)
+		{
+			uint64		chunk = load_chunk(load);
+
+			if (load->file != NULL)
+			{
+				record_file_position(load);
+				if (load->window.reached_end)
+					break;
+			}
+			else if (load->batch_rows == 0 || chunk < (uint64) load->batch_rows)
+				break;
+			/* the chunk is durable; the next transaction reads on from it */
+			MemoryContextSwitchTo(load_cxt);
+			SPI_commit();
+#if PG_VERSION_NUM < 150000
+			SPI_start_transaction();
+#endif
+			pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
+			pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+										 load->rows);
+		}
+		pgstat_progress_end_command();
+	}
 
 	MemoryContextSwitchTo(load_cxt);
 	report_progress(load, true);
@@ -281,6 +332,427 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(load_cxt);
 	PG_RETURN_VOID();
+}
+
+/*
+ * prepare_load
+ *		Check the source and target, and work out how the one fills the
+ *		other: the same in the calling backend and in each worker, which
+ *		checks its privileges as the caller's role.
+ */
+static void
+prepare_load(LoadState *load)
+{
+	Relation	source = table_open(load->source, AccessShareLock);
+	Relation	target = table_open(load->target, RowExclusiveLock);
+
+	check_relations(source, target);
+	map_columns(load, source, target);
+	load->method = choose_method(target);
+	find_source_file(load, source);
+	load->statement_triggers = target->trigdesc != NULL &&
+		(target->trigdesc->trig_insert_before_statement ||
+		 target->trigdesc->trig_insert_after_statement ||
+		 target->trigdesc->trig_insert_new_table);
+	table_close(source, NoLock);
+	table_close(target, NoLock);
+}
+
+/*
+ * splittable
+ *		Whether the source can be loaded in ranges by workers; if not, a
+ *		NOTICE says why and the load goes on with one.
+ */
+static bool
+splittable(LoadState *load, int workers)
+{
+	ForeignTable *table = GetForeignTable(load->source);
+	MongoTableOptions options;
+	const char *why = NULL;
+
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (load->file != NULL && strlen(load->file) > 3 &&
+		strcmp(load->file + strlen(load->file) - 3, ".gz") == 0)
+		why = "a gzip-compressed file can only be read from its start";
+	else if (load->file == NULL && options.pipeline != NULL)
+		why = "the foreign table reads an aggregation pipeline's output, which has no _id ranges to split";
+	else if (load->file == NULL && load->source_id == 0)
+		why = "the foreign table has no _id column to split the collection by";
+	else if (load->statement_triggers)
+		why = "the target has statement-level INSERT triggers, which would fire once for each range";
+	if (why != NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("loading \"%s\" with one worker instead of %d: %s",
+						get_rel_name(load->source), workers, why)));
+		return false;
+	}
+	return have_load_ranges(true);
+}
+
+/*
+ * plan_ranges
+ *		Split the source into ranges for workers and record them in
+ *		mongo_etl.load_ranges, replacing an earlier plan: byte ranges of a
+ *		file (each at most batch_rows documents, when given), or _id ranges
+ *		of a collection.  The ranges' numbers; NIL when the source did not
+ *		split (then the load goes on with one worker).
+ */
+static List *
+plan_ranges(LoadState *load, int workers)
+{
+	Oid			argtypes[9] = {REGCLASSOID, REGCLASSOID, INT4OID, TEXTOID,
+		INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID};
+	char		nulls[9];
+	Datum		values[9];
+	List	   *file_ranges = NIL;
+	List	   *filters = NIL;
+	List	   *numbers = NIL;
+	StringInfoData shown;
+	int			nranges;
+
+	if (load->file != NULL)
+	{
+		uint64		bytes = (uint64) load->file_size /
+			(workers * MONGO_RANGES_PER_WORKER) + 1;
+
+		file_ranges = mongo_dump_split(load->file, bytes,
+									   (uint64) load->batch_rows);
+		nranges = list_length(file_ranges);
+	}
+	else
+	{
+		filters = split_collection(load, workers);
+		nranges = list_length(filters);
+	}
+	if (nranges < 2)
+	{
+		if (nranges == 1)
+			ereport(NOTICE,
+					(errmsg("loading \"%s\" with one worker instead of %d: %s",
+							get_rel_name(load->source), workers,
+							"the source is too small to split")));
+		forget_ranges(load);
+		return NIL;
+	}
+
+	forget_ranges(load);
+	initStringInfo(&shown);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	for (int i = 0; i < nranges; i++)
+	{
+		values[2] = Int32GetDatum(i + 1);
+		if (load->file != NULL)
+		{
+			MongoFileRange *range = list_nth(file_ranges, i);
+
+			values[3] = CStringGetTextDatum(load->file);
+			values[4] = Int64GetDatum(load->file_size);
+			values[5] = TimestampTzGetDatum(load->file_modified);
+			values[6] = Int64GetDatum((int64) range->start_offset);
+			values[7] = Int64GetDatum((int64) range->documents);
+			nulls[8] = 'n';
+			if (i < 3 || i == nranges - 1)
+				appendStringInfo(&shown, "\n%d: " UINT64_FORMAT " documents from byte offset " UINT64_FORMAT,
+								 i + 1, range->documents, range->start_offset);
+		}
+		else
+		{
+			nulls[3] = nulls[4] = nulls[5] = nulls[6] = nulls[7] = 'n';
+			values[8] = CStringGetTextDatum((char *) list_nth(filters, i));
+			if (i < 3 || i == nranges - 1)
+				appendStringInfo(&shown, "\n%d: %s", i + 1,
+								 (char *) list_nth(filters, i));
+		}
+		if (i == 3 && nranges > 4)
+			appendStringInfoString(&shown, "\n...");
+		if (SPI_execute_with_args("INSERT INTO mongo_etl.load_ranges "
+								  "(source, target, range_no, file, file_size, "
+								  "file_modified, start_offset, documents, "
+								  "filter) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+								  9, argtypes, values, nulls, false, 0) !=
+			SPI_OK_INSERT)
+			elog(ERROR, "could not record a range in mongo_etl.load_ranges");
+		numbers = lappend_int(numbers, i + 1);
+	}
+	ereport(NOTICE,
+			(errmsg("loading \"%s\" in %d ranges with up to %d workers",
+					get_rel_name(load->source), nranges, workers),
+			 errdetail_internal("Ranges:%s", shown.data)));
+	return numbers;
+}
+
+/*
+ * split_collection
+ *		_id ranges of the source's collection for workers, as filters.
+ */
+static List *
+split_collection(LoadState *load, int workers)
+{
+	ForeignTable *table = GetForeignTable(load->source);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	MongoTableOptions options;
+	MongoConnection *conn;
+	mongoc_collection_t *collection;
+	List	   *volatile filters = NIL;
+
+	mongo_get_table_options(table, server, &options);
+	conn = mongo_get_connection(server,
+								GetUserMapping(GetUserId(), server->serverid));
+	collection = mongoc_client_get_collection(mongo_connection_client(conn),
+											  options.database,
+											  options.collection);
+	PG_TRY();
+	{
+		filters = mongo_split_collection(collection,
+										 workers * MONGO_RANGES_PER_WORKER,
+										 load->batch_rows);
+	}
+	PG_FINALLY();
+	{
+		mongoc_collection_destroy(collection);
+		mongo_release_connection(conn);
+	}
+	PG_END_TRY();
+	return filters;
+}
+
+/*
+ * recorded_ranges
+ *		The ranges of an interrupted parallel load of the source into the
+ *		target not loaded yet; NIL when none is recorded.
+ */
+static List *
+recorded_ranges(LoadState *load)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	List	   *numbers = NIL;
+	uint64		total;
+
+	if (!have_load_ranges(false))
+		return NIL;
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	if (SPI_execute_with_args("SELECT range_no, done FROM mongo_etl.load_ranges "
+							  "WHERE source = $1 AND target = $2 "
+							  "ORDER BY range_no",
+							  2, argtypes, values, NULL, true, 0) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "could not read mongo_etl.load_ranges");
+	total = SPI_processed;
+	for (uint64 i = 0; i < total; i++)
+	{
+		bool		isnull;
+
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2, &isnull)))
+			numbers = lappend_int(numbers,
+								  DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc,
+															  1, &isnull)));
+	}
+	if (total > 0)
+		ereport(NOTICE,
+				(errmsg("resuming the parallel load of \"%s\" into \"%s\": %d of " UINT64_FORMAT " ranges are left",
+						get_rel_name(load->source), get_rel_name(load->target),
+						list_length(numbers), total)));
+	if (total > 0 && numbers == NIL)
+		forget_ranges(load);
+	return numbers;
+}
+
+/*
+ * forget_ranges
+ *		Drop the recorded ranges of a parallel load of the source into the
+ *		target: it is complete, or a new load starts over.  A load that
+ *		left ranges unloaded keeps them, and says so.
+ */
+static void
+forget_ranges(LoadState *load)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(load->source);
+	values[1] = ObjectIdGetDatum(load->target);
+	if (SPI_execute_with_args("DELETE FROM mongo_etl.load_ranges "
+							  "WHERE source = $1 AND target = $2 AND done",
+							  2, argtypes, values, NULL, false, 0) !=
+		SPI_OK_DELETE)
+		elog(ERROR, "could not update mongo_etl.load_ranges");
+	if (SPI_execute_with_args("SELECT count(*) FROM mongo_etl.load_ranges "
+							  "WHERE source = $1 AND target = $2",
+							  2, argtypes, values, NULL, false, 0) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "could not read mongo_etl.load_ranges");
+	{
+		bool		isnull;
+		int64		left = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+
+		if (left > 0 && load->rows_planned)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the parallel load of \"%s\" into \"%s\" left " INT64_FORMAT " ranges unloaded",
+							get_rel_name(load->source),
+							get_rel_name(load->target), left),
+					 errdetail("A worker ended before it committed them; the other ranges are loaded and committed."),
+					 errhint("CALL mongo_etl.load(..., resume => true) loads the ranges left.")));
+		if (left > 0)
+			SPI_execute_with_args("DELETE FROM mongo_etl.load_ranges "
+								  "WHERE source = $1 AND target = $2",
+								  2, argtypes, values, NULL, false, 0);
+	}
+}
+
+/*
+ * have_load_ranges
+ *		Whether mongo_etl.load_ranges exists (extension version 1.2); a
+ *		parallel load needs it, with a hint when it is missing.
+ */
+static bool
+have_load_ranges(bool required)
+{
+	if (OidIsValid(RangeVarGetRelid(makeRangeVar("mongo_etl", "load_ranges", -1),
+									NoLock, true)))
+		return true;
+	if (required)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table mongo_etl.load_ranges does not exist"),
+				 errdetail("A parallel load records its ranges there."),
+				 errhint("Run ALTER EXTENSION mongo_etl UPDATE.")));
+	return false;
+}
+
+/*
+ * mongo_load_range
+ *		Load one recorded range of a parallel load, and mark it loaded in
+ *		the same transaction; the rows loaded.  Run by a worker (or by the
+ *		calling backend when no worker could start), in a transaction and
+ *		connected to SPI.  rows_counter, when given, counts the rows as
+ *		they are written, for the coordinator's progress reports.
+ */
+uint64
+mongo_load_range(Oid source, Oid target, int range_no,
+				 pg_atomic_uint64 *rows_counter)
+{
+	Oid			argtypes[4] = {REGCLASSOID, REGCLASSOID, INT4OID, INT8OID};
+	Datum		values[4];
+	LoadState  *load = palloc0(sizeof(LoadState));
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	bool		isnull;
+	bson_t	   *filter = NULL;
+	int64		documents = 0;
+	uint64		rows;
+
+	load->source = source;
+	load->target = target;
+	prepare_load(load);
+
+	values[0] = ObjectIdGetDatum(source);
+	values[1] = ObjectIdGetDatum(target);
+	values[2] = Int32GetDatum(range_no);
+	if (SPI_execute_with_args("SELECT file, file_size, file_modified, "
+							  "start_offset, documents, filter, done "
+							  "FROM mongo_etl.load_ranges "
+							  "WHERE source = $1 AND target = $2 "
+							  "AND range_no = $3 FOR UPDATE",
+							  3, argtypes, values, NULL, false, 1) !=
+		SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("range %d of the parallel load of \"%s\" into \"%s\" is not recorded",
+						range_no, get_rel_name(source), get_rel_name(target))));
+	tuple = SPI_copytuple(SPI_tuptable->vals[0]);
+	tupdesc = SPI_tuptable->tupdesc;
+	if (DatumGetBool(SPI_getbinval(tuple, tupdesc, 7, &isnull)))
+		return 0;				/* loaded meanwhile */
+
+	if (!heap_attisnull(tuple, 1, tupdesc))
+	{
+		char	   *file = SPI_getvalue(tuple, tupdesc, 1);
+
+		if (load->file == NULL || strcmp(file, load->file) != 0 ||
+			DatumGetInt64(SPI_getbinval(tuple, tupdesc, 2, &isnull)) !=
+			load->file_size ||
+			DatumGetTimestampTz(SPI_getbinval(tuple, tupdesc, 3, &isnull)) !=
+			load->file_modified)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot load range %d of \"%s\" into \"%s\": the file changed since the load was planned",
+							range_no, get_rel_name(source),
+							get_rel_name(target)),
+					 errdetail("The plan is for file \"%s\" of %s bytes, modified at %s.",
+							   file, SPI_getvalue(tuple, tupdesc, 2),
+							   SPI_getvalue(tuple, tupdesc, 3)),
+					 errhint("Load again with truncate => true.")));
+		load->window.start_offset =
+			DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+		documents = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+		load->batch_rows = documents;
+	}
+	else
+	{
+		char	   *json = SPI_getvalue(tuple, tupdesc, 6);
+		bson_error_t error;
+
+		filter = bson_new_from_json((const uint8_t *) json, -1, &error);
+		if (filter == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("range %d of the parallel load of \"%s\" into \"%s\" has an invalid filter",
+							range_no, get_rel_name(source),
+							get_rel_name(target)),
+					 errdetail_internal("%s", error.message)));
+		load->window.relid = source;
+		load->window.id_filter = filter;
+	}
+
+	pgstat_progress_start_command(PROGRESS_COMMAND_COPY, target);
+	pgstat_progress_update_param(PROGRESS_COPY_COMMAND,
+								 PROGRESS_COPY_COMMAND_FROM);
+	pgstat_progress_update_param(PROGRESS_COPY_TYPE,
+								 PROGRESS_COPY_TYPE_CALLBACK);
+	load_rows_counter = rows_counter;
+	PG_TRY();
+	{
+		rows = load_chunk(load);
+	}
+	PG_FINALLY();
+	{
+		load_rows_counter = NULL;
+		if (filter != NULL)
+			bson_destroy(filter);
+		load->window.id_filter = NULL;
+	}
+	PG_END_TRY();
+	pgstat_progress_end_command();
+	if (load->file != NULL && load->window.documents != (uint64) documents)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot load range %d of \"%s\" into \"%s\": the file changed since the load was planned",
+						range_no, get_rel_name(source), get_rel_name(target)),
+				 errdetail("The range read " UINT64_FORMAT " documents, where the plan has " INT64_FORMAT ".",
+						   load->window.documents, documents)));
+
+	values[3] = Int64GetDatum((int64) rows);
+	if (SPI_execute_with_args("UPDATE mongo_etl.load_ranges "
+							  "SET done = true, rows_loaded = $4, "
+							  "updated = now() "
+							  "WHERE source = $1 AND target = $2 "
+							  "AND range_no = $3",
+							  4, argtypes, values, NULL, false, 0) !=
+		SPI_OK_UPDATE)
+		elog(ERROR, "could not update mongo_etl.load_ranges");
+	return rows;
 }
 
 /*
@@ -405,8 +877,15 @@ map_columns(LoadState *load, Relation source, Relation target)
 								name, RelationGetRelationName(target),
 								RelationGetRelationName(source)),
 						 errhint("Add the column to the foreign table (its option field names the MongoDB field), or give it a default.")));
-			/* identity and serial columns draw from their sequences */
-			expr = deparse_expression(def, NIL, false, false);
+			/*
+			 * identity and serial columns draw from their sequences; the
+			 * cast is spelled out, as deparsing leaves implicit ones out
+			 * (current_user is of type name, not of a text column's type)
+			 */
+			expr = psprintf("CAST(%s AS %s)",
+							deparse_expression(def, NIL, false, false),
+							format_type_with_typemod(tattr->atttypid,
+													 tattr->atttypmod));
 		}
 		load->expressions = lappend(load->expressions, expr);
 		load->columns = lappend(load->columns,
@@ -720,7 +1199,8 @@ chunk_query(LoadState *load, bool with_insert)
 {
 	StringInfoData query;
 	StringInfoData source;
-	const char *collate = TypeCategory(load->id_type) == TYPCATEGORY_STRING
+	const char *collate = OidIsValid(load->id_type) &&
+		TypeCategory(load->id_type) == TYPCATEGORY_STRING
 		? " COLLATE \"C\"" : "";
 	bool		ordered = load->file == NULL &&
 		(load->batch_rows > 0 || load->last_id != NULL);
@@ -811,14 +1291,14 @@ load_chunk(LoadState *load)
 	}
 
 	/* a chunk of a file reads on from where the last one ended */
-	if (load->file != NULL)
+	if (load->file != NULL || load->window.id_filter != NULL)
 	{
 		load->window.max_documents = (uint64) load->batch_rows;
 		load->window.documents = 0;
 		load->window.end_offset = load->window.start_offset;
 		load->window.reached_end = false;
 		load->window.claimed = false;
-		mongo_dump_window = &load->window;
+		mongo_scan_window = &load->window;
 	}
 	PG_TRY();
 	{
@@ -826,11 +1306,15 @@ load_chunk(LoadState *load)
 	}
 	PG_FINALLY();
 	{
-		mongo_dump_window = NULL;
+		mongo_scan_window = NULL;
 	}
 	PG_END_TRY();
 	if (load->file != NULL && !load->window.claimed)
 		elog(ERROR, "the load's query did not read file \"%s\"", load->file);
+	if (load->window.id_filter != NULL && !load->window.claimed)
+		elog(ERROR, "the load's query did not read its _id range");
+	if (load_rows_counter != NULL && load->method == LOAD_INSERT_SELECT)
+		pg_atomic_fetch_add_u64(load_rows_counter, rows);
 	SPI_freeplan(plan);
 
 	load->rows += rows;
@@ -1098,6 +1582,8 @@ flush_batch(LoadReceiver *receiver)
 		ExecClearTuple(receiver->slots[i]);
 	}
 	ResetPerTupleExprContext(receiver->estate);
+	if (load_rows_counter != NULL)
+		pg_atomic_fetch_add_u64(load_rows_counter, receiver->nbuffered);
 	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
 								 receiver->load->rows + receiver->rows);
 	receiver->nbuffered = 0;
@@ -1157,6 +1643,12 @@ report_progress(LoadState *load, bool final)
 		ereport(NOTICE,
 				(errmsg("loaded " UINT64_FORMAT " rows into \"%s\"",
 						load->rows, get_rel_name(load->target)),
+				 load->workers_used > 0 ?
+				 errdetail("%.3f s, %.0f rows/s, by %s in %d workers.", seconds,
+						   seconds > 0 ? load->rows / seconds : 0.0,
+						   load->method == LOAD_MULTI_INSERT
+						   ? "multi-insert" : "INSERT ... SELECT",
+						   load->workers_used) :
 				 errdetail("%.3f s, %.0f rows/s, by %s.", seconds,
 						   seconds > 0 ? load->rows / seconds : 0.0,
 						   load->method == LOAD_MULTI_INSERT

@@ -19,6 +19,7 @@
 #include "foreign/foreign.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
+#include "port/atomics.h"
 #include "utils/relcache.h"
 
 /*
@@ -133,6 +134,29 @@ extern void mongo_report_error(const bson_error_t *error,
 							   const char *collection) pg_attribute_noreturn();
 
 /*
+ * load.c
+ */
+
+extern uint64 mongo_load_range(Oid source, Oid target, int range_no,
+							   pg_atomic_uint64 *rows_counter);
+
+/*
+ * parallel.c
+ */
+
+/* The most workers one load starts */
+#define MONGO_MAX_LOAD_WORKERS 64
+
+/* Ranges per worker, so that a slow range does not hold the others up */
+#define MONGO_RANGES_PER_WORKER 4
+
+extern List *mongo_split_collection(mongoc_collection_t *collection,
+									int ranges, int64 max_documents);
+extern uint64 mongo_parallel_load(Oid source, Oid target, List *range_nos,
+								  int nworkers, int64 progress_rows,
+								  int *workers_used);
+
+/*
  * prefetch.c
  */
 
@@ -154,16 +178,28 @@ extern const char *mongo_dump_path(const MongoDumpReader *reader);
 extern uint64 mongo_dump_document_offset(const MongoDumpReader *reader);
 extern void mongo_dump_seek(MongoDumpReader *reader, uint64 offset);
 
+/* Whole documents of a file, from a byte offset: a part of a parallel load */
+typedef struct MongoFileRange
+{
+	uint64		start_offset;
+	uint64		documents;
+} MongoFileRange;
+
+extern List *mongo_dump_split(const char *path, uint64 bytes_per_range,
+							  uint64 max_documents);
+
 /*
- * A part of a mongodump file that the scan of one foreign table reads
- * instead of the whole file: mongo_etl.load sets it while its query runs,
- * to load a file in batches that start where the last one ended.
+ * The part of its source that the scan of one foreign table reads instead
+ * of all of it: mongo_etl.load sets it while its query runs, to load a
+ * file in batches that start where the last one ended, and to load one
+ * range of a parallel load (of a file, or an _id range of a collection).
  */
-typedef struct MongoDumpWindow
+typedef struct MongoScanWindow
 {
 	Oid			relid;			/* the foreign table whose scan it bounds */
-	uint64		start_offset;	/* byte offset of the first document */
-	uint64		max_documents;	/* documents to read, 0 for all */
+	uint64		start_offset;	/* a file: byte offset of the first document */
+	uint64		max_documents;	/* a file: documents to read, 0 for all */
+	const bson_t *id_filter;	/* a collection: the _id range to read */
 	/* set by the scan */
 	bool		claimed;		/* a scan reads this window (any other scan
 								 * of the table, say in a trigger, reads
@@ -171,9 +207,9 @@ typedef struct MongoDumpWindow
 	uint64		documents;		/* documents read */
 	uint64		end_offset;		/* byte offset after the last one */
 	bool		reached_end;	/* the file has no more documents */
-} MongoDumpWindow;
+} MongoScanWindow;
 
-extern MongoDumpWindow *mongo_dump_window;
+extern MongoScanWindow *mongo_scan_window;
 extern void mongo_dump_close(MongoDumpReader *reader);
 
 /*

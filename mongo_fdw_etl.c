@@ -66,7 +66,7 @@ uint64		mongo_mismatch_values = 0;
 uint64		mongo_mismatch_rows = 0;
 
 /* The part of a dump file mongo_etl.load's query reads, or NULL */
-MongoDumpWindow *mongo_dump_window = NULL;
+MongoScanWindow *mongo_scan_window = NULL;
 
 /*
  * Row count assumed for a collection whose server is not asked (option
@@ -195,7 +195,7 @@ typedef struct MongoScanState
 	mongoc_collection_t *collection;	/* open while the cursor is */
 	mongoc_cursor_t *cursor;	/* NULL until the first row is fetched */
 	MongoDumpReader *dump;		/* the same for a dump file */
-	MongoDumpWindow *window;	/* the part of the file to read, or NULL
+	MongoScanWindow *window;	/* the part of the file to read, or NULL
 								 * for all of it */
 
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
@@ -935,10 +935,12 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
-	if (state->options.dump_file != NULL && mongo_dump_window != NULL &&
-		mongo_dump_window->relid == relid && !mongo_dump_window->claimed)
+	if (mongo_scan_window != NULL && mongo_scan_window->relid == relid &&
+		!mongo_scan_window->claimed &&
+		(state->options.dump_file != NULL) ==
+		(mongo_scan_window->id_filter == NULL))
 	{
-		state->window = mongo_dump_window;
+		state->window = mongo_scan_window;
 		state->window->claimed = true;
 	}
 	state->count = count_or_guard < 0;
@@ -1405,6 +1407,26 @@ open_cursor(MongoScanState *state)
 		MemoryContextSwitchTo(oldcxt);
 		filter = mongo_bind_filter(state->filter, values, nulls,
 								   state->param_types);
+	}
+	/* a range of a parallel load reads its _id range only */
+	if (state->window != NULL && state->window->id_filter != NULL)
+	{
+		bson_t	   *both = bson_new();
+
+		if (filter == NULL || bson_empty(filter))
+			bson_concat(both, state->window->id_filter);
+		else
+		{
+			bson_t		parts;
+
+			BSON_APPEND_ARRAY_BEGIN(both, "$and", &parts);
+			BSON_APPEND_DOCUMENT(&parts, "0", filter);
+			BSON_APPEND_DOCUMENT(&parts, "1", state->window->id_filter);
+			bson_append_array_end(both, &parts);
+		}
+		if (filter != NULL && filter != state->filter)
+			bson_destroy(filter);
+		filter = both;
 	}
 	if (state->sent_filter != NULL && state->sent_filter != state->filter)
 		bson_destroy(state->sent_filter);

@@ -12,11 +12,19 @@ CREATE DATABASE mongo_etl_upgrade;
 CREATE EXTENSION mongo_etl VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
 SELECT to_regclass('mongo_etl.load_state') AS load_state;
-ALTER EXTENSION mongo_etl UPDATE;
+ALTER EXTENSION mongo_etl UPDATE TO '1.1';
 SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
 SELECT to_regclass('mongo_etl.load_state') AS load_state,
        relrowsecurity AS row_security
   FROM pg_class WHERE oid = 'mongo_etl.load_state'::regclass;
+SELECT to_regclass('mongo_etl.load_ranges') AS load_ranges;
+-- 1.2: mongo_etl.load gains workers, and its ranges a table
+ALTER EXTENSION mongo_etl UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
+SELECT to_regclass('mongo_etl.load_ranges') AS load_ranges,
+       relrowsecurity AS row_security
+  FROM pg_class WHERE oid = 'mongo_etl.load_ranges'::regclass;
+SELECT pg_get_function_arguments('mongo_etl.load'::regproc) AS load_arguments;
 SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
@@ -39,8 +47,13 @@ INSERT INTO mongo_etl.load_state
   VALUES ('theirs', 'mine', 'f', 1, now(), 10, 1, 1, now());
 INSERT INTO mongo_etl.load_state
   VALUES ('mine', 'theirs', 'f', 1, now(), 10, 1, 1, now());
+INSERT INTO mongo_etl.load_ranges (source, target, range_no)
+  VALUES ('mine', 'mine', 1);
+INSERT INTO mongo_etl.load_ranges (source, target, range_no)
+  VALUES ('theirs', 'theirs', 1);
 RESET ROLE;
 SELECT source, target, next_offset FROM mongo_etl.load_state ORDER BY 1, 2;
+SELECT source, target, range_no FROM mongo_etl.load_ranges ORDER BY 1, 2;
 \c :regress_db
 DROP DATABASE mongo_etl_upgrade;
 DROP ROLE upgrade_loader;

@@ -1,0 +1,622 @@
+/*-------------------------------------------------------------------------
+ *
+ * parallel.c
+ *		  Splitting a source into ranges, and loading the ranges with
+ *		  dynamic background workers: mongo_etl.load(..., workers => N).
+ *
+ * A collection splits into _id ranges, found by walking its _id index in
+ * steps (a sorted find with a skip, each step starting where the last one
+ * ended); a mongodump file splits at document boundaries (dump.c).  The
+ * ranges are recorded in mongo_etl.load_ranges and committed before any
+ * worker starts; a shared queue in dynamic shared memory hands them out,
+ * more ranges than workers so that uneven ranges still finish together.
+ * Each worker is a backend of its own, connected to the caller's database
+ * as the caller's role, with its own MongoDB connection: it loads a range
+ * in a transaction of its own, which also marks the range done, so that a
+ * failure anywhere loses at most the ranges in flight, and resuming loads
+ * the ranges not marked.
+ *
+ * The calling backend only coordinates: it waits on its latch, reports
+ * progress, and on an error in a worker, a cancel or a statement timeout
+ * stops every worker and raises the error.
+ *
+ * IDENTIFICATION
+ *		  parallel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+#include "mongo_etl.h"
+
+#define MAX_LOAD_WORKERS MONGO_MAX_LOAD_WORKERS
+
+/* How often the coordinator looks at its workers when nothing happens */
+#define COORDINATOR_WAIT_MS 100
+
+/* Room kept for each text of a worker's error */
+#define ERROR_TEXT_SIZE 1024
+
+/* What the coordinator and its workers share */
+typedef struct ParallelLoadShared
+{
+	Oid			database;
+	Oid			authenticated_user; /* the session's login role */
+	Oid			current_user;	/* the role that called the procedure */
+	int			sec_context;
+	Oid			source;
+	Oid			target;
+	int			nranges;
+	pg_atomic_uint32 next_range;	/* the next entry of range_no to load */
+	pg_atomic_uint64 worker_rows[MAX_LOAD_WORKERS];
+
+	/* the first error of any worker */
+	slock_t		mutex;
+	bool		failed;
+	int			error_worker;
+	int			sqlerrcode;
+	char		message[ERROR_TEXT_SIZE];
+	char		detail[ERROR_TEXT_SIZE];
+	char		hint[ERROR_TEXT_SIZE];
+	char		context[ERROR_TEXT_SIZE];
+
+	int			range_no[FLEXIBLE_ARRAY_MEMBER];
+} ParallelLoadShared;
+
+/* The coordinator's handles of its workers */
+typedef struct LoadWorkers
+{
+	int			count;
+	BackgroundWorkerHandle *handle[MAX_LOAD_WORKERS];
+} LoadWorkers;
+
+PGDLLEXPORT void mongo_etl_load_worker(Datum main_arg);
+
+static uint64 run_ranges(dsm_segment *seg, ParallelLoadShared *shared,
+						 LoadWorkers *workers, int nworkers,
+						 int64 progress_rows, int *workers_used);
+static int	start_workers(dsm_segment *seg, LoadWorkers *workers,
+						  int wanted);
+static void stop_workers(dsm_segment *seg, Datum arg);
+static uint64 wait_for_workers(ParallelLoadShared *shared,
+							   LoadWorkers *workers, int64 progress_rows);
+static uint64 rows_loaded(ParallelLoadShared *shared);
+static void raise_worker_error(ParallelLoadShared *shared);
+static void record_worker_error(ParallelLoadShared *shared, int worker);
+static char *bound_text(const bson_value_t *value);
+static int	type_bracket(bson_type_t type);
+
+/*
+ * mongo_split_collection
+ *		_id ranges of a collection, as extended JSON filters, about ranges
+ *		of them and at most max_documents documents each (0: no limit); or
+ *		NIL, with a NOTICE saying why, when the collection cannot be split.
+ *
+ *		The bounds b1 < ... < bk are the _ids found every count/ranges
+ *		documents in _id order.  The first range is {_id: {$not: {$gte:
+ *		b1}}}, the others {$gte: bi, $lt: bi+1} and {$gte: bk}: MongoDB
+ *		compares _ids only within a type (numbers together, strings with
+ *		symbols), so every document whose _id is not of the bounds' type, or
+ *		is NaN, falls in the first range, and the ranges together hold each
+ *		document exactly once.  Bounds of two types would leave documents
+ *		out: the collection is then not split.
+ */
+List *
+mongo_split_collection(mongoc_collection_t *collection, int ranges,
+					   int64 max_documents)
+{
+	bson_error_t error;
+	int64		count = mongo_estimated_count(collection, &error);
+	int64		step;
+	List	   *bounds = NIL;
+	List	   *filters = NIL;
+	bson_value_t previous;
+	bool		have_previous = false;
+	int			bracket = -1;
+	ListCell   *lc;
+
+	if (count < 0)
+	{
+		ereport(NOTICE,
+				(errmsg("loading with one worker: the collection's size is unknown"),
+				 errdetail_internal("%s", error.message)));
+		return NIL;
+	}
+	if (max_documents > 0 && count / max_documents + 1 > ranges)
+		ranges = (int) Min(count / max_documents + 1, 100000);
+	step = count / Max(ranges, 1);
+	if (step == 0 || ranges < 2)
+		return list_make1(pstrdup("{}"));
+
+	for (int i = 1; i < ranges; i++)
+	{
+		bson_t		filter = BSON_INITIALIZER;
+		bson_t	   *opts;
+		mongoc_cursor_t *cursor;
+		const bson_t *doc;
+		bson_iter_t iter;
+		bool		found;
+
+		if (have_previous)
+		{
+			bson_t		range;
+
+			BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);
+			BSON_APPEND_VALUE(&range, "$gte", &previous);
+			bson_append_document_end(&filter, &range);
+		}
+		opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}",
+						"projection", "{", "_id", BCON_INT32(1), "}",
+						"skip", BCON_INT64(step), "limit", BCON_INT64(1));
+		cursor = mongoc_collection_find_with_opts(collection, &filter, opts,
+												  NULL);
+		found = mongoc_cursor_next(cursor, &doc);
+		if (!found && mongoc_cursor_error(cursor, &error))
+		{
+			mongoc_cursor_destroy(cursor);
+			bson_destroy(opts);
+			bson_destroy(&filter);
+			mongo_report_error(&error, NULL, NULL, NULL);
+		}
+		if (found && bson_iter_init_find(&iter, doc, "_id"))
+		{
+			const bson_value_t *value = bson_iter_value(&iter);
+
+			if (bracket >= 0 && type_bracket(value->value_type) != bracket)
+				found = false;
+			else
+			{
+				bracket = type_bracket(value->value_type);
+				if (have_previous)
+					bson_value_destroy(&previous);
+				bson_value_copy(value, &previous);
+				have_previous = true;
+				bounds = lappend(bounds, bound_text(value));
+			}
+		}
+		mongoc_cursor_destroy(cursor);
+		bson_destroy(opts);
+		bson_destroy(&filter);
+		if (!found)
+			break;
+	}
+	if (have_previous)
+		bson_value_destroy(&previous);
+
+	if (bounds == NIL)
+		return list_make1(pstrdup("{}"));
+	filters = lappend(filters,
+					  psprintf("{\"_id\": {\"$not\": {\"$gte\": %s}}}",
+							   (char *) linitial(bounds)));
+	foreach(lc, bounds)
+	{
+		if (lnext(bounds, lc) != NULL)
+			filters = lappend(filters,
+							  psprintf("{\"_id\": {\"$gte\": %s, \"$lt\": %s}}",
+									   (char *) lfirst(lc),
+									   (char *) lfirst(lnext(bounds, lc))));
+		else
+			filters = lappend(filters,
+							  psprintf("{\"_id\": {\"$gte\": %s}}",
+									   (char *) lfirst(lc)));
+	}
+	return filters;
+}
+
+/*
+ * type_bracket
+ *		The types MongoDB compares an _id with: numbers with each other,
+ *		strings with symbols, any other type with itself.
+ */
+static int
+type_bracket(bson_type_t type)
+{
+	switch (type)
+	{
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DECIMAL128:
+			return BSON_TYPE_DOUBLE;
+		case BSON_TYPE_SYMBOL:
+			return BSON_TYPE_UTF8;
+		default:
+			return type;
+	}
+}
+
+/*
+ * bound_text
+ *		An _id as canonical extended JSON, which keeps its type exactly.
+ */
+static char *
+bound_text(const bson_value_t *value)
+{
+	bson_t		doc = BSON_INITIALIZER;
+	char	   *json;
+	char	   *result;
+	char	   *start;
+	char	   *end;
+	size_t		length;
+
+	BSON_APPEND_VALUE(&doc, "v", value);
+	json = bson_as_canonical_extended_json(&doc, &length);
+	bson_destroy(&doc);
+	/* { "v" : <value> } -> <value> */
+	start = strchr(json, ':') + 1;
+	while (*start == ' ')
+		start++;
+	end = json + length - 1;	/* the closing brace */
+	while (end > start && end[-1] == ' ')
+		end--;
+	result = pnstrdup(start, end - start);
+	bson_free(json);
+	return result;
+}
+
+/*
+ * mongo_parallel_load
+ *		Load the ranges numbered range_nos of the plan recorded for source
+ *		and target, with up to nworkers background workers; the number of
+ *		rows loaded.  Fewer workers start when max_worker_processes has no
+ *		room for all (a NOTICE says so); when none starts, this backend
+ *		loads the ranges itself, committing each.  The caller is connected
+ *		to SPI, outside a transaction block.
+ */
+uint64
+mongo_parallel_load(Oid source, Oid target, List *range_nos, int nworkers,
+					int64 progress_rows, int *workers_used)
+{
+	int			nranges = list_length(range_nos);
+	Size		size = offsetof(ParallelLoadShared, range_no) +
+		sizeof(int) * nranges;
+	dsm_segment *seg;
+	ParallelLoadShared *shared;
+	LoadWorkers *workers;
+	ListCell   *lc;
+	uint64		rows;
+
+	seg = dsm_create(size, 0);
+	dsm_pin_mapping(seg);
+	shared = dsm_segment_address(seg);
+	memset(shared, 0, size);
+	shared->database = MyDatabaseId;
+	shared->authenticated_user = GetAuthenticatedUserId();
+	GetUserIdAndSecContext(&shared->current_user, &shared->sec_context);
+	shared->source = source;
+	shared->target = target;
+	shared->nranges = nranges;
+	pg_atomic_init_u32(&shared->next_range, 0);
+	for (int i = 0; i < MAX_LOAD_WORKERS; i++)
+		pg_atomic_init_u64(&shared->worker_rows[i], 0);
+	SpinLockInit(&shared->mutex);
+	foreach(lc, range_nos)
+		shared->range_no[foreach_current_index(lc)] = lfirst_int(lc);
+
+	workers = MemoryContextAllocZero(TopMemoryContext, sizeof(LoadWorkers));
+	on_dsm_detach(seg, stop_workers, PointerGetDatum(workers));
+
+	PG_TRY();
+	{
+		rows = run_ranges(seg, shared, workers, nworkers, progress_rows,
+						  workers_used);
+	}
+	PG_CATCH();
+	{
+		/* a cancel, a timeout, an error: no worker goes on */
+		dsm_detach(seg);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	dsm_detach(seg);
+	pfree(workers);
+	return rows;
+}
+
+/*
+ * run_ranges
+ *		Start the workers and wait for them to load every range; or, when
+ *		none can start, load the ranges here.  The rows loaded.
+ */
+static uint64
+run_ranges(dsm_segment *seg, ParallelLoadShared *shared, LoadWorkers *workers,
+		   int nworkers, int64 progress_rows, int *workers_used)
+{
+	int			nranges = shared->nranges;
+	int			wanted = Min(Min(nworkers, nranges), MAX_LOAD_WORKERS);
+	int			started = nworkers > 1 ? start_workers(seg, workers, wanted) : 0;
+	uint64		rows = 0;
+
+	if (nworkers > 1 && started == 0)
+		ereport(NOTICE,
+				(errmsg("no background worker could start: loading the %d ranges in this backend",
+						nranges),
+				 errhint("Raise max_worker_processes, or wait for other background workers to end.")));
+	else if (started < wanted)
+		ereport(NOTICE,
+				(errmsg("started %d of %d workers: max_worker_processes has no room for more",
+						started, wanted)));
+	*workers_used = started;
+	if (started > 0)
+		return wait_for_workers(shared, workers, progress_rows);
+
+	/* this backend alone, a range per transaction */
+	for (int i = 0; i < nranges; i++)
+	{
+		uint64		range_rows = mongo_load_range(shared->source,
+												  shared->target,
+												  shared->range_no[i], NULL);
+
+		SPI_commit();
+#if PG_VERSION_NUM < 150000
+		SPI_start_transaction();
+#endif
+		if (progress_rows > 0 &&
+			(rows + range_rows) / progress_rows > rows / progress_rows)
+			ereport(NOTICE,
+					(errmsg("loaded " UINT64_FORMAT " rows so far",
+							rows + range_rows)));
+		rows += range_rows;
+	}
+	return rows;
+}
+
+/*
+ * start_workers
+ *		Register up to wanted workers; how many were registered.
+ */
+static int
+start_workers(dsm_segment *seg, LoadWorkers *workers, int wanted)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mongo_etl");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mongo_etl_load_worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mongo_etl load worker");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	for (workers->count = 0; workers->count < wanted; workers->count++)
+	{
+		int			number = workers->count;
+
+		snprintf(worker.bgw_name, BGW_MAXLEN, "mongo_etl load worker %d",
+				 number + 1);
+		memcpy(worker.bgw_extra, &number, sizeof(number));
+		if (!RegisterDynamicBackgroundWorker(&worker,
+											 &workers->handle[number]))
+			break;
+	}
+	return workers->count;
+}
+
+/*
+ * stop_workers
+ *		Terminate every worker still running: when the load ends, fails, or
+ *		this backend exits.  Terminating a worker that has ended does
+ *		nothing.
+ */
+static void
+stop_workers(dsm_segment *seg, Datum arg)
+{
+	LoadWorkers *workers = (LoadWorkers *) DatumGetPointer(arg);
+
+	for (int i = 0; i < workers->count; i++)
+		TerminateBackgroundWorker(workers->handle[i]);
+}
+
+/*
+ * wait_for_workers
+ *		Wait until every worker has ended, reporting progress every
+ *		progress_rows rows; raise the first worker's error, if any.  The
+ *		rows loaded.
+ */
+static uint64
+wait_for_workers(ParallelLoadShared *shared, LoadWorkers *workers,
+				 int64 progress_rows)
+{
+	uint64		next_progress = progress_rows;
+
+	for (;;)
+	{
+		int			running = 0;
+		uint64		rows;
+		bool		failed;
+
+		CHECK_FOR_INTERRUPTS();
+		SpinLockAcquire(&shared->mutex);
+		failed = shared->failed;
+		SpinLockRelease(&shared->mutex);
+		if (failed)
+			raise_worker_error(shared);
+
+		for (int i = 0; i < workers->count; i++)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(workers->handle[i], &pid) !=
+				BGWH_STOPPED)
+				running++;
+		}
+		rows = rows_loaded(shared);
+		if (progress_rows > 0 && rows >= next_progress)
+		{
+			ereport(NOTICE,
+					(errmsg("loaded " UINT64_FORMAT " rows so far", rows)));
+			while (next_progress <= rows)
+				next_progress += progress_rows;
+		}
+		if (running == 0)
+			return rows;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 COORDINATOR_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * rows_loaded
+ *		The rows all workers have written so far.
+ */
+static uint64
+rows_loaded(ParallelLoadShared *shared)
+{
+	uint64		rows = 0;
+
+	for (int i = 0; i < MAX_LOAD_WORKERS; i++)
+		rows += pg_atomic_read_u64(&shared->worker_rows[i]);
+	return rows;
+}
+
+/*
+ * raise_worker_error
+ *		Raise a worker's error here, as it was raised there, with the
+ *		worker named in its context.
+ */
+static void
+raise_worker_error(ParallelLoadShared *shared)
+{
+	ereport(ERROR,
+			(errcode(shared->sqlerrcode),
+			 errmsg_internal("%s", shared->message),
+			 shared->detail[0] ? errdetail_internal("%s", shared->detail) : 0,
+			 shared->hint[0] ? errhint("%s", shared->hint) : 0,
+			 shared->context[0] ?
+			 errcontext("%s\nmongo_etl load worker %d", shared->context,
+						shared->error_worker + 1) :
+			 errcontext("mongo_etl load worker %d",
+						shared->error_worker + 1)));
+}
+
+/*
+ * mongo_etl_load_worker
+ *		A background worker's main: connect as the caller, then load ranges
+ *		from the queue, each in a transaction of its own, until none is
+ *		left or another worker failed.
+ */
+void
+mongo_etl_load_worker(Datum main_arg)
+{
+	dsm_segment *seg;
+	ParallelLoadShared *shared;
+	int			worker;
+
+	memcpy(&worker, MyBgworkerEntry->bgw_extra, sizeof(worker));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not map the shared memory of a parallel load")));
+	shared = dsm_segment_address(seg);
+
+	/*
+	 * The session's role logs in (it may, which the caller's current role,
+	 * set by SET ROLE, may not); every check then sees the caller's.
+	 */
+	BackgroundWorkerInitializeConnectionByOid(shared->database,
+											  shared->authenticated_user, 0);
+	SetUserIdAndSecContext(shared->current_user, shared->sec_context);
+
+	for (;;)
+	{
+		uint32		next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
+		bool		failed;
+
+		SpinLockAcquire(&shared->mutex);
+		failed = shared->failed;
+		SpinLockRelease(&shared->mutex);
+		if (next >= (uint32) shared->nranges || failed)
+			break;
+
+		PG_TRY();
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING,
+								   psprintf("mongo_etl.load range %d",
+											shared->range_no[next]));
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			(void) mongo_load_range(shared->source, shared->target,
+									shared->range_no[next],
+									&shared->worker_rows[worker]);
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		PG_CATCH();
+		{
+			record_worker_error(shared, worker);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	dsm_detach(seg);
+}
+
+/*
+ * record_worker_error
+ *		Keep the error being raised for the coordinator, if it is the
+ *		first, and wake the coordinator.
+ */
+static void
+record_worker_error(ParallelLoadShared *shared, int worker)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	ErrorData  *edata = CopyErrorData();
+
+	MemoryContextSwitchTo(oldcxt);
+	SpinLockAcquire(&shared->mutex);
+	if (!shared->failed)
+	{
+		shared->failed = true;
+		shared->error_worker = worker;
+		shared->sqlerrcode = edata->sqlerrcode;
+		strlcpy(shared->message, edata->message ? edata->message : "",
+				ERROR_TEXT_SIZE);
+		strlcpy(shared->detail, edata->detail ? edata->detail : "",
+				ERROR_TEXT_SIZE);
+		strlcpy(shared->hint, edata->hint ? edata->hint : "",
+				ERROR_TEXT_SIZE);
+		strlcpy(shared->context, edata->context ? edata->context : "",
+				ERROR_TEXT_SIZE);
+	}
+	SpinLockRelease(&shared->mutex);
+	FreeErrorData(edata);
+	if (MyBgworkerEntry->bgw_notify_pid != 0)
+	{
+		PGPROC	   *proc = BackendPidGetProc(MyBgworkerEntry->bgw_notify_pid);
+
+		if (proc != NULL)
+			SetLatch(&proc->procLatch);
+	}
+}

@@ -1,0 +1,167 @@
+--
+-- mongo_etl.load(..., workers => N): the source split into ranges that
+-- background workers load at the same time.  NOTICEs whose numbers depend
+-- on timing (how many ranges a failed load left) are kept out of the
+-- output; what is checked is the target's rows and the recorded ranges.
+--
+\getenv mongo_uri MONGO_URI
+\getenv test_dir MONGO_ETL_TEST_DIR
+\set VERBOSITY terse
+CREATE SERVER par_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER par_src;
+SELECT :'test_dir' || '/dump' AS dump_dir \gset
+CREATE SERVER par_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
+CREATE USER MAPPING FOR CURRENT_USER SERVER par_dump;
+CREATE SCHEMA par;
+SET search_path = par;
+-- 20,000 documents with _id 0 to 19,999, on the server and (shuffled) in a file
+CREATE FOREIGN TABLE big (_id int, n int, name text)
+  SERVER par_src OPTIONS (database 'mongo_etl_regress');
+CREATE FOREIGN TABLE big_file (_id int, n int, name text)
+  SERVER par_dump OPTIONS (file 'regress/big.bson');
+CREATE FOREIGN TABLE big_file_gz (_id int, n int, name text)
+  SERVER par_dump OPTIONS (file 'regress/big.bson.gz');
+CREATE FOREIGN TABLE big_no_id (n int, name text)
+  SERVER par_src OPTIONS (database 'mongo_etl_regress', collection 'big');
+CREATE FOREIGN TABLE big_grouped (_id int, n int)
+  SERVER par_src OPTIONS (database 'mongo_etl_regress', collection 'big',
+                          pipeline '[{"$match": {"n": {"$lt": 10}}}]');
+-- what a serial load gives, to compare with
+CREATE TABLE serial (_id int PRIMARY KEY, n int, name text);
+CALL mongo_etl.load('big', 'serial');
+CREATE FUNCTION digest(regclass) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE result text;
+BEGIN
+  EXECUTE format('SELECT count(*) || '' '' || count(DISTINCT _id) || '' '' || sum(n) || '' '' || '
+                 'md5(string_agg(_id || '':'' || n || name, '','' ORDER BY _id)) FROM %s', $1)
+    INTO result;
+  RETURN result;
+END $$;
+
+-- from the server: _id ranges, each a filter MongoDB answers from its _id
+-- index; the last worker's commit leaves no range recorded
+CREATE TABLE par_net (_id int PRIMARY KEY, n int, name text,
+                      loaded_by text DEFAULT current_user);
+CALL mongo_etl.load('big', 'par_net', workers => 2);
+SELECT digest('par_net') = digest('serial') AS same_as_serial;
+SELECT count(*) AS ranges_left FROM mongo_etl.load_ranges;
+-- from the file: byte ranges at document boundaries
+CREATE TABLE par_file (LIKE par_net INCLUDING ALL);
+CALL mongo_etl.load('big_file', 'par_file', workers => 2);
+SELECT digest('par_file') = digest('serial') AS same_as_serial;
+-- batch_rows bounds each range's transaction
+CALL mongo_etl.load('big_file', 'par_file', truncate => true, workers => 2,
+                    batch_rows => 1500, progress_rows => 0);
+SELECT digest('par_file') = digest('serial') AS same_as_serial;
+
+-- a worker's error stops the load and is raised here, with its message;
+-- the ranges committed before stay, each marked done with its rows, and
+-- the failing ones (7 and 8, whose _ids are 15,000 and up) are not;
+-- resuming loads exactly the ranges left
+CREATE TABLE par_fail (_id int PRIMARY KEY, n int CHECK (n < 15000), name text);
+CALL mongo_etl.load('big', 'par_fail', workers => 2);
+SELECT count(*) AS ranges,
+       bool_and(NOT done) FILTER (WHERE range_no >= 7) AS failing_not_done,
+       (SELECT count(*) FROM par_fail) = coalesce(sum(rows_loaded) FILTER (WHERE done), 0) AS rows_match
+  FROM mongo_etl.load_ranges WHERE target = 'par_fail'::regclass;
+SELECT range_no, filter FROM mongo_etl.load_ranges
+ WHERE target = 'par_fail'::regclass ORDER BY range_no;
+ALTER TABLE par_fail DROP CONSTRAINT par_fail_n_check;
+SET client_min_messages = warning;
+CALL mongo_etl.load('big', 'par_fail', resume => true, workers => 2);
+RESET client_min_messages;
+SELECT digest('par_fail') = digest('serial') AS same_as_serial;
+SELECT count(*) AS ranges_left FROM mongo_etl.load_ranges;
+-- the same from the file, rows failing in ranges spread over the file
+CREATE TABLE par_fail_file (_id int PRIMARY KEY, n int CHECK (n < 19990), name text);
+CALL mongo_etl.load('big_file', 'par_fail_file', workers => 2);
+SELECT (SELECT count(*) FROM par_fail_file) =
+       coalesce(sum(rows_loaded) FILTER (WHERE done), 0) AS rows_match,
+       count(*) FILTER (WHERE NOT done) > 0 AS some_left
+  FROM mongo_etl.load_ranges WHERE target = 'par_fail_file'::regclass;
+ALTER TABLE par_fail_file DROP CONSTRAINT par_fail_file_n_check;
+SET client_min_messages = warning;
+CALL mongo_etl.load('big_file', 'par_fail_file', resume => true, workers => 2);
+RESET client_min_messages;
+SELECT digest('par_fail_file') = digest('serial') AS same_as_serial;
+
+-- a statement timeout stops the coordinator and every worker; resuming
+-- finishes the load
+CREATE TABLE par_cancel (LIKE serial);
+SET statement_timeout = '1s';
+CALL mongo_etl.load('big', 'par_cancel', workers => 2);
+RESET statement_timeout;
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                           WHERE backend_type = 'mongo_etl load worker');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT count(*) AS workers_left FROM pg_stat_activity
+ WHERE backend_type = 'mongo_etl load worker';
+SET client_min_messages = warning;
+CALL mongo_etl.load('big', 'par_cancel', resume => true, workers => 2);
+RESET client_min_messages;
+SELECT digest('par_cancel') = digest('serial') AS same_as_serial;
+
+-- workers run as the role that called the procedure: without INSERT on
+-- the target it fails as a serial load does; with it, every row is
+-- written by that role (a column's default says who)
+CREATE ROLE par_loader;
+GRANT USAGE ON SCHEMA par, mongo_etl TO par_loader;
+GRANT SELECT ON big, big_file TO par_loader;
+CREATE USER MAPPING FOR par_loader SERVER par_src;
+CREATE USER MAPPING FOR par_loader SERVER par_dump;
+CREATE TABLE par_role (LIKE par_net INCLUDING ALL);
+SET ROLE par_loader;
+CALL mongo_etl.load('big', 'par_role');
+CALL mongo_etl.load('big', 'par_role', workers => 2);
+RESET ROLE;
+GRANT INSERT ON par_role TO par_loader;
+SET ROLE par_loader;
+CALL mongo_etl.load('big_file', 'par_role', workers => 2);
+RESET ROLE;
+SELECT loaded_by, count(*) FROM par_role GROUP BY 1;
+-- row-level security on the target refuses rows the role may not add, in
+-- the workers as in a serial load
+CREATE TABLE par_rls (_id int, n int, name text);
+ALTER TABLE par_rls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY below_100 ON par_rls FOR INSERT WITH CHECK (n < 100);
+GRANT INSERT, SELECT ON par_rls TO par_loader;
+SET ROLE par_loader;
+CALL mongo_etl.load('big_file', 'par_rls');
+CALL mongo_etl.load('big_file', 'par_rls', workers => 2);
+RESET ROLE;
+SELECT count(*) FROM par_rls;
+
+-- sources that do not split load with one worker, and say why
+CREATE TABLE par_one (_id int, n int, name text);
+CALL mongo_etl.load('big_file_gz', 'par_one', workers => 2);
+CREATE TABLE par_grouped (_id int, n int);
+CALL mongo_etl.load('big_grouped', 'par_grouped', workers => 2);
+CREATE TABLE par_one_no_id (n int, name text);
+CALL mongo_etl.load('big_no_id', 'par_one_no_id', workers => 2);
+SELECT (SELECT count(*) FROM par_one_no_id), (SELECT count(*) FROM par_grouped);
+CREATE FUNCTION par_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NULL; END $$;
+CREATE TRIGGER once AFTER INSERT ON par_one
+  FOR EACH STATEMENT EXECUTE FUNCTION par_note();
+CALL mongo_etl.load('big_file', 'par_one', truncate => true, workers => 2);
+SELECT count(*) FROM par_one;
+
+-- refused: in a transaction block, and a number of workers out of range
+BEGIN;
+CALL mongo_etl.load('big_file', 'par_one', workers => 2);
+ROLLBACK;
+CALL mongo_etl.load('big_file', 'par_one', workers => 0);
+CALL mongo_etl.load('big_file', 'par_one', workers => 65);
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA par CASCADE;
+DROP SERVER par_src CASCADE;
+DROP SERVER par_dump CASCADE;
+DROP OWNED BY par_loader;
+DROP ROLE par_loader;
