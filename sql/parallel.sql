@@ -124,6 +124,12 @@ SET ROLE par_loader;
 CALL mongo_etl.load('big_file', 'par_role', workers => 2);
 RESET ROLE;
 SELECT loaded_by, count(*) FROM par_role GROUP BY 1;
+-- (and with one worker: the default, of type name, is cast to text)
+TRUNCATE par_role;
+SET ROLE par_loader;
+CALL mongo_etl.load('big_file', 'par_role');
+RESET ROLE;
+SELECT loaded_by, count(*) FROM par_role GROUP BY 1;
 -- row-level security on the target refuses rows the role may not add, in
 -- the workers as in a serial load
 CREATE TABLE par_rls (_id int, n int, name text);

@@ -14,6 +14,7 @@ line per case; exits non-zero on the first failure.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -350,8 +351,144 @@ def main():
         for k in range(8))
     check("8 sessions scanning and loading at once", right,
           f"{time.monotonic() - started:.1f} s")
+
+    parallel_load_killed(total)
+    parallel_load_without_room(total)
     server.stop()
     subprocess.run(["dropdb", "mongo_etl_faults"], check=True)
+
+
+def load_workers(cur):
+    cur.execute("SELECT pid FROM pg_stat_activity "
+                "WHERE backend_type = 'mongo_etl load worker' ORDER BY pid")
+    return [row[0] for row in cur.fetchall()]
+
+
+def wait_for_workers(cur, wanted, seconds=20):
+    """Wait until exactly wanted load workers run (or seconds pass)."""
+    deadline = time.monotonic() + seconds
+    while len(load_workers(cur)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return load_workers(cur)
+
+
+def call_in_thread(query, outcome):
+    """Run query in a session of its own, in a thread; outcome gets the
+    session's pid, its SQLSTATE (None: no error) and its NOTICEs."""
+    def run():
+        c = connect()
+        q = c.cursor()
+        q.execute("SELECT pg_backend_pid()")
+        outcome["pid"] = q.fetchone()[0]
+        try:
+            q.execute(query)
+            outcome["state"] = None
+        except psycopg2.Error as e:
+            outcome["state"] = e.pgcode or "connection lost"
+        outcome["notices"] = list(c.notices)
+        try:
+            c.close()
+        except psycopg2.Error:
+            pass
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def parallel_load_killed(total):
+    """A parallel load from the server: one worker terminated mid-load,
+    then the coordinator; every worker is gone, and resuming gives the
+    target exactly the source's rows."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("DROP TABLE IF EXISTS par; "
+                "CREATE TABLE par (_id int PRIMARY KEY, n int)")
+    outcome = {}
+    thread = call_in_thread("CALL mongo_etl.load('big', 'par', workers => 2)",
+                            outcome)
+    workers = wait_for_workers(cur, 2)
+    time.sleep(0.5)
+    cur.execute("SELECT pg_terminate_backend(%s)", (workers[0],))
+    time.sleep(1.0)
+    cur.execute("SELECT pg_terminate_backend(%s)", (outcome["pid"],))
+    thread.join()
+    left = wait_for_workers(cur, 0)
+    cur.execute("SELECT count(*), count(*) FILTER (WHERE done) "
+                "FROM mongo_etl.load_ranges WHERE target = 'par'::regclass")
+    ranges, done = cur.fetchone()
+    cur.execute("SELECT count(*) FROM par")
+    loaded = cur.fetchone()[0]
+    check("parallel load: a worker, then the coordinator, terminated",
+          len(workers) == 2 and outcome["state"] is not None and not left
+          and 0 < ranges and done < ranges,
+          f"coordinator: {outcome['state']}; {done} of {ranges} ranges done, "
+          f"{loaded} rows; workers left {left}")
+    cur.execute("CALL mongo_etl.load('big', 'par', resume => true, workers => 2)")
+    cur.execute("SELECT count(*), count(DISTINCT _id), sum(n) FROM par")
+    rows = cur.fetchone()
+    cur.execute("SELECT count(*) FROM mongo_etl.load_ranges")
+    check("parallel load resumed after the kills",
+          rows == (DOCUMENTS, DOCUMENTS, total) and cur.fetchone()[0] == 0,
+          f"count, distinct _id, sum: {rows}")
+    cur.execute("DROP TABLE par")
+    conn.close()
+
+
+def parallel_load_without_room(total):
+    """A parallel load asking for more workers than max_worker_processes
+    has room for gets fewer; one that finds no room at all loads in its
+    own backend.  The first load's workers are kept busy by a trigger."""
+    conn = connect()
+    cur = conn.cursor()
+    dump_dir = os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "dump")
+    cur.execute(f"""
+        DROP SERVER IF EXISTS files CASCADE;
+        CREATE SERVER files FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (dump_dir '{dump_dir}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER files;
+        CREATE FOREIGN TABLE big_file (_id int, n int) SERVER files
+          OPTIONS (file 'regress/big.bson');
+        DROP TABLE IF EXISTS slow, quick;
+        CREATE TABLE slow (_id int PRIMARY KEY, n int);
+        CREATE TABLE quick (_id int PRIMARY KEY, n int);
+        CREATE FUNCTION slowly() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN PERFORM pg_sleep(0.004); RETURN NULL; END $$;
+        CREATE TRIGGER slowly AFTER INSERT ON slow
+          FOR EACH ROW EXECUTE FUNCTION slowly();""")
+    busy = {}
+    thread = call_in_thread(
+        "CALL mongo_etl.load('big_file', 'slow', workers => 16, "
+        "progress_rows => 0)", busy)
+    deadline = time.monotonic() + 20
+    running = []
+    while time.monotonic() < deadline:
+        running = load_workers(cur)
+        cur.execute("SELECT count(*) FROM pg_stat_activity "
+                    "WHERE backend_type = 'mongo_etl load worker' "
+                    "AND state = 'active'")
+        if running and cur.fetchone()[0] == len(running):
+            break
+        time.sleep(0.05)
+    cur.execute("CALL mongo_etl.load('big_file', 'quick', workers => 2)")
+    notices = "".join(conn.notices)
+    cur.execute("SELECT count(*), count(DISTINCT _id), sum(n) FROM quick")
+    quick = cur.fetchone()
+    thread.join()
+    cur.execute("SELECT count(*), count(DISTINCT _id), sum(n) FROM slow")
+    slow = cur.fetchone()
+    started = re.search(r"started (\d+) of 16 workers",
+                        "".join(busy.get("notices", [])))
+    check("parallel load with fewer workers than asked for",
+          busy.get("state") is None and slow == (DOCUMENTS, DOCUMENTS, total)
+          and started is not None and 0 < int(started.group(1)) < 16,
+          f"{started.group(1) if started else 'no NOTICE of'} workers "
+          f"started; rows {slow}")
+    check("parallel load with no worker: loaded by the calling backend",
+          "no background worker could start" in notices
+          and quick == (DOCUMENTS, DOCUMENTS, total), f"rows {quick}")
+    cur.execute("DROP TABLE slow, quick; DROP FUNCTION slowly(); "
+                "DROP SERVER files CASCADE")
+    conn.close()
 
 
 if __name__ == "__main__":
