@@ -196,6 +196,20 @@ def cpu_ns(pid):
     return total
 
 
+def reaped_children_ns(pid):
+    """Nanoseconds of CPU of the children pid has waited for (cutime and
+    cstime): for the postmaster, that of background workers that ended."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[13]) + int(fields[14])
+    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def status_kb(pid, field):
     """A memory figure of /proc/<pid>/status, in kB."""
     with open(f"/proc/{pid}/status") as f:
@@ -266,12 +280,16 @@ class Bench:
             cur.execute(settings)
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
+        # a parallel load's workers are the postmaster's children: their
+        # CPU is the postmaster's reaped children's
+        postmaster = parent_pid(pid)
         server0 = cpu_ns(server_pid) if server_pid else 0
+        workers0 = reaped_children_ns(postmaster)
         cpu0 = cpu_ns(pid)
         t0 = time.perf_counter()
         cur.execute(statement)
         wall = time.perf_counter() - t0
-        cpu = cpu_ns(pid) - cpu0
+        cpu = cpu_ns(pid) - cpu0 + reaped_children_ns(postmaster) - workers0
         server = cpu_ns(server_pid) - server0 if server_pid else None
         hwm = status_kb(pid, "VmHWM")
         shmem = status_kb(pid, "RssShmem")
@@ -450,6 +468,9 @@ def run(b, args, shapes):
                 b.measure(f"{sh}/load_dump/{t}",
                           f"CALL mongo_etl.load('{sh}_file', '{table}')",
                           setup=reset)
+                b.measure(f"{sh}/load_dump_w2/{t}",
+                          f"CALL mongo_etl.load('{sh}_file', '{table}', "
+                          "workers => 2)", setup=reset)
             table = f"{sh}_target"
             reset = f"TRUNCATE {table}; CHECKPOINT"
             # committing every tenth of the file: each batch reads on from
@@ -466,6 +487,9 @@ def run(b, args, shapes):
             b.measure(f"{sh}/load_net/target",
                       f"CALL mongo_etl.load('{sh}_net', '{table}')",
                       setup=reset, server_pid=pid)
+            b.measure(f"{sh}/load_net_w2/target",
+                      f"CALL mongo_etl.load('{sh}_net', '{table}', "
+                      "workers => 2)", setup=reset, server_pid=pid)
             # the same without read ahead: each getMore sent only once the
             # batch before it is converted
             b.measure(f"{sh}/load_net_serial/target",
@@ -632,7 +656,7 @@ def write_results(args, b, shapes, profiles):
               "| client CPU µs/row | replay server CPU µs/row "
               "| backend VmHWM MiB (shared buffers) | client peak RSS MiB |\n"
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-    targets, earlier, sections = [], [], []
+    targets, earlier, sections, parallel = [], [], [], []
     for s in shapes:
         sh = s.name
         k = lambda key: f"{sh}/{key}"
@@ -665,6 +689,30 @@ def write_results(args, b, shapes, profiles):
             f" (no index {load_copy:.2f}, primary key {load_copy_pk:.2f})"))
         ahead_load = ratio(k("load_net/target"), k("load_net_serial/target"))
         ahead_read = ratio(k("read_net"), k("read_net_serial"))
+        w2 = [ratio(k(f"load_dump_w2/{t}"), k(f"load_dump/{t}"))
+              for t in ("target", "target_pk")]
+        w2_copy = [ratio(k(f"load_dump_w2/{t}"), k(f"copy_binary/{t}"))
+                   for t in ("target", "target_pk")]
+        parallel.append(verdict(
+            max(w2), 0.6,
+            f"{sh}: `mongo_etl.load(..., workers => 2)` over `workers => 1`, "
+            "from the dump file, wall time, the worse of no index and "
+            "primary key", f" (no index {w2[0]:.2f}, primary key "
+            f"{w2[1]:.2f})"))
+        parallel.append(verdict(
+            max(w2_copy), 0.6,
+            f"{sh}: `mongo_etl.load(..., workers => 2)` over COPY BINARY of "
+            "the same rows, wall time, the worse of no index and primary key",
+            f" (no index {w2_copy[0]:.2f}, primary key {w2_copy[1]:.2f})"))
+        w2_net = ratio(k("load_net_w2/target"), k("load_net/target"))
+        parallel.append(
+            f"- {sh}: from the replay server, `workers => 2` over `workers "
+            f"=> 1`, wall time: **{w2_net:.2f}** (no target); backend CPU "
+            "per row, coordinator and workers: "
+            f"{m(k('load_net_w2/target'), 'backend_cpu') * 1e6 / n:.2f} µs "
+            f"against {m(k('load_net/target'), 'backend_cpu') * 1e6 / n:.2f}"
+            " µs.")
+
         def wait(key):
             return m(k(key), "wall") - m(k(key), "backend_cpu")
         targets.append(
@@ -729,11 +777,11 @@ Target table: `{" ".join(s.columns.split())}`; foreign table:
 
 From the dump file ({n:,} rows, single backend):
 
-{header}{row("1. COPY FROM binary file", k("copy_binary/target"), s)}{row("2. INSERT … SELECT from the dump file", k("insert_dump/target"), s)}{row("5. CALL mongo_etl.load from the dump file", k("load_dump/target"), s)}{row(f"5b. the same, batch_rows => {max(n // 10, 1):,}", k("load_dump_batched/target"), s)}{row("1. COPY FROM binary file, with PK", k("copy_binary/target_pk"), s)}{row("2. INSERT … SELECT from the dump file, with PK", k("insert_dump/target_pk"), s)}{row("5. CALL mongo_etl.load from the dump file, with PK", k("load_dump/target_pk"), s)}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_dump"), s)}{row("read alone, no column converted (SELECT count(*))", k("read_dump_nothing"), s)}
+{header}{row("1. COPY FROM binary file", k("copy_binary/target"), s)}{row("2. INSERT … SELECT from the dump file", k("insert_dump/target"), s)}{row("5. CALL mongo_etl.load from the dump file", k("load_dump/target"), s)}{row("5w. the same, workers => 2", k("load_dump_w2/target"), s)}{row(f"5b. the same, batch_rows => {max(n // 10, 1):,}", k("load_dump_batched/target"), s)}{row("1. COPY FROM binary file, with PK", k("copy_binary/target_pk"), s)}{row("2. INSERT … SELECT from the dump file, with PK", k("insert_dump/target_pk"), s)}{row("5. CALL mongo_etl.load from the dump file, with PK", k("load_dump/target_pk"), s)}{row("5w. the same, workers => 2, with PK", k("load_dump_w2/target_pk"), s)}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_dump"), s)}{row("read alone, no column converted (SELECT count(*))", k("read_dump_nothing"), s)}
 From the replay server ({n:,} rows; the clients use 2 workers, each
 reading one `_id` range):
 
-{header}{row("3. INSERT … SELECT from the replay server", k("insert_net/target"), s)}{row("5. CALL mongo_etl.load from the replay server", k("load_net/target"), s)}{row("5. the same, read ahead off", k("load_net_serial/target"), s)}{row("4. C client (libmongoc, libpq), 2 workers, INSERT ×100", k("client_insert/target"), s)}{row("4-best. C client, 2 workers, binary COPY ×10,000", k("client_copy/target"), s)}{rust}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_net"), s)}{row("read and convert alone, read ahead off", k("read_net_serial"), s)}
+{header}{row("3. INSERT … SELECT from the replay server", k("insert_net/target"), s)}{row("5. CALL mongo_etl.load from the replay server", k("load_net/target"), s)}{row("5. the same, read ahead off", k("load_net_serial/target"), s)}{row("5w. CALL mongo_etl.load from the replay server, workers => 2", k("load_net_w2/target"), s)}{row("4. C client (libmongoc, libpq), 2 workers, INSERT ×100", k("client_insert/target"), s)}{row("4-best. C client, 2 workers, binary COPY ×10,000", k("client_copy/target"), s)}{rust}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_net"), s)}{row("read and convert alone, read ahead off", k("read_net_serial"), s)}
 {check_text}.
 """)
 
@@ -803,6 +851,24 @@ two backends'); client CPU is the client process's own.
 ## Against the targets
 
 {chr(10).join(targets)}
+
+Parallel load (`workers => 2` on this 2-core machine), on every shape:
+
+{chr(10).join(parallel)}
+
+Backend CPU of a parallel load is the calling backend's and its workers'
+(the postmaster's reaped children's CPU over the statement, which would
+also count an autovacuum worker ending meanwhile). How it grows with
+cores: each worker converts and inserts on its own core, so the wall time
+is the serial CPU per row times the rows, divided by the workers, plus
+what does not divide: the split (reading the file's length prefixes, or a
+sorted skip per range on the server), starting the workers, and what the
+workers contend for in the target (relation extension, WAL insertion, and
+index pages with a primary key). On 2 cores the other core also runs the
+replay server and the coordinator, so *N* workers on *N* cores should do
+better than the 2-worker figure divided by *N*/2 only until contention on
+the one target table dominates; beyond 2 cores it could not be measured
+here.
 
 Earlier targets, on every shape:
 

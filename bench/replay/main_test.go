@@ -231,6 +231,16 @@ func TestFilterSpans(t *testing.T) {
 			bd.raw(tMinKey, "$gt", nil)
 			bd.raw(tMaxKey, "$lt", nil)
 		}), 0, 250},
+		{"not ObjectIds from 5: everything below", filterDoc(func(bd *builder) {
+			bd.doc("_id")
+			bd.doc("$not")
+			bd.raw(tObjectID, "$gte", oid(5).v)
+		}), 0, 205},
+		{"not numbers below 10: everything above", filterDoc(func(bd *builder) {
+			bd.doc("_id")
+			bd.doc("$not")
+			bd.raw(tInt32, "$lt", i32(10).v)
+		}), 10, 250},
 		{"empty range", filterDoc(func(bd *builder) {
 			bd.doc("_id")
 			bd.raw(tInt32, "$gte", i32(40).v)
@@ -252,6 +262,13 @@ func TestFilterSpans(t *testing.T) {
 		filterDoc(func(bd *builder) {
 			bd.doc("_id")
 			bd.array("$in")
+		}),
+		// the numbers from 10 up are the middle of the _ids: their
+		// complement is two runs
+		filterDoc(func(bd *builder) {
+			bd.doc("_id")
+			bd.doc("$not")
+			bd.raw(tInt32, "$gte", i32(10).v)
 		}),
 	} {
 		if _, err := s.filterSpan(f); err == nil {

@@ -155,6 +155,7 @@ func badValue(format string, args ...any) *cmdError {
 }
 
 // filterSpan evaluates a filter: {} ; {_id: v} ; {_id: {$gte|$gt|$lt|$lte|$eq: v, ...}} ;
+// {_id: {$not: {...}}} where its complement is one run of _ids ;
 // {$and: [filters]} ; several top-level conditions on _id.
 func (s *store) filterSpan(filter []byte) (span, error) {
 	sp := span{all: true, lo: 0, hi: s.count()}
@@ -256,6 +257,25 @@ func (s *store) idOperator(op string, v elem) (span, error) {
 	case "$eq":
 		lo = max(lo, s.lowerBound(v.typ, v.value, false))
 		hi = min(hi, s.lowerBound(v.typ, v.value, true))
+	case "$not":
+		// the complement of a condition, served where it is one run of
+		// positions (mongo_etl's parallel load asks {$not: {$gte: b}})
+		if v.typ != tDocument {
+			return span{}, badValue("$not needs a document")
+		}
+		inner, err := s.idCondition(elem{key: []byte("_id"), typ: tDocument, value: v.value})
+		if err != nil {
+			return span{}, err
+		}
+		switch {
+		case inner.all:
+			return span{lo: 0, hi: 0}, nil
+		case inner.lo == 0:
+			return span{lo: inner.hi, hi: s.count()}, nil
+		case inner.hi == s.count():
+			return span{lo: 0, hi: inner.lo}, nil
+		}
+		return span{}, badValue("unsupported $not: its complement is not one range of _id")
 	default:
 		return span{}, badValue("unsupported operator %s on _id", op)
 	}
