@@ -322,6 +322,7 @@ mongo_parallel_load(Oid source, Oid target, List *range_nos, int nworkers,
 	{
 		/* a cancel, a timeout, an error: no worker goes on */
 		dsm_detach(seg);
+		pfree(workers);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -693,12 +693,16 @@ def write_results(args, b, shapes, profiles):
               for t in ("target", "target_pk")]
         w2_copy = [ratio(k(f"load_dump_w2/{t}"), k(f"copy_binary/{t}"))
                    for t in ("target", "target_pk")]
+        cpu_w1 = m(k("load_dump/target"), "backend_cpu") * 1e6 / n
+        cpu_w2 = m(k("load_dump_w2/target"), "backend_cpu") * 1e6 / n
         parallel.append(verdict(
             max(w2), 0.6,
             f"{sh}: `mongo_etl.load(..., workers => 2)` over `workers => 1`, "
             "from the dump file, wall time, the worse of no index and "
             "primary key", f" (no index {w2[0]:.2f}, primary key "
-            f"{w2[1]:.2f})"))
+            f"{w2[1]:.2f}; CPU per row, no index, coordinator and workers "
+            f"{cpu_w2:.2f} µs against {cpu_w1:.2f} µs with one: what two "
+            "cores cannot divide)"))
         parallel.append(verdict(
             max(w2_copy), 0.6,
             f"{sh}: `mongo_etl.load(..., workers => 2)` over COPY BINARY of "

@@ -142,6 +142,16 @@ CALL mongo_etl.load('big_file', 'par_rls', workers => 2);
 RESET ROLE;
 SELECT count(*) FROM par_rls;
 
+-- a partitioned target: each range goes in by INSERT ... SELECT, rows
+-- routed to their partitions
+CREATE TABLE par_parts (_id int, n int, name text) PARTITION BY RANGE (_id);
+CREATE TABLE par_parts_low PARTITION OF par_parts FOR VALUES FROM (0) TO (10000);
+CREATE TABLE par_parts_high PARTITION OF par_parts FOR VALUES FROM (10000) TO (20000);
+CALL mongo_etl.load('big_file', 'par_parts', workers => 2);
+SELECT digest('par_parts') = digest('serial') AS same_as_serial,
+       (SELECT count(*) FROM par_parts_low) AS low,
+       (SELECT count(*) FROM par_parts_high) AS high;
+
 -- sources that do not split load with one worker, and say why
 CREATE TABLE par_one (_id int, n int, name text);
 CALL mongo_etl.load('big_file_gz', 'par_one', workers => 2);
