@@ -874,6 +874,18 @@ better than the 2-worker figure divided by *N*/2 only until contention on
 the one target table dominates; beyond 2 cores it could not be measured
 here.
 
+Where the rest goes, from `perf record -a` of a load of the flat shape
+with one worker and with two (on this 2-core machine): the split, done
+before the workers start, is 3% of the samples (`mongo_dump_split` and
+its reads of the whole file); page faults grow from 1% to 5% (each new
+worker process touches shared buffers and builds its caches anew); and
+PostgreSQL 15 extends the target one page at a time, writing each new page
+under the relation's extension lock (`RelationGetBufferForTuple`, 14–16%
+of the samples in both), which two workers inserting into one table take
+in turn. Their CPU per row above is higher than one worker's by that
+much; the wall time is further from half because they also wait for each
+other on that lock, which a CPU profile does not show.
+
 Earlier targets, on every shape:
 
 {chr(10).join(earlier)}

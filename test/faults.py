@@ -352,6 +352,7 @@ def main():
     check("8 sessions scanning and loading at once", right,
           f"{time.monotonic() - started:.1f} s")
 
+    parallel_load_error()
     parallel_load_killed(total)
     parallel_load_without_room(total)
     server.stop()
@@ -434,6 +435,27 @@ def parallel_load_killed(total):
     conn.close()
 
 
+def parallel_load_error():
+    """A worker's error reaches the caller with its SQLSTATE, message and
+    context, which names the worker."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("DROP TABLE IF EXISTS par_check; CREATE TABLE par_check "
+                "(_id int, n int CHECK (n < 15000))")
+    try:
+        cur.execute("CALL mongo_etl.load('big', 'par_check', workers => 2)")
+        state, message, context = None, "", ""
+    except psycopg2.Error as e:
+        state, message, context = e.pgcode, e.diag.message_primary or "", \
+            e.diag.context or ""
+    check("parallel load: a worker's error raised by the caller",
+          state == "23514" and "violates check constraint" in message
+          and "mongo_etl load worker" in context,
+          f"SQLSTATE {state}: {message}; context {context!r}")
+    cur.execute("DROP TABLE par_check")
+    conn.close()
+
+
 def parallel_load_without_room(total):
     """A parallel load asking for more workers than max_worker_processes
     has room for gets fewer; one that finds no room at all loads in its
@@ -469,6 +491,13 @@ def parallel_load_without_room(total):
         if running and cur.fetchone()[0] == len(running):
             break
         time.sleep(0.05)
+    cur.execute("SELECT count(*) FROM pg_stat_progress_copy p "
+                "JOIN pg_stat_activity a USING (pid) "
+                "WHERE a.backend_type = 'mongo_etl load worker' "
+                "AND p.command = 'COPY FROM'")
+    progress_rows = cur.fetchone()[0]
+    check("parallel load workers in pg_stat_progress_copy",
+          progress_rows > 0, f"{progress_rows} of {len(running)} workers")
     cur.execute("CALL mongo_etl.load('big_file', 'quick', workers => 2)")
     notices = "".join(conn.notices)
     cur.execute("SELECT count(*), count(DISTINCT _id), sum(n) FROM quick")
