@@ -501,16 +501,17 @@ rows_loaded(ParallelLoadShared *shared)
 static void
 raise_worker_error(ParallelLoadShared *shared)
 {
+	char	   *context = psprintf("%s%smongo_etl load worker %d",
+								   shared->context,
+								   shared->context[0] ? "\n" : "",
+								   shared->error_worker + 1);
+
 	ereport(ERROR,
 			(errcode(shared->sqlerrcode),
 			 errmsg_internal("%s", shared->message),
 			 shared->detail[0] ? errdetail_internal("%s", shared->detail) : 0,
 			 shared->hint[0] ? errhint("%s", shared->hint) : 0,
-			 shared->context[0] ?
-			 errcontext("%s\nmongo_etl load worker %d", shared->context,
-						shared->error_worker + 1) :
-			 errcontext("mongo_etl load worker %d",
-						shared->error_worker + 1)));
+			 errcontext("%s", context)));
 }
 
 /*
