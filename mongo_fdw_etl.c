@@ -21,7 +21,12 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "catalog/pg_aggregate.h"
@@ -149,7 +154,31 @@ typedef struct MongoRelationInfo
 	double		rows;			/* documents, as the server estimates */
 	bool		bytewise_strings;	/* the server compares strings by their
 									 * bytes (no default collation) */
+	bool		splittable;		/* a parallel scan can cut it into ranges */
+	double		bytes;			/* its BSON, as far as known (for workers) */
 } MongoRelationInfo;
+
+/*
+ * Bytes of a document assumed for a collection when choosing how many
+ * workers scan it: about the size of a typical document of a few fields.
+ */
+#define MONGO_ASSUMED_DOCUMENT_BYTES 256
+
+/* Bytes read from a dump file's start to estimate its documents */
+#define MONGO_SAMPLED_BYTES (64 * 1024)
+
+/*
+ * What the participants of a parallel scan share: a queue of ranges, each
+ * a part of a dump file or an _id filter, which they claim one at a time.
+ */
+typedef struct MongoParallelScan
+{
+	pg_atomic_uint32 next_range;	/* the next range to claim */
+	int			nranges;
+	bool		file;			/* ranges of a file, else _id filters */
+	/* nranges MongoFileRanges, or nranges offsets of NUL-ended filters */
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} MongoParallelScan;
 
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
@@ -201,6 +230,11 @@ typedef struct MongoScanState
 	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
 	uint64		bytes;			/* their total BSON size */
 	uint64		round_trips;	/* commands sent: find, getMore, ... */
+	MongoParallelScan *parallel;	/* a parallel scan's queue, or NULL */
+	List	   *planned_ranges; /* the leader's ranges, until in the queue */
+	bool		in_range;		/* reading a range claimed from the queue */
+	MongoScanWindow range_window;	/* the range being read */
+	bson_t	   *range_filter;	/* its _id filter, for a collection */
 	bool		read_ahead_checked; /* the cursor was looked at for that */
 	int64		read_ahead_cursor;	/* the cursor named to prefetch.c, or 0 */
 	uint64		batches_read_ahead; /* getMores answered by early replies */
@@ -247,6 +281,25 @@ static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel,
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
+static bool read_document(MongoScanState *state, const bson_t **document);
+static bool claim_range(MongoScanState *state);
+static void estimate_file(const char *path, MongoRelationInfo *fpinfo);
+static void add_parallel_path(PlannerInfo *root, RelOptInfo *baserel,
+							  Oid foreigntableid, Cost startup_cost,
+							  Cost total_cost);
+static bool mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+										   RangeTblEntry *rte);
+static Size mongoEstimateDSMForeignScan(ForeignScanState *node,
+										ParallelContext *pcxt);
+static void mongoInitializeDSMForeignScan(ForeignScanState *node,
+										  ParallelContext *pcxt,
+										  void *coordinate);
+static void mongoReInitializeDSMForeignScan(ForeignScanState *node,
+											ParallelContext *pcxt,
+											void *coordinate);
+static void mongoInitializeWorkerForeignScan(ForeignScanState *node,
+											 shm_toc *toc,
+											 void *coordinate);
 static void open_cursor(MongoScanState *state);
 static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
@@ -327,6 +380,11 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = mongoExplainForeignScan;
 	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
 	routine->ImportForeignSchema = mongoImportForeignSchema;
+	routine->IsForeignScanParallelSafe = mongoIsForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = mongoEstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = mongoInitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = mongoReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = mongoInitializeWorkerForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -360,8 +418,25 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	}
 
 	fpinfo->rows = MONGO_DEFAULT_ROWS;
-	if (fpinfo->from_server)
-		ask_server(baserel, foreigntableid, fpinfo);
+	{
+		ForeignTable *table = GetForeignTable(foreigntableid);
+		MongoTableOptions options;
+
+		mongo_get_table_options(table, GetForeignServer(table->serverid),
+								&options);
+		if (fpinfo->from_server)
+		{
+			ask_server(baserel, foreigntableid, fpinfo);
+			fpinfo->bytes = fpinfo->rows * MONGO_ASSUMED_DOCUMENT_BYTES;
+			fpinfo->splittable = options.pipeline == NULL &&
+				get_attnum(foreigntableid, "_id") != InvalidAttrNumber;
+		}
+		else if (options.dump_file != NULL &&
+				 !(strlen(options.dump_file) > 3 &&
+				   strcmp(options.dump_file + strlen(options.dump_file) - 3,
+						  ".gz") == 0))
+			estimate_file(options.dump_file, fpinfo);
+	}
 
 	/* ANALYZE is not supported, so tuples is unknown here */
 	if (baserel->tuples <= 0)
@@ -670,6 +745,8 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL,	/* no fdw_restrictinfo */
 #endif
 									 NIL)); /* no fdw_private */
+	add_parallel_path(root, baserel, foreigntableid, startup_cost,
+					  total_cost);
 
 	if (!mongo_pushdown || root->query_pathkeys == NIL ||
 		!((MongoRelationInfo *) baserel->fdw_private)->from_server)
@@ -1160,6 +1237,73 @@ add_time_since(instr_time *total, instr_time start)
 static bool
 next_document(MongoScanState *state, const bson_t **document)
 {
+	for (;;)
+	{
+		if (state->parallel != NULL && !state->in_range &&
+			!claim_range(state))
+			return false;
+		if (read_document(state, document))
+			return true;
+		if (state->parallel == NULL)
+			return false;
+		/* that range is read: the next from the queue */
+		state->in_range = false;
+	}
+}
+
+/*
+ * claim_range
+ *		Take the next range from a parallel scan's queue and make the scan
+ *		read it; false when the queue is empty.
+ */
+static bool
+claim_range(MongoScanState *state)
+{
+	MongoParallelScan *shared = state->parallel;
+	uint32		next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
+
+	if (next >= (uint32) shared->nranges)
+	{
+		/* (stays past the end: later calls find it empty too) */
+		return false;
+	}
+	close_cursor(state);
+	if (state->range_filter != NULL)
+		bson_destroy(state->range_filter);
+	state->range_filter = NULL;
+	memset(&state->range_window, 0, sizeof(MongoScanWindow));
+	if (shared->file)
+	{
+		MongoFileRange *range = (MongoFileRange *) shared->data + next;
+
+		state->range_window.start_offset = range->start_offset;
+		state->range_window.max_documents = range->documents;
+	}
+	else
+	{
+		uint32	   *offsets = (uint32 *) shared->data;
+		const char *json = shared->data + offsets[next];
+		bson_error_t error;
+
+		state->range_filter = bson_new_from_json((const uint8_t *) json, -1,
+												 &error);
+		if (state->range_filter == NULL)
+			elog(ERROR, "invalid range filter of a parallel scan: %s",
+				 error.message);
+		state->range_window.id_filter = state->range_filter;
+	}
+	state->window = &state->range_window;
+	state->in_range = true;
+	return true;
+}
+
+/*
+ * read_document
+ *		The next document of the scan, or of the range it reads.
+ */
+static bool
+read_document(MongoScanState *state, const bson_t **document)
+{
 	bson_error_t error;
 	bool		found;
 
@@ -1238,6 +1382,7 @@ mongoReScanForeignScan(ForeignScanState *node)
 
 	close_cursor(state);
 	state->counted = false;
+	state->in_range = false;
 }
 
 /*
@@ -1533,10 +1678,227 @@ release_scan_resources(void *arg)
 	if (state->projection != NULL)
 		bson_destroy(state->projection);
 	state->projection = NULL;
+	if (state->range_filter != NULL)
+		bson_destroy(state->range_filter);
+	state->range_filter = NULL;
+	state->window = NULL;
 	if (state->sort != NULL)
 		bson_destroy(state->sort);
 	state->sort = NULL;
 	if (state->conn != NULL)
 		mongo_release_connection(state->conn);
 	state->conn = NULL;
+}
+
+/*
+ * estimate_file
+ *		A plain dump file's documents, from its size and the average length
+ *		of the documents in its first MONGO_SAMPLED_BYTES, and whether a
+ *		parallel scan can cut it.  Only length prefixes are read, and a
+ *		file that cannot be read, or looks damaged, keeps the default
+ *		estimate: the scan reports what is wrong with it, not planning.
+ */
+static void
+estimate_file(const char *path, MongoRelationInfo *fpinfo)
+{
+	struct stat st;
+	char	   *buffer;
+	ssize_t		nread;
+	int			fd;
+	size_t		at = 0;
+	int			documents = 0;
+
+	if (stat(path, &st) != 0 || (fd = open(path, O_RDONLY | PG_BINARY, 0)) < 0)
+		return;
+	buffer = palloc(MONGO_SAMPLED_BYTES);
+	nread = read(fd, buffer, MONGO_SAMPLED_BYTES);
+	close(fd);
+	while (nread > 0 && at + 4 <= (size_t) nread)
+	{
+		uint32		length;
+
+		memcpy(&length, buffer + at, 4);
+		length = BSON_UINT32_FROM_LE(length);
+		if (length < 5 || at + length > (size_t) nread)
+			break;
+		at += length;
+		documents++;
+	}
+	pfree(buffer);
+	fpinfo->bytes = (double) st.st_size;
+	fpinfo->splittable = true;
+	if (documents > 0)
+		fpinfo->rows = clamp_row_est((double) st.st_size / at * documents);
+}
+
+/*
+ * add_parallel_path
+ *		A scan for a Gather: each participant reads the ranges it claims,
+ *		with as many workers as a heap table of the source's size would get
+ *		(or the table's parallel_workers option).  Not for sources that do
+ *		not cut into ranges.
+ */
+static void
+add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				  Cost startup_cost, Cost total_cost)
+{
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
+	const char *option = mongo_get_option(GetForeignTable(foreigntableid)->options,
+										  "parallel_workers");
+	int			workers;
+	double		divisor;
+	ForeignPath *path;
+
+	if (!baserel->consider_parallel || !fpinfo->splittable ||
+		baserel->lateral_relids != NULL)
+		return;
+	baserel->rel_parallel_workers = option != NULL ? atoi(option) : -1;
+	workers = compute_parallel_worker(baserel, fpinfo->bytes / BLCKSZ, -1,
+									  max_parallel_workers_per_gather);
+	if (workers <= 0)
+		return;
+	/* the leader reads ranges too, as for a heap's parallel scan */
+	divisor = workers + (parallel_leader_participation ? 1 : 0);
+	path = create_foreignscan_path(root, baserel, NULL,
+								   clamp_row_est(baserel->rows / divisor),
+								   startup_cost,
+								   startup_cost +
+								   (total_cost - startup_cost) / divisor,
+								   NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+								   NIL,
+#endif
+								   NIL);
+	path->path.parallel_aware = true;
+	path->path.parallel_safe = true;
+	path->path.parallel_workers = workers;
+	add_partial_path(baserel, (Path *) path);
+}
+
+/*
+ * mongoIsForeignScanParallelSafe
+ *		Any scan can run in a parallel worker: each process has its own
+ *		connections, and a scan that is not parallel-aware reads all of
+ *		its source wherever it runs.
+ */
+static bool
+mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+							   RangeTblEntry *rte)
+{
+	return true;
+}
+
+/*
+ * mongoEstimateDSMForeignScan
+ *		The leader cuts the source into ranges, about four per participant,
+ *		and says how much shared memory their queue takes.
+ */
+static Size
+mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+	int			ranges = (pcxt->nworkers + 1) * MONGO_RANGES_PER_WORKER;
+	Size		size = offsetof(MongoParallelScan, data);
+	ListCell   *lc;
+
+	if (state->options.dump_file != NULL)
+	{
+		struct stat st;
+
+		if (stat(state->options.dump_file, &st) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat file \"%s\": %m",
+							state->options.dump_file)));
+		state->planned_ranges = mongo_dump_split(state->options.dump_file,
+												 st.st_size / ranges + 1, 0);
+		return size + sizeof(MongoFileRange) *
+			list_length(state->planned_ranges);
+	}
+
+	{
+		mongoc_collection_t *collection =
+			mongoc_client_get_collection(mongo_connection_client(state->conn),
+										 state->options.database,
+										 state->options.collection);
+
+		PG_TRY();
+		{
+			state->planned_ranges = mongo_split_collection(collection, ranges,
+														   0);
+		}
+		PG_FINALLY();
+		{
+			mongoc_collection_destroy(collection);
+		}
+		PG_END_TRY();
+	}
+	size += sizeof(uint32) * list_length(state->planned_ranges);
+	foreach(lc, state->planned_ranges)
+		size += strlen((char *) lfirst(lc)) + 1;
+	return size;
+}
+
+/*
+ * mongoInitializeDSMForeignScan
+ *		Fill the queue with the leader's ranges.
+ */
+static void
+mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+							  void *coordinate)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
+	int			n = list_length(state->planned_ranges);
+	ListCell   *lc;
+
+	pg_atomic_init_u32(&shared->next_range, 0);
+	shared->nranges = n;
+	shared->file = state->options.dump_file != NULL;
+	if (shared->file)
+	{
+		foreach(lc, state->planned_ranges)
+			((MongoFileRange *) shared->data)[foreach_current_index(lc)] =
+				*(MongoFileRange *) lfirst(lc);
+	}
+	else
+	{
+		uint32	   *offsets = (uint32 *) shared->data;
+		uint32		at = sizeof(uint32) * n;
+
+		foreach(lc, state->planned_ranges)
+		{
+			size_t		length = strlen((char *) lfirst(lc)) + 1;
+
+			offsets[foreach_current_index(lc)] = at;
+			memcpy(shared->data + at, lfirst(lc), length);
+			at += length;
+		}
+	}
+	state->parallel = shared;
+}
+
+/*
+ * mongoReInitializeDSMForeignScan
+ *		A rescan: every range is to be read again.
+ */
+static void
+mongoReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+								void *coordinate)
+{
+	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
+
+	pg_atomic_write_u32(&shared->next_range, 0);
+}
+
+/*
+ * mongoInitializeWorkerForeignScan
+ *		A worker reads ranges from the leader's queue.
+ */
+static void
+mongoInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
+								 void *coordinate)
+{
+	((MongoScanState *) node->fdw_state)->parallel =
+		(MongoParallelScan *) coordinate;
 }

@@ -24,6 +24,7 @@
 #include "commands/defrem.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker_internals.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/acl.h"
@@ -61,6 +62,7 @@ static const MongoOption valid_options[] = {
 	{"bool_values", AttributeRelationId},
 	{"bson_type", AttributeRelationId},
 	{"import_sample", ForeignTableRelationId},
+	{"parallel_workers", ForeignTableRelationId},
 	{"import_types", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -131,6 +133,20 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 		}
 		else if (strcmp(def->defname, "batch_size") == 0)
 			(void) parse_batch_size(value);
+		else if (strcmp(def->defname, "parallel_workers") == 0)
+		{
+			char	   *end;
+			long		workers = strtol(value, &end, 10);
+
+			if (*value == '\0' || *end != '\0' || workers < 0 ||
+				workers > MAX_PARALLEL_WORKER_LIMIT)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"parallel_workers\": \"%s\"",
+								value),
+						 errhint("Give a number of workers from 0 to %d.",
+								 MAX_PARALLEL_WORKER_LIMIT)));
+		}
 		else if (strcmp(def->defname, "field") == 0)
 			validate_field_path(value);
 		else if (strcmp(def->defname, "objectid_timestamp") == 0 ||

@@ -1,0 +1,124 @@
+--
+-- Parallel foreign scans: under Gather, each participant reads the ranges
+-- it claims from a queue (byte ranges of a dump file, _id ranges of a
+-- collection); together they read every document once.  Parallel plans
+-- are forced here, the test data being small.
+--
+\getenv mongo_uri MONGO_URI
+\getenv test_dir MONGO_ETL_TEST_DIR
+CREATE SERVER ps_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ps_src;
+SELECT :'test_dir' || '/dump' AS dump_dir \gset
+CREATE SERVER ps_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ps_dump;
+CREATE SCHEMA ps;
+SET search_path = ps;
+CREATE FOREIGN TABLE big (_id int, n int, name text)
+  SERVER ps_src OPTIONS (database 'mongo_etl_regress');
+CREATE FOREIGN TABLE big_file (_id int, n int, name text)
+  SERVER ps_dump OPTIONS (file 'regress/big.bson');
+CREATE FOREIGN TABLE big_file_gz (_id int, n int, name text)
+  SERVER ps_dump OPTIONS (file 'regress/big.bson.gz');
+
+-- plans, with the test's dump directory written <dump>
+CREATE FUNCTION plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+    RETURN NEXT replace(line, current_setting('ps.dump_dir'), '<dump>');
+  END LOOP;
+END $$;
+SELECT set_config('ps.dump_dir', :'dump_dir', false) IS NOT NULL AS set;
+
+-- what the serial plans give
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE serial_file AS SELECT * FROM big_file;
+CREATE TABLE serial_groups AS
+  SELECT n % 7 AS g, count(*), sum(n) FROM big_file GROUP BY 1;
+CREATE FUNCTION digest(regclass) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE result text;
+BEGIN
+  EXECUTE format('SELECT count(*) || '' '' || count(DISTINCT _id) || '' '' || sum(n) || '' '' || '
+                 'md5(string_agg(_id || '':'' || n || name, '','' ORDER BY _id)) FROM %s', $1)
+    INTO result;
+  RETURN result;
+END $$;
+
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;  -- the workers read it all
+
+-- CREATE TABLE AS, from the file and from the server
+SELECT plan($$CREATE TABLE par_file AS SELECT * FROM big_file$$);
+CREATE TABLE par_file AS SELECT * FROM big_file;
+SELECT digest('par_file') = digest('serial_file') AS same_as_serial;
+SELECT plan($$CREATE TABLE par_net AS SELECT * FROM big$$);
+CREATE TABLE par_net AS SELECT * FROM big;
+SELECT digest('par_net') = digest('serial_file') AS same_as_serial;
+
+-- an aggregate, with partial aggregates in the workers
+SELECT plan($$SELECT n % 7 AS g, count(*), sum(n) FROM big_file GROUP BY 1$$);
+SELECT count(*) AS differing FROM (
+  (SELECT n % 7 AS g, count(*), sum(n) FROM big_file GROUP BY 1
+   EXCEPT SELECT * FROM serial_groups)
+  UNION ALL
+  (SELECT n % 7 AS g, count(*), sum(n) FROM big GROUP BY 1
+   EXCEPT SELECT * FROM serial_groups)) d;
+
+-- a materialized view, refreshed: the same rows again
+CREATE MATERIALIZED VIEW par_view AS SELECT * FROM big_file;
+REFRESH MATERIALIZED VIEW par_view;
+SELECT digest('par_view') = digest('serial_file') AS same_as_serial;
+
+-- the leader reading ranges too, and a rescan (the inner side of a
+-- nested loop, read again for each outer row): every range each time
+RESET parallel_leader_participation;
+SELECT count(*), sum(n) FROM big_file;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+SELECT k, (SELECT count(*) FROM big_file WHERE n % 1000 = k) AS matching
+  FROM generate_series(1, 3) k;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+
+-- a gzip file is read by one participant, and so is a table whose option
+-- parallel_workers is 0; a sort MongoDB does is a serial scan's
+SELECT plan($$SELECT sum(n) FROM big_file_gz$$);
+ALTER FOREIGN TABLE big OPTIONS (ADD parallel_workers '0');
+SELECT plan($$SELECT sum(n) FROM big$$);
+ALTER FOREIGN TABLE big OPTIONS (SET parallel_workers '2');
+SELECT plan($$SELECT sum(n) FROM big$$);
+EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM big ORDER BY _id LIMIT 5;
+ALTER FOREIGN TABLE big OPTIONS (SET parallel_workers '-1');
+ALTER FOREIGN TABLE big OPTIONS (DROP parallel_workers);
+
+-- with the default settings, a file of 1.5 MB is too small for workers
+-- (min_parallel_table_scan_size is 8 MB)
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SELECT plan($$SELECT sum(n) FROM big_file$$);
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+
+-- an error in a worker reaches the query
+CREATE FOREIGN TABLE big_file_bad (_id int, n int, name int)
+  SERVER ps_dump OPTIONS (file 'regress/big.bson');
+SET parallel_leader_participation = off;
+\set VERBOSITY terse
+SELECT count(*), sum(name) FROM big_file_bad;
+\set VERBOSITY default
+RESET parallel_leader_participation;
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA ps CASCADE;
+DROP SERVER ps_src CASCADE;
+DROP SERVER ps_dump CASCADE;
