@@ -117,6 +117,25 @@ SELECT count(*), sum(name) FROM big_file_bad;
 \set VERBOSITY default
 RESET parallel_leader_participation;
 
+-- a statement timeout stops the leader and every worker (a parallel scan
+-- of the collection takes FerretDB seconds)
+SET statement_timeout = '1s';
+\set VERBOSITY terse
+SELECT sum(n) FROM big;
+\set VERBOSITY default
+RESET statement_timeout;
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                           WHERE backend_type = 'parallel worker');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT count(*) AS workers_left FROM pg_stat_activity
+ WHERE backend_type = 'parallel worker';
+SELECT sum(n) FROM big;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA ps CASCADE;
