@@ -176,9 +176,19 @@ typedef struct MongoParallelScan
 	pg_atomic_uint32 next_range;	/* the next range to claim */
 	int			nranges;
 	bool		file;			/* ranges of a file, else _id filters */
-	/* nranges MongoFileRanges, or nranges offsets of NUL-ended filters */
+	int			nparticipants;	/* the leader (0) and the workers */
+	Size		documents_at;	/* where the documents read by each
+								 * participant are counted, in data */
+	/*
+	 * nranges MongoFileRanges, or nranges offsets of NUL-ended filters;
+	 * then, aligned, a pg_atomic_uint64 per participant
+	 */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } MongoParallelScan;
+
+/* A participant's count of the documents it read, in the shared state */
+#define participant_documents(shared, i) \
+	((pg_atomic_uint64 *) ((shared)->data + (shared)->documents_at) + (i))
 
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
@@ -231,6 +241,10 @@ typedef struct MongoScanState
 	uint64		bytes;			/* their total BSON size */
 	uint64		round_trips;	/* commands sent: find, getMore, ... */
 	MongoParallelScan *parallel;	/* a parallel scan's queue, or NULL */
+	uint64		documents_shared;	/* of documents, those counted there */
+	Size		documents_at;	/* the leader: where the counts will be */
+	int			nparticipants;	/* after a parallel scan, in the leader: */
+	uint64	   *participant_documents;	/* the documents each read */
 	List	   *planned_ranges; /* the leader's ranges, until in the queue */
 	bool		in_range;		/* reading a range claimed from the queue */
 	MongoScanWindow range_window;	/* the range being read */
@@ -283,6 +297,8 @@ static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
 static bool read_document(MongoScanState *state, const bson_t **document);
 static bool claim_range(MongoScanState *state);
+static void count_shared_documents(MongoScanState *state);
+static void mongoShutdownForeignScan(ForeignScanState *node);
 static void estimate_file(const char *path, MongoRelationInfo *fpinfo);
 static void add_parallel_path(PlannerInfo *root, RelOptInfo *baserel,
 							  Oid foreigntableid, Cost startup_cost,
@@ -385,6 +401,7 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->InitializeDSMForeignScan = mongoInitializeDSMForeignScan;
 	routine->ReInitializeDSMForeignScan = mongoReInitializeDSMForeignScan;
 	routine->InitializeWorkerForeignScan = mongoInitializeWorkerForeignScan;
+	routine->ShutdownForeignScan = mongoShutdownForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -1260,8 +1277,11 @@ static bool
 claim_range(MongoScanState *state)
 {
 	MongoParallelScan *shared = state->parallel;
-	uint32		next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
+	uint32		next;
 
+	/* the last range's documents count before the next is claimed */
+	count_shared_documents(state);
+	next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
 	if (next >= (uint32) shared->nranges)
 	{
 		/* (stays past the end: later calls find it empty too) */
@@ -1479,6 +1499,14 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		int			i;
 
 		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
+		for (int i = 0; i < state->nparticipants; i++)
+		{
+			char	   *label = i == 0 ? pstrdup("Documents Read by Leader")
+				: psprintf("Documents Read by Worker %d", i - 1);
+
+			ExplainPropertyUInteger(label, NULL,
+									state->participant_documents[i], es);
+		}
 		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
 		if (state->options.dump_file == NULL)
 		{
@@ -1812,8 +1840,9 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 							state->options.dump_file)));
 		state->planned_ranges = mongo_dump_split(state->options.dump_file,
 												 st.st_size / ranges + 1, 0);
-		return size + sizeof(MongoFileRange) *
-			list_length(state->planned_ranges);
+		size += sizeof(MongoFileRange) * list_length(state->planned_ranges);
+		state->documents_at = MAXALIGN(size) - offsetof(MongoParallelScan, data);
+		return MAXALIGN(size) + sizeof(pg_atomic_uint64) * (pcxt->nworkers + 1);
 	}
 
 	{
@@ -1836,7 +1865,8 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 	size += sizeof(uint32) * list_length(state->planned_ranges);
 	foreach(lc, state->planned_ranges)
 		size += strlen((char *) lfirst(lc)) + 1;
-	return size;
+	state->documents_at = MAXALIGN(size) - offsetof(MongoParallelScan, data);
+	return MAXALIGN(size) + sizeof(pg_atomic_uint64) * (pcxt->nworkers + 1);
 }
 
 /*
@@ -1855,6 +1885,10 @@ mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	pg_atomic_init_u32(&shared->next_range, 0);
 	shared->nranges = n;
 	shared->file = state->options.dump_file != NULL;
+	shared->nparticipants = pcxt->nworkers + 1;
+	shared->documents_at = state->documents_at;
+	for (int i = 0; i < shared->nparticipants; i++)
+		pg_atomic_init_u64(participant_documents(shared, i), 0);
 	if (shared->file)
 	{
 		foreach(lc, state->planned_ranges)
@@ -1889,6 +1923,7 @@ mongoReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
 
 	pg_atomic_write_u32(&shared->next_range, 0);
+	((MongoScanState *) node->fdw_state)->parallel = shared;
 }
 
 /*
@@ -1901,4 +1936,50 @@ mongoInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 {
 	((MongoScanState *) node->fdw_state)->parallel =
 		(MongoParallelScan *) coordinate;
+}
+
+/*
+ * count_shared_documents
+ *		Add the documents this participant read since it last did to its
+ *		count in a parallel scan's shared state.
+ */
+static void
+count_shared_documents(MongoScanState *state)
+{
+	int			participant = ParallelWorkerNumber + 1;	/* the leader: 0 */
+
+	if (state->parallel == NULL ||
+		participant >= state->parallel->nparticipants)
+		return;
+	pg_atomic_fetch_add_u64(participant_documents(state->parallel, participant),
+							state->documents - state->documents_shared);
+	state->documents_shared = state->documents;
+}
+
+/*
+ * mongoShutdownForeignScan
+ *		Before the shared state goes: each participant counts its last
+ *		documents there, and the leader keeps every participant's count
+ *		for EXPLAIN ANALYZE.  (A worker has counted all it read before its
+ *		last row reached the leader, and the leader's scan shuts down after
+ *		it has every row.)
+ */
+static void
+mongoShutdownForeignScan(ForeignScanState *node)
+{
+	MongoScanState *state = (MongoScanState *) node->fdw_state;
+
+	if (state == NULL || state->parallel == NULL)
+		return;
+	count_shared_documents(state);
+	if (!IsParallelWorker())
+	{
+		state->nparticipants = state->parallel->nparticipants;
+		state->participant_documents =
+			palloc(sizeof(uint64) * state->nparticipants);
+		for (int i = 0; i < state->nparticipants; i++)
+			state->participant_documents[i] =
+				pg_atomic_read_u64(participant_documents(state->parallel, i));
+	}
+	state->parallel = NULL;
 }

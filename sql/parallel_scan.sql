@@ -67,6 +67,23 @@ SELECT count(*) AS differing FROM (
   (SELECT n % 7 AS g, count(*), sum(n) FROM big GROUP BY 1
    EXCEPT SELECT * FROM serial_groups)) d;
 
+-- EXPLAIN ANALYZE counts the documents each participant read: the leader
+-- (none here) and each worker, together every document
+CREATE FUNCTION documents_read(query text)
+  RETURNS TABLE (participant text, documents bigint) LANGUAGE plpgsql AS $$
+DECLARE result jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || query INTO result;
+  RETURN QUERY
+    SELECT e.key, e.value::bigint
+      FROM jsonb_path_query(result, 'strict $.** ? (@."Node Type" == "Foreign Scan")') n,
+           jsonb_each_text(n) e
+     WHERE e.key LIKE 'Documents Read by %';
+END $$;
+SELECT count(*) AS participants, sum(documents),
+       sum(documents) FILTER (WHERE participant = 'Documents Read by Leader') AS leader
+  FROM documents_read('SELECT sum(n) FROM big_file');
+
 -- a materialized view, refreshed: the same rows again
 CREATE MATERIALIZED VIEW par_view AS SELECT * FROM big_file;
 REFRESH MATERIALIZED VIEW par_view;
