@@ -250,7 +250,9 @@ class Bench:
         self.results = {}
 
     def connect(self):
-        conn = psycopg2.connect("")
+        # every statement in one backend (a parallel load's background
+        # workers aside): the read rows measure a backend, not a Gather
+        conn = psycopg2.connect(options="-c max_parallel_workers_per_gather=0")
         conn.autocommit = True
         return conn
 
