@@ -155,6 +155,8 @@ static void find_source_file(LoadState *load, Relation source);
 static bool file_resume_point(LoadState *load);
 static void record_file_position(LoadState *load);
 static void forget_file_position(LoadState *load);
+static bool have_state_table(const char *name, const char *why,
+							 bool required);
 static bool have_load_state(bool required);
 static uint64 load_chunk(LoadState *load);
 static uint64 execute_chunk(LoadState *load, SPIPlanPtr plan,
@@ -609,26 +611,6 @@ forget_ranges(LoadState *load)
 								  "WHERE source = $1 AND target = $2",
 								  2, argtypes, values, NULL, false, 0);
 	}
-}
-
-/*
- * have_load_ranges
- *		Whether mongo_etl.load_ranges exists (extension version 1.2); a
- *		parallel load needs it, with a hint when it is missing.
- */
-static bool
-have_load_ranges(bool required)
-{
-	if (OidIsValid(RangeVarGetRelid(makeRangeVar("mongo_etl", "load_ranges", -1),
-									NoLock, true)))
-		return true;
-	if (required)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table mongo_etl.load_ranges does not exist"),
-				 errdetail("A parallel load records its ranges there."),
-				 errhint("Run ALTER EXTENSION mongo_etl UPDATE.")));
-	return false;
 }
 
 /*
@@ -1155,25 +1137,43 @@ forget_file_position(LoadState *load)
 }
 
 /*
- * have_load_state
- *		Whether mongo_etl.load_state exists: a database whose extension was
- *		not updated to 1.1 after the library was lacks it.  Loads that need
- *		it (in batches from a file, or resumed) are refused with a hint
- *		then; the others go on without it.
+ * have_state_table
+ *		Whether mongo_etl.<name> exists: a database whose extension was not
+ *		updated after the library was lacks the tables of later versions.
+ *		Loads that need it are refused with a hint (why: what it records);
+ *		the others go on without it.
  */
 static bool
-have_load_state(bool required)
+have_state_table(const char *name, const char *why, bool required)
 {
-	if (OidIsValid(RangeVarGetRelid(makeRangeVar("mongo_etl", "load_state", -1),
+	if (OidIsValid(RangeVarGetRelid(makeRangeVar("mongo_etl", (char *) name, -1),
 									NoLock, true)))
 		return true;
 	if (required)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table mongo_etl.load_state does not exist"),
-				 errdetail("Loading a mongodump file in batches, or resuming such a load, records its position there."),
+				 errmsg("table mongo_etl.%s does not exist", name),
+				 errdetail("%s", why),
 				 errhint("Run ALTER EXTENSION mongo_etl UPDATE.")));
 	return false;
+}
+
+/* mongo_etl.load_state (version 1.1), of loads from files in batches */
+static bool
+have_load_state(bool required)
+{
+	return have_state_table("load_state",
+							"Loading a mongodump file in batches, or resuming such a load, records its position there.",
+							required);
+}
+
+/* mongo_etl.load_ranges (version 1.2), of parallel loads */
+static bool
+have_load_ranges(bool required)
+{
+	return have_state_table("load_ranges",
+							"A parallel load records its ranges there.",
+							required);
 }
 
 /*

@@ -418,15 +418,12 @@ note_reply_bytes(PrefetchStream *ps, mongoc_iovec_t *iov, size_t iovcnt,
 				 size_t nread)
 {
 	size_t		start_at = ps->read_at;
-	uint8	   *first_piece = NULL;
 
 	for (size_t i = 0; i < iovcnt && nread > 0; i++)
 	{
 		uint8	   *bytes = iov[i].iov_base;
 		size_t		n = Min(nread, iov[i].iov_len);
 
-		if (first_piece == NULL)
-			first_piece = bytes;
 		nread -= n;
 		for (size_t j = 0; j < n;)
 		{
@@ -466,7 +463,7 @@ note_reply_bytes(PrefetchStream *ps, mongoc_iovec_t *iov, size_t iovcnt,
 			if (ps->read_length > 0 && ps->read_at == ps->read_length)
 			{
 				/* a whole reply, in one piece from its fifth byte on? */
-				bool		whole = start_at == 4 && bytes == first_piece &&
+				bool		whole = start_at == 4 && i == 0 &&
 					j == ps->read_length - 4;
 
 				ps->read_at = 0;
