@@ -315,22 +315,24 @@ fn pg_options(conninfo: &str) -> Result<PgConnectOptions> {
 /// Nanoseconds a local PostgreSQL backend has spent on a CPU, or None
 /// where pid is not a postgres process here.
 fn backend_cpu_ns(pid: i32) -> Option<u64> {
+    let stat = backend_proc_file(pid, "schedstat")?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// /proc/<pid>/<name> of a local PostgreSQL backend, or None where pid is
+/// not a postgres process here.
+fn backend_proc_file(pid: i32, name: &str) -> Option<String> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     if comm.trim() != "postgres" {
         return None;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    stat.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string(format!("/proc/{pid}/{name}")).ok()
 }
 
 /// Peak resident memory (VmHWM, kB) of a local PostgreSQL backend, or
 /// None where pid is not a postgres process here.
 fn backend_hwm_kb(pid: i32) -> Option<u64> {
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    if comm.trim() != "postgres" {
-        return None;
-    }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = backend_proc_file(pid, "status")?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
