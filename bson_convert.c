@@ -777,6 +777,7 @@ convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
 			PG_RE_THROW();
 		FlushErrorState();
 
+		conv->mismatches++;
 		if (col->mismatches++ == 0)
 			col->first_mismatch =
 				MemoryContextStrdup(GetMemoryChunkContext(conv),

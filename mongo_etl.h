@@ -282,6 +282,7 @@ typedef struct MongoConverter
 	bool		skip_row;		/* a value of this row did not fit, and its
 								 * column's policy is to skip the row */
 	uint64		skipped_rows;	/* rows left out so */
+	uint64		mismatches;		/* values that did not fit, all columns */
 } MongoConverter;
 
 extern void mongo_init_column(MongoColumn *column, AttrNumber attnum,

@@ -40,6 +40,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "storage/spin.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -168,27 +169,63 @@ typedef struct MongoRelationInfo
 #define MONGO_SAMPLED_BYTES (64 * 1024)
 
 /*
+ * Counts of EXPLAIN ANALYZE that the participants of a parallel scan add
+ * up (besides the documents, counted per participant)
+ */
+typedef enum MongoScanCounter
+{
+	MONGO_COUNT_BYTES,			/* BSON bytes read */
+	MONGO_COUNT_ROUND_TRIPS,
+	MONGO_COUNT_BATCHES_READ_AHEAD,
+	MONGO_COUNT_WAIT_US,		/* microseconds waiting for data */
+	MONGO_COUNT_CONVERT_US,		/* microseconds converting it */
+	MONGO_SCAN_COUNTERS
+} MongoScanCounter;
+
+/*
  * What the participants of a parallel scan share: a queue of ranges, each
- * a part of a dump file or an _id filter, which they claim one at a time.
+ * a part of a dump file or an _id filter, which they claim one at a time,
+ * and what they count for EXPLAIN ANALYZE and the mismatch warning.
  */
 typedef struct MongoParallelScan
 {
 	pg_atomic_uint32 next_range;	/* the next range to claim */
+	pg_atomic_uint64 totals[MONGO_SCAN_COUNTERS];	/* of all participants */
 	int			nranges;
 	bool		file;			/* ranges of a file, else _id filters */
 	int			nparticipants;	/* the leader (0) and the workers */
 	Size		documents_at;	/* where the documents read by each
 								 * participant are counted, in data */
+	Size		mismatches_at;	/* where the values that did not fit each
+								 * column are counted, in data */
+	slock_t		mismatch_lock;	/* guards those counts and skipped_rows */
+	uint64		skipped_rows;	/* rows all participants left out */
 	/*
 	 * nranges MongoFileRanges, or nranges offsets of NUL-ended filters;
-	 * then, aligned, a pg_atomic_uint64 per participant
+	 * then, aligned, a pg_atomic_uint64 per participant; then a
+	 * MongoSharedMismatches per column
 	 */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } MongoParallelScan;
 
+/* Bytes kept of the first value of a column that did not fit */
+#define MONGO_SHARED_MISMATCH_TEXT 512
+
+/* The values of one column that did not fit, over all participants */
+typedef struct MongoSharedMismatches
+{
+	uint64		count;
+	char		first[MONGO_SHARED_MISMATCH_TEXT];	/* the first one's error,
+													 * cut short */
+} MongoSharedMismatches;
+
 /* A participant's count of the documents it read, in the shared state */
 #define participant_documents(shared, i) \
 	((pg_atomic_uint64 *) ((shared)->data + (shared)->documents_at) + (i))
+
+/* The shared count of a column's values that did not fit */
+#define shared_mismatches(shared, i) \
+	((MongoSharedMismatches *) ((shared)->data + (shared)->mismatches_at) + (i))
 
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
@@ -242,9 +279,16 @@ typedef struct MongoScanState
 	uint64		round_trips;	/* commands sent: find, getMore, ... */
 	MongoParallelScan *parallel;	/* a parallel scan's queue, or NULL */
 	uint64		documents_shared;	/* of documents, those counted there */
+	uint64		counts_shared[MONGO_SCAN_COUNTERS]; /* the same for those */
+	uint64	   *mismatches_shared;	/* of each column's mismatches, those
+									 * counted there */
+	uint64		skipped_rows_shared;	/* the same for rows left out */
+	uint64		mismatches_seen;	/* the converter's count when they were */
 	Size		documents_at;	/* the leader: where the counts will be */
+	Size		mismatches_at;
 	int			nparticipants;	/* after a parallel scan, in the leader: */
 	uint64	   *participant_documents;	/* the documents each read */
+	uint64		totals[MONGO_SCAN_COUNTERS];	/* what all of them counted */
 	List	   *planned_ranges; /* the leader's ranges, until in the queue */
 	bool		in_range;		/* reading a range claimed from the queue */
 	MongoScanWindow range_window;	/* the range being read */
@@ -297,6 +341,8 @@ static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
 static bool read_document(MongoScanState *state, const bson_t **document);
 static bool claim_range(MongoScanState *state);
+static void current_counts(MongoScanState *state,
+						   uint64 counts[MONGO_SCAN_COUNTERS]);
 static void count_shared_documents(MongoScanState *state);
 static void mongoShutdownForeignScan(ForeignScanState *node);
 static void estimate_file(const char *path, MongoRelationInfo *fpinfo);
@@ -332,6 +378,10 @@ static char *command_string(MongoScanState *state, const bson_t *filter);
 static void describe_request(MongoScanState *state, const bson_t *filter,
 							 MongoRequest *request);
 static void report_mismatches(MongoConverter *conv);
+static void explain_ranges(MongoScanState *state, ExplainState *es);
+static Size lay_out_counts(MongoScanState *state, Size size, int participants);
+static void share_mismatches(MongoScanState *state);
+static void take_shared_mismatches(MongoScanState *state);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
 
@@ -1174,6 +1224,10 @@ mongoIterateForeignScan(ForeignScanState *node)
 		keep = mongo_document_to_slot(state->converter, document,
 									  slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
+		/* counted where the leader sees them before it sees the row */
+		if (state->parallel != NULL &&
+			state->converter->mismatches != state->mismatches_seen)
+			share_mismatches(state);
 		if (state->timing)
 			add_time_since(&state->convert_time, start);
 		if (!keep)
@@ -1492,14 +1546,29 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 				bson_destroy(shown);
 		}
 	}
+	if (es->verbose && node->ss.ps.plan->parallel_aware)
+		explain_ranges(state, es);
 
 	if (es->analyze)
 	{
 		uint64		as_null = 0;
+		uint64		documents = state->documents;
+		uint64		counts[MONGO_SCAN_COUNTERS];
 		int			i;
 
-		ExplainPropertyUInteger("Documents Read", NULL, state->documents, es);
-		for (int i = 0; i < state->nparticipants; i++)
+		/* a parallel scan's: all participants' */
+		if (state->nparticipants > 0)
+		{
+			memcpy(counts, state->totals, sizeof(counts));
+			documents = 0;
+			for (i = 0; i < state->nparticipants; i++)
+				documents += state->participant_documents[i];
+		}
+		else
+			current_counts(state, counts);
+
+		ExplainPropertyUInteger("Documents Read", NULL, documents, es);
+		for (i = 0; i < state->nparticipants; i++)
 		{
 			char	   *label = i == 0 ? pstrdup("Documents Read by Leader")
 				: psprintf("Documents Read by Worker %d", i - 1);
@@ -1507,23 +1576,23 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyUInteger(label, NULL,
 									state->participant_documents[i], es);
 		}
-		ExplainPropertyUInteger("BSON Bytes Read", NULL, state->bytes, es);
+		ExplainPropertyUInteger("BSON Bytes Read", NULL,
+								counts[MONGO_COUNT_BYTES], es);
 		if (state->options.dump_file == NULL)
 		{
 			ExplainPropertyUInteger("Server Round Trips", NULL,
-									state->round_trips, es);
+									counts[MONGO_COUNT_ROUND_TRIPS], es);
 			ExplainPropertyUInteger("Batches Read Ahead", NULL,
-									state->batches_read_ahead, es);
+									counts[MONGO_COUNT_BATCHES_READ_AHEAD], es);
 		}
 		if (es->timing && state->timing)
 		{
 			ExplainPropertyFloat(state->options.dump_file == NULL
 								 ? "Server Wait Time" : "File Read Time",
-								 "ms",
-								 INSTR_TIME_GET_MILLISEC(state->wait_time),
+								 "ms", counts[MONGO_COUNT_WAIT_US] / 1000.0,
 								 3, es);
 			ExplainPropertyFloat("Conversion Time", "ms",
-								 INSTR_TIME_GET_MILLISEC(state->convert_time),
+								 counts[MONGO_COUNT_CONVERT_US] / 1000.0,
 								 3, es);
 		}
 
@@ -1540,6 +1609,55 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyUInteger("Rows Left Out", NULL,
 									state->converter->skipped_rows, es);
 	}
+}
+
+/*
+ * explain_ranges
+ *		The ranges of a parallel scan, each read by one request: the _id
+ *		filters ANDed with the scan's filter, or the parts of the file.
+ *		They are cut when the scan starts, so EXPLAIN without ANALYZE can
+ *		only say how.
+ */
+static void
+explain_ranges(MongoScanState *state, ExplainState *es)
+{
+	bool		file = state->options.dump_file != NULL;
+	const char *label = file ? "Dump File Ranges" : "MongoDB Range Filters";
+	List	   *shown = NIL;
+	ListCell   *lc;
+
+	if (state->planned_ranges == NIL)
+	{
+		ExplainPropertyText(label,
+							file ? "whole documents, cut when the scan starts"
+							: "_id ranges, found when the scan starts",
+							es);
+		return;
+	}
+	foreach(lc, state->planned_ranges)
+	{
+		MongoFileRange *range = (MongoFileRange *) lfirst(lc);
+		bson_t	   *filter;
+		char	   *json;
+
+		if (file)
+		{
+			shown = lappend(shown,
+							psprintf(UINT64_FORMAT " documents from byte "
+									 UINT64_FORMAT,
+									 range->documents, range->start_offset));
+			continue;
+		}
+		/* written as the command is (the queue keeps canonical JSON) */
+		filter = bson_new_from_json((const uint8_t *) lfirst(lc), -1, NULL);
+		if (filter == NULL)
+			elog(ERROR, "invalid range filter of a parallel scan");
+		json = bson_as_relaxed_extended_json(filter, NULL);
+		shown = lappend(shown, pstrdup(json));
+		bson_free(json);
+		bson_destroy(filter);
+	}
+	ExplainPropertyList(label, shown, es);
 }
 
 /*
@@ -1841,8 +1959,7 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 		state->planned_ranges = mongo_dump_split(state->options.dump_file,
 												 st.st_size / ranges + 1, 0);
 		size += sizeof(MongoFileRange) * list_length(state->planned_ranges);
-		state->documents_at = MAXALIGN(size) - offsetof(MongoParallelScan, data);
-		return MAXALIGN(size) + sizeof(pg_atomic_uint64) * (pcxt->nworkers + 1);
+		return lay_out_counts(state, size, pcxt->nworkers + 1);
 	}
 
 	{
@@ -1865,8 +1982,23 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 	size += sizeof(uint32) * list_length(state->planned_ranges);
 	foreach(lc, state->planned_ranges)
 		size += strlen((char *) lfirst(lc)) + 1;
-	state->documents_at = MAXALIGN(size) - offsetof(MongoParallelScan, data);
-	return MAXALIGN(size) + sizeof(pg_atomic_uint64) * (pcxt->nworkers + 1);
+	return lay_out_counts(state, size, pcxt->nworkers + 1);
+}
+
+/*
+ * lay_out_counts
+ *		Place the counts the participants of a parallel scan share after
+ *		the ranges (size bytes of shared state): the documents each read,
+ *		and the values of each column that did not fit.  The whole size.
+ */
+static Size
+lay_out_counts(MongoScanState *state, Size size, int participants)
+{
+	size = MAXALIGN(size);
+	state->documents_at = size - offsetof(MongoParallelScan, data);
+	size = MAXALIGN(size + sizeof(pg_atomic_uint64) * participants);
+	state->mismatches_at = size - offsetof(MongoParallelScan, data);
+	return size + sizeof(MongoSharedMismatches) * state->converter->ncolumns;
 }
 
 /*
@@ -1889,6 +2021,13 @@ mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	shared->documents_at = state->documents_at;
 	for (int i = 0; i < shared->nparticipants; i++)
 		pg_atomic_init_u64(participant_documents(shared, i), 0);
+	for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
+		pg_atomic_init_u64(&shared->totals[i], 0);
+	shared->mismatches_at = state->mismatches_at;
+	SpinLockInit(&shared->mismatch_lock);
+	shared->skipped_rows = 0;
+	memset(shared_mismatches(shared, 0), 0,
+		   sizeof(MongoSharedMismatches) * state->converter->ncolumns);
 	if (shared->file)
 	{
 		foreach(lc, state->planned_ranges)
@@ -1939,21 +2078,45 @@ mongoInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 }
 
 /*
+ * current_counts
+ *		What the scan counted for EXPLAIN ANALYZE, besides its documents.
+ */
+static void
+current_counts(MongoScanState *state, uint64 counts[MONGO_SCAN_COUNTERS])
+{
+	counts[MONGO_COUNT_BYTES] = state->bytes;
+	counts[MONGO_COUNT_ROUND_TRIPS] = state->round_trips;
+	counts[MONGO_COUNT_BATCHES_READ_AHEAD] = state->batches_read_ahead;
+	counts[MONGO_COUNT_WAIT_US] = INSTR_TIME_GET_MICROSEC(state->wait_time);
+	counts[MONGO_COUNT_CONVERT_US] =
+		INSTR_TIME_GET_MICROSEC(state->convert_time);
+}
+
+/*
  * count_shared_documents
  *		Add the documents this participant read since it last did to its
- *		count in a parallel scan's shared state.
+ *		count in a parallel scan's shared state, and its other counts to
+ *		the totals there.
  */
 static void
 count_shared_documents(MongoScanState *state)
 {
+	MongoParallelScan *shared = state->parallel;
 	int			participant = ParallelWorkerNumber + 1;	/* the leader: 0 */
+	uint64		counts[MONGO_SCAN_COUNTERS];
 
-	if (state->parallel == NULL ||
-		participant >= state->parallel->nparticipants)
+	if (shared == NULL || participant >= shared->nparticipants)
 		return;
-	pg_atomic_fetch_add_u64(participant_documents(state->parallel, participant),
+	pg_atomic_fetch_add_u64(participant_documents(shared, participant),
 							state->documents - state->documents_shared);
 	state->documents_shared = state->documents;
+	current_counts(state, counts);
+	for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
+	{
+		pg_atomic_fetch_add_u64(&shared->totals[i],
+								counts[i] - state->counts_shared[i]);
+		state->counts_shared[i] = counts[i];
+	}
 }
 
 /*
@@ -1972,7 +2135,14 @@ mongoShutdownForeignScan(ForeignScanState *node)
 	if (state == NULL || state->parallel == NULL)
 		return;
 	count_shared_documents(state);
-	if (!IsParallelWorker())
+	if (IsParallelWorker())
+	{
+		/* the leader warns of them all: each row's are shared already */
+		for (int i = 0; i < state->converter->ncolumns; i++)
+			state->converter->columns[i].mismatches = 0;
+		state->converter->skipped_rows = 0;
+	}
+	else
 	{
 		state->nparticipants = state->parallel->nparticipants;
 		state->participant_documents =
@@ -1980,6 +2150,87 @@ mongoShutdownForeignScan(ForeignScanState *node)
 		for (int i = 0; i < state->nparticipants; i++)
 			state->participant_documents[i] =
 				pg_atomic_read_u64(participant_documents(state->parallel, i));
+		for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
+			state->totals[i] = pg_atomic_read_u64(&state->parallel->totals[i]);
+		take_shared_mismatches(state);
 	}
 	state->parallel = NULL;
+}
+
+/*
+ * share_mismatches
+ *		Add the values that did not fit, counted by this participant since
+ *		it last did, to the parallel scan's shared counts, with the first
+ *		of each column if no participant gave one yet.
+ */
+static void
+share_mismatches(MongoScanState *state)
+{
+	MongoParallelScan *shared = state->parallel;
+	MongoConverter *conv = state->converter;
+
+	if (state->mismatches_shared == NULL)
+		state->mismatches_shared =
+			MemoryContextAllocZero(state->query_cxt,
+								   sizeof(uint64) * conv->ncolumns);
+	/* (nothing in here can fail while the lock is held) */
+	SpinLockAcquire(&shared->mismatch_lock);
+	for (int i = 0; i < conv->ncolumns; i++)
+	{
+		MongoColumn *col = &conv->columns[i];
+		MongoSharedMismatches *counts = shared_mismatches(shared, i);
+
+		if (col->mismatches == state->mismatches_shared[i])
+			continue;
+		if (counts->count == 0)
+			strlcpy(counts->first, col->first_mismatch, sizeof(counts->first));
+		counts->count += col->mismatches - state->mismatches_shared[i];
+		state->mismatches_shared[i] = col->mismatches;
+	}
+	shared->skipped_rows += conv->skipped_rows - state->skipped_rows_shared;
+	SpinLockRelease(&shared->mismatch_lock);
+	state->skipped_rows_shared = conv->skipped_rows;
+	state->mismatches_seen = conv->mismatches;
+}
+
+/*
+ * take_shared_mismatches
+ *		In the leader, at the end of a parallel scan: the values of every
+ *		participant that did not fit become the leader's, so that one
+ *		warning and EXPLAIN ANALYZE count them all.  (A worker counts a
+ *		row's values before it sends the row.)
+ */
+static void
+take_shared_mismatches(MongoScanState *state)
+{
+	MongoParallelScan *shared = state->parallel;
+	MongoConverter *conv = state->converter;
+	Size		size = sizeof(MongoSharedMismatches) * conv->ncolumns;
+	MongoSharedMismatches *all = palloc(size);
+
+	if (state->mismatches_shared == NULL)
+		state->mismatches_shared =
+			MemoryContextAllocZero(state->query_cxt,
+								   sizeof(uint64) * conv->ncolumns);
+	SpinLockAcquire(&shared->mismatch_lock);
+	memcpy(all, shared_mismatches(shared, 0), size);
+	conv->skipped_rows = shared->skipped_rows;
+	SpinLockRelease(&shared->mismatch_lock);
+
+	for (int i = 0; i < conv->ncolumns; i++)
+	{
+		MongoColumn *col = &conv->columns[i];
+
+		if (all[i].count > col->mismatches)
+		{
+			if (col->mismatches == 0)
+				col->first_mismatch = MemoryContextStrdup(state->query_cxt,
+														  all[i].first);
+			col->mismatches = all[i].count;
+		}
+		state->mismatches_shared[i] = col->mismatches;
+	}
+	pfree(all);
+	state->skipped_rows_shared = conv->skipped_rows;
+	state->mismatches_seen = conv->mismatches;
 }

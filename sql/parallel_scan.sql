@@ -19,6 +19,8 @@ CREATE FOREIGN TABLE big_file (_id int, n int, name text)
   SERVER ps_dump OPTIONS (file 'regress/big.bson');
 CREATE FOREIGN TABLE big_file_gz (_id int, n int, name text)
   SERVER ps_dump OPTIONS (file 'regress/big.bson.gz');
+CREATE FOREIGN TABLE big_file_large (_id int, n int, name text)
+  SERVER ps_dump OPTIONS (file 'regress/big_large.bson');
 
 -- plans, with the test's dump directory written <dump>
 CREATE FUNCTION plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -67,10 +69,17 @@ SELECT count(*) AS differing FROM (
   (SELECT n % 7 AS g, count(*), sum(n) FROM big GROUP BY 1
    EXCEPT SELECT * FROM serial_groups)) d;
 
+-- pushed filters apply in each range
+SELECT plan($$SELECT count(*), sum(n) FROM big WHERE n < 15000$$);
+SELECT (SELECT row(count(*), sum(n)) FROM big WHERE n < 15000) =
+       (SELECT row(count(*), sum(n)) FROM serial_file WHERE n < 15000)
+       AS same_as_serial;
+
 -- EXPLAIN ANALYZE counts the documents each participant read: the leader
--- (none here) and each worker, together every document
-CREATE FUNCTION documents_read(query text)
-  RETURNS TABLE (participant text, documents bigint) LANGUAGE plpgsql AS $$
+-- (none here) and each worker, together every document; the other counts
+-- are all participants'
+CREATE FUNCTION scan_counts(query text)
+  RETURNS TABLE (counter text, value bigint) LANGUAGE plpgsql AS $$
 DECLARE result jsonb;
 BEGIN
   EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || query INTO result;
@@ -78,11 +87,51 @@ BEGIN
     SELECT e.key, e.value::bigint
       FROM jsonb_path_query(result, 'strict $.** ? (@."Node Type" == "Foreign Scan")') n,
            jsonb_each_text(n) e
-     WHERE e.key LIKE 'Documents Read by %';
+     WHERE e.key LIKE 'Documents Read%' OR e.key LIKE 'BSON Bytes%'
+        OR e.key IN ('Server Round Trips', 'Values Read as NULL', 'Rows Left Out');
 END $$;
-SELECT count(*) AS participants, sum(documents),
-       sum(documents) FILTER (WHERE participant = 'Documents Read by Leader') AS leader
-  FROM documents_read('SELECT sum(n) FROM big_file');
+SELECT count(*) AS participants, sum(value),
+       sum(value) FILTER (WHERE counter = 'Documents Read by Leader') AS leader
+  FROM scan_counts('SELECT sum(n) FROM big_file')
+ WHERE counter LIKE 'Documents Read by %';
+SELECT * FROM scan_counts('SELECT sum(n) FROM big_file')
+ WHERE counter NOT LIKE 'Documents Read by %' ORDER BY 1;
+
+-- EXPLAIN VERBOSE: each range, ANDed with the pushed filter, is one
+-- request; they are found when the scan starts
+EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(n) FROM big WHERE n < 15000;
+CREATE FUNCTION scan_node(query text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE result jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) ' || query INTO result;
+  RETURN jsonb_path_query(result, 'strict $.** ? (@."Node Type" == "Foreign Scan")');
+END $$;
+CREATE TEMP TABLE scanned AS
+  SELECT scan_node('SELECT sum(n) FROM big WHERE n < 15000') AS net,
+         scan_node('SELECT sum(n) FROM big_file') AS file;
+SELECT jsonb_array_elements_text(net->'MongoDB Range Filters') FROM scanned;
+SELECT jsonb_array_elements_text(file->'Dump File Ranges') FROM scanned;
+-- only the filter's documents travel, in more round trips than ranges
+SELECT net->'Documents Read' AS documents,
+       (net->>'Server Round Trips')::int >= 12 AS round_trips
+  FROM scanned;
+
+-- values that do not fit their columns, in whichever participant, are
+-- counted in one warning and in EXPLAIN ANALYZE (the first one's _id
+-- depends on which participant met it: terse)
+CREATE FOREIGN TABLE big_file_null (_id int, n int,
+                                    score int OPTIONS (on_type_mismatch 'null'))
+  SERVER ps_dump OPTIONS (file 'regress/big.bson');
+CREATE FOREIGN TABLE big_file_skip (_id int, n int, score int)
+  SERVER ps_dump OPTIONS (file 'regress/big.bson', on_type_mismatch 'skip');
+\set VERBOSITY terse
+SELECT count(*), count(score) FROM big_file_null;
+SELECT count(*), count(score) FROM big_file_skip;
+SELECT * FROM scan_counts('SELECT count(score) FROM big_file_null')
+ WHERE counter IN ('Documents Read', 'Values Read as NULL') ORDER BY 1;
+SELECT * FROM scan_counts('SELECT count(score) FROM big_file_skip')
+ WHERE counter IN ('Documents Read', 'Rows Left Out') ORDER BY 1;
+\set VERBOSITY default
 
 -- a materialized view, refreshed: the same rows again
 CREATE MATERIALIZED VIEW par_view AS SELECT * FROM big_file;
@@ -114,24 +163,37 @@ ALTER FOREIGN TABLE big OPTIONS (SET parallel_workers '-1');
 ALTER FOREIGN TABLE big OPTIONS (DROP parallel_workers);
 
 -- with the default settings, a file of 1.5 MB is too small for workers
--- (min_parallel_table_scan_size is 8 MB)
+-- (min_parallel_table_scan_size is 8 MB), and one of 9.3 MB gets one
 RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 SELECT plan($$SELECT sum(n) FROM big_file$$);
+SELECT plan($$SELECT sum(n) FROM big_file_large$$);
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 
--- an error in a worker reaches the query
+-- an error in a worker reaches the query, with its context: the column,
+-- the document (which one depends on the worker that met it first) and
+-- the worker
 CREATE FOREIGN TABLE big_file_bad (_id int, n int, name int)
   SERVER ps_dump OPTIONS (file 'regress/big.bson');
 SET parallel_leader_participation = off;
-\set VERBOSITY terse
-SELECT count(*), sum(name) FROM big_file_bad;
-\set VERBOSITY default
+DO $$
+DECLARE
+  message text;
+  context text;
+BEGIN
+  PERFORM count(*), sum(name) FROM big_file_bad;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, context = PG_EXCEPTION_CONTEXT;
+  RAISE NOTICE '%', message;
+  RAISE NOTICE 'names the column and document: %, in a worker: %',
+    context ~ '^column "name" of foreign table "big_file_bad", document _id \d+\ndocument at byte offset \d+ of file ',
+    context LIKE '%parallel worker%';
+END $$;
 RESET parallel_leader_participation;
 
 -- a statement timeout stops the leader and every worker (a parallel scan

@@ -173,6 +173,8 @@ def dump(directory, paths):
             f.write(gzip.compress(data)[:-20])
     write_hostile(directory)
     write_big_file(directory, 20000)
+    # over min_parallel_table_scan_size (8 MB): planned, never read
+    write_big_file(directory, 120000, "big_large", gzipped=False)
     print(f"wrote dump files for {len(paths)} fixtures into {directory}",
           file=sys.stderr)
 
@@ -182,16 +184,17 @@ def big_document(n):
             "big": Int64(n * 1000000007), "even": n % 2 == 0}
 
 
-def write_big_file(directory, count):
+def write_big_file(directory, count, name="big", gzipped=True):
     """The documents of big (see there) as big.bson and big.bson.gz, in an
     order that is not _id order, as a file may hold them."""
     order = list(range(count))
     random.Random(7).shuffle(order)
     data = b"".join(bson.BSON.encode(big_document(n)) for n in order)
-    with open(os.path.join(directory, "big.bson"), "wb") as f:
+    with open(os.path.join(directory, name + ".bson"), "wb") as f:
         f.write(data)
-    with gzip.open(os.path.join(directory, "big.bson.gz"), "wb") as f:
-        f.write(data)
+    if gzipped:
+        with gzip.open(os.path.join(directory, name + ".bson.gz"), "wb") as f:
+            f.write(data)
 
 
 def write_hostile(directory):
