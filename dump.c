@@ -228,6 +228,72 @@ mongo_dump_seek(MongoDumpReader *reader, uint64 offset)
 }
 
 /*
+ * mongo_dump_read_block
+ *		Read about bytes (at most the buffer's size) of a plain file from
+ *		offset, where a document starts, and return the offset where the
+ *		whole documents read end; *documents says how many, and the reader
+ *		returns them from memory.  A participant of a parallel scan claims
+ *		the next part of the file so, the file being cut as it is read.
+ *
+ *		A document longer than bytes is a block of its own, which
+ *		mongo_dump_next reads on.  At the end of the file *documents is 0;
+ *		where the bytes at offset are not a document, it is 1 and the
+ *		offset returned is PG_UINT64_MAX: mongo_dump_next then says what is
+ *		wrong with them, and nothing comes after.
+ */
+uint64
+mongo_dump_read_block(MongoDumpReader *reader, uint64 offset, size_t bytes,
+					  uint64 *documents)
+{
+	size_t		at = 0;
+	uint64		found = 0;
+
+	Assert(reader->gz == NULL);
+	mongo_dump_seek(reader, offset);
+	bytes = Min(bytes, reader->buffer_size);
+	while (reader->end < bytes && !reader->eof)
+	{
+		ssize_t		nread = read(reader->fd, reader->buffer + reader->end,
+								 bytes - reader->end);
+
+		if (nread < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", reader->path)));
+		if (nread == 0)
+			reader->eof = true;
+		reader->end += nread;
+	}
+
+	while (reader->end - at >= 4)
+	{
+		uint32		length = read_length_prefix(reader->buffer + at);
+
+		if (length < BSON_MIN_DOCUMENT_SIZE || length > DUMP_MAX_DOCUMENT_SIZE)
+			break;
+		if (reader->end - at < length)
+		{
+			/* a document longer than the block is one */
+			if (found == 0 && !reader->eof)
+			{
+				*documents = 1;
+				return offset + length;
+			}
+			break;
+		}
+		at += length;
+		found++;
+	}
+	if (found == 0 && reader->end > 0)
+	{
+		*documents = 1;
+		return PG_UINT64_MAX;
+	}
+	*documents = found;
+	return offset + at;
+}
+
+/*
  * fill_buffer
  *		Move the unread bytes to the front of the buffer and read more after
  *		them, as much as fits.

@@ -177,6 +177,8 @@ extern bool mongo_dump_next(MongoDumpReader *reader, const bson_t **document);
 extern const char *mongo_dump_path(const MongoDumpReader *reader);
 extern uint64 mongo_dump_document_offset(const MongoDumpReader *reader);
 extern void mongo_dump_seek(MongoDumpReader *reader, uint64 offset);
+extern uint64 mongo_dump_read_block(MongoDumpReader *reader, uint64 offset,
+									size_t bytes, uint64 *documents);
 
 /* Whole documents of a file, from a byte offset: a part of a parallel load */
 typedef struct MongoFileRange

@@ -40,6 +40,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -169,6 +170,22 @@ typedef struct MongoRelationInfo
 #define MONGO_SAMPLED_BYTES (64 * 1024)
 
 /*
+ * Blocks a parallel scan cuts a file into per participant, so that those
+ * that finish first take over the rest; each at least MONGO_MIN_FILE_BLOCK
+ * bytes, not to take the lock for a few documents, and at most as much as
+ * the dump reader reads at once
+ */
+#define MONGO_FILE_BLOCKS_PER_PARTICIPANT 16
+#define MONGO_MIN_FILE_BLOCK (64 * 1024)
+#define MONGO_MAX_FILE_BLOCK (4 * 1024 * 1024)
+
+/* The lock of a parallel scan of a file, as pg_stat_activity names it */
+#define MONGO_SCAN_TRANCHE_NAME "mongo_etl_parallel_scan"
+
+/* This backend's tranche of those locks, once it has one */
+static int	mongo_scan_tranche = 0;
+
+/*
  * Counts of EXPLAIN ANALYZE that the participants of a parallel scan add
  * up (besides the documents, counted per participant)
  */
@@ -179,20 +196,26 @@ typedef enum MongoScanCounter
 	MONGO_COUNT_BATCHES_READ_AHEAD,
 	MONGO_COUNT_WAIT_US,		/* microseconds waiting for data */
 	MONGO_COUNT_CONVERT_US,		/* microseconds converting it */
+	MONGO_COUNT_FILE_BLOCKS,	/* parts of a dump file claimed */
 	MONGO_SCAN_COUNTERS
 } MongoScanCounter;
 
 /*
- * What the participants of a parallel scan share: a queue of ranges, each
- * a part of a dump file or an _id filter, which they claim one at a time,
- * and what they count for EXPLAIN ANALYZE and the mismatch warning.
+ * What the participants of a parallel scan share: a queue of _id ranges of
+ * a collection, which they claim one at a time, or where the unread part
+ * of a dump file starts, which they claim a block at a time; and what they
+ * count for EXPLAIN ANALYZE and the mismatch warning.
  */
 typedef struct MongoParallelScan
 {
 	pg_atomic_uint32 next_range;	/* the next range to claim */
 	pg_atomic_uint64 totals[MONGO_SCAN_COUNTERS];	/* of all participants */
 	int			nranges;
-	bool		file;			/* ranges of a file, else _id filters */
+	bool		file;			/* blocks of a file, else _id ranges */
+	int			file_tranche;	/* of file_lock */
+	LWLock		file_lock;		/* taken to read the next block */
+	uint64		file_offset;	/* where it starts, or PG_UINT64_MAX */
+	Size		block_bytes;	/* how much a block reads */
 	int			nparticipants;	/* the leader (0) and the workers */
 	Size		documents_at;	/* where the documents read by each
 								 * participant are counted, in data */
@@ -201,8 +224,8 @@ typedef struct MongoParallelScan
 	slock_t		mismatch_lock;	/* guards those counts and skipped_rows */
 	uint64		skipped_rows;	/* rows all participants left out */
 	/*
-	 * nranges MongoFileRanges, or nranges offsets of NUL-ended filters;
-	 * then, aligned, a pg_atomic_uint64 per participant; then a
+	 * nranges offsets of NUL-ended filters, and the filters; then,
+	 * aligned, a pg_atomic_uint64 per participant; then a
 	 * MongoSharedMismatches per column
 	 */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
@@ -289,7 +312,9 @@ typedef struct MongoScanState
 	int			nparticipants;	/* after a parallel scan, in the leader: */
 	uint64	   *participant_documents;	/* the documents each read */
 	uint64		totals[MONGO_SCAN_COUNTERS];	/* what all of them counted */
-	List	   *planned_ranges; /* the leader's ranges, until in the queue */
+	List	   *planned_ranges; /* the leader's _id ranges */
+	Size		block_bytes;	/* the leader: of a file's blocks */
+	uint64		file_blocks;	/* blocks of the file this one read */
 	bool		in_range;		/* reading a range claimed from the queue */
 	MongoScanWindow range_window;	/* the range being read */
 	bson_t	   *range_filter;	/* its _id filter, for a collection */
@@ -378,6 +403,8 @@ static char *command_string(MongoScanState *state, const bson_t *filter);
 static void describe_request(MongoScanState *state, const bson_t *filter,
 							 MongoRequest *request);
 static void report_mismatches(MongoConverter *conv);
+static bool claim_file_block(MongoScanState *state);
+static void open_dump(MongoScanState *state);
 static void explain_ranges(MongoScanState *state, ExplainState *es);
 static Size lay_out_counts(MongoScanState *state, Size size, int participants);
 static void share_mismatches(MongoScanState *state);
@@ -1335,6 +1362,8 @@ claim_range(MongoScanState *state)
 
 	/* the last range's documents count before the next is claimed */
 	count_shared_documents(state);
+	if (shared->file)
+		return claim_file_block(state);
 	next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
 	if (next >= (uint32) shared->nranges)
 	{
@@ -1346,14 +1375,6 @@ claim_range(MongoScanState *state)
 		bson_destroy(state->range_filter);
 	state->range_filter = NULL;
 	memset(&state->range_window, 0, sizeof(MongoScanWindow));
-	if (shared->file)
-	{
-		MongoFileRange *range = (MongoFileRange *) shared->data + next;
-
-		state->range_window.start_offset = range->start_offset;
-		state->range_window.max_documents = range->documents;
-	}
-	else
 	{
 		uint32	   *offsets = (uint32 *) shared->data;
 		const char *json = shared->data + offsets[next];
@@ -1372,6 +1393,48 @@ claim_range(MongoScanState *state)
 }
 
 /*
+ * claim_file_block
+ *		Read the next block of whole documents of a dump file, where the
+ *		last participant's block ended, and make the scan return them;
+ *		false at the end of the file.  Only the read is done under the
+ *		lock: the documents are converted after it, while other
+ *		participants read theirs.  So the file is cut as it is read, and
+ *		no participant has to walk it all before the others can start.
+ */
+static bool
+claim_file_block(MongoScanState *state)
+{
+	MongoParallelScan *shared = state->parallel;
+	uint64		start;
+	uint64		documents = 0;
+
+	if (state->dump == NULL)
+		open_dump(state);
+	LWLockAcquire(&shared->file_lock, LW_EXCLUSIVE);
+	start = shared->file_offset;
+	if (start != PG_UINT64_MAX)
+	{
+		uint64		end = mongo_dump_read_block(state->dump, start,
+												shared->block_bytes,
+												&documents);
+
+		shared->file_offset = documents > 0 ? end : PG_UINT64_MAX;
+	}
+	LWLockRelease(&shared->file_lock);
+	if (documents == 0)
+		return false;
+
+	memset(&state->range_window, 0, sizeof(MongoScanWindow));
+	state->range_window.start_offset = start;
+	state->range_window.max_documents = documents;
+	state->range_window.end_offset = start;
+	state->window = &state->range_window;
+	state->in_range = true;
+	state->file_blocks++;
+	return true;
+}
+
+/*
  * read_document
  *		The next document of the scan, or of the range it reads.
  */
@@ -1385,11 +1448,7 @@ read_document(MongoScanState *state, const bson_t **document)
 	{
 		if (state->dump == NULL)
 		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(state->query_cxt);
-
-			state->dump = mongo_dump_open(state->options.dump_file);
-			state->converter->dump = state->dump;
-			MemoryContextSwitchTo(oldcxt);
+			open_dump(state);
 			if (state->window != NULL)
 			{
 				mongo_dump_seek(state->dump, state->window->start_offset);
@@ -1443,6 +1502,20 @@ read_document(MongoScanState *state, const bson_t **document)
 						   state->options.database,
 						   state->options.collection);
 	return false;
+}
+
+/*
+ * open_dump
+ *		Open the scan's dump file, read from its start.
+ */
+static void
+open_dump(MongoScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->query_cxt);
+
+	state->dump = mongo_dump_open(state->options.dump_file);
+	state->converter->dump = state->dump;
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -1578,6 +1651,9 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		}
 		ExplainPropertyUInteger("BSON Bytes Read", NULL,
 								counts[MONGO_COUNT_BYTES], es);
+		if (state->nparticipants > 0 && state->options.dump_file != NULL)
+			ExplainPropertyUInteger("Dump File Blocks Read", NULL,
+									counts[MONGO_COUNT_FILE_BLOCKS], es);
 		if (state->options.dump_file == NULL)
 		{
 			ExplainPropertyUInteger("Server Round Trips", NULL,
@@ -1621,33 +1697,30 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 static void
 explain_ranges(MongoScanState *state, ExplainState *es)
 {
-	bool		file = state->options.dump_file != NULL;
-	const char *label = file ? "Dump File Ranges" : "MongoDB Range Filters";
 	List	   *shown = NIL;
 	ListCell   *lc;
 
+	if (state->options.dump_file != NULL)
+	{
+		ExplainPropertyText("Dump File Blocks",
+							state->block_bytes == 0
+							? "whole documents, cut as they are read"
+							: psprintf("whole documents, up to %zu kB a block",
+									   state->block_bytes / 1024),
+							es);
+		return;
+	}
 	if (state->planned_ranges == NIL)
 	{
-		ExplainPropertyText(label,
-							file ? "whole documents, cut when the scan starts"
-							: "_id ranges, found when the scan starts",
-							es);
+		ExplainPropertyText("MongoDB Range Filters",
+							"_id ranges, found when the scan starts", es);
 		return;
 	}
 	foreach(lc, state->planned_ranges)
 	{
-		MongoFileRange *range = (MongoFileRange *) lfirst(lc);
 		bson_t	   *filter;
 		char	   *json;
 
-		if (file)
-		{
-			shown = lappend(shown,
-							psprintf(UINT64_FORMAT " documents from byte "
-									 UINT64_FORMAT,
-									 range->documents, range->start_offset));
-			continue;
-		}
 		/* written as the command is (the queue keeps canonical JSON) */
 		filter = bson_new_from_json((const uint8_t *) lfirst(lc), -1, NULL);
 		if (filter == NULL)
@@ -1657,7 +1730,7 @@ explain_ranges(MongoScanState *state, ExplainState *es)
 		bson_free(json);
 		bson_destroy(filter);
 	}
-	ExplainPropertyList(label, shown, es);
+	ExplainPropertyList("MongoDB Range Filters", shown, es);
 }
 
 /*
@@ -1936,8 +2009,10 @@ mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
 
 /*
  * mongoEstimateDSMForeignScan
- *		The leader cuts the source into ranges, about four per participant,
- *		and says how much shared memory their queue takes.
+ *		The leader cuts a collection into _id ranges, about four per
+ *		participant, and says how much shared memory their queue takes.  A
+ *		file is cut as it is read, in blocks of about a sixteenth of a
+ *		participant's share.
  */
 static Size
 mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
@@ -1956,9 +2031,10 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 					(errcode_for_file_access(),
 					 errmsg("could not stat file \"%s\": %m",
 							state->options.dump_file)));
-		state->planned_ranges = mongo_dump_split(state->options.dump_file,
-												 st.st_size / ranges + 1, 0);
-		size += sizeof(MongoFileRange) * list_length(state->planned_ranges);
+		state->block_bytes = st.st_size /
+			((pcxt->nworkers + 1) * MONGO_FILE_BLOCKS_PER_PARTICIPANT);
+		state->block_bytes = Max(state->block_bytes, MONGO_MIN_FILE_BLOCK);
+		state->block_bytes = Min(state->block_bytes, MONGO_MAX_FILE_BLOCK);
 		return lay_out_counts(state, size, pcxt->nworkers + 1);
 	}
 
@@ -2017,6 +2093,13 @@ mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	pg_atomic_init_u32(&shared->next_range, 0);
 	shared->nranges = n;
 	shared->file = state->options.dump_file != NULL;
+	if (mongo_scan_tranche == 0)
+		mongo_scan_tranche = LWLockNewTrancheId();
+	LWLockRegisterTranche(mongo_scan_tranche, MONGO_SCAN_TRANCHE_NAME);
+	shared->file_tranche = mongo_scan_tranche;
+	LWLockInitialize(&shared->file_lock, mongo_scan_tranche);
+	shared->file_offset = 0;
+	shared->block_bytes = state->block_bytes;
 	shared->nparticipants = pcxt->nworkers + 1;
 	shared->documents_at = state->documents_at;
 	for (int i = 0; i < shared->nparticipants; i++)
@@ -2028,13 +2111,7 @@ mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	shared->skipped_rows = 0;
 	memset(shared_mismatches(shared, 0), 0,
 		   sizeof(MongoSharedMismatches) * state->converter->ncolumns);
-	if (shared->file)
-	{
-		foreach(lc, state->planned_ranges)
-			((MongoFileRange *) shared->data)[foreach_current_index(lc)] =
-				*(MongoFileRange *) lfirst(lc);
-	}
-	else
+	if (!shared->file)
 	{
 		uint32	   *offsets = (uint32 *) shared->data;
 		uint32		at = sizeof(uint32) * n;
@@ -2062,6 +2139,7 @@ mongoReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
 
 	pg_atomic_write_u32(&shared->next_range, 0);
+	shared->file_offset = 0;
 	((MongoScanState *) node->fdw_state)->parallel = shared;
 }
 
@@ -2073,8 +2151,10 @@ static void
 mongoInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 								 void *coordinate)
 {
-	((MongoScanState *) node->fdw_state)->parallel =
-		(MongoParallelScan *) coordinate;
+	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
+
+	LWLockRegisterTranche(shared->file_tranche, MONGO_SCAN_TRANCHE_NAME);
+	((MongoScanState *) node->fdw_state)->parallel = shared;
 }
 
 /*
@@ -2090,6 +2170,7 @@ current_counts(MongoScanState *state, uint64 counts[MONGO_SCAN_COUNTERS])
 	counts[MONGO_COUNT_WAIT_US] = INSTR_TIME_GET_MICROSEC(state->wait_time);
 	counts[MONGO_COUNT_CONVERT_US] =
 		INSTR_TIME_GET_MICROSEC(state->convert_time);
+	counts[MONGO_COUNT_FILE_BLOCKS] = state->file_blocks;
 }
 
 /*

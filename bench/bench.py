@@ -21,6 +21,7 @@ each statement running in a fresh backend, and the client's peak RSS.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import random
@@ -256,17 +257,28 @@ class Bench:
         conn.autocommit = True
         return conn
 
+    @staticmethod
+    def close(conn):
+        """Close conn and wait until its backend has ended and the
+        postmaster has reaped it: else its CPU would count as a later
+        statement's workers' (see measure)."""
+        pid = conn.get_backend_pid()
+        conn.close()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.002)
+
     def sql(self, statement):
         conn = self.connect()
         conn.cursor().execute(statement)
-        conn.close()
+        self.close(conn)
 
     def query(self, statement):
         conn = self.connect()
         cur = conn.cursor()
         cur.execute(statement)
         rows = cur.fetchall()
-        conn.close()
+        self.close(conn)
         return rows
 
     def measure(self, name, statement, setup=None, server_pid=None,
@@ -295,7 +307,7 @@ class Bench:
         server = cpu_ns(server_pid) - server0 if server_pid else None
         hwm = status_kb(pid, "VmHWM")
         shmem = status_kb(pid, "RssShmem")
-        conn.close()
+        self.close(conn)
         self.record(name, wall=wall, backend_cpu=cpu / 1e9,
                     server_cpu=server / 1e9 if server is not None else None,
                     hwm_kb=hwm, shmem_kb=shmem)
@@ -435,7 +447,11 @@ def setup(b, args, shapes):
           OPTIONS (database 'bench', collection '{n}');
         DROP TABLE IF EXISTS {n}_target, {n}_target_pk;
         CREATE TABLE {n}_target ({s.columns});
-        CREATE TABLE {n}_target_pk ({s.columns}, PRIMARY KEY (_id));""")
+        CREATE TABLE {n}_target_pk ({s.columns}, PRIMARY KEY (_id));
+        CREATE MATERIALIZED VIEW {n}_file_view AS SELECT * FROM {n}_file
+          WITH NO DATA;
+        CREATE MATERIALIZED VIEW {n}_net_view AS SELECT * FROM {n}_net
+          WITH NO DATA;""")
     b.sql("\n".join(statements))
     # the binary COPY file holds exactly the rows the dump file converts to
     for s in shapes:
@@ -447,9 +463,28 @@ def setup(b, args, shapes):
 # A scan without read ahead (README: Read ahead)
 SERIAL = "SET mongo_etl.read_ahead = off"
 
+# Parallel scans (README: Parallel scans): the statements, and the
+# settings of their runs with no worker and with two, Gather's costs set
+# to zero so that the plan has them whatever the planner would choose (the
+# plans it chooses with the default settings are recorded apart)
+SCAN_STATEMENTS = [
+    ("ctas", "CREATE TABLE AS", "CREATE TABLE {t}_ctas AS SELECT * FROM {t}"),
+    ("refresh", "REFRESH MATERIALIZED VIEW",
+     "REFRESH MATERIALIZED VIEW {t}_view"),
+    ("aggregate", "aggregate", "SELECT city, count(*), sum(age), avg(score) "
+     "FROM {t} GROUP BY city"),
+]
+SCAN_WORKERS = {
+    0: "SET max_parallel_workers_per_gather = 0",
+    2: "SET max_parallel_workers_per_gather = 2; "
+       "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0",
+}
+
 
 def run(b, args, shapes):
     n = args.rows
+    for s in shapes:
+        s.scan_checks, s.default_plans = {}, {}
     for run_no in range(args.runs):
         for s in shapes:
             print(f"run {run_no + 1} of {args.runs}: {s.name}",
@@ -532,6 +567,44 @@ def run(b, args, shapes):
             # the same scan converting no column: the cost of reading alone
             b.measure(f"{sh}/read_dump_nothing",
                       f"SELECT count(*) FROM {sh}_file")
+            measure_parallel_scans(b, s, check)
+
+
+def measure_parallel_scans(b, s, check):
+    """CREATE TABLE AS, REFRESH MATERIALIZED VIEW and an aggregate over the
+    dump file and the replay server, with no worker and with two; on the
+    first run, the rows of each are compared and the plans the default
+    settings give are kept."""
+    for where in ("file", "net"):
+        t = f"{s.name}_{where}"
+        pid = s.server.pid if where == "net" else None
+        for key, _, statement in SCAN_STATEMENTS:
+            sql = statement.format(t=t)
+            for workers, settings in SCAN_WORKERS.items():
+                b.measure(f"{s.name}/scan_{key}_{where}/{workers}", sql,
+                          setup=f"DROP TABLE IF EXISTS {t}_ctas; CHECKPOINT",
+                          server_pid=pid, settings=settings)
+                if check and key == "ctas":
+                    s.scan_checks[(where, workers)] = b.checksum(f"{t}_ctas")
+                if check and key == "aggregate":
+                    s.scan_checks[("aggregate", where, workers)] = \
+                        b.query(f"{settings}; {sql} ORDER BY city")
+            if check:
+                # EXPLAIN refuses a CREATE TABLE AS of an existing table
+                b.sql(f"DROP TABLE IF EXISTS {t}_ctas")
+                s.default_plans[(key, where)] = default_workers(b, sql)
+
+
+def default_workers(b, statement):
+    """The workers the planner gives statement with the default settings
+    (0 for a serial plan)."""
+    conn = psycopg2.connect()
+    cur = conn.cursor()
+    cur.execute(f"EXPLAIN (FORMAT JSON) {statement}")
+    plan = json.dumps(cur.fetchone()[0])
+    b.close(conn)
+    found = re.findall(r'"Workers Planned": (\d+)', plan)
+    return int(found[0]) if found else 0
 
 
 def profile_read(b, table):
@@ -613,6 +686,89 @@ def chart(args, b, shapes):
     plt.close(fig)
 
 
+def parallel_scan_verdicts(b, s, verdict):
+    """The targets of parallel scans on one shape, and whether the rows
+    were the same with workers as without."""
+    lines = []
+    m = b.median
+    for where, what in (("file", "the dump file"),
+                        ("net", "the replay server")):
+        for key, label, limit in (("aggregate", "the aggregate", 0.6),
+                                  ("ctas", "CREATE TABLE AS", 0.8),
+                                  ("refresh", "REFRESH MATERIALIZED VIEW",
+                                   None)):
+            two = m(f"{s.name}/scan_{key}_{where}/2", "wall")
+            none = m(f"{s.name}/scan_{key}_{where}/0", "wall")
+            value = two / none if two and none else None
+            text = (f"{s.name}: {label} from {what}, 2 workers over none, "
+                    "wall time")
+            if limit is None:
+                lines.append(f"- {text}: **{value:.2f}** (no target)."
+                             if value else f"- {text}: not measured.")
+            else:
+                lines.append(verdict(value, limit, text))
+        same_rows = (s.scan_checks.get((where, 2)) is not None and
+                     s.scan_checks.get((where, 2)) == s.scan_checks.get(
+                         (where, 0)) == s.reference)
+        same_groups = same_aggregates(
+            s.scan_checks.get(("aggregate", where, 0)),
+            s.scan_checks.get(("aggregate", where, 2)))
+        lines.append(
+            f"- {s.name}, from {what}: the rows of CREATE TABLE AS with two "
+            "workers are " + ("identical to COPY's and the serial plan's"
+                              if same_rows else "**not identical** to COPY's "
+                              "and the serial plan's")
+            + " (count, and a digest of every row by value); the aggregate's "
+            + ("groups are the same" if same_groups else
+               "groups **differ**") + " (avg within 1e-9).")
+    return lines
+
+
+def same_aggregates(serial, parallel):
+    """The groups of the aggregate are equal: counts and integer sums
+    exactly, averages of doubles within rounding (a parallel plan adds
+    them in another order)."""
+    if not serial or not parallel or len(serial) != len(parallel):
+        return False
+    for a, p in zip(serial, parallel):
+        if a[:3] != p[:3] or abs(float(a[3]) - float(p[3])) > 1e-9 * max(
+                1.0, abs(float(a[3]))):
+            return False
+    return True
+
+
+def parallel_scan_table(b, s, n):
+    """One shape's parallel-scan figures as a Markdown table."""
+    m = b.median
+    lines = [f"\n{s.name} ({n:,} rows):\n\n"
+             "| statement | from | wall s, no worker | wall s, 2 workers | "
+             "2 over none | backend CPU µs/row, no worker | 2 workers | "
+             "workers the planner chooses by default |\n"
+             "|---|---|---:|---:|---:|---:|---:|---:|\n"]
+    for key, label, _ in SCAN_STATEMENTS:
+        for where, what in (("file", "dump file"), ("net", "replay server")):
+            name = f"{s.name}/scan_{key}_{where}"
+            none, two = m(name + "/0", "wall"), m(name + "/2", "wall")
+            cpu0, cpu2 = (m(name + "/0", "backend_cpu"),
+                          m(name + "/2", "backend_cpu"))
+            if none is None or two is None:
+                lines.append(f"| {label} | {what} | not measured |||||"
+                             "|\n")
+                continue
+            chosen = s.default_plans.get((key, where))
+            lines.append(
+                f"| {label} | {what} | {none:.3f} | {two:.3f} | "
+                f"{two / none:.2f} | {cpu0 * 1e6 / n:.2f} | "
+                f"{cpu2 * 1e6 / n:.2f} | "
+                f"{chosen if chosen is not None else ''} |\n")
+    return "".join(lines)
+
+
+# What RESULTS.md says about parallel scans besides the figures: filled in
+# from the measurements of the run that wrote it
+PARALLEL_SCAN_NOTES = ""
+
+
 def write_results(args, b, shapes, profiles):
     m = b.median
     n = args.rows
@@ -659,6 +815,7 @@ def write_results(args, b, shapes, profiles):
               "| backend VmHWM MiB (shared buffers) | client peak RSS MiB |\n"
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     targets, earlier, sections, parallel = [], [], [], []
+    scan_targets, scan_tables = [], []
     for s in shapes:
         sh = s.name
         k = lambda key: f"{sh}/{key}"
@@ -718,6 +875,9 @@ def write_results(args, b, shapes, profiles):
             f"{m(k('load_net_w2/target'), 'backend_cpu') * 1e6 / n:.2f} µs "
             f"against {m(k('load_net/target'), 'backend_cpu') * 1e6 / n:.2f}"
             " µs.")
+
+        scan_targets.extend(parallel_scan_verdicts(b, s, verdict))
+        scan_tables.append(parallel_scan_table(b, s, n))
 
         def wait(key):
             return m(k(key), "wall") - m(k(key), "backend_cpu")
@@ -888,6 +1048,19 @@ in turn. Their CPU per row above is higher than one worker's by that
 much; the wall time is further from half because they also wait for each
 other on that lock, which a CPU profile does not show.
 
+## Parallel scans
+
+`CREATE TABLE AS`, `REFRESH MATERIALIZED VIEW` and the aggregate `SELECT
+city, count(*), sum(age), avg(score) ... GROUP BY city`, each over the
+dump file and over the replay server, with no worker and with two
+(`max_parallel_workers_per_gather = 2`, and `parallel_setup_cost` and
+`parallel_tuple_cost` at 0 so that the plan has them; the last column says
+what the planner chooses with the default settings). Backend CPU is the
+leader's and its workers'.
+
+{chr(10).join(scan_targets)}
+{"".join(scan_tables)}
+{PARALLEL_SCAN_NOTES}
 Earlier targets, on every shape:
 
 {chr(10).join(earlier)}

@@ -98,7 +98,8 @@ SELECT * FROM scan_counts('SELECT sum(n) FROM big_file')
  WHERE counter NOT LIKE 'Documents Read by %' ORDER BY 1;
 
 -- EXPLAIN VERBOSE: each range, ANDed with the pushed filter, is one
--- request; they are found when the scan starts
+-- request; they are found when the scan starts.  A file is read in blocks
+-- of whole documents, cut as the participants claim them
 EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(n) FROM big WHERE n < 15000;
 CREATE FUNCTION scan_node(query text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE result jsonb;
@@ -110,7 +111,9 @@ CREATE TEMP TABLE scanned AS
   SELECT scan_node('SELECT sum(n) FROM big WHERE n < 15000') AS net,
          scan_node('SELECT sum(n) FROM big_file') AS file;
 SELECT jsonb_array_elements_text(net->'MongoDB Range Filters') FROM scanned;
-SELECT jsonb_array_elements_text(file->'Dump File Ranges') FROM scanned;
+SELECT file->'Dump File Blocks' AS blocks, file->'Dump File Blocks Read' AS read,
+       file->'Documents Read' AS documents
+  FROM scanned;
 -- only the filter's documents travel, in more round trips than ranges
 SELECT net->'Documents Read' AS documents,
        (net->>'Server Round Trips')::int >= 12 AS round_trips
@@ -194,6 +197,28 @@ EXCEPTION WHEN OTHERS THEN
     context ~ '^column "name" of foreign table "big_file_bad", document _id \d+\ndocument at byte offset \d+ of file ',
     context LIKE '%parallel worker%';
 END $$;
+
+-- a file damaged far from its start fails in whichever participant reads
+-- that part, as a serial scan does, never returning fewer rows
+CREATE FOREIGN TABLE big_file_truncated (_id int, n int)
+  SERVER ps_dump OPTIONS (file 'regress/big.truncated.bson');
+CREATE FOREIGN TABLE big_file_badlength (_id int, n int)
+  SERVER ps_dump OPTIONS (file 'regress/big.badlength.bson');
+CREATE FUNCTION error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  message text;
+  context text;
+BEGIN
+  EXECUTE query;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, context = PG_EXCEPTION_CONTEXT;
+  RETURN replace(message, current_setting('ps.dump_dir'), '<dump>') ||
+         CASE WHEN context LIKE '%parallel worker%' THEN ' (in a worker)' ELSE '' END;
+END $$;
+SELECT plan($$SELECT count(*) FROM big_file_truncated$$);
+SELECT error_of('SELECT count(*) FROM big_file_truncated');
+SELECT error_of('SELECT count(*) FROM big_file_badlength');
 RESET parallel_leader_participation;
 
 -- a statement timeout stops the leader and every worker (a parallel scan

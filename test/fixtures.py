@@ -195,6 +195,16 @@ def write_big_file(directory, count, name="big", gzipped=True):
     if gzipped:
         with gzip.open(os.path.join(directory, name + ".bson.gz"), "wb") as f:
             f.write(data)
+        # damaged far from the start: the last document cut short, and the
+        # length prefix of the document at the middle claiming 2 GiB
+        with open(os.path.join(directory, name + ".truncated.bson"), "wb") as f:
+            f.write(data[:-10])
+        middle = 0
+        while middle < len(data) // 2:
+            middle += int.from_bytes(data[middle:middle + 4], "little")
+        with open(os.path.join(directory, name + ".badlength.bson"), "wb") as f:
+            f.write(data[:middle] + (0x7fffffff).to_bytes(4, "little")
+                    + data[middle + 4:])
 
 
 def write_hostile(directory):
