@@ -34,6 +34,10 @@
 #include <malloc.h>
 #endif
 
+#include "access/htup_details.h"
+#include "catalog/pg_user_mapping.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
@@ -114,6 +118,7 @@ static int	scans_using_connections = 0;
 struct MongoConnection
 {
 	Oid			umid;			/* hash key, must be first */
+	Oid			serverid;		/* the user mapping's server */
 	mongoc_client_t *client;	/* NULL until first use */
 	int			active_scans;	/* scans between Begin and End */
 	bool		invalidated;	/* server or user mapping changed */
@@ -142,6 +147,7 @@ static bool interrupt_pending(void);
 static int32_t deadline_left_ms(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
+static bool disconnect_clients(Oid serverid);
 static void log_libmongoc_message(mongoc_log_level_t level,
 								  const char *log_domain,
 								  const char *message, void *user_data);
@@ -237,6 +243,7 @@ mongo_get_connection(ForeignServer *server, UserMapping *user)
 	conn = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
 	if (!found)
 	{
+		conn->serverid = server->serverid;
 		conn->client = NULL;
 		conn->active_scans = 0;
 		conn->invalidated = false;
@@ -878,6 +885,153 @@ invalidate_connections(Datum arg, int cacheid, uint32 hashvalue)
 		if (hashvalue == 0 || hashvalue == entry_hash)
 			conn->invalidated = true;
 	}
+}
+
+/*
+ * mongo_etl_get_connections
+ *		SQL function mongo_etl.get_connections(): the backend's cached
+ *		clients, each with its server, the user of its user mapping
+ *		("public" for a mapping for PUBLIC), whether it is still valid (its
+ *		server and user mapping unchanged since it was built) and whether a
+ *		scan uses it now.  A server or mapping dropped since shows as NULL.
+ */
+PG_FUNCTION_INFO_V1(mongo_etl_get_connections);
+
+Datum
+mongo_etl_get_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcxt;
+	HASH_SEQ_STATUS scan;
+	MongoConnection *conn;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+
+	if (connection_cache == NULL)
+		PG_RETURN_VOID();
+	hash_seq_init(&scan, connection_cache);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+	{
+		ForeignServer *server;
+		HeapTuple	mapping;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		if (conn->client == NULL)
+			continue;
+		server = GetForeignServerExtended(conn->serverid, FSV_MISSING_OK);
+		if (server != NULL)
+			values[0] = CStringGetTextDatum(server->servername);
+		else
+			nulls[0] = true;
+		mapping = SearchSysCache1(USERMAPPINGOID,
+								  ObjectIdGetDatum(conn->umid));
+		if (HeapTupleIsValid(mapping))
+		{
+			Oid			user = ((Form_pg_user_mapping) GETSTRUCT(mapping))->umuser;
+			char	   *name = OidIsValid(user)
+				? GetUserNameFromId(user, true) : "public";
+
+			if (name != NULL)
+				values[1] = CStringGetTextDatum(name);
+			else
+				nulls[1] = true;
+			ReleaseSysCache(mapping);
+		}
+		else
+			nulls[1] = true;
+		values[2] = BoolGetDatum(!conn->invalidated);
+		values[3] = BoolGetDatum(conn->active_scans > 0);
+		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * mongo_etl_disconnect
+ *		SQL function mongo_etl.disconnect(server): close this backend's
+ *		cached clients of a server, for every user mapping; true if it
+ *		closed any.  A client a scan still uses (an open cursor's) stays,
+ *		with a warning.
+ */
+PG_FUNCTION_INFO_V1(mongo_etl_disconnect);
+
+Datum
+mongo_etl_disconnect(PG_FUNCTION_ARGS)
+{
+	ForeignServer *server =
+		GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+
+	PG_RETURN_BOOL(disconnect_clients(server->serverid));
+}
+
+/*
+ * mongo_etl_disconnect_all
+ *		SQL function mongo_etl.disconnect_all(): the same for every server.
+ */
+PG_FUNCTION_INFO_V1(mongo_etl_disconnect_all);
+
+Datum
+mongo_etl_disconnect_all(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(disconnect_clients(InvalidOid));
+}
+
+/*
+ * disconnect_clients
+ *		Close the cached clients of a server, or of all servers for
+ *		InvalidOid, except those a scan uses; true if any was closed.
+ */
+static bool
+disconnect_clients(Oid serverid)
+{
+	HASH_SEQ_STATUS scan;
+	MongoConnection *conn;
+	bool		closed = false;
+
+	if (connection_cache == NULL)
+		return false;
+	hash_seq_init(&scan, connection_cache);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+	{
+		if (OidIsValid(serverid) && conn->serverid != serverid)
+			continue;
+		if (conn->active_scans > 0)
+		{
+			ForeignServer *server =
+				GetForeignServerExtended(conn->serverid, FSV_MISSING_OK);
+
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot close the connection to server \"%s\" while a scan uses it",
+							server != NULL ? server->servername : "?"),
+					 errhint("Close the cursors that read its foreign tables first.")));
+			continue;
+		}
+		if (conn->client != NULL)
+		{
+			mongoc_client_destroy(conn->client);
+			closed = true;
+		}
+		hash_search(connection_cache, &conn->umid, HASH_REMOVE, NULL);
+	}
+	return closed;
 }
 
 /*

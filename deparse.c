@@ -435,7 +435,8 @@ static bool append_test(bson_t *condition, const FilterColumn *col,
 						FilterContext *ctx);
 static bool filter_column(Expr *expr, FilterContext *ctx,
 						  FilterColumn *col);
-static bool run_time_value(Expr *expr);
+static bool run_time_value(Expr *expr, FilterContext *ctx);
+static bool reads_scanned_row(Node *node, void *relid);
 static bool bytewise_collation(Oid collation);
 static bool sortable_column(const FilterColumn *col, Oid collation,
 							bool last);
@@ -621,10 +622,10 @@ append_comparison(bson_t *condition, OpExpr *op, FilterContext *ctx)
 
 	if (list_length(op->args) != 2)
 		return false;
-	if (run_time_value(lsecond(op->args)) &&
+	if (run_time_value(lsecond(op->args), ctx) &&
 		filter_column(linitial(op->args), ctx, &col))
 		value = lsecond(op->args);
-	else if (run_time_value(linitial(op->args)) &&
+	else if (run_time_value(linitial(op->args), ctx) &&
 			 filter_column(lsecond(op->args), ctx, &col))
 	{
 		value = linitial(op->args);
@@ -1489,18 +1490,39 @@ bytewise_collation(Oid collation)
 
 /*
  * run_time_value
- *		Whether an expression gives one value for the whole scan: a constant,
- *		a parameter, or a stable expression of those (no columns, nothing
- *		volatile, no subqueries).
+ *		Whether an expression gives one value when the scan starts: a
+ *		constant, a parameter, or a stable expression of those and of
+ *		columns of other tables (nothing volatile, no subqueries).  Other
+ *		tables' columns come from the outer side of a nested loop, whose
+ *		parameterized scan starts again for each outer row with their
+ *		values (mongoGetForeignPaths).
  */
 static bool
-run_time_value(Expr *expr)
+run_time_value(Expr *expr, FilterContext *ctx)
 {
 	return IsA(expr, Const) || IsA(expr, Param) ||
-		(!contain_var_clause((Node *) expr) &&
+		(!reads_scanned_row((Node *) expr, &ctx->relid) &&
 		 !contain_volatile_functions((Node *) expr) &&
-		 !contain_subplans((Node *) expr) &&
-		 !IsA(expr, Var));
+		 !contain_subplans((Node *) expr));
+}
+
+/*
+ * reads_scanned_row
+ *		Whether an expression reads a column of the scanned table (relid),
+ *		or anything whose value is not known before its row is: an outer
+ *		query's column or a placeholder.
+ */
+static bool
+reads_scanned_row(Node *node, void *relid)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return (Index) ((Var *) node)->varno == *(Index *) relid ||
+			((Var *) node)->varlevelsup != 0;
+	if (IsA(node, PlaceHolderVar))
+		return true;
+	return expression_tree_walker(node, reads_scanned_row, relid);
 }
 
 /*

@@ -39,8 +39,8 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/spin.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -145,6 +145,16 @@ static int	next_estimate_slot = 0;
 #else
 #define COUNT_STAR_OID 2803
 #endif
+
+/*
+ * Where add_parameterized_paths is in the table's expressions that
+ * equivalence classes join: the one it asks about, and those done
+ */
+typedef struct ImpliedColumn
+{
+	Expr	   *current;
+	List	   *done;
+} ImpliedColumn;
 
 /* Planner state of a foreign table, kept in RelOptInfo.fdw_private */
 typedef struct MongoRelationInfo
@@ -403,6 +413,13 @@ static char *command_string(MongoScanState *state, const bson_t *filter);
 static void describe_request(MongoScanState *state, const bson_t *filter,
 							 MongoRequest *request);
 static void report_mismatches(MongoConverter *conv);
+static void add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
+									Oid foreigntableid);
+static bool next_implied_column(PlannerInfo *root, RelOptInfo *rel,
+								EquivalenceClass *ec, EquivalenceMember *em,
+								void *arg);
+static bool sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid,
+								 Expr *clause);
 static bool claim_file_block(MongoScanState *state);
 static void open_dump(MongoScanState *state);
 static void explain_ranges(MongoScanState *state, ExplainState *es);
@@ -736,7 +753,9 @@ forget_table_estimates(Datum arg, Oid relid)
 /*
  * collection_metadata
  *		Ask for a collection's estimated document count and its default
- *		collation (listCollections); false when the server cannot answer.
+ *		collation (listCollections); false when the server cannot count.  A
+ *		server that counts but does not list collections keeps the count,
+ *		and strings are taken as not compared by their bytes.
  */
 static bool
 collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
@@ -752,7 +771,6 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	bson_error_t error;
 	bson_iter_t iter;
 	int64		count;
-	bool		ok;
 
 	collection = mongoc_client_get_collection(client, options->database,
 											  options->collection);
@@ -788,9 +806,9 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 			 strcmp(bson_iter_utf8(&iter, NULL), "simple") != 0))
 			fpinfo->bytewise_strings = false;
 	}
-	ok = !mongoc_cursor_error(cursor, &error);
-	if (!ok)
+	if (mongoc_cursor_error(cursor, &error))
 	{
+		fpinfo->bytewise_strings = false;
 		HOLD_INTERRUPTS();
 		ereport(DEBUG1,
 				(errmsg_internal("no collection information for \"%s.%s\": %s",
@@ -801,7 +819,7 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_cursor_destroy(cursor);
 	mongoc_database_destroy(database);
 	bson_destroy(&opts);
-	return ok;
+	return true;
 }
 
 /*
@@ -841,6 +859,9 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL)); /* no fdw_private */
 	add_parallel_path(root, baserel, foreigntableid, startup_cost,
 					  total_cost);
+	if (mongo_pushdown &&
+		((MongoRelationInfo *) baserel->fdw_private)->from_server)
+		add_parameterized_paths(root, baserel, foreigntableid);
 
 	if (!mongo_pushdown || root->query_pathkeys == NIL ||
 		!((MongoRelationInfo *) baserel->fdw_private)->from_server)
@@ -870,6 +891,132 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL,
 #endif
 									 NIL));
+}
+
+/*
+ * add_parameterized_paths
+ *		Scans for the inner side of a nested loop: for each join clause
+ *		"col = <outer value>" (or another comparison) that a filter can
+ *		send, a scan that sends it with the outer row's value, once per
+ *		outer row, so that MongoDB finds the few matching documents (by an
+ *		index on the field, where the collection has one) instead of the
+ *		whole collection travelling for a hash join.  The clauses are the
+ *		table's join clauses and those its equivalence classes imply, as
+ *		the planner offers index scans.  Each lookup costs a round trip
+ *		(MONGO_STARTUP_COST) and the documents it is estimated to find.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
+						Oid foreigntableid)
+{
+	List	   *candidates = list_copy(baserel->joininfo);
+	List	   *param_infos = NIL;
+	ListCell   *lc;
+
+	if (baserel->has_eclass_joins)
+	{
+		ImpliedColumn column = {NULL, NIL};
+
+		/* one column of the table at a time, until none is left */
+		for (;;)
+		{
+			List	   *clauses;
+
+			column.current = NULL;
+			clauses = generate_implied_equalities_for_column(root, baserel,
+															 next_implied_column,
+															 &column,
+															 baserel->lateral_referencers);
+			if (column.current == NULL)
+				break;
+			candidates = list_concat(candidates, clauses);
+			column.done = lappend(column.done, column.current);
+		}
+	}
+
+	foreach(lc, candidates)
+	{
+		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
+		Relids		outer;
+
+		if (!join_clause_is_movable_to(rinfo, baserel) ||
+			!sendable_join_clause(baserel, foreigntableid, rinfo->clause))
+			continue;
+		outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		outer = bms_del_member(outer, baserel->relid);
+		if (bms_is_empty(outer))
+			continue;
+		param_infos = list_append_unique_ptr(param_infos,
+											 get_baserel_parampathinfo(root,
+																	   baserel,
+																	   outer));
+	}
+
+	foreach(lc, param_infos)
+	{
+		ParamPathInfo *param_info = (ParamPathInfo *) lfirst(lc);
+		double		rows = param_info->ppi_rows;
+		QualCost	qual_cost;
+
+		cost_qual_eval(&qual_cost, param_info->ppi_clauses, root);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel,
+										 NULL,	/* default pathtarget */
+										 rows,
+										 MONGO_STARTUP_COST,
+										 MONGO_STARTUP_COST + qual_cost.startup +
+										 rows * (cpu_tuple_cost *
+												 MONGO_PER_DOCUMENT_COST_FACTOR +
+												 qual_cost.per_tuple),
+										 NIL,	/* no pathkeys */
+										 param_info->ppi_req_outer,
+										 NULL,	/* no extra plan */
+#if PG_VERSION_NUM >= 170000
+										 NIL,	/* no fdw_restrictinfo */
+#endif
+										 NIL)); /* no fdw_private */
+	}
+}
+
+/*
+ * next_implied_column
+ *		For generate_implied_equalities_for_column: the equivalence members
+ *		of one expression of the table, the first not done yet.
+ */
+static bool
+next_implied_column(PlannerInfo *root, RelOptInfo *rel,
+					EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	ImpliedColumn *column = (ImpliedColumn *) arg;
+
+	if (column->current != NULL)
+		return equal(em->em_expr, column->current);
+	if (list_member(column->done, em->em_expr))
+		return false;
+	column->current = em->em_expr;
+	return true;
+}
+
+/*
+ * sendable_join_clause
+ *		Whether a filter can send a join clause, with the outer row's values
+ *		as parameters.
+ */
+static bool
+sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid, Expr *clause)
+{
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
+	List	   *params = NIL;
+	bool		exact;
+	bson_t	   *filter = mongo_build_filter(list_make1(clause), baserel->relid,
+											foreigntableid,
+											fpinfo->bytewise_strings,
+											&params, &exact);
+
+	if (filter == NULL)
+		return false;
+	bson_destroy(filter);
+	return true;
 }
 
 /*
@@ -1608,8 +1755,12 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							es);
 		if (es->verbose)
 		{
-			/* the values sent, once known; else where they go */
-			bson_t	   *shown = state->sent_filter;
+			/*
+			 * the values sent, once known; else where they go (a parallel
+			 * scan's: without the _id range of each request, listed apart)
+			 */
+			bson_t	   *shown = node->ss.ps.plan->parallel_aware
+				? NULL : state->sent_filter;
 
 			if (shown == NULL && state->filter != NULL)
 				shown = mongo_bind_filter(state->filter, NULL, NULL, NULL);
@@ -1689,9 +1840,9 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 /*
  * explain_ranges
- *		The ranges of a parallel scan, each read by one request: the _id
- *		filters ANDed with the scan's filter, or the parts of the file.
- *		They are cut when the scan starts, so EXPLAIN without ANALYZE can
+ *		The ranges of a parallel scan: the _id filters, each ANDed with the
+ *		scan's filter in one request, or how a file is cut into blocks.
+ *		Both are cut when the scan starts, so EXPLAIN without ANALYZE can
  *		only say how.
  */
 static void

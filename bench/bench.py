@@ -466,7 +466,9 @@ SERIAL = "SET mongo_etl.read_ahead = off"
 # Parallel scans (README: Parallel scans): the statements, and the
 # settings of their runs with no worker and with two, Gather's costs set
 # to zero so that the plan has them whatever the planner would choose (the
-# plans it chooses with the default settings are recorded apart)
+# plans it chooses with the default settings are recorded apart); without
+# JIT, which the serial plans' higher costs would switch on, and which
+# would be measured instead of the workers
 SCAN_STATEMENTS = [
     ("ctas", "CREATE TABLE AS", "CREATE TABLE {t}_ctas AS SELECT * FROM {t}"),
     ("refresh", "REFRESH MATERIALIZED VIEW",
@@ -475,8 +477,8 @@ SCAN_STATEMENTS = [
      "FROM {t} GROUP BY city"),
 ]
 SCAN_WORKERS = {
-    0: "SET max_parallel_workers_per_gather = 0",
-    2: "SET max_parallel_workers_per_gather = 2; "
+    0: "SET jit = off; SET max_parallel_workers_per_gather = 0",
+    2: "SET jit = off; SET max_parallel_workers_per_gather = 2; "
        "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0",
 }
 
@@ -1055,8 +1057,10 @@ city, count(*), sum(age), avg(score) ... GROUP BY city`, each over the
 dump file and over the replay server, with no worker and with two
 (`max_parallel_workers_per_gather = 2`, and `parallel_setup_cost` and
 `parallel_tuple_cost` at 0 so that the plan has them; the last column says
-what the planner chooses with the default settings). Backend CPU is the
-leader's and its workers'.
+what the planner chooses with the default settings), both with `jit =
+off` (the serial plans cost enough to be compiled, which would be
+measured instead of the workers). Backend CPU is the leader's and its
+workers'.
 
 {chr(10).join(scan_targets)}
 {"".join(scan_tables)}

@@ -170,6 +170,35 @@ REVOKE ALL ON FOREIGN SERVER regress FROM regress_mongo_user;
 REVOKE ALL ON FOREIGN DATA WRAPPER mongo_etl FROM regress_mongo_user;
 DROP ROLE regress_mongo_user;
 
+-- the backend's connections, listed and closed
+SELECT mongo_etl.disconnect_all() IS NOT NULL AS started_clean;
+SELECT count(*) FROM mongo_etl.get_connections();
+SELECT count(*) FROM users;
+SELECT server_name, user_name = current_user AS my_mapping, valid, in_use
+  FROM mongo_etl.get_connections();
+-- a changed server makes the client invalid until the next query
+ALTER SERVER regress VERSION '2';
+SELECT server_name, valid FROM mongo_etl.get_connections();
+SELECT count(*) FROM users;
+SELECT server_name, valid FROM mongo_etl.get_connections();
+-- a connection a cursor reads through stays open
+BEGIN;
+DECLARE reading CURSOR FOR SELECT name FROM users;
+FETCH 1 FROM reading;
+SELECT server_name, in_use FROM mongo_etl.get_connections();
+SELECT mongo_etl.disconnect('regress');
+SELECT mongo_etl.disconnect_all();
+CLOSE reading;
+COMMIT;
+SELECT mongo_etl.disconnect('regress');
+SELECT count(*) FROM mongo_etl.get_connections();
+SELECT mongo_etl.disconnect('regress');
+SELECT mongo_etl.disconnect('no_such_server');
+-- the next query connects again
+SELECT count(*) FROM users;
+SELECT server_name FROM mongo_etl.get_connections();
+SELECT mongo_etl.disconnect_all();
+
 DROP FUNCTION query_error;
 SET client_min_messages = warning;
 DROP SERVER regress, refused, not_mongo CASCADE;

@@ -19,12 +19,18 @@ SELECT to_regclass('mongo_etl.load_state') AS load_state,
   FROM pg_class WHERE oid = 'mongo_etl.load_state'::regclass;
 SELECT to_regclass('mongo_etl.load_ranges') AS load_ranges;
 -- 1.2: mongo_etl.load gains workers, and its ranges a table
-ALTER EXTENSION mongo_etl UPDATE;
+ALTER EXTENSION mongo_etl UPDATE TO '1.2';
+SELECT to_regprocedure('mongo_etl.disconnect_all()') AS disconnect_all;
 SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
 SELECT to_regclass('mongo_etl.load_ranges') AS load_ranges,
        relrowsecurity AS row_security
   FROM pg_class WHERE oid = 'mongo_etl.load_ranges'::regclass;
 SELECT pg_get_function_arguments('mongo_etl.load'::regproc) AS load_arguments;
+-- 1.3: the backend's connections, listed and closed
+ALTER EXTENSION mongo_etl UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
+SELECT * FROM mongo_etl.get_connections();
+SELECT mongo_etl.disconnect_all();
 SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
