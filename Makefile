@@ -4,6 +4,7 @@
 MODULE_big = mongo_etl
 OBJS = \
 	$(WIN32RES) \
+	analyze.o \
 	bson_convert.o \
 	connection.o \
 	deparse.o \

@@ -16,6 +16,7 @@
 
 #include "access/attnum.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
@@ -63,6 +64,14 @@ extern int	mongo_estimate_cache_seconds;
 /* Values on_type_mismatch read as NULL or skipped, and rows it left out */
 extern uint64 mongo_mismatch_values;
 extern uint64 mongo_mismatch_rows;
+
+/*
+ * analyze.c
+ */
+
+extern bool mongo_analyze_foreign_table(Relation relation,
+										AcquireSampleRowsFunc *func,
+										BlockNumber *totalpages);
 
 /*
  * import.c

@@ -490,6 +490,7 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = mongoExplainForeignScan;
 	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
 	routine->ImportForeignSchema = mongoImportForeignSchema;
+	routine->AnalyzeForeignTable = mongo_analyze_foreign_table;
 	routine->IsForeignScanParallelSafe = mongoIsForeignScanParallelSafe;
 	routine->EstimateDSMForeignScan = mongoEstimateDSMForeignScan;
 	routine->InitializeDSMForeignScan = mongoInitializeDSMForeignScan;
@@ -549,8 +550,11 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 			estimate_file(options.dump_file, fpinfo);
 	}
 
-	/* ANALYZE is not supported, so tuples is unknown here */
-	if (baserel->tuples <= 0)
+	/*
+	 * the server's or the file's current count; ANALYZE's where neither
+	 * gave one (tuples is -1 before the first ANALYZE)
+	 */
+	if (baserel->tuples < 0 || fpinfo->rows != MONGO_DEFAULT_ROWS)
 		baserel->tuples = fpinfo->rows;
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root,
