@@ -189,7 +189,8 @@ bool
 mongo_build_command(const MongoTableOptions *options,
 					const MongoRequest *request, bson_t *query, bson_t *opts)
 {
-	bool		aggregate = options->pipeline != NULL || request->count;
+	bool		aggregate = options->pipeline != NULL || request->count ||
+		request->group != NULL;
 
 	if (!aggregate)
 	{
@@ -257,6 +258,12 @@ mongo_build_command(const MongoTableOptions *options,
 			BSON_APPEND_UTF8(&stage, "$count", "count");
 			bson_append_document_end(query, &stage);
 		}
+		else if (request->group != NULL)
+		{
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT(&stage, "$group", request->group);
+			bson_append_document_end(query, &stage);
+		}
 		else if (request->projection != NULL &&
 				 !bson_empty(request->projection))
 		{
@@ -266,8 +273,11 @@ mongo_build_command(const MongoTableOptions *options,
 		}
 #undef NEXT_STAGE
 	}
-	/* before MongoDB 6.0, a sort beyond 100 MB of memory fails without it */
-	if (request->sort != NULL)
+	/*
+	 * before MongoDB 6.0, a sort or a $group beyond 100 MB of memory fails
+	 * without it
+	 */
+	if (request->sort != NULL || request->group != NULL)
 		BSON_APPEND_BOOL(opts, "allowDiskUse", true);
 	BSON_APPEND_INT32(opts, "batchSize", options->batch_size);
 	return aggregate;

@@ -336,6 +336,7 @@ typedef struct MongoRequest
 	const bson_t *sort;			/* sort document, or NULL */
 	int64		limit;			/* at most so many, 0 for no limit */
 	bool		count;			/* count the documents instead */
+	const bson_t *group;		/* a $group stage's document, or NULL */
 } MongoRequest;
 
 extern bool mongo_build_command(const MongoTableOptions *options,

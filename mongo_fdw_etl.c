@@ -57,8 +57,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/selfuncs.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "mongo_etl.h"
 
@@ -275,7 +277,14 @@ enum MongoScanPrivateIndex
 	 * Integer: -1 when MongoDB counts the documents instead; else the
 	 * column whose NULLs would break the sort, or 0 (mongo_build_sort)
 	 */
-	MongoScanPrivateCountOrGuard
+	MongoScanPrivateCountOrGuard,
+	/* the $group stage when MongoDB groups, as a bytea Const, or NULL */
+	MongoScanPrivateGroup,
+	/*
+	 * Integer list, one per item of fdw_scan_tlist when MongoDB groups: the
+	 * key's column in the table, or 0 for count(*)
+	 */
+	MongoScanPrivateGroupColumns
 };
 
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
@@ -296,6 +305,8 @@ typedef struct MongoScanState
 	int64		limit;			/* at most so many, 0 for all */
 	bool		count;			/* MongoDB counts the documents: the scan
 								 * returns one row, the count */
+	bson_t	   *group;			/* MongoDB groups them: the $group stage,
+								 * whose documents the scan returns */
 	bool		counted;		/* that row was returned */
 	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
 
@@ -420,6 +431,15 @@ static bool next_implied_column(PlannerInfo *root, RelOptInfo *rel,
 								void *arg);
 static bool sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid,
 								 Expr *clause);
+static bool count_star(Expr *expr);
+static void add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
+							 RelOptInfo *output_rel, PathTarget *target,
+							 Oid relid);
+static bool groupable_column(Oid relid, Var *key, bool bytewise_strings);
+static bson_t *group_stage(PlannerInfo *root, List *scan_tlist, Oid relid,
+						   List **columns);
+static int	group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
+						  MongoColumn *columns);
 static bool claim_file_block(MongoScanState *state);
 static void open_dump(MongoScanState *state);
 static void explain_ranges(MongoScanState *state, ExplainState *es);
@@ -1038,7 +1058,6 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 {
 	Query	   *parse = root->parse;
 	PathTarget *target;
-	Aggref	   *aggref;
 	RangeTblEntry *rte;
 	bson_t	   *filter;
 	List	   *params = NIL;
@@ -1050,25 +1069,14 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		input_rel->reloptkind != RELOPT_BASEREL ||
 		input_rel->fdw_private == NULL ||
 		output_rel->fdw_private != NULL || root->hasPseudoConstantQuals ||
-		parse->groupClause != NIL || parse->groupingSets != NIL ||
+		parse->groupingSets != NIL ||
 		parse->havingQual != NULL || root->hasHavingQual)
 		return;
 
-	target = root->upper_targets[UPPERREL_GROUP_AGG];
-	if (list_length(target->exprs) != 1 ||
-		!IsA(linitial(target->exprs), Aggref))
-		return;
-	aggref = linitial(target->exprs);
-	if (aggref->aggfnoid != COUNT_STAR_OID || !aggref->aggstar ||
-		aggref->aggfilter != NULL || aggref->aggdistinct != NIL ||
-		aggref->aggorder != NIL || aggref->aggkind != AGGKIND_NORMAL)
-		return;
-
-	/* a mongodump file has no server to count */
+	/* a mongodump file has no server to count; WHERE must all be sent */
 	if (!((MongoRelationInfo *) input_rel->fdw_private)->from_server)
 		return;
 	rte = planner_rt_fetch(input_rel->relid, root);
-
 	filter = mongo_build_filter(extract_actual_clauses(input_rel->baserestrictinfo,
 													   false),
 								input_rel->relid, rte->relid,
@@ -1077,6 +1085,16 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (!exact)
+		return;
+
+	target = root->upper_targets[UPPERREL_GROUP_AGG];
+	if (parse->groupClause != NIL)
+	{
+		add_grouped_path(root, input_rel, output_rel, target, rte->relid);
+		return;
+	}
+	if (list_length(target->exprs) != 1 ||
+		!count_star(linitial(target->exprs)))
 		return;
 
 	/* the count's relation points to the foreign table's */
@@ -1098,6 +1116,136 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 }
 
 /*
+ * count_star
+ *		Whether an expression is a plain count(*).
+ */
+static bool
+count_star(Expr *expr)
+{
+	Aggref	   *aggref = (Aggref *) expr;
+
+	return IsA(expr, Aggref) &&
+		aggref->aggfnoid == COUNT_STAR_OID && aggref->aggstar &&
+		aggref->aggfilter == NULL && aggref->aggdistinct == NIL &&
+		aggref->aggorder == NIL && aggref->aggkind == AGGKIND_NORMAL;
+}
+
+/*
+ * add_grouped_path
+ *		GROUP BY one column with count(*), answered by MongoDB: a $group by
+ *		the column's field counting each group's documents ($sum: 1), so
+ *		that one document per group travels.  Only where MongoDB groups as
+ *		PostgreSQL would (groupable_column): MongoDB puts null and missing
+ *		fields in one group, as PostgreSQL puts NULLs.  The select list may
+ *		hold the key and count(*) only, the caller has checked that every
+ *		WHERE clause is sent exactly and that there is no HAVING.  A group
+ *		of several columns is not sent: MongoDB would group a document
+ *		missing one of them apart from one where it is null.  Costs: the
+ *		server reads every document (cpu_operator_cost each), and each group
+ *		costs what a document does.
+ */
+static void
+add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
+				 RelOptInfo *output_rel, PathTarget *target, Oid relid)
+{
+	Query	   *parse = root->parse;
+	SortGroupClause *clause;
+	Var		   *key;
+	ListCell   *lc;
+	double		groups;
+	Cost		startup_cost;
+
+	if (list_length(parse->groupClause) != 1)
+		return;
+	clause = linitial_node(SortGroupClause, parse->groupClause);
+	key = (Var *) get_sortgroupclause_expr(clause, parse->targetList);
+	if (!IsA(key, Var) || (Index) key->varno != input_rel->relid ||
+		key->varattno <= 0 || key->varlevelsup != 0 ||
+		clause->eqop != lookup_type_cache(key->vartype,
+										  TYPECACHE_EQ_OPR)->eq_opr ||
+		!groupable_column(relid, key,
+						  ((MongoRelationInfo *) input_rel->fdw_private)->bytewise_strings))
+		return;
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+
+		if (!(IsA(expr, Var) && ((Var *) expr)->varno == key->varno &&
+			  ((Var *) expr)->varattno == key->varattno) &&
+			!count_star(expr))
+			return;
+	}
+
+	groups = estimate_num_groups(root, list_make1(key), input_rel->rows,
+								 NULL
+#if PG_VERSION_NUM >= 140000
+								 ,NULL
+#endif
+		);
+	startup_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
+	output_rel->fdw_private = input_rel;
+	add_path(output_rel, (Path *)
+			 create_foreign_upper_path(root, output_rel, target,
+									   groups,
+									   startup_cost,
+									   startup_cost + groups * cpu_tuple_cost *
+									   MONGO_PER_DOCUMENT_COST_FACTOR,
+									   NIL, /* no pathkeys */
+									   NULL,	/* no extra plan */
+#if PG_VERSION_NUM >= 170000
+									   NIL, /* no fdw_restrictinfo */
+#endif
+									   NIL));	/* no fdw_private */
+}
+
+/*
+ * groupable_column
+ *		Whether MongoDB's groups of a column's field are PostgreSQL's groups
+ *		of the column: two of the BSON values the column takes compare
+ *		equal in MongoDB exactly when their converted values are equal.  So
+ *		the column must declare bson_type: int and long for an integer
+ *		column (MongoDB compares numbers by value), string alone for text
+ *		or varchar (compared by their bytes, as a deterministic collation
+ *		does, where the collection has no other default collation), bool
+ *		for boolean.  Its on_type_mismatch must be error: a value of
+ *		another type then fails the query, grouped here or there, where
+ *		under null it would be one more NULL group here.
+ */
+static bool
+groupable_column(Oid relid, Var *key, bool bytewise_strings)
+{
+	ForeignTable *table = GetForeignTable(relid);
+	uint32		types = mongo_column_bson_types(relid, key->varattno);
+	char	   *name = get_attname(relid, key->varattno, false);
+
+	if (types == 0 ||
+		mongo_column_mismatch_policy(table, key->varattno) !=
+		MONGO_MISMATCH_ERROR ||
+		mongo_column_flag(relid, key->varattno, "bool_values") ||
+		mongo_column_flag(relid, key->varattno, "objectid_timestamp") ||
+		strcmp(mongo_get_column_field(relid, key->varattno, name),
+			   "$$ROOT") == 0)
+		return false;
+	switch (key->vartype)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return (types & ~(MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
+							  MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64))) == 0;
+		case TEXTOID:
+		case VARCHAROID:
+			return types == MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) &&
+				bytewise_strings && OidIsValid(key->varcollid) &&
+				get_collation_isdeterministic(key->varcollid);
+		case BOOLOID:
+			return types == MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL);
+		default:
+			return false;
+	}
+}
+
+/*
  * mongoGetForeignPlan
  *		A ForeignScan that fills only the columns the query reads, with the
  *		WHERE clauses MongoDB can decide sent as a filter, and the path's
@@ -1112,12 +1260,14 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 					Oid foreigntableid, ForeignPath *best_path,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
-	bool		count = IS_UPPER_REL(foreignrel);
-	RelOptInfo *baserel = count
+	bool		upper = IS_UPPER_REL(foreignrel);
+	bool		grouped = upper && root->parse->groupClause != NIL;
+	bool		count = upper && !grouped;
+	RelOptInfo *baserel = upper
 		? (RelOptInfo *) foreignrel->fdw_private : foreignrel;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
-	List	   *retrieved = count ? NIL : retrieved_attrs_list(root, baserel);
+	List	   *retrieved = upper ? NIL : retrieved_attrs_list(root, baserel);
 	List	   *fdw_private;
 	List	   *fdw_scan_tlist = NIL;
 	bson_t	   *filter;
@@ -1127,8 +1277,10 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	List	   *params = NIL;
 	List	   *local_clauses;
 	bool		exact = false;
+	bson_t	   *group = NULL;
+	List	   *group_columns = NIL;
 
-	if (count)
+	if (upper)
 	{
 		scan_clauses = baserel->baserestrictinfo;
 		fdw_scan_tlist = add_to_flat_tlist(NIL,
@@ -1140,13 +1292,15 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		? mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
 							 fpinfo->bytewise_strings, &params, &exact)
 		: NULL;
-	local_clauses = count ? NIL : scan_clauses;
+	local_clauses = upper ? NIL : scan_clauses;
+	if (grouped)
+		group = group_stage(root, fdw_scan_tlist, rte->relid, &group_columns);
 
-	if (!count && best_path->path.pathkeys != NIL)
+	if (!upper && best_path->path.pathkeys != NIL)
 		sort = mongo_build_sort(best_path->path.pathkeys, baserel->relid,
 								rte->relid, fpinfo->bytewise_strings,
 								&null_guard);
-	if (!count && mongo_pushdown && exact && root->limit_tuples > 0 &&
+	if (!upper && mongo_pushdown && exact && root->limit_tuples > 0 &&
 		root->parse->limitOption != LIMIT_OPTION_WITH_TIES &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
 		(root->sort_pathkeys == NIL ||
@@ -1162,18 +1316,64 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 									   Int64GetDatum(limit), false,
 									   FLOAT8PASSBYVAL),
 							 makeInteger(count ? -1 : null_guard));
+	fdw_private = lappend(fdw_private, mongo_bson_node(group));
+	fdw_private = lappend(fdw_private, group_columns);
 	if (filter != NULL)
 		bson_destroy(filter);
+	if (group != NULL)
+		bson_destroy(group);
 	if (sort != NULL)
 		bson_destroy(sort);
 
 	return make_foreignscan(tlist, local_clauses,
-							count ? 0 : baserel->relid,
+							upper ? 0 : baserel->relid,
 							params, /* the filter's run-time values */
 							fdw_private,
 							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
+}
+
+/*
+ * group_stage
+ *		The $group stage of a grouped scan (add_grouped_path): {_id:
+ *		"$<key field>", c<n>: {$sum: 1}} for each count(*) at position n of
+ *		the scan's target list.  *columns gets, for each item of that list,
+ *		the key's column or 0.
+ */
+static bson_t *
+group_stage(PlannerInfo *root, List *scan_tlist, Oid relid, List **columns)
+{
+	SortGroupClause *clause = linitial_node(SortGroupClause,
+											root->parse->groupClause);
+	Var		   *key = (Var *) get_sortgroupclause_expr(clause,
+													   root->parse->targetList);
+	char	   *name = get_attname(relid, key->varattno, false);
+	bson_t	   *group = bson_new();
+	ListCell   *lc;
+
+	BSON_APPEND_UTF8(group, "_id",
+					 psprintf("$%s", mongo_get_column_field(relid,
+															key->varattno,
+															name)));
+	foreach(lc, scan_tlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (IsA(tle->expr, Var))
+			*columns = lappend_int(*columns, key->varattno);
+		else
+		{
+			bson_t		sum;
+
+			bson_append_document_begin(group, psprintf("c%d", tle->resno), -1,
+									   &sum);
+			BSON_APPEND_INT32(&sum, "$sum", 1);
+			bson_append_document_end(group, &sum);
+			*columns = lappend_int(*columns, 0);
+		}
+	}
+	return group;
 }
 
 /*
@@ -1267,9 +1467,15 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	state->count = count_or_guard < 0;
 	state->null_guard = Max(count_or_guard, 0);
+	state->group = mongo_node_bson(list_nth(fsplan->fdw_private,
+											MongoScanPrivateGroup));
 
 	/* a count fills no column: its one output column is the count */
-	columns = palloc(sizeof(MongoColumn) * Max(list_length(retrieved), 1));
+	columns = palloc(sizeof(MongoColumn) *
+					 Max(list_length(retrieved) +
+						 list_length(fsplan->fdw_scan_tlist), 1));
+	if (state->group != NULL)
+		ncolumns = group_columns(fsplan, relid, table, columns);
 	foreach(lc, retrieved)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
@@ -1322,7 +1528,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 		state->param_types[foreach_current_index(lc)] =
 			exprType((Node *) lfirst(lc));
 	state->econtext = node->ss.ps.ps_ExprContext;
-	if (!state->count)
+	if (!state->count && state->group == NULL)
 		state->projection = mongo_build_projection(columns, ncolumns);
 
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
@@ -1330,6 +1536,43 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 										   GetUserMapping(scan_user_id(node,
 																	   rtindex),
 														  server->serverid));
+}
+
+/*
+ * group_columns
+ *		The columns a grouped scan fills from each group's document: its
+ *		key, as the key column converts it (_id), and its count(*)s (c<n>).
+ *		Their number.
+ */
+static int
+group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
+			  MongoColumn *columns)
+{
+	List	   *keys = list_nth(fsplan->fdw_private,
+								MongoScanPrivateGroupColumns);
+	int			ncolumns = 0;
+	ListCell   *lc;
+
+	foreach(lc, fsplan->fdw_scan_tlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attnum = list_nth_int(keys, foreach_current_index(lc));
+		MongoColumn *col = &columns[ncolumns++];
+
+		if (attnum == 0)
+		{
+			mongo_init_column(col, tle->resno, "count(*)",
+							  psprintf("c%d", tle->resno), INT8OID, -1);
+			continue;
+		}
+		mongo_init_column(col, tle->resno, get_attname(relid, attnum, false),
+						  "_id", exprType((Node *) tle->expr),
+						  exprTypmod((Node *) tle->expr));
+		mongo_set_column_policy(col, mongo_column_mismatch_policy(table, attnum),
+								false, false);
+		col->bson_types = mongo_column_bson_types(relid, attnum);
+	}
+	return ncolumns;
 }
 
 /*
@@ -1981,6 +2224,7 @@ describe_request(MongoScanState *state, const bson_t *filter,
 	request->sort = state->sort;
 	request->limit = state->limit;
 	request->count = state->count;
+	request->group = state->group;
 }
 
 /*
@@ -2059,6 +2303,9 @@ release_scan_resources(void *arg)
 	if (state->sort != NULL)
 		bson_destroy(state->sort);
 	state->sort = NULL;
+	if (state->group != NULL)
+		bson_destroy(state->group);
+	state->group = NULL;
 	if (state->conn != NULL)
 		mongo_release_connection(state->conn);
 	state->conn = NULL;

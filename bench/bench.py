@@ -419,6 +419,7 @@ def main():
         b = Bench(args)
         setup(b, args, shapes)
         run(b, args, shapes)
+        measure_planner(b, args, servers)
         profiles = {(s.name, where): profile_read(b, f"{s.name}_{where}")
                     for s in shapes for where in ("file", "net")}
     finally:
@@ -607,6 +608,113 @@ def default_workers(b, statement):
     b.close(conn)
     found = re.findall(r'"Workers Planned": (\d+)', plan)
     return int(found[0]) if found else 0
+
+
+# The planner's pushdown of joins and GROUP BY (README: Joins, GROUP BY),
+# on a collection of this many flat documents from a replay server of its
+# own: 100 local keys joined on _id (the field every MongoDB collection has
+# an index on; the replay server serves filters on _id only), and a GROUP
+# BY of ten groups
+PLANNER_ROWS = 100_000
+PLANNER_KEYS = 100
+PLANNER_STATEMENTS = [
+    ("join", f"the join of {PLANNER_KEYS} local keys on _id",
+     "SELECT count(*), sum(f.age) FROM planner_keys k "
+     "JOIN planner_flat f ON f._id = k.id",
+     # a nested loop of lookups, whatever the planner would choose
+     "SET enable_hashjoin = off; SET enable_mergejoin = off; "
+     "SET enable_material = off"),
+    ("group", "GROUP BY city, count(*) (10 groups)",
+     "SELECT city, count(*) FROM planner_flat GROUP BY city", ""),
+]
+NO_PUSHDOWN = "SET mongo_etl.pushdown = off"
+
+
+def measure_planner(b, args, servers):
+    """Each statement of PLANNER_STATEMENTS pushed and not, with the
+    documents each transfers and the plan the default settings give."""
+    shape = SHAPES[0]
+    path = os.path.join(args.data, f"flat_{PLANNER_ROWS}.bson")
+    write_dump(path, shape, PLANNER_ROWS)
+    server = ReplayServer(args.replay, path, args.replay_port + len(SHAPES))
+    servers.append(server)
+    keys = ", ".join(f"('{object_id(seq)}')" for seq in
+                     range(0, PLANNER_ROWS, PLANNER_ROWS // PLANNER_KEYS))
+    b.sql(f"""
+        CREATE SERVER replay_planner FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (uri '{server.uri}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER replay_planner;
+        CREATE FOREIGN TABLE planner_flat (
+          _id text OPTIONS (bson_type 'objectId'), seq int,
+          city text OPTIONS (bson_type 'string'), age int)
+          SERVER replay_planner OPTIONS (database 'bench', collection 'flat');
+        DROP TABLE IF EXISTS planner_keys;
+        CREATE TABLE planner_keys (id text);
+        INSERT INTO planner_keys VALUES {keys};
+        ANALYZE planner_keys;""")
+    b.planner_checks = {}
+    for run_no in range(args.runs):
+        for key, _, statement, forced in PLANNER_STATEMENTS:
+            b.measure(f"planner/{key}/pushed", statement,
+                      server_pid=server.pid, settings=forced)
+            b.measure(f"planner/{key}/local", statement,
+                      server_pid=server.pid, settings=NO_PUSHDOWN)
+    for key, _, statement, forced in PLANNER_STATEMENTS:
+        pushed = explain_scans(b, statement, forced)
+        local = explain_scans(b, statement, NO_PUSHDOWN)
+        default = explain_scans(b, statement, "")
+        b.planner_checks[key] = {
+            "pushed": pushed, "local": local, "default": default,
+            "same": (b.query(f"{forced}; {statement} ORDER BY 1")
+                     if forced else b.query(f"{statement} ORDER BY 1")) ==
+                    b.query(f"{NO_PUSHDOWN}; {statement} ORDER BY 1")}
+
+
+def explain_scans(b, statement, settings):
+    """The documents a statement's foreign scans read, and whether its plan
+    looks documents up (a foreign scan run more than once) or groups them
+    in MongoDB."""
+    rows = b.query(f"{settings}; EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) "
+                   f"{statement}")
+    found = {"documents": 0, "lookups": False, "group": False}
+
+    def walk(node):
+        if node.get("Node Type") == "Foreign Scan":
+            found["documents"] += node.get("Documents Read", 0)
+            found["lookups"] |= node.get("Actual Loops", 1) > 1
+            found["group"] |= "$group" in node.get("MongoDB Command", "")
+        for child in node.get("Plans", []):
+            walk(child)
+    walk(rows[0][0][0]["Plan"])
+    return found
+
+
+def planner_results(b, n_keys=PLANNER_KEYS):
+    """The section of RESULTS.md on the join and GROUP BY pushdown."""
+    m = b.median
+    lines = ["| statement | wall s, pushed | documents read, pushed | "
+             "wall s, not pushed | documents read, not pushed | pushed over "
+             "not | the default settings' plan |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for key, label, _, _ in PLANNER_STATEMENTS:
+        check = b.planner_checks.get(key)
+        pushed, local = (m(f"planner/{key}/pushed", "wall"),
+                         m(f"planner/{key}/local", "wall"))
+        if not check or pushed is None or local is None:
+            lines.append(f"| {label} | not measured ||||||")
+            continue
+        d = check["default"]
+        default = ("lookups" if d["lookups"] else "$group" if d["group"]
+                   else "reads every document")
+        lines.append(
+            f"| {label} | {pushed:.4f} | {check['pushed']['documents']:,} | "
+            f"{local:.4f} | {check['local']['documents']:,} | "
+            f"{pushed / local:.2f} | {default}, "
+            f"{d['documents']:,} documents |")
+    same = all(c["same"] for c in b.planner_checks.values())
+    return "\n".join(lines) + "\n\n" + (
+        "Each statement's rows pushed are the same as not pushed."
+        if same else "**The rows pushed and not pushed differ.**")
 
 
 def profile_read(b, table):
@@ -1101,6 +1209,18 @@ workers'.
 {chr(10).join(scan_targets)}
 {"".join(scan_tables)}
 {parallel_scan_notes(b, shapes)}
+## Joins and GROUP BY sent to MongoDB
+
+On {PLANNER_ROWS:,} flat documents from a replay server of their own
+(README: Joins, GROUP BY): a join of {PLANNER_KEYS} local keys to the
+collection's `_id` as a nested loop of lookups (hash and merge joins off)
+against the same join with `mongo_etl.pushdown = off` (one scan of every
+document and a hash join), and `SELECT city, count(*) ... GROUP BY city`
+as a `$group` against the rows grouped by PostgreSQL. Median of
+{args.runs} runs; documents read are the scans' `Documents Read`.
+
+{planner_results(b)}
+
 Earlier targets, on every shape:
 
 {chr(10).join(earlier)}

@@ -537,6 +537,74 @@ func TestCountAndAggregate(t *testing.T) {
 	}
 }
 
+func TestGroup(t *testing.T) {
+	s, _ := fixture(t, mixedIDs(), 6)
+	port := start(t, s)
+	cl, err := dial(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the groups of $group by path, after an optional $match on _id
+	groups := func(path string, match bool) map[string]int64 {
+		body, err := cl.command(filterDoc(func(bd *builder) {
+			bd.string("aggregate", "c")
+			bd.array("pipeline")
+			n := 0
+			if match {
+				bd.doc("0")
+				bd.doc("$match")
+				bd.doc("_id")
+				bd.raw(tObjectID, "$gte", oid(10).v)
+				bd.end()
+				bd.end()
+				bd.end()
+				n++
+			}
+			bd.doc(strconv.Itoa(n))
+			bd.doc("$group")
+			bd.string("_id", path)
+			bd.doc("count")
+			bd.int32("$sum", 1)
+			bd.end()
+			bd.end()
+			bd.end()
+			bd.end()
+			bd.doc("cursor")
+			bd.int32("batchSize", 1000)
+			bd.end()
+			bd.string("$db", "d")
+		}), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, _ := lookup(body, "cursor")
+		fb, _ := lookup(cur.value, "firstBatch")
+		found := map[string]int64{}
+		it := newIter(fb.value)
+		var d elem
+		for it.next(&d) {
+			key, _ := lookup(d.value, "_id")
+			count, _ := lookup(d.value, "count")
+			n, _ := count.asInt64()
+			found[string(append([]byte{key.typ}, key.value...))] = n
+		}
+		return found
+	}
+	// a missing field: every document in the null group
+	if g := groups("$nothing", false); len(g) != 1 || g[string([]byte{tNull})] != 250 {
+		t.Errorf("$group by a missing field: %v", g)
+	}
+	// a field of distinct values: a group each, of the documents matched
+	g := groups("$n", true)
+	total := int64(0)
+	for _, n := range g {
+		total += n
+	}
+	if len(g) != 40 || total != 40 {
+		t.Errorf("$group by n after $match: %d groups of %d documents", len(g), total)
+	}
+}
+
 // BenchmarkServe reads a collection of 409-byte documents from a server
 // in the same process; b.N documents.
 func BenchmarkServe(b *testing.B) {

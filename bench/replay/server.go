@@ -434,6 +434,8 @@ type plan struct {
 	limit     int64 // 0: none
 	count     string
 	collStats bool
+	groupBy   string   // $group: the key's field path ("" for none)
+	groupSums []string // and the fields that count documents ({$sum: 1})
 }
 
 // open makes the cursor of a plan.
@@ -477,6 +479,9 @@ func (c *conn) open(p *plan, ns string) (*cursor, error) {
 		bd.int64("count", int64(s.count()))
 		cur.fixed = [][]byte{bd.finish()}
 		cur.left = 1
+	case p.groupBy != "":
+		cur.fixed = s.group(cur, p)
+		cur.left = len(cur.fixed)
 	case p.count != "":
 		cur.fixed = nil
 		if n > 0 {
@@ -491,6 +496,101 @@ func (c *conn) open(p *plan, ns string) (*cursor, error) {
 		cur.left = len(cur.fixed)
 	}
 	return cur, nil
+}
+
+// groupArg reads {$group: {_id: "$path", name: {$sum: 1}, ...}}.
+func groupArg(stage elem, p *plan) error {
+	if stage.typ != tDocument {
+		return badValue("$group must be a document")
+	}
+	it := newIter(stage.value)
+	var f elem
+	for it.next(&f) {
+		if string(f.key) == "_id" {
+			path, ok := f.str()
+			if !ok || len(path) < 2 || path[0] != '$' {
+				return badValue("$group: only _id: \"$field\" is served")
+			}
+			p.groupBy = path[1:]
+			continue
+		}
+		var one elem
+		ok := f.typ == tDocument
+		if ok {
+			one, ok = lookup(f.value, "$sum")
+		}
+		if n, isInt := one.asInt64(); !ok || !isInt || n != 1 {
+			return badValue("$group: only {$sum: 1} accumulators are served")
+		}
+		p.groupSums = append(p.groupSums, string(f.key))
+	}
+	if p.groupBy == "" {
+		return badValue("$group needs _id")
+	}
+	return nil
+}
+
+// group counts the cursor's documents by the value of the plan's key
+// field (null or missing: one group), in the order keys first appear.
+// Values are told apart by their bytes: numbers of two types equal in
+// value are two groups here, unlike MongoDB.
+func (s *store) group(cur *cursor, p *plan) [][]byte {
+	type groupCount struct {
+		typ   byte
+		value []byte
+		n     int64
+	}
+	var groups []*groupCount
+	index := map[string]*groupCount{}
+	path := strings.Split(p.groupBy, ".")
+	pos := cur.pos
+	for left := cur.left; left > 0; left-- {
+		doc := s.data[cur.ord.off[pos] : cur.ord.off[pos]+int64(cur.ord.size(pos))]
+		typ, value := byte(tNull), []byte(nil)
+		for i, part := range path {
+			e, ok := lookup(doc, part)
+			if !ok {
+				break
+			}
+			if i == len(path)-1 {
+				typ, value = e.typ, e.value
+			} else if e.typ == tDocument {
+				doc = e.value
+			} else {
+				break
+			}
+		}
+		if typ == tUndefined {
+			typ, value = tNull, nil
+		}
+		k := string(append([]byte{typ}, value...))
+		g := index[k]
+		if g == nil {
+			g = &groupCount{typ: typ, value: value}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.n++
+		if cur.desc {
+			pos--
+		} else {
+			pos++
+		}
+	}
+	out := make([][]byte, 0, len(groups))
+	for _, g := range groups {
+		bd := newBuilder(nil)
+		bd.raw(g.typ, "_id", g.value)
+		for _, name := range p.groupSums {
+			if g.n <= 1<<31-1 {
+				bd.int32(name, int32(g.n))
+			} else {
+				bd.int64(name, g.n)
+			}
+		}
+		out = append(out, bd.finish())
+	}
+	return out
 }
 
 func (c *conn) find(req *request) error {
@@ -836,8 +936,8 @@ func (c *conn) aggregate(req *request) error {
 			return badValue("a pipeline stage must be a document of one field")
 		}
 		name := string(stage.key)
-		if p.count != "" || p.collStats {
-			return badValue("no stage is served after $count or $collStats (%s)", name)
+		if p.count != "" || p.collStats || p.groupBy != "" {
+			return badValue("no stage is served after $count, $collStats or $group (%s)", name)
 		}
 		switch name {
 		case "$collStats":
@@ -889,8 +989,12 @@ func (c *conn) aggregate(req *request) error {
 			}
 		case "$project":
 			// ignored, as find's projection
+		case "$group":
+			if err := groupArg(stage, &p); err != nil {
+				return err
+			}
 		default:
-			return badValue("unsupported pipeline stage %s: replay-server serves $collStats {count: {}}, $match, $sort by _id, $skip, $limit, $count, $project (ignored)", name)
+			return badValue("unsupported pipeline stage %s: replay-server serves $collStats {count: {}}, $match, $sort by _id, $skip, $limit, $count, $group by one field with {$sum: 1}, $project (ignored)", name)
 		}
 	}
 	if pi.err != nil {
