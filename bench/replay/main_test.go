@@ -215,6 +215,15 @@ func TestFilterSpans(t *testing.T) {
 			bd.doc("_id")
 			bd.raw(tDouble, "$eq", f64(7).v)
 		}), 7, 8},
+		{"$in [7]", filterDoc(func(bd *builder) {
+			bd.doc("_id")
+			bd.array("$in")
+			bd.raw(tInt32, "0", i32(7).v)
+		}), 7, 8},
+		{"$in []", filterDoc(func(bd *builder) {
+			bd.doc("_id")
+			bd.array("$in")
+		}), 0, 0},
 		{"$and", filterDoc(func(bd *builder) {
 			bd.array("$and")
 			bd.doc("0")
@@ -259,9 +268,12 @@ func TestFilterSpans(t *testing.T) {
 	}
 	for _, f := range [][]byte{
 		filterDoc(func(bd *builder) { bd.string("name", "x") }),
+		// $in of more than one value
 		filterDoc(func(bd *builder) {
 			bd.doc("_id")
 			bd.array("$in")
+			bd.raw(tInt32, "0", i32(3).v)
+			bd.raw(tInt32, "1", i32(6).v)
 		}),
 		// the numbers from 10 up are the middle of the _ids: their
 		// complement is two runs

@@ -339,9 +339,11 @@ func (c *conn) handle(req *request) error {
 		err = c.count(req)
 	case "aggregate":
 		err = c.aggregate(req)
+	case "listCollections":
+		err = c.listCollections(req)
 	default:
 		return c.sendError(req, 59, "CommandNotFound",
-			fmt.Sprintf("no such command: '%s' (replay-server serves hello, ping, buildInfo, find, getMore, killCursors, endSessions, count, aggregate)", req.command))
+			fmt.Sprintf("no such command: '%s' (replay-server serves hello, ping, buildInfo, find, getMore, killCursors, endSessions, count, aggregate, listCollections)", req.command))
 	}
 	var ce *cmdError
 	if errors.As(err, &ce) {
@@ -496,6 +498,31 @@ func (c *conn) open(p *plan, ns string) (*cursor, error) {
 		cur.left = len(cur.fixed)
 	}
 	return cur, nil
+}
+
+// listCollections answers that the collection asked for ({filter: {name:
+// ...}}), which is the file under any name, is a plain collection with no
+// options (no default collation); without a name, one called "documents".
+func (c *conn) listCollections(req *request) error {
+	name := "documents"
+	if f, ok := lookup(req.body, "filter"); ok && f.typ == tDocument {
+		if n, ok := lookup(f.value, "name"); ok {
+			if s, ok := n.str(); ok {
+				name = s
+			}
+		}
+	}
+	bd := newBuilder(nil)
+	bd.string("name", name)
+	bd.string("type", "collection")
+	bd.doc("options")
+	bd.end()
+	bd.doc("info")
+	bd.bool("readOnly", false)
+	bd.end()
+	cur := &cursor{ns: req.db + ".$cmd.listCollections",
+		fixed: [][]byte{bd.finish()}, left: 1}
+	return c.firstBatch(req, cur, defaultFirst, true)
 }
 
 // groupArg reads {$group: {_id: "$path", name: {$sum: 1}, ...}}.

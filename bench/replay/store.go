@@ -155,6 +155,7 @@ func badValue(format string, args ...any) *cmdError {
 }
 
 // filterSpan evaluates a filter: {} ; {_id: v} ; {_id: {$gte|$gt|$lt|$lte|$eq: v, ...}} ;
+// {_id: {$in: [v]}} ;
 // {_id: {$not: {...}}} where its complement is one run of _ids ;
 // {$and: [filters]} ; several top-level conditions on _id.
 func (s *store) filterSpan(filter []byte) (span, error) {
@@ -241,6 +242,21 @@ func (s *store) idCondition(e elem) (span, error) {
 }
 
 func (s *store) idOperator(op string, v elem) (span, error) {
+	if op == "$in" {
+		// one value, as mongo_etl sends an equality ({$in: [v]}); none
+		if v.typ != tArray {
+			return span{}, badValue("$in needs an array")
+		}
+		it := newIter(v.value)
+		var first, more elem
+		if !it.next(&first) {
+			return span{lo: 0, hi: 0}, nil
+		}
+		if it.next(&more) {
+			return span{}, badValue("unsupported $in on _id: only one value is served")
+		}
+		return s.idOperator("$eq", first)
+	}
 	lo, hi := 0, s.count()
 	if v.typ != tMinKey && v.typ != tMaxKey {
 		lo, hi = s.bracketRange(typeBracket(v.typ))
