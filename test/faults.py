@@ -355,6 +355,7 @@ def main():
     parallel_load_error()
     parallel_load_killed(total)
     parallel_load_without_room(total)
+    parallel_scan_cancel(total)
     server.stop()
     subprocess.run(["dropdb", "mongo_etl_faults"], check=True)
 
@@ -394,6 +395,47 @@ def call_in_thread(query, outcome):
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def scan_workers(cur):
+    cur.execute("SELECT count(*) FROM pg_stat_activity "
+                "WHERE backend_type = 'parallel worker'")
+    return cur.fetchone()[0]
+
+
+def parallel_scan_cancel(total):
+    """pg_cancel_backend of a parallel scan of the collection once its
+    workers read: the query ends with 57014, every worker with it, and the
+    session's next parallel scan reads everything."""
+    watcher = connect()
+    wcur = watcher.cursor()
+    outcome = {}
+    forced = ("SET max_parallel_workers_per_gather = 2; "
+              "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+              "SET min_parallel_table_scan_size = 0; ")
+    thread = call_in_thread(forced + "SELECT sum(n) FROM big", outcome)
+    deadline = time.monotonic() + 30
+    while scan_workers(wcur) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reading = scan_workers(wcur)
+    started = time.monotonic()
+    if "pid" in outcome:
+        wcur.execute(f"SELECT pg_cancel_backend({outcome['pid']})")
+    thread.join()
+    ended = time.monotonic() - started
+    deadline = time.monotonic() + 10
+    while scan_workers(wcur) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = scan_workers(wcur)
+    check("pg_cancel_backend of a parallel scan", reading > 0
+          and outcome.get("state") == "57014" and ended < 3.0 and left == 0,
+          f"{reading} workers reading; SQLSTATE {outcome.get('state')} after "
+          f"{ended:.1f} s; {left} workers left")
+    wcur.execute(forced + "SELECT count(*), sum(n) FROM big")
+    rows = wcur.fetchone()
+    check("next parallel scan after the cancel", rows == (DOCUMENTS, total),
+          f"rows {rows}")
+    watcher.close()
 
 
 def parallel_load_killed(total):
