@@ -129,6 +129,13 @@ static int	next_estimate_slot = 0;
 #define MONGO_STARTUP_COST 100.0
 
 /*
+ * Cost of each lookup of a parameterized scan: a find's round trip on a
+ * connection already open, about what converting 250 documents costs
+ * (measured on localhost: 0.15 ms a lookup, 0.44 µs a flat document)
+ */
+#define MONGO_LOOKUP_COST 25.0
+
+/*
  * Cost per document relative to cpu_tuple_cost: a document is read off the
  * network, walked and converted, several times the work of a heap tuple.
  */
@@ -927,7 +934,7 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
  *		whole collection travelling for a hash join.  The clauses are the
  *		table's join clauses and those its equivalence classes imply, as
  *		the planner offers index scans.  Each lookup costs a round trip
- *		(MONGO_STARTUP_COST) and the documents it is estimated to find.
+ *		(MONGO_LOOKUP_COST) and the documents it is estimated to find.
  */
 static void
 add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
@@ -987,8 +994,8 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 				 create_foreignscan_path(root, baserel,
 										 NULL,	/* default pathtarget */
 										 rows,
-										 MONGO_STARTUP_COST,
-										 MONGO_STARTUP_COST + qual_cost.startup +
+										 MONGO_LOOKUP_COST,
+										 MONGO_LOOKUP_COST + qual_cost.startup +
 										 rows * (cpu_tuple_cost *
 												 MONGO_PER_DOCUMENT_COST_FACTOR +
 												 qual_cost.per_tuple),
