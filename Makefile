@@ -14,14 +14,15 @@ OBJS = \
 	mongo_fdw_etl.o \
 	option.o \
 	parallel.o \
-	prefetch.o
+	prefetch.o \
+	write.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql \
 	mongo_etl--1.2--1.3.sql
 
-REGRESS = options upgrade types scan pushdown join group load parallel parallel_scan sync cron import dump connection
+REGRESS = options upgrade types scan pushdown join group write load parallel parallel_scan sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

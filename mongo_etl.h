@@ -74,6 +74,28 @@ extern bool mongo_analyze_foreign_table(Relation relation,
 										BlockNumber *totalpages);
 
 /*
+ * write.c
+ */
+
+extern int	mongoIsForeignRelUpdatable(Relation rel);
+extern List *mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void mongoBeginForeignModify(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo, List *fdw_private,
+									int subplan_index, int eflags);
+extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
+											  ResultRelInfo *rinfo,
+											  TupleTableSlot *slot,
+											  TupleTableSlot *planSlot);
+extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
+													ResultRelInfo *rinfo,
+													TupleTableSlot **slots,
+													TupleTableSlot **planSlots,
+													int *numSlots);
+extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+
+/*
  * import.c
  */
 

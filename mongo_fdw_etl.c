@@ -517,6 +517,13 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = mongoExplainForeignScan;
 	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
 	routine->ImportForeignSchema = mongoImportForeignSchema;
+	routine->IsForeignRelUpdatable = mongoIsForeignRelUpdatable;
+	routine->PlanForeignModify = mongoPlanForeignModify;
+	routine->BeginForeignModify = mongoBeginForeignModify;
+	routine->ExecForeignInsert = mongoExecForeignInsert;
+	routine->ExecForeignBatchInsert = mongoExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = mongoGetForeignModifyBatchSize;
+	routine->EndForeignModify = mongoEndForeignModify;
 	routine->AnalyzeForeignTable = mongo_analyze_foreign_table;
 	routine->IsForeignScanParallelSafe = mongoIsForeignScanParallelSafe;
 	routine->EstimateDSMForeignScan = mongoEstimateDSMForeignScan;

@@ -1,0 +1,613 @@
+/*-------------------------------------------------------------------------
+ *
+ * write.c
+ *		  INSERT into a mongo_etl foreign table: rows become documents,
+ *		  sent in batches, one insert command per batch.
+ *
+ * Each column the INSERT gives becomes the field it reads, its value the
+ * BSON value a scan would read back as the same Datum (the inverse of
+ * bson_convert.c for the types below).  A row whose _id is NULL gets an
+ * ObjectId made here, so that RETURNING shows it.  The documents of a
+ * batch are inserted in order: when the server refuses one, those before
+ * it are written (MongoDB cannot undo them) and the error says how many.
+ *
+ * IDENTIFICATION
+ *		  write.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pathnodes.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "mongo_etl.h"
+
+/* MongoDB's error code of a duplicate key */
+#define MONGO_DUPLICATE_KEY 11000
+
+/* Milliseconds between the Unix epoch and PostgreSQL's (2000-01-01) */
+#define POSTGRES_EPOCH_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+/* One column an INSERT writes */
+typedef struct WriteColumn
+{
+	AttrNumber	attnum;
+	char	   *name;
+	char	   *field;			/* the field it reads, and so writes */
+	Oid			typid;
+	bool		objectid;		/* text written as an ObjectId (bson_type
+								 * objectId alone) */
+} WriteColumn;
+
+/* Executor state of an INSERT, in ResultRelInfo.ri_FdwState */
+typedef struct MongoWriteState
+{
+	Relation	rel;
+	const char *servername;
+	MongoTableOptions options;
+	MongoConnection *conn;
+	mongoc_collection_t *collection;
+	WriteColumn *columns;
+	int			ncolumns;
+	int			id_column;		/* index of _id in columns, or -1 */
+	int			batch_size;
+	MemoryContext batch_cxt;	/* reset after every batch */
+	MemoryContextCallback cleanup;	/* gives the connection back, also
+									 * after an error */
+} MongoWriteState;
+
+static void append_datum(bson_t *doc, const char *key, Datum value,
+						 Oid typid, bool objectid, WriteColumn *col);
+static void append_json(bson_t *doc, const char *key, const char *json,
+						WriteColumn *col);
+static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
+							 char *new_id);
+static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
+static void release_write_resources(void *arg);
+
+/*
+ * mongoIsForeignRelUpdatable
+ *		A table of a server takes INSERT; a mongodump file takes nothing.
+ *		UPDATE and DELETE are not implemented.
+ */
+int
+mongoIsForeignRelUpdatable(Relation rel)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	MongoTableOptions options;
+
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (options.dump_file != NULL || options.pipeline != NULL)
+		return 0;
+	return 1 << CMD_INSERT;
+}
+
+/*
+ * mongoPlanForeignModify
+ *		The columns an INSERT writes: all of them, those it does not name
+ *		with their defaults, as for a heap table.
+ */
+List *
+mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+					   Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	List	   *attrs = NIL;
+
+	if (operation != CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mongo_etl foreign tables take INSERT only")));
+	if (plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("INSERT ... ON CONFLICT is not supported on mongo_etl foreign tables")));
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			attrs = lappend_int(attrs, i + 1);
+	table_close(rel, NoLock);
+	return list_make1(attrs);
+}
+
+/*
+ * mongoBeginForeignModify
+ *		Take the connection and describe each column's field and type.
+ */
+void
+mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						List *fdw_private, int subplan_index, int eflags)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	Oid			relid = RelationGetRelid(rel);
+	ForeignTable *table = GetForeignTable(relid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	List	   *attrs = linitial(fdw_private);
+	MongoWriteState *state;
+	ListCell   *lc;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	state = palloc0(sizeof(MongoWriteState));
+	state->rel = rel;
+	state->servername = server->servername;
+	mongo_get_table_options(table, server, &state->options);
+	state->columns = palloc0(sizeof(WriteColumn) * Max(list_length(attrs), 1));
+	state->id_column = -1;
+	foreach(lc, attrs)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel),
+											   attnum - 1);
+		WriteColumn *col = &state->columns[state->ncolumns];
+
+		col->attnum = attnum;
+		col->name = pstrdup(NameStr(attr->attname));
+		col->field = mongo_get_column_field(relid, attnum, col->name);
+		col->typid = attr->atttypid;
+		col->objectid = mongo_column_bson_types(relid, attnum) ==
+			MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+		if (strchr(col->field, '.') != NULL || col->field[0] == '$')
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": its field \"%s\" is a path",
+							col->name, RelationGetRelationName(rel),
+							col->field),
+					 errdetail("Columns of nested fields and $$ROOT are read-only for now.")));
+		if (strcmp(col->field, "_id") == 0)
+			state->id_column = state->ncolumns;
+		state->ncolumns++;
+	}
+	state->batch_size = state->options.batch_size;
+	state->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											 "mongo_etl insert batch",
+											 ALLOCSET_DEFAULT_SIZES);
+	state->conn = mongo_get_connection(server,
+									   GetUserMapping(GetUserId(),
+													  server->serverid));
+	state->cleanup.func = release_write_resources;
+	state->cleanup.arg = state;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->cleanup);
+	state->collection =
+		mongoc_client_get_collection(mongo_connection_client(state->conn),
+									 state->options.database,
+									 state->options.collection);
+	rinfo->ri_FdwState = state;
+}
+
+/*
+ * mongoGetForeignModifyBatchSize
+ *		The table's (or server's) batch_size, one row where RETURNING or an
+ *		AFTER ROW trigger needs each row back at once.
+ */
+int
+mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+
+	if (state == NULL || rinfo->ri_projectReturning != NULL ||
+		(rinfo->ri_TrigDesc != NULL &&
+		 (rinfo->ri_TrigDesc->trig_insert_after_row ||
+		  rinfo->ri_TrigDesc->trig_insert_before_row)))
+		return 1;
+	return state->batch_size;
+}
+
+/*
+ * mongoExecForeignInsert
+ *		One row: one document.  An _id made for it goes back into the row,
+ *		for RETURNING.
+ */
+TupleTableSlot *
+mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+					   TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+	char		new_id[25] = "";
+	bson_t	   *doc = row_document(state, slot, new_id);
+
+	PG_TRY();
+	{
+		insert_documents(state, &doc, 1);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(doc);
+	}
+	PG_END_TRY();
+
+	if (new_id[0] != '\0')
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		TupleDesc	tupdesc = RelationGetDescr(state->rel);
+		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+		AttrNumber	id = state->columns[state->id_column].attnum;
+
+		memcpy(values, slot->tts_values, sizeof(Datum) * tupdesc->natts);
+		memcpy(nulls, slot->tts_isnull, sizeof(bool) * tupdesc->natts);
+		values[id - 1] = CStringGetTextDatum(new_id);
+		nulls[id - 1] = false;
+		ExecStoreHeapTuple(heap_form_tuple(tupdesc, values, nulls), slot,
+						   false);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return slot;
+}
+
+/*
+ * mongoExecForeignBatchInsert
+ *		A batch of rows: one insert command.
+ */
+TupleTableSlot **
+mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+							TupleTableSlot **slots, TupleTableSlot **planSlots,
+							int *numSlots)
+{
+	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->batch_cxt);
+	bson_t	  **docs = palloc(sizeof(bson_t *) * *numSlots);
+	int			built = 0;
+
+	PG_TRY();
+	{
+		for (int i = 0; i < *numSlots; i++)
+		{
+			docs[i] = row_document(state, slots[i], NULL);
+			built++;
+		}
+		insert_documents(state, docs, *numSlots);
+	}
+	PG_FINALLY();
+	{
+		for (int i = 0; i < built; i++)
+			bson_destroy(docs[i]);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(state->batch_cxt);
+	}
+	PG_END_TRY();
+	return slots;
+}
+
+/*
+ * row_document
+ *		The document of a row.  A NULL _id becomes a new ObjectId, whose
+ *		hexadecimal digits go to new_id (when not NULL); only a text _id
+ *		column could hold it.
+ */
+static bson_t *
+row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
+{
+	bson_t	   *doc = bson_new();
+
+	slot_getallattrs(slot);
+	if (state->id_column >= 0 &&
+		slot->tts_isnull[state->columns[state->id_column].attnum - 1])
+	{
+		WriteColumn *col = &state->columns[state->id_column];
+		bson_oid_t	oid;
+		char		hex[25];
+
+		if (col->typid != TEXTOID && col->typid != VARCHAROID)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null _id in a row for foreign table \"%s\"",
+							RelationGetRelationName(state->rel)),
+					 errdetail("A row without _id gets a new ObjectId, which column \"%s\" of type %s cannot hold.",
+							   col->name, format_type_be(col->typid))));
+		bson_oid_init(&oid, NULL);
+		bson_oid_to_string(&oid, hex);
+		if (new_id != NULL)
+			strlcpy(new_id, hex, 25);
+		BSON_APPEND_OID(doc, "_id", &oid);
+	}
+	for (int i = 0; i < state->ncolumns; i++)
+	{
+		WriteColumn *col = &state->columns[i];
+		AttrNumber	n = col->attnum - 1;
+
+		if (i == state->id_column && bson_has_field(doc, "_id"))
+			continue;
+		if (slot->tts_isnull[n])
+			BSON_APPEND_NULL(doc, col->field);
+		else
+			append_datum(doc, col->field, slot->tts_values[n], col->typid,
+						 col->objectid, col);
+	}
+	return doc;
+}
+
+/*
+ * append_datum
+ *		A value as the BSON value that reads back as it: integers as int32
+ *		or int64, floats as doubles, timestamps and dates as BSON dates (in
+ *		milliseconds: microseconds are cut toward the past), bytea as
+ *		binary, uuid as binary subtype 4, json and jsonb as the documents,
+ *		arrays and values their extended JSON describes, arrays element by
+ *		element, text as a string (or an ObjectId for a column declared
+ *		objectId alone).  Other types are refused.
+ */
+static void
+append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
+			 bool objectid, WriteColumn *col)
+{
+	switch (typid)
+	{
+		case BOOLOID:
+			BSON_APPEND_BOOL(doc, key, DatumGetBool(value));
+			return;
+		case INT2OID:
+			BSON_APPEND_INT32(doc, key, DatumGetInt16(value));
+			return;
+		case INT4OID:
+			BSON_APPEND_INT32(doc, key, DatumGetInt32(value));
+			return;
+		case INT8OID:
+			BSON_APPEND_INT64(doc, key, DatumGetInt64(value));
+			return;
+		case FLOAT4OID:
+			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat4(value));
+			return;
+		case FLOAT8OID:
+			BSON_APPEND_DOUBLE(doc, key, DatumGetFloat8(value));
+			return;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			{
+				Timestamp	ts = DatumGetTimestamp(value);
+				int64		ms;
+
+				if (TIMESTAMP_NOT_FINITE(ts))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("cannot write an infinite timestamp to column \"%s\"",
+									col->name)));
+				/* floor division: 1999-12-31 23:59:59.9995 is .999 */
+				ms = ts / 1000 - (ts % 1000 < 0 ? 1 : 0) + POSTGRES_EPOCH_MS;
+				BSON_APPEND_DATE_TIME(doc, key, ms);
+				return;
+			}
+		case DATEOID:
+			{
+				DateADT		date = DatumGetDateADT(value);
+
+				if (DATE_NOT_FINITE(date))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("cannot write an infinite date to column \"%s\"",
+									col->name)));
+				BSON_APPEND_DATE_TIME(doc, key,
+									  (int64) date * SECS_PER_DAY * 1000 +
+									  POSTGRES_EPOCH_MS);
+				return;
+			}
+		case BYTEAOID:
+			{
+				bytea	   *bytes = DatumGetByteaPP(value);
+
+				BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY,
+								   (const uint8_t *) VARDATA_ANY(bytes),
+								   VARSIZE_ANY_EXHDR(bytes));
+				return;
+			}
+		case UUIDOID:
+			BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_UUID,
+							   DatumGetUUIDP(value)->data, UUID_LEN);
+			return;
+		case JSONBOID:
+		case JSONOID:
+			{
+				Oid			output;
+				bool		varlena;
+
+				getTypeOutputInfo(typid, &output, &varlena);
+				append_json(doc, key, OidOutputFunctionCall(output, value),
+							col);
+				return;
+			}
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			{
+				char	   *string = TextDatumGetCString(value);
+				bson_oid_t	oid;
+
+				if (!objectid)
+				{
+					if (!bson_utf8_validate(string, strlen(string), false))
+						elog(ERROR, "invalid UTF-8 in column \"%s\"",
+							 col->name);
+					BSON_APPEND_UTF8(doc, key, string);
+					return;
+				}
+				if (!bson_oid_is_valid(string, strlen(string)) ||
+					strlen(string) != 24)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("\"%s\" is not an ObjectId, which column \"%s\" takes",
+									string, col->name),
+							 errhint("An ObjectId is written as 24 hexadecimal digits.")));
+				bson_oid_init_from_string(&oid, string);
+				BSON_APPEND_OID(doc, key, &oid);
+				return;
+			}
+		default:
+			break;
+	}
+
+	if (type_is_array(typid))
+	{
+		ArrayType  *array = DatumGetArrayTypeP(value);
+		Oid			elemtype = ARR_ELEMTYPE(array);
+		int16		elmlen;
+		bool		elmbyval;
+		char		elmalign;
+		Datum	   *items;
+		bool	   *nulls;
+		int			nitems;
+		bson_t		child;
+
+		get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+		deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
+						  &items, &nulls, &nitems);
+		BSON_APPEND_ARRAY_BEGIN(doc, key, &child);
+		for (int i = 0; i < nitems; i++)
+		{
+			char		index[16];
+
+			snprintf(index, sizeof(index), "%d", i);
+			if (nulls[i])
+				BSON_APPEND_NULL(&child, index);
+			else
+				append_datum(&child, index, items[i], elemtype, objectid,
+							 col);
+		}
+		bson_append_array_end(doc, &child);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("cannot write column \"%s\" of type %s to MongoDB",
+					col->name, format_type_be(typid)),
+			 errhint("Cast it to text, or to a type written as BSON: integers, floats, boolean, text, timestamps, date, bytea, uuid, json, jsonb or arrays of them.")));
+}
+
+/*
+ * append_json
+ *		A json or jsonb value as the BSON value its extended JSON describes
+ *		({"$oid": ...}, {"$date": ...} and the like become their types).
+ */
+static void
+append_json(bson_t *doc, const char *key, const char *json, WriteColumn *col)
+{
+	char	   *wrapped = psprintf("{\"v\": %s}", json);
+	bson_error_t error;
+	bson_t	   *value = bson_new_from_json((const uint8_t *) wrapped, -1,
+										   &error);
+	bson_iter_t iter;
+
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("cannot write the JSON of column \"%s\" as BSON",
+						col->name),
+				 errdetail_internal("%s", error.message)));
+	if (bson_iter_init_find(&iter, value, "v"))
+		bson_append_iter(doc, key, -1, &iter);
+	bson_destroy(value);
+}
+
+/*
+ * insert_documents
+ *		One ordered insert command.  A duplicate _id is a unique violation
+ *		(23505); any refusal says how many documents of the batch the server
+ *		wrote before it.
+ */
+static void
+insert_documents(MongoWriteState *state, bson_t **docs, int n)
+{
+	bson_t		reply;
+	bson_error_t error;
+	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true));
+	bool		ok;
+	bson_iter_t iter;
+	int64		written = 0;
+	int32		code = 0;
+	char	   *message = NULL;
+	char	   *id = NULL;
+
+	ok = mongoc_collection_insert_many(state->collection,
+									   (const bson_t **) docs, n, opts,
+									   &reply, &error);
+	bson_destroy(opts);
+	if (ok)
+	{
+		bson_destroy(&reply);
+		return;
+	}
+	if (bson_iter_init_find(&iter, &reply, "insertedCount") &&
+		BSON_ITER_HOLDS_NUMBER(&iter))
+		written = bson_iter_as_int64(&iter);
+	if (bson_iter_init(&iter, &reply) &&
+		bson_iter_find_descendant(&iter, "writeErrors.0.code", &iter))
+	{
+		bson_iter_t index;
+
+		code = (int32) bson_iter_as_int64(&iter);
+		if (bson_iter_init(&index, &reply) &&
+			bson_iter_find_descendant(&index, "writeErrors.0.index", &index))
+		{
+			int64		at = bson_iter_as_int64(&index);
+
+			if (at >= 0 && at < n)
+				id = mongo_document_id_string(docs[at]);
+		}
+	}
+	message = pstrdup(error.message);
+	bson_destroy(&reply);
+	if (code == 0 && error.domain != MONGOC_ERROR_SERVER &&
+		error.domain != MONGOC_ERROR_WRITE_CONCERN)
+		mongo_report_error(&error, state->servername, state->options.database,
+						   state->options.collection);
+	ereport(ERROR,
+			(errcode(code == MONGO_DUPLICATE_KEY ? ERRCODE_UNIQUE_VIOLATION
+					 : ERRCODE_FDW_ERROR),
+			 code == MONGO_DUPLICATE_KEY
+			 ? errmsg("document _id %s is already in collection \"%s.%s\"",
+					  id ? id : "?", state->options.database,
+					  state->options.collection)
+			 : errmsg("MongoDB server \"%s\" refused document _id %s of an insert into \"%s.%s\"",
+					  state->servername, id ? id : "?",
+					  state->options.database, state->options.collection),
+			 errdetail("%s (error code %d). " INT64_FORMAT " documents of this batch of %d were written before it; MongoDB does not undo them.",
+					   message, code, written, n)));
+}
+
+/*
+ * mongoEndForeignModify
+ *		Give the connection back.
+ */
+void
+mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	if (rinfo->ri_FdwState != NULL)
+		release_write_resources(rinfo->ri_FdwState);
+}
+
+/*
+ * release_write_resources
+ *		Free the collection handle and give the connection back: at the end
+ *		of the INSERT, or when its memory goes after an error.
+ */
+static void
+release_write_resources(void *arg)
+{
+	MongoWriteState *state = (MongoWriteState *) arg;
+
+	if (state->collection != NULL)
+		mongoc_collection_destroy(state->collection);
+	state->collection = NULL;
+	if (state->conn != NULL)
+		mongo_release_connection(state->conn);
+	state->conn = NULL;
+}
