@@ -87,12 +87,18 @@ extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
 											  ResultRelInfo *rinfo,
 											  TupleTableSlot *slot,
 											  TupleTableSlot *planSlot);
+#if PG_VERSION_NUM >= 140000
 extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
 													ResultRelInfo *rinfo,
 													TupleTableSlot **slots,
 													TupleTableSlot **planSlots,
 													int *numSlots);
 extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+#endif
+extern void mongoExplainForeignModify(ModifyTableState *mtstate,
+									  ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index,
+									  struct ExplainState *es);
 extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
 
 /*

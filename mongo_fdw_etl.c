@@ -521,9 +521,12 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->PlanForeignModify = mongoPlanForeignModify;
 	routine->BeginForeignModify = mongoBeginForeignModify;
 	routine->ExecForeignInsert = mongoExecForeignInsert;
+#if PG_VERSION_NUM >= 140000
 	routine->ExecForeignBatchInsert = mongoExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = mongoGetForeignModifyBatchSize;
+#endif
 	routine->EndForeignModify = mongoEndForeignModify;
+	routine->ExplainForeignModify = mongoExplainForeignModify;
 	routine->AnalyzeForeignTable = mongo_analyze_foreign_table;
 	routine->IsForeignScanParallelSafe = mongoIsForeignScanParallelSafe;
 	routine->EstimateDSMForeignScan = mongoEstimateDSMForeignScan;

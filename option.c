@@ -63,6 +63,7 @@ static const MongoOption valid_options[] = {
 	{"bson_type", AttributeRelationId},
 	{"import_sample", ForeignTableRelationId},
 	{"parallel_workers", ForeignTableRelationId},
+	{"write_nulls", ForeignTableRelationId},
 	{"import_types", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -152,6 +153,7 @@ mongo_etl_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "objectid_timestamp") == 0 ||
 				 strcmp(def->defname, "bool_values") == 0 ||
 				 strcmp(def->defname, "use_remote_estimate") == 0 ||
+				 strcmp(def->defname, "write_nulls") == 0 ||
 				 strcmp(def->defname, "password_required") == 0)
 		{
 			bool		flag;

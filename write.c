@@ -21,6 +21,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "commands/explain.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -67,7 +68,9 @@ typedef struct MongoWriteState
 	WriteColumn *columns;
 	int			ncolumns;
 	int			id_column;		/* index of _id in columns, or -1 */
-	int			batch_size;
+	bool		write_nulls;	/* NULL as null, else the field left out */
+	uint64		inserted;		/* documents written, for EXPLAIN ANALYZE */
+	uint64		commands;		/* insert commands sent */
 	MemoryContext batch_cxt;	/* reset after every batch */
 	MemoryContextCallback cleanup;	/* gives the connection back, also
 									 * after an error */
@@ -178,7 +181,10 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			state->id_column = state->ncolumns;
 		state->ncolumns++;
 	}
-	state->batch_size = state->options.batch_size;
+	state->write_nulls = true;
+	if (mongo_get_option(table->options, "write_nulls") != NULL)
+		(void) parse_bool(mongo_get_option(table->options, "write_nulls"),
+						  &state->write_nulls);
 	state->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
 											 "mongo_etl insert batch",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -195,6 +201,7 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState = state;
 }
 
+#if PG_VERSION_NUM >= 140000
 /*
  * mongoGetForeignModifyBatchSize
  *		The table's (or server's) batch_size, one row where RETURNING or an
@@ -203,15 +210,19 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 int
 mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
-	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
+	MongoTableOptions options;
 
-	if (state == NULL || rinfo->ri_projectReturning != NULL ||
+	if (rinfo->ri_projectReturning != NULL ||
 		(rinfo->ri_TrigDesc != NULL &&
 		 (rinfo->ri_TrigDesc->trig_insert_after_row ||
 		  rinfo->ri_TrigDesc->trig_insert_before_row)))
 		return 1;
-	return state->batch_size;
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	return options.batch_size;
 }
+#endif
 
 /*
  * mongoExecForeignInsert
@@ -255,6 +266,7 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	return slot;
 }
 
+#if PG_VERSION_NUM >= 140000
 /*
  * mongoExecForeignBatchInsert
  *		A batch of rows: one insert command.
@@ -288,6 +300,7 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	PG_END_TRY();
 	return slots;
 }
+#endif
 
 /*
  * row_document
@@ -329,7 +342,10 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 		if (i == state->id_column && bson_has_field(doc, "_id"))
 			continue;
 		if (slot->tts_isnull[n])
-			BSON_APPEND_NULL(doc, col->field);
+		{
+			if (state->write_nulls)
+				BSON_APPEND_NULL(doc, col->field);
+		}
 		else
 			append_datum(doc, col->field, slot->tts_values[n], col->typid,
 						 col->objectid, col);
@@ -540,8 +556,10 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 									   (const bson_t **) docs, n, opts,
 									   &reply, &error);
 	bson_destroy(opts);
+	state->commands++;
 	if (ok)
 	{
+		state->inserted += n;
 		bson_destroy(&reply);
 		return;
 	}
@@ -581,6 +599,42 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 					  state->options.database, state->options.collection),
 			 errdetail("%s (error code %d). " INT64_FORMAT " documents of this batch of %d were written before it; MongoDB does not undo them.",
 					   message, code, written, n)));
+}
+
+/*
+ * mongoExplainForeignModify
+ *		VERBOSE: the insert command's collection and batch; ANALYZE: the
+ *		documents written and the commands that wrote them.
+ */
+void
+mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						  List *fdw_private, int subplan_index,
+						  ExplainState *es)
+{
+	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
+	MongoTableOptions options;
+
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (es->verbose)
+		ExplainPropertyText("MongoDB Insert",
+							psprintf("{ \"insert\" : \"%s\", \"ordered\" : true, \"$db\" : \"%s\" }, up to %d documents each",
+									 options.collection, options.database,
+#if PG_VERSION_NUM >= 140000
+									 rinfo->ri_BatchSize > 0
+									 ? rinfo->ri_BatchSize : 1
+#else
+									 1
+#endif
+									 ),
+							es);
+	if (es->analyze && state != NULL)
+	{
+		ExplainPropertyUInteger("Documents Inserted", NULL, state->inserted,
+								es);
+		ExplainPropertyUInteger("Insert Commands", NULL, state->commands, es);
+	}
 }
 
 /*
