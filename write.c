@@ -46,12 +46,17 @@
 #define POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+/* Deepest field path an INSERT writes */
+#define MONGO_MAX_WRITE_DEPTH 32
+
 /* One column an INSERT writes */
 typedef struct WriteColumn
 {
 	AttrNumber	attnum;
 	char	   *name;
 	char	   *field;			/* the field it reads, and so writes */
+	char	   *segments[MONGO_MAX_WRITE_DEPTH];	/* the field's path */
+	int			nsegments;
 	Oid			typid;
 	bool		objectid;		/* text written as an ObjectId (bson_type
 								 * objectId alone) */
@@ -84,6 +89,8 @@ static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
 							 char *new_id);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
 static void release_write_resources(void *arg);
+static void split_field(WriteColumn *col, Relation rel);
+static int	compare_paths(const void *a, const void *b);
 
 /*
  * mongoIsForeignRelUpdatable
@@ -170,16 +177,44 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		col->typid = attr->atttypid;
 		col->objectid = mongo_column_bson_types(relid, attnum) ==
 			MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
-		if (strchr(col->field, '.') != NULL || col->field[0] == '$')
+		if (col->field[0] == '$')
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": its field \"%s\" is a path",
-							col->name, RelationGetRelationName(rel),
-							col->field),
-					 errdetail("Columns of nested fields and $$ROOT are read-only for now.")));
-		if (strcmp(col->field, "_id") == 0)
-			state->id_column = state->ncolumns;
+					 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": it reads the whole document",
+							col->name, RelationGetRelationName(rel)),
+					 errdetail("Columns of $$ROOT are read-only for now.")));
+		split_field(col, rel);
 		state->ncolumns++;
+	}
+
+	/*
+	 * in path order, the fields of one subdocument follow each other; a
+	 * field and another inside it cannot both be written
+	 */
+	qsort(state->columns, state->ncolumns, sizeof(WriteColumn),
+		  compare_paths);
+	for (int i = 0; i < state->ncolumns; i++)
+	{
+		WriteColumn *col = &state->columns[i];
+
+		if (strcmp(col->field, "_id") == 0)
+			state->id_column = i;
+		if (i > 0 && col->nsegments >= state->columns[i - 1].nsegments)
+		{
+			WriteColumn *prev = &state->columns[i - 1];
+			int			k = 0;
+
+			while (k < prev->nsegments &&
+				   strcmp(prev->segments[k], col->segments[k]) == 0)
+				k++;
+			if (k == prev->nsegments)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot insert into foreign table \"%s\": columns \"%s\" and \"%s\" both write field \"%s\"",
+								RelationGetRelationName(rel), prev->name,
+								col->name, prev->field),
+						 errhint("Insert through a foreign table that has only one of them.")));
+		}
 	}
 	state->write_nulls = true;
 	if (mongo_get_option(table->options, "write_nulls") != NULL)
@@ -334,23 +369,98 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 			strlcpy(new_id, hex, 25);
 		BSON_APPEND_OID(doc, "_id", &oid);
 	}
-	for (int i = 0; i < state->ncolumns; i++)
+	/* the open subdocuments: level[0] is the document, level[d] at depth d */
 	{
-		WriteColumn *col = &state->columns[i];
-		AttrNumber	n = col->attnum - 1;
+		bson_t		children[MONGO_MAX_WRITE_DEPTH];
+		bson_t	   *level[MONGO_MAX_WRITE_DEPTH + 1];
+		WriteColumn *open = NULL;	/* whose path the open levels follow */
+		int			depth = 0;
 
-		if (i == state->id_column && bson_has_field(doc, "_id"))
-			continue;
-		if (slot->tts_isnull[n])
+		level[0] = doc;
+		for (int i = 0; i < state->ncolumns; i++)
 		{
-			if (state->write_nulls)
-				BSON_APPEND_NULL(doc, col->field);
+			WriteColumn *col = &state->columns[i];
+			AttrNumber	n = col->attnum - 1;
+			int			common = 0;
+			const char *leaf = col->segments[col->nsegments - 1];
+
+			if (i == state->id_column && bson_has_field(doc, "_id"))
+				continue;
+			if (slot->tts_isnull[n] && !state->write_nulls)
+				continue;
+			/* close what this path leaves, open what it enters */
+			while (open != NULL && common < depth &&
+				   common < col->nsegments - 1 &&
+				   strcmp(open->segments[common], col->segments[common]) == 0)
+				common++;
+			for (; depth > common; depth--)
+				bson_append_document_end(level[depth - 1], level[depth]);
+			for (; depth < col->nsegments - 1; depth++)
+			{
+				bson_append_document_begin(level[depth],
+										   col->segments[depth], -1,
+										   &children[depth]);
+				level[depth + 1] = &children[depth];
+			}
+			open = col;
+			if (slot->tts_isnull[n])
+				BSON_APPEND_NULL(level[depth], leaf);
+			else
+				append_datum(level[depth], leaf, slot->tts_values[n],
+							 col->typid, col->objectid, col);
 		}
-		else
-			append_datum(doc, col->field, slot->tts_values[n], col->typid,
-						 col->objectid, col);
+		for (; depth > 0; depth--)
+			bson_append_document_end(level[depth - 1], level[depth]);
 	}
 	return doc;
+}
+
+/*
+ * split_field
+ *		A column's field path, cut at its dots.
+ */
+static void
+split_field(WriteColumn *col, Relation rel)
+{
+	char	   *copy = pstrdup(col->field);
+	char	   *next = copy;
+
+	col->nsegments = 0;
+	while (next != NULL)
+	{
+		char	   *dot = strchr(next, '.');
+
+		if (col->nsegments == MONGO_MAX_WRITE_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": its field is more than %d levels deep",
+							col->name, RelationGetRelationName(rel),
+							MONGO_MAX_WRITE_DEPTH)));
+		if (dot != NULL)
+			*dot = '\0';
+		col->segments[col->nsegments++] = next;
+		next = dot != NULL ? dot + 1 : NULL;
+	}
+}
+
+/*
+ * compare_paths
+ *		qsort order of columns: by their field paths, a segment at a time.
+ */
+static int
+compare_paths(const void *a, const void *b)
+{
+	const WriteColumn *x = (const WriteColumn *) a;
+	const WriteColumn *y = (const WriteColumn *) b;
+
+	for (int i = 0; i < x->nsegments && i < y->nsegments; i++)
+	{
+		int			c = strcmp(x->segments[i], y->segments[i]);
+
+		if (c != 0)
+			return c;
+	}
+	return x->nsegments - y->nsegments;
 }
 
 /*
