@@ -63,7 +63,7 @@ struct MongoDumpReader
 	uint64		document_offset;	/* its offset in the data */
 };
 
-static void fill_buffer(MongoDumpReader *reader);
+static void fill_buffer(MongoDumpReader *reader, size_t upto);
 static uint32 read_length_prefix(const char *p);
 
 /*
@@ -194,7 +194,7 @@ mongo_dump_next(MongoDumpReader *reader, const bson_t **document)
 					 errdetail("%zu bytes of the document are present.",
 							   available)));
 		}
-		fill_buffer(reader);
+		fill_buffer(reader, reader->buffer_size);
 	}
 }
 
@@ -252,18 +252,7 @@ mongo_dump_read_block(MongoDumpReader *reader, uint64 offset, size_t bytes,
 	mongo_dump_seek(reader, offset);
 	bytes = Min(bytes, reader->buffer_size);
 	while (reader->end < bytes && !reader->eof)
-	{
-		ssize_t		nread = read(reader->fd, reader->buffer + reader->end,
-								 bytes - reader->end);
-
-		if (nread < 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", reader->path)));
-		if (nread == 0)
-			reader->eof = true;
-		reader->end += nread;
-	}
+		fill_buffer(reader, bytes);
 
 	while (reader->end - at >= 4)
 	{
@@ -296,10 +285,10 @@ mongo_dump_read_block(MongoDumpReader *reader, uint64 offset, size_t bytes,
 /*
  * fill_buffer
  *		Move the unread bytes to the front of the buffer and read more after
- *		them, as much as fits.
+ *		them, as much as fits below upto bytes.
  */
 static void
-fill_buffer(MongoDumpReader *reader)
+fill_buffer(MongoDumpReader *reader, size_t upto)
 {
 	size_t		keep = reader->end - reader->start;
 	size_t		room;
@@ -313,7 +302,7 @@ fill_buffer(MongoDumpReader *reader)
 		reader->end = keep;
 	}
 
-	room = reader->buffer_size - reader->end;
+	room = Min(upto, reader->buffer_size) - reader->end;
 	if (reader->gz != NULL)
 	{
 		nread = gzread(reader->gz, reader->buffer + reader->end,
@@ -426,7 +415,7 @@ mongo_dump_split(const char *path, uint64 bytes_per_range,
 		/* the next length prefix in the buffer, or the end of the file */
 		if (reader->end - reader->start < 4)
 		{
-			fill_buffer(reader);
+			fill_buffer(reader, reader->buffer_size);
 			if (reader->end - reader->start < 4)
 			{
 				if (reader->end > reader->start)
