@@ -65,6 +65,8 @@ extern int	mongo_estimate_cache_seconds;
 extern uint64 mongo_mismatch_values;
 extern uint64 mongo_mismatch_rows;
 
+extern bool mongo_scan_sends_all(ForeignScan *fscan, Node **filter);
+
 /*
  * analyze.c
  */
@@ -72,34 +74,6 @@ extern uint64 mongo_mismatch_rows;
 extern bool mongo_analyze_foreign_table(Relation relation,
 										AcquireSampleRowsFunc *func,
 										BlockNumber *totalpages);
-
-/*
- * write.c
- */
-
-extern int	mongoIsForeignRelUpdatable(Relation rel);
-extern List *mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
-									Index resultRelation, int subplan_index);
-extern void mongoBeginForeignModify(ModifyTableState *mtstate,
-									ResultRelInfo *rinfo, List *fdw_private,
-									int subplan_index, int eflags);
-extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
-											  ResultRelInfo *rinfo,
-											  TupleTableSlot *slot,
-											  TupleTableSlot *planSlot);
-#if PG_VERSION_NUM >= 140000
-extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
-													ResultRelInfo *rinfo,
-													TupleTableSlot **slots,
-													TupleTableSlot **planSlots,
-													int *numSlots);
-extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
-#endif
-extern void mongoExplainForeignModify(ModifyTableState *mtstate,
-									  ResultRelInfo *rinfo, List *fdw_private,
-									  int subplan_index,
-									  struct ExplainState *es);
-extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
 
 /*
  * import.c
@@ -146,6 +120,104 @@ extern uint32 mongo_column_bson_types(Oid relid, AttrNumber attnum);
 
 /* The bit of a BSON type in a set of them, as option bson_type gives */
 #define MONGO_BSON_TYPE_BIT(type) ((uint32) 1 << (type))
+
+/*
+ * write.c
+ */
+
+/* Deepest field path a write sets */
+#define MONGO_MAX_WRITE_DEPTH 32
+
+/* One column a write sets */
+typedef struct MongoWriteColumn
+{
+	AttrNumber	attnum;
+	char	   *name;
+	char	   *field;			/* the field it reads, and so writes */
+	char	   *segments[MONGO_MAX_WRITE_DEPTH];	/* the field's path */
+	int			nsegments;
+	Oid			typid;
+	bool		objectid;		/* text written as an ObjectId (bson_type
+								 * objectId alone) */
+} MongoWriteColumn;
+
+extern void mongo_init_write_column(MongoWriteColumn *col, Relation rel,
+									AttrNumber attnum, const char *verb);
+extern void mongo_split_write_field(MongoWriteColumn *col, Relation rel);
+extern void mongo_check_write_concern(mongoc_collection_t *collection,
+									  const char *servername);
+extern void mongo_report_write_error(const char *servername,
+									 const MongoTableOptions *options,
+									 const char *during, const char *what,
+									 const bson_t *reply,
+									 const bson_error_t *error, bson_t **docs,
+									 int n, int64 done) pg_attribute_noreturn();
+extern void mongo_append_column_value(bson_t *doc, const char *key,
+									  Datum value, MongoWriteColumn *col);
+
+extern int	mongoIsForeignRelUpdatable(Relation rel);
+extern List *mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void mongoBeginForeignModify(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo, List *fdw_private,
+									int subplan_index, int eflags);
+extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
+											  ResultRelInfo *rinfo,
+											  TupleTableSlot *slot,
+											  TupleTableSlot *planSlot);
+#if PG_VERSION_NUM >= 140000
+extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
+													ResultRelInfo *rinfo,
+													TupleTableSlot **slots,
+													TupleTableSlot **planSlots,
+													int *numSlots);
+extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+#endif
+extern void mongoExplainForeignModify(ModifyTableState *mtstate,
+									  ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index,
+									  struct ExplainState *es);
+extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+
+/*
+ * modify.c
+ */
+
+#if PG_VERSION_NUM >= 140000
+extern void mongoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+										 RangeTblEntry *target_rte,
+										 Relation target_relation);
+#else
+extern void mongoAddForeignUpdateTargets(Query *parsetree,
+										 RangeTblEntry *target_rte,
+										 Relation target_relation);
+#endif
+extern List *mongo_plan_row_modify(PlannerInfo *root, ModifyTable *plan,
+								   Index resultRelation);
+extern void mongo_begin_row_modify(ModifyTableState *mtstate,
+								   ResultRelInfo *rinfo, List *fdw_private,
+								   int subplan_index, int eflags);
+extern TupleTableSlot *mongoExecForeignUpdate(EState *estate,
+											  ResultRelInfo *rinfo,
+											  TupleTableSlot *slot,
+											  TupleTableSlot *planSlot);
+extern TupleTableSlot *mongoExecForeignDelete(EState *estate,
+											  ResultRelInfo *rinfo,
+											  TupleTableSlot *slot,
+											  TupleTableSlot *planSlot);
+extern void mongo_explain_row_modify(ModifyTableState *mtstate,
+									 ResultRelInfo *rinfo, List *fdw_private,
+									 struct ExplainState *es);
+extern void mongo_end_row_modify(ResultRelInfo *rinfo);
+#if PG_VERSION_NUM >= 140000
+extern bool mongoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+								  Index resultRelation, int subplan_index);
+extern void mongoBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *mongoIterateDirectModify(ForeignScanState *node);
+extern void mongoEndDirectModify(ForeignScanState *node);
+extern void mongoExplainDirectModify(ForeignScanState *node,
+									 struct ExplainState *es);
+#endif
 
 /*
  * connection.c

@@ -291,7 +291,9 @@ enum MongoScanPrivateIndex
 	 * Integer list, one per item of fdw_scan_tlist when MongoDB groups: the
 	 * key's column in the table, or 0 for count(*)
 	 */
-	MongoScanPrivateGroupColumns
+	MongoScanPrivateGroupColumns,
+	/* Integer: 1 when the filter sends every WHERE clause exactly */
+	MongoScanPrivateExact
 };
 
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
@@ -500,7 +502,7 @@ _PG_init(void)
 
 /*
  * mongo_etl_handler
- *		The FdwRoutine of mongo_etl: read-only foreign scans.
+ *		The FdwRoutine of mongo_etl: foreign scans, and writes.
  */
 Datum
 mongo_etl_handler(PG_FUNCTION_ARGS)
@@ -521,9 +523,17 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->PlanForeignModify = mongoPlanForeignModify;
 	routine->BeginForeignModify = mongoBeginForeignModify;
 	routine->ExecForeignInsert = mongoExecForeignInsert;
+	routine->AddForeignUpdateTargets = mongoAddForeignUpdateTargets;
+	routine->ExecForeignUpdate = mongoExecForeignUpdate;
+	routine->ExecForeignDelete = mongoExecForeignDelete;
 #if PG_VERSION_NUM >= 140000
 	routine->ExecForeignBatchInsert = mongoExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = mongoGetForeignModifyBatchSize;
+	routine->PlanDirectModify = mongoPlanDirectModify;
+	routine->BeginDirectModify = mongoBeginDirectModify;
+	routine->IterateDirectModify = mongoIterateDirectModify;
+	routine->EndDirectModify = mongoEndDirectModify;
+	routine->ExplainDirectModify = mongoExplainDirectModify;
 #endif
 	routine->EndForeignModify = mongoEndForeignModify;
 	routine->ExplainForeignModify = mongoExplainForeignModify;
@@ -1335,6 +1345,7 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							 makeInteger(count ? -1 : null_guard));
 	fdw_private = lappend(fdw_private, mongo_bson_node(group));
 	fdw_private = lappend(fdw_private, group_columns);
+	fdw_private = lappend(fdw_private, makeInteger(exact));
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (group != NULL)
@@ -1349,6 +1360,20 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
+}
+
+/*
+ * mongo_scan_sends_all
+ *		Whether a scan's plan sends all its WHERE clauses to MongoDB, each
+ *		keeping exactly the documents of the rows PostgreSQL keeps: then an
+ *		UPDATE or DELETE can send its filter instead of reading the rows.
+ *		*filter gets the filter, a bytea Const of its BSON or a NULL Const.
+ */
+bool
+mongo_scan_sends_all(ForeignScan *fscan, Node **filter)
+{
+	*filter = list_nth(fscan->fdw_private, MongoScanPrivateFilter);
+	return intVal(list_nth(fscan->fdw_private, MongoScanPrivateExact)) != 0;
 }
 
 /*
@@ -2632,7 +2657,9 @@ mongoShutdownForeignScan(ForeignScanState *node)
 {
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
 
-	if (state == NULL || state->parallel == NULL)
+	/* a direct UPDATE or DELETE (modify.c) has no scan state */
+	if (((ForeignScan *) node->ss.ps.plan)->operation != CMD_SELECT ||
+		state == NULL || state->parallel == NULL)
 		return;
 	count_shared_documents(state);
 	if (IsParallelWorker())

@@ -46,31 +46,16 @@
 #define POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
-/* Deepest field path an INSERT writes */
-#define MONGO_MAX_WRITE_DEPTH 32
-
-/* One column an INSERT writes */
-typedef struct WriteColumn
-{
-	AttrNumber	attnum;
-	char	   *name;
-	char	   *field;			/* the field it reads, and so writes */
-	char	   *segments[MONGO_MAX_WRITE_DEPTH];	/* the field's path */
-	int			nsegments;
-	Oid			typid;
-	bool		objectid;		/* text written as an ObjectId (bson_type
-								 * objectId alone) */
-} WriteColumn;
-
 /* Executor state of an INSERT, in ResultRelInfo.ri_FdwState */
 typedef struct MongoWriteState
 {
+	CmdType		operation;		/* CMD_INSERT, first as in modify.c's */
 	Relation	rel;
 	const char *servername;
 	MongoTableOptions options;
 	MongoConnection *conn;
 	mongoc_collection_t *collection;
-	WriteColumn *columns;
+	MongoWriteColumn *columns;
 	int			ncolumns;
 	int			id_column;		/* index of _id in columns, or -1 */
 	bool		write_nulls;	/* NULL as null, else the field left out */
@@ -83,21 +68,20 @@ typedef struct MongoWriteState
 } MongoWriteState;
 
 static void append_datum(bson_t *doc, const char *key, Datum value,
-						 Oid typid, bool objectid, WriteColumn *col);
+						 Oid typid, bool objectid, MongoWriteColumn *col);
 static void append_json(bson_t *doc, const char *key, const char *json,
-						WriteColumn *col);
+						MongoWriteColumn *col);
 static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
 							 char *new_id);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
 static void release_write_resources(void *arg);
 static void row_error_context(void *arg);
-static void split_field(WriteColumn *col, Relation rel);
 static int	compare_paths(const void *a, const void *b);
 
 /*
  * mongoIsForeignRelUpdatable
- *		A table of a server takes INSERT; a mongodump file takes nothing.
- *		UPDATE and DELETE are not implemented.
+ *		A collection takes INSERT, UPDATE and DELETE; a mongodump file and a
+ *		pipeline's output take nothing.
  */
 int
 mongoIsForeignRelUpdatable(Relation rel)
@@ -109,13 +93,14 @@ mongoIsForeignRelUpdatable(Relation rel)
 							&options);
 	if (options.dump_file != NULL || options.pipeline != NULL)
 		return 0;
-	return 1 << CMD_INSERT;
+	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
 }
 
 /*
  * mongoPlanForeignModify
  *		The columns an INSERT writes: all of them, those it does not name
- *		with their defaults, as for a heap table.
+ *		with their defaults, as for a heap table.  UPDATE and DELETE are
+ *		modify.c's.
  */
 List *
 mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
@@ -123,14 +108,14 @@ mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 {
 	CmdType		operation = plan->operation;
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
-	Relation	rel = table_open(rte->relid, NoLock);
-	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Relation	rel;
+	TupleDesc	tupdesc;
 	List	   *attrs = NIL;
 
 	if (operation != CMD_INSERT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("mongo_etl foreign tables take INSERT only")));
+		return mongo_plan_row_modify(root, plan, resultRelation);
+	rel = table_open(rte->relid, NoLock);
+	tupdesc = RelationGetDescr(rel);
 	if (plan->onConflictAction != ONCONFLICT_NONE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -158,34 +143,25 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	MongoWriteState *state;
 	ListCell   *lc;
 
+	if (mtstate->operation != CMD_INSERT)
+	{
+		mongo_begin_row_modify(mtstate, rinfo, fdw_private, subplan_index,
+							   eflags);
+		return;
+	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	state = palloc0(sizeof(MongoWriteState));
+	state->operation = CMD_INSERT;
 	state->rel = rel;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
-	state->columns = palloc0(sizeof(WriteColumn) * Max(list_length(attrs), 1));
+	state->columns = palloc0(sizeof(MongoWriteColumn) * Max(list_length(attrs), 1));
 	state->id_column = -1;
 	foreach(lc, attrs)
 	{
-		AttrNumber	attnum = lfirst_int(lc);
-		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel),
-											   attnum - 1);
-		WriteColumn *col = &state->columns[state->ncolumns];
-
-		col->attnum = attnum;
-		col->name = pstrdup(NameStr(attr->attname));
-		col->field = mongo_get_column_field(relid, attnum, col->name);
-		col->typid = attr->atttypid;
-		col->objectid = mongo_column_bson_types(relid, attnum) ==
-			MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
-		if (col->field[0] == '$')
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": it reads the whole document",
-							col->name, RelationGetRelationName(rel)),
-					 errdetail("Columns of $$ROOT are read-only for now.")));
-		split_field(col, rel);
+		mongo_init_write_column(&state->columns[state->ncolumns], rel,
+								lfirst_int(lc), "insert into");
 		state->ncolumns++;
 	}
 
@@ -193,17 +169,17 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	 * in path order, the fields of one subdocument follow each other; a
 	 * field and another inside it cannot both be written
 	 */
-	qsort(state->columns, state->ncolumns, sizeof(WriteColumn),
+	qsort(state->columns, state->ncolumns, sizeof(MongoWriteColumn),
 		  compare_paths);
 	for (int i = 0; i < state->ncolumns; i++)
 	{
-		WriteColumn *col = &state->columns[i];
+		MongoWriteColumn *col = &state->columns[i];
 
 		if (strcmp(col->field, "_id") == 0)
 			state->id_column = i;
 		if (i > 0 && col->nsegments >= state->columns[i - 1].nsegments)
 		{
-			WriteColumn *prev = &state->columns[i - 1];
+			MongoWriteColumn *prev = &state->columns[i - 1];
 			int			k = 0;
 
 			while (k < prev->nsegments &&
@@ -235,7 +211,28 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		mongoc_client_get_collection(mongo_connection_client(state->conn),
 									 state->options.database,
 									 state->options.collection);
+	mongo_check_write_concern(state->collection, state->servername);
 	rinfo->ri_FdwState = state;
+}
+
+/*
+ * mongo_check_write_concern
+ *		Writes take the uri's write concern, as libmongoc applies it to a
+ *		collection; an unacknowledged one (w=0) is refused: its writes
+ *		report neither errors nor counts, and a statement would claim rows
+ *		it cannot know were written.
+ */
+void
+mongo_check_write_concern(mongoc_collection_t *collection,
+						  const char *servername)
+{
+	if (!mongoc_write_concern_is_acknowledged(mongoc_collection_get_write_concern(collection)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("cannot write through server \"%s\": its uri asks for unacknowledged writes (w=0)",
+						servername),
+				 errdetail("Without acknowledgement, errors and written counts are not reported."),
+				 errhint("Use w=1 or more in the uri of a server to write to.")));
 }
 
 #if PG_VERSION_NUM >= 140000
@@ -360,7 +357,7 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 	if (state->id_column >= 0 &&
 		slot->tts_isnull[state->columns[state->id_column].attnum - 1])
 	{
-		WriteColumn *col = &state->columns[state->id_column];
+		MongoWriteColumn *col = &state->columns[state->id_column];
 		bson_oid_t	oid;
 		char		hex[25];
 
@@ -381,13 +378,13 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 	{
 		bson_t		children[MONGO_MAX_WRITE_DEPTH];
 		bson_t	   *level[MONGO_MAX_WRITE_DEPTH + 1];
-		WriteColumn *open = NULL;	/* whose path the open levels follow */
+		MongoWriteColumn *open = NULL;	/* whose path the open levels follow */
 		int			depth = 0;
 
 		level[0] = doc;
 		for (int i = 0; i < state->ncolumns; i++)
 		{
-			WriteColumn *col = &state->columns[i];
+			MongoWriteColumn *col = &state->columns[i];
 			AttrNumber	n = col->attnum - 1;
 			int			common = 0;
 			const char *leaf = col->segments[col->nsegments - 1];
@@ -438,7 +435,7 @@ row_error_context(void *arg)
 	if (state->id_column >= 0 &&
 		!slot->tts_isnull[state->columns[state->id_column].attnum - 1])
 	{
-		WriteColumn *id = &state->columns[state->id_column];
+		MongoWriteColumn *id = &state->columns[state->id_column];
 		Oid			output;
 		bool		varlena;
 
@@ -454,11 +451,50 @@ row_error_context(void *arg)
 }
 
 /*
- * split_field
+ * mongo_init_write_column
+ *		Describe a column a write sets: its field, path and type.  A $$ROOT
+ *		column cannot be set: verb ("insert into", "update") says by what.
+ */
+void
+mongo_init_write_column(MongoWriteColumn *col, Relation rel,
+						AttrNumber attnum, const char *verb)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+	col->attnum = attnum;
+	col->name = pstrdup(NameStr(attr->attname));
+	col->field = mongo_get_column_field(relid, attnum, col->name);
+	col->typid = attr->atttypid;
+	col->objectid = mongo_column_bson_types(relid, attnum) ==
+		MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+	if (col->field[0] == '$')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s column \"%s\" of foreign table \"%s\": it reads the whole document",
+						verb, col->name, RelationGetRelationName(rel)),
+				 errdetail("Columns of $$ROOT are read-only for now.")));
+	mongo_split_write_field(col, rel);
+}
+
+/*
+ * mongo_append_column_value
+ *		Append a column's value (not NULL) to a document, as append_datum
+ *		writes it.
+ */
+void
+mongo_append_column_value(bson_t *doc, const char *key, Datum value,
+						  MongoWriteColumn *col)
+{
+	append_datum(doc, key, value, col->typid, col->objectid, col);
+}
+
+/*
+ * mongo_split_write_field
  *		A column's field path, cut at its dots.
  */
-static void
-split_field(WriteColumn *col, Relation rel)
+void
+mongo_split_write_field(MongoWriteColumn *col, Relation rel)
 {
 	char	   *copy = pstrdup(col->field);
 	char	   *next = copy;
@@ -488,8 +524,8 @@ split_field(WriteColumn *col, Relation rel)
 static int
 compare_paths(const void *a, const void *b)
 {
-	const WriteColumn *x = (const WriteColumn *) a;
-	const WriteColumn *y = (const WriteColumn *) b;
+	const MongoWriteColumn *x = (const MongoWriteColumn *) a;
+	const MongoWriteColumn *y = (const MongoWriteColumn *) b;
 
 	for (int i = 0; i < x->nsegments && i < y->nsegments; i++)
 	{
@@ -514,7 +550,7 @@ compare_paths(const void *a, const void *b)
  */
 static void
 append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
-			 bool objectid, WriteColumn *col)
+			 bool objectid, MongoWriteColumn *col)
 {
 	switch (typid)
 	{
@@ -682,7 +718,7 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
  *		({"$oid": ...}, {"$date": ...} and the like become their types).
  */
 static void
-append_json(bson_t *doc, const char *key, const char *json, WriteColumn *col)
+append_json(bson_t *doc, const char *key, const char *json, MongoWriteColumn *col)
 {
 	char	   *wrapped = psprintf("{\"v\": %s}", json);
 	bson_error_t error;
@@ -716,9 +752,6 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 	bool		ok;
 	bson_iter_t iter;
 	int64		written = 0;
-	int32		code = 0;
-	char	   *message = NULL;
-	char	   *id = NULL;
 
 	if (message_level_is_interesting(DEBUG1))
 	{
@@ -744,13 +777,47 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 	if (bson_iter_init_find(&iter, &reply, "insertedCount") &&
 		BSON_ITER_HOLDS_NUMBER(&iter))
 		written = bson_iter_as_int64(&iter);
-	if (bson_iter_init(&iter, &reply) &&
+	PG_TRY();
+	{
+		mongo_report_write_error(state->servername, &state->options,
+								 "an insert into", "written", &reply, &error,
+								 docs, n, written);
+	}
+	PG_FINALLY();
+	{
+		bson_destroy(&reply);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * mongo_report_write_error
+ *		Raise the error of a write command that failed: a lost connection
+ *		(the server may have applied any part of the batch), a duplicate key
+ *		(23505), or another refusal, naming the document it refused (the
+ *		_id of docs[index]: the documents inserted, or the filters of
+ *		updates and deletes).  done counts the documents of the batch the
+ *		server wrote before it; what says how ("written", "updated",
+ *		"deleted"); during names the command ("an insert into").
+ */
+void
+mongo_report_write_error(const char *servername,
+						 const MongoTableOptions *options, const char *during,
+						 const char *what, const bson_t *reply,
+						 const bson_error_t *error, bson_t **docs, int n,
+						 int64 done)
+{
+	bson_iter_t iter;
+	int32		code = 0;
+	char	   *id = NULL;
+
+	if (bson_iter_init(&iter, reply) &&
 		bson_iter_find_descendant(&iter, "writeErrors.0.code", &iter))
 	{
 		bson_iter_t index;
 
 		code = (int32) bson_iter_as_int64(&iter);
-		if (bson_iter_init(&index, &reply) &&
+		if (bson_iter_init(&index, reply) &&
 			bson_iter_find_descendant(&index, "writeErrors.0.index", &index))
 		{
 			int64		at = bson_iter_as_int64(&index);
@@ -759,39 +826,44 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 				id = mongo_document_id_string(docs[at]);
 		}
 	}
-	message = pstrdup(error.message);
-	bson_destroy(&reply);
 
 	/*
 	 * A connection lost after the command went out: the server may have
-	 * written any part of the batch
+	 * applied any part of the batch
 	 */
-	if (error.domain == MONGOC_ERROR_STREAM &&
-		error.code != MONGOC_ERROR_STREAM_NAME_RESOLUTION &&
-		error.code != MONGOC_ERROR_STREAM_CONNECT)
+	if (error->domain == MONGOC_ERROR_STREAM &&
+		error->code != MONGOC_ERROR_STREAM_NAME_RESOLUTION &&
+		error->code != MONGOC_ERROR_STREAM_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("lost the connection to MongoDB server \"%s\" during an insert into \"%s.%s\"",
-						state->servername, state->options.database,
-						state->options.collection),
-				 errdetail("%s. Some or all of the %d documents of this batch may have been written; MongoDB does not undo them.",
-						   message, n)));
-	if (code == 0 && error.domain != MONGOC_ERROR_SERVER &&
-		error.domain != MONGOC_ERROR_WRITE_CONCERN)
-		mongo_report_error(&error, state->servername, state->options.database,
-						   state->options.collection);
+				 errmsg("lost the connection to MongoDB server \"%s\" during %s \"%s.%s\"",
+						servername, during, options->database,
+						options->collection),
+				 errdetail("%s. Some or all of the %d documents of this batch may have been %s; MongoDB does not undo them.",
+						   error->message, n, what)));
+	if (code == 0 && error->domain != MONGOC_ERROR_SERVER &&
+		error->domain != MONGOC_ERROR_WRITE_CONCERN)
+		mongo_report_error(error, servername, options->database,
+						   options->collection);
 	ereport(ERROR,
 			(errcode(code == MONGO_DUPLICATE_KEY ? ERRCODE_UNIQUE_VIOLATION
 					 : ERRCODE_FDW_ERROR),
 			 code == MONGO_DUPLICATE_KEY
-			 ? errmsg("document _id %s is already in collection \"%s.%s\"",
-					  id ? id : "?", state->options.database,
-					  state->options.collection)
-			 : errmsg("MongoDB server \"%s\" refused document _id %s of an insert into \"%s.%s\"",
-					  state->servername, id ? id : "?",
-					  state->options.database, state->options.collection),
-			 errdetail("%s (error code %d). " INT64_FORMAT " documents of this batch of %d were written before it; MongoDB does not undo them.",
-					   message, code, written, n)));
+			 ? errmsg("duplicate key in collection \"%s.%s\" for document _id %s",
+					  options->database, options->collection,
+					  id ? id : "?")
+			 : id != NULL
+			 ? errmsg("MongoDB server \"%s\" refused document _id %s during %s \"%s.%s\"",
+					  servername, id, during,
+					  options->database, options->collection)
+			 : errmsg("MongoDB server \"%s\" refused %s \"%s.%s\"",
+					  servername, during,
+					  options->database, options->collection),
+			 n > 0
+			 ? errdetail("%s (error code %d). " INT64_FORMAT " of the %d documents of this batch were %s before it; MongoDB does not undo them.",
+						 error->message, code, done, n, what)
+			 : errdetail("%s (error code %d). " INT64_FORMAT " documents were %s before it; MongoDB does not undo them.",
+						 error->message, code, done, what)));
 }
 
 /*
@@ -808,6 +880,11 @@ mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
 	MongoTableOptions options;
 
+	if (mtstate->operation != CMD_INSERT)
+	{
+		mongo_explain_row_modify(mtstate, rinfo, fdw_private, es);
+		return;
+	}
 	mongo_get_table_options(table, GetForeignServer(table->serverid),
 							&options);
 	if (es->verbose)
@@ -832,12 +909,16 @@ mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 /*
  * mongoEndForeignModify
- *		Give the connection back.
+ *		Give the connection back (after an UPDATE's or DELETE's last batch).
  */
 void
 mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 {
-	if (rinfo->ri_FdwState != NULL)
+	if (rinfo->ri_FdwState == NULL)
+		return;
+	if (*(CmdType *) rinfo->ri_FdwState != CMD_INSERT)
+		mongo_end_row_modify(rinfo);
+	else
 		release_write_resources(rinfo->ri_FdwState);
 }
 

@@ -76,7 +76,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
                           detail = PG_EXCEPTION_DETAIL;
-  written_before := substring(detail from '\d+ documents of this batch of \d+ were written');
+  written_before := substring(detail from '\d+ of the \d+ documents of this batch were written');
 END $$;
 SELECT * FROM insert_error($$INSERT INTO written (_id, n) VALUES ('one', 5)$$);
 SELECT * FROM insert_error($$INSERT INTO written (_id, n)
@@ -133,7 +133,6 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER write_dump;
 CREATE FOREIGN TABLE written_file (_id text) SERVER write_dump
   OPTIONS (file 'regress/users.bson');
 INSERT INTO written_file VALUES ('x');
-UPDATE written SET n = 1;
 
 RESET search_path;
 SET client_min_messages = warning;
