@@ -76,6 +76,7 @@ typedef struct MongoWriteState
 	bool		write_nulls;	/* NULL as null, else the field left out */
 	uint64		inserted;		/* documents written, for EXPLAIN ANALYZE */
 	uint64		commands;		/* insert commands sent */
+	TupleTableSlot *current_row;	/* the row made a document, for errors */
 	MemoryContext batch_cxt;	/* reset after every batch */
 	MemoryContextCallback cleanup;	/* gives the connection back, also
 									 * after an error */
@@ -89,6 +90,7 @@ static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
 							 char *new_id);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
 static void release_write_resources(void *arg);
+static void row_error_context(void *arg);
 static void split_field(WriteColumn *col, Relation rel);
 static int	compare_paths(const void *a, const void *b);
 
@@ -347,8 +349,14 @@ static bson_t *
 row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 {
 	bson_t	   *doc = bson_new();
+	ErrorContextCallback context;
 
 	slot_getallattrs(slot);
+	state->current_row = slot;
+	context.callback = row_error_context;
+	context.arg = state;
+	context.previous = error_context_stack;
+	error_context_stack = &context;
 	if (state->id_column >= 0 &&
 		slot->tts_isnull[state->columns[state->id_column].attnum - 1])
 	{
@@ -412,7 +420,37 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 		for (; depth > 0; depth--)
 			bson_append_document_end(level[depth - 1], level[depth]);
 	}
+	error_context_stack = context.previous;
 	return doc;
+}
+
+/*
+ * row_error_context
+ *		Name the row whose value could not be written: its _id, when the
+ *		row has one.
+ */
+static void
+row_error_context(void *arg)
+{
+	MongoWriteState *state = (MongoWriteState *) arg;
+	TupleTableSlot *slot = state->current_row;
+
+	if (state->id_column >= 0 &&
+		!slot->tts_isnull[state->columns[state->id_column].attnum - 1])
+	{
+		WriteColumn *id = &state->columns[state->id_column];
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(id->typid, &output, &varlena);
+		errcontext("row with _id %s of foreign table \"%s\"",
+				   OidOutputFunctionCall(output,
+										 slot->tts_values[id->attnum - 1]),
+				   RelationGetRelationName(state->rel));
+	}
+	else
+		errcontext("row without _id of foreign table \"%s\"",
+				   RelationGetRelationName(state->rel));
 }
 
 /*
@@ -471,7 +509,8 @@ compare_paths(const void *a, const void *b)
  *		binary, uuid as binary subtype 4, json and jsonb as the documents,
  *		arrays and values their extended JSON describes, arrays element by
  *		element, text as a string (or an ObjectId for a column declared
- *		objectId alone).  Other types are refused.
+ *		objectId alone), numeric as a Decimal128 when it holds the value
+ *		exactly.  Other types are refused.
  */
 static void
 append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
@@ -534,6 +573,25 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 				BSON_APPEND_BINARY(doc, key, BSON_SUBTYPE_BINARY,
 								   (const uint8_t *) VARDATA_ANY(bytes),
 								   VARSIZE_ANY_EXHDR(bytes));
+				return;
+			}
+		case NUMERICOID:
+			{
+				char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		 value));
+				bson_decimal128_t dec;
+
+				/* libbson refuses what it would have to round */
+				if (!bson_decimal128_from_string(digits, &dec))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("numeric value of column \"%s\" cannot be written as a BSON Decimal128 exactly",
+									col->name),
+							 errdetail("The value is %.*s%s; a Decimal128 holds 34 significant digits and exponents from -6176 to 6111.",
+									   (int) Min(strlen(digits), 48), digits,
+									   strlen(digits) > 48 ? "..." : ""),
+							 errhint("Round it with round(), or cast the column to float8 or text.")));
+				BSON_APPEND_DECIMAL128(doc, key, &dec);
 				return;
 			}
 		case UUIDOID:
@@ -615,7 +673,7 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("cannot write column \"%s\" of type %s to MongoDB",
 					col->name, format_type_be(typid)),
-			 errhint("Cast it to text, or to a type written as BSON: integers, floats, boolean, text, timestamps, date, bytea, uuid, json, jsonb or arrays of them.")));
+			 errhint("Cast it to text, or to a type written as BSON: integers, numeric, floats, boolean, text, timestamps, date, bytea, uuid, json, jsonb or arrays of them.")));
 }
 
 /*
@@ -662,6 +720,16 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 	char	   *message = NULL;
 	char	   *id = NULL;
 
+	if (message_level_is_interesting(DEBUG1))
+	{
+		char	   *json = bson_as_canonical_extended_json(docs[0], NULL);
+
+		ereport(DEBUG1,
+				(errmsg_internal("mongo_etl: inserting %d documents into \"%s.%s\", the first %s",
+								 n, state->options.database,
+								 state->options.collection, json)));
+		bson_free(json);
+	}
 	ok = mongoc_collection_insert_many(state->collection,
 									   (const bson_t **) docs, n, opts,
 									   &reply, &error);
@@ -693,6 +761,21 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 	}
 	message = pstrdup(error.message);
 	bson_destroy(&reply);
+
+	/*
+	 * A connection lost after the command went out: the server may have
+	 * written any part of the batch
+	 */
+	if (error.domain == MONGOC_ERROR_STREAM &&
+		error.code != MONGOC_ERROR_STREAM_NAME_RESOLUTION &&
+		error.code != MONGOC_ERROR_STREAM_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("lost the connection to MongoDB server \"%s\" during an insert into \"%s.%s\"",
+						state->servername, state->options.database,
+						state->options.collection),
+				 errdetail("%s. Some or all of the %d documents of this batch may have been written; MongoDB does not undo them.",
+						   message, n)));
 	if (code == 0 && error.domain != MONGOC_ERROR_SERVER &&
 		error.domain != MONGOC_ERROR_WRITE_CONCERN)
 		mongo_report_error(&error, state->servername, state->options.database,

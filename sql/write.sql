@@ -105,10 +105,26 @@ CREATE FOREIGN TABLE written_overlap (_id text, addr jsonb,
   SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
 INSERT INTO written_overlap VALUES ('overlap', '{}', 'Oslo');
 
--- refused: a type not written as BSON, $$ROOT, a dump file
-CREATE FOREIGN TABLE written_numeric (_id text, x numeric)
+-- numeric as Decimal128, exactly.  FerretDB stores no Decimal128 and
+-- drops the connection when sent one: the documents are checked as sent
+-- (the DEBUG1 line), and the server's refusal must be an error.
+CREATE FOREIGN TABLE written_numeric (_id text, x numeric, xs numeric[])
   SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
-INSERT INTO written_numeric VALUES ('num', 1.5);
+SET client_min_messages = debug1;
+INSERT INTO written_numeric
+  VALUES ('num', 1234567890123456789012345678901.234, '{1.50,-0.000,NaN,1e-6176}');
+INSERT INTO written_numeric VALUES ('num', 'Infinity', '{1e6144}');
+-- more than Decimal128 holds: refused before anything is sent
+INSERT INTO written_numeric VALUES ('num', 12345678901234567890123456789012.345);
+INSERT INTO written_numeric VALUES ('num', 0, '{1e-6177}');
+RESET client_min_messages;
+-- the connection the refusal dropped is made again
+SELECT count(*) FROM written WHERE _id = 'seed';
+
+-- refused: a type not written as BSON, $$ROOT, a dump file
+CREATE FOREIGN TABLE written_point (_id text, p point)
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
+INSERT INTO written_point VALUES ('point', '(1,2)');
 INSERT INTO written_doc VALUES ('root', '{"a": 1}');
 \getenv test_dir MONGO_ETL_TEST_DIR
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
