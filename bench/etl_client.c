@@ -9,7 +9,7 @@
  *
  *		  etl_client --mongo URI --db DB --collection COLL --pg CONNINFO
  *					 --table TABLE --shape flat|user|orders [--workers 2]
- *					 --mode insert|copy [--batch N]
+ *					 --mode insert|copy|write [--batch N]
  *
  * W worker threads each read one range of _id (split points found by a
  * sorted skip), each with its own MongoDB client and PostgreSQL connection,
@@ -21,6 +21,15 @@
  * from /proc/<pid>/schedstat, so only when PostgreSQL runs on this machine,
  * else "NA"; K: the largest backend VmHWM); any error is reported on stderr
  * with exit status 1.
+ *
+ * --mode write is the other way, the client-side counterpart of mongo_etl's
+ * INSERT INTO foreign_table SELECT: one thread (an INSERT is one backend)
+ * reads TABLE's rows with COPY TO STDOUT (FORMAT binary), builds from each
+ * the document mongo_etl writes for that row (the same fields in the same
+ * order, the same BSON types: see write_document) and sends them with
+ * mongoc_collection_insert_many, --batch documents (10,000 by default) per
+ * ordered insert command, into COLL.  It prints the same line, B being the
+ * CPU of the backend that served the COPY.
  *
  * The documents are the benchmark's three shapes (bench/bench.py), each
  * read into a row of typed fields, one per column of the target table:
@@ -1038,6 +1047,442 @@ split_point(mongoc_collection_t *coll, int64_t skip, bson_oid_t *oid)
 	return found;
 }
 
+/*
+ * be16, be32, be64
+ *		Big-endian integers of binary COPY data.
+ */
+static uint16_t
+be16(const char *p)
+{
+	uint16_t	v;
+
+	memcpy(&v, p, 2);
+	return ntohs(v);
+}
+
+static uint32_t
+be32(const char *p)
+{
+	uint32_t	v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+static uint64_t
+be64(const char *p)
+{
+	return ((uint64_t) be32(p) << 32) | be32(p + 4);
+}
+
+/*
+ * numeric_text
+ *		PostgreSQL's binary numeric (base-10000 digits, the weight of the
+ *		first, a sign and the display scale) as the text numeric_out
+ *		prints, which is what mongo_etl gives bson_decimal128_from_string.
+ *		Returns false for a malformed value.
+ */
+static bool
+numeric_text(const char *p, uint32_t len, char *out, size_t size)
+{
+	uint16_t	ndigits,
+				sign,
+				dscale;
+	int16_t		weight;
+	size_t		n = 0;
+	int			d;
+
+	if (len < 8)
+		return false;
+	ndigits = be16(p);
+	weight = (int16_t) be16(p + 2);
+	sign = be16(p + 4);
+	dscale = be16(p + 6);
+	if (len != 8 + 2 * (uint32_t) ndigits)
+		return false;
+	if (sign == 0xC000 || sign == 0xD000 || sign == 0xF000)
+	{
+		snprintf(out, size, "%s", sign == 0xC000 ? "NaN" :
+				 sign == 0xD000 ? "Infinity" : "-Infinity");
+		return true;
+	}
+	/* the digits before the point, at least one, then dscale after it */
+	if (weight > 1000 || size < (size_t) (4 * (weight + 2) + dscale + 8))
+		return false;
+	if (sign == 0x4000)
+		out[n++] = '-';
+	if (weight < 0)
+		out[n++] = '0';
+	for (d = 0; d <= weight; d++)
+	{
+		int			digit = d < ndigits ? be16(p + 8 + 2 * d) % 10000 : 0;
+		char		four[4] = {'0' + digit / 1000, '0' + digit / 100 % 10,
+		'0' + digit / 10 % 10, '0' + digit % 10};
+		int			k = 0;
+
+		/* the first group without its leading zeros */
+		while (d == 0 && k < 3 && four[k] == '0')
+			k++;
+		for (; k < 4; k++)
+			out[n++] = four[k];
+	}
+	if (dscale > 0)
+	{
+		int			written = 0;
+
+		out[n++] = '.';
+		for (d = weight + 1; written < dscale; d++)
+		{
+			int			digit = d >= 0 && d < ndigits ?
+				be16(p + 8 + 2 * d) % 10000 : 0;
+			char		four[4] = {'0' + digit / 1000, '0' + digit / 100 % 10,
+			'0' + digit / 10 % 10, '0' + digit % 10};
+			int			k;
+
+			for (k = 0; k < 4 && written < dscale; k++, written++)
+				out[n++] = four[k];
+		}
+	}
+	out[n] = '\0';
+	return true;
+}
+
+/*
+ * append_json_value
+ *		A jsonb value (its text) as the BSON value its extended JSON
+ *		describes, as mongo_etl writes it: parsed by libbson as the value of
+ *		a wrapping document.
+ */
+static bool
+append_json_value(bson_t *doc, const char *key, const char *json,
+				  uint32_t len, Buf *scratch)
+{
+	bson_error_t error;
+	bson_t		value;
+	bson_iter_t iter;
+	bool		ok;
+
+	scratch->len = 0;
+	buf_str(scratch, "{\"v\": ");
+	buf_append(scratch, json, len);
+	buf_str(scratch, "}");
+	if (!bson_init_from_json(&value, scratch->data, (ssize_t) scratch->len,
+							 &error))
+		return false;
+	ok = bson_iter_init_find(&iter, &value, "v") &&
+		bson_append_iter(doc, key, -1, &iter);
+	bson_destroy(&value);
+	return ok;
+}
+
+/*
+ * append_field
+ *		One binary COPY field as the BSON value mongo_etl writes for its
+ *		column's type: int4 as int32, int8 as int64, float8 as double, bool,
+ *		text as a string (the _id as an ObjectId), timestamptz as a BSON
+ *		date in milliseconds (cut toward the past), numeric as Decimal128,
+ *		jsonb as a document or array; NULL (len < 0) as null.
+ */
+static bool
+append_field(bson_t *doc, const char *key, Kind kind, const char *p,
+			 int32_t len, Buf *scratch)
+{
+	if (len < 0)
+		return bson_append_null(doc, key, -1);
+	switch (kind)
+	{
+		case K_OID:
+			{
+				bson_oid_t	oid;
+				char		hex[25];
+
+				if (len != 24 || !bson_oid_is_valid(p, 24))
+					return false;
+				memcpy(hex, p, 24);
+				hex[24] = '\0';
+				bson_oid_init_from_string(&oid, hex);
+				return bson_append_oid(doc, key, -1, &oid);
+			}
+		case K_TEXT:
+			return bson_append_utf8(doc, key, -1, p, len);
+		case K_INT4:
+			return len == 4 &&
+				bson_append_int32(doc, key, -1, (int32_t) be32(p));
+		case K_INT8:
+			return len == 8 &&
+				bson_append_int64(doc, key, -1, (int64_t) be64(p));
+		case K_FLOAT8:
+			{
+				uint64_t	bits = be64(p);
+				double		d;
+
+				memcpy(&d, &bits, 8);
+				return len == 8 && bson_append_double(doc, key, -1, d);
+			}
+		case K_BOOL:
+			return len == 1 && bson_append_bool(doc, key, -1, p[0] != 0);
+		case K_TIMESTAMPTZ:
+			{
+				int64_t		us = (int64_t) be64(p);
+				int64_t		ms = us / 1000 - (us % 1000 < 0 ? 1 : 0);
+
+				return len == 8 &&
+					bson_append_date_time(doc, key, -1,
+										  ms + POSTGRES_EPOCH_MS);
+			}
+		case K_NUMERIC:
+			{
+				char		text[512];
+				bson_decimal128_t dec;
+
+				return numeric_text(p, len, text, sizeof(text)) &&
+					bson_decimal128_from_string(text, &dec) &&
+					bson_append_decimal128(doc, key, -1, &dec);
+			}
+		case K_JSONB:
+			/* binary jsonb: a version byte (1), then the text */
+			return len >= 1 && p[0] == 1 &&
+				append_json_value(doc, key, p + 1, len - 1, scratch);
+	}
+	return false;
+}
+
+/*
+ * compare_columns
+ *		qsort order of a shape's columns by their field paths (parent, then
+ *		name), the order in which mongo_etl writes a document's fields.
+ */
+static const Shape *sorting_shape;
+
+static int
+compare_columns(const void *a, const void *b)
+{
+	const Column *x = &sorting_shape->columns[*(const int *) a];
+	const Column *y = &sorting_shape->columns[*(const int *) b];
+	int			c = strcmp(x->parent ? x->parent : x->name,
+						   y->parent ? y->parent : y->name);
+
+	if (c != 0)
+		return c;
+	if ((x->parent == NULL) != (y->parent == NULL))
+		return x->parent == NULL ? -1 : 1;
+	return x->parent ? strcmp(x->name, y->name) : 0;
+}
+
+/*
+ * write_document
+ *		One binary COPY tuple (the shape's columns in order) as the document
+ *		mongo_etl's INSERT writes for the row: fields in path order, the
+ *		columns read from a subdocument (address.city) together in one.
+ */
+static bool
+write_document(const Shape *shape, const int *order, const char *tuple,
+			   size_t len, bson_t *doc, Buf *scratch)
+{
+	const char *fields[MAX_COLUMNS];
+	int32_t		lens[MAX_COLUMNS];
+	const char *p = tuple + 2;
+	const char *end = tuple + len;
+	const char *open = NULL;	/* the subdocument being written */
+	bson_t		child;
+	int			i;
+
+	if (len < 2 || be16(tuple) != shape->ncolumns)
+		return false;
+	for (i = 0; i < shape->ncolumns; i++)
+	{
+		if (end - p < 4)
+			return false;
+		lens[i] = (int32_t) be32(p);
+		fields[i] = p + 4;
+		p += 4 + (lens[i] > 0 ? lens[i] : 0);
+		if (p > end)
+			return false;
+	}
+	for (i = 0; i < shape->ncolumns; i++)
+	{
+		int			c = order[i];
+		const Column *col = &shape->columns[c];
+		bson_t	   *into = doc;
+
+		if (open != NULL && (col->parent == NULL ||
+							 strcmp(open, col->parent) != 0))
+		{
+			bson_append_document_end(doc, &child);
+			open = NULL;
+		}
+		if (col->parent != NULL)
+		{
+			if (open == NULL)
+				bson_append_document_begin(doc, col->parent, -1, &child);
+			open = col->parent;
+			into = &child;
+		}
+		if (!append_field(into, col->name, col->kind, fields[c], lens[c],
+						  scratch))
+			return false;
+	}
+	if (open != NULL)
+		bson_append_document_end(doc, &child);
+	return true;
+}
+
+/*
+ * insert_batch
+ *		One ordered insert command of n documents, as mongo_etl sends it.
+ */
+static bool
+insert_batch(mongoc_collection_t *coll, bson_t *docs, int n)
+{
+	const bson_t **list = malloc(sizeof(bson_t *) * n);
+	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true));
+	bson_error_t error;
+	bool		ok;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		list[i] = &docs[i];
+	ok = mongoc_collection_insert_many(coll, list, n, opts, NULL, &error);
+	if (!ok)
+		fprintf(stderr, "etl_client: MongoDB: %s\n", error.message);
+	bson_destroy(opts);
+	free(list);
+	return ok;
+}
+
+/*
+ * run_write
+ *		--mode write: the table's rows, read with one binary COPY, into the
+ *		collection in ordered batches of o->batch documents.  Returns the
+ *		exit status.
+ */
+static int
+run_write(const Options *o)
+{
+	mongoc_client_t *client = mongoc_client_new(o->mongo);
+	mongoc_collection_t *coll;
+	PGconn	   *conn = PQconnectdb(o->pg);
+	bson_t	   *docs = calloc(o->batch, sizeof(bson_t));
+	int			order[MAX_COLUMNS];
+	Buf			scratch = {0};
+	char		sql[1024];
+	PGresult   *res;
+	char	   *data;
+	int			len;
+	int			in_batch = 0;
+	long		rows = 0;
+	bool		header = true;
+	bool		ok = true;
+	double		backend_cpu_s;
+	long		backend_hwm_kb;
+	struct timespec t0,
+				t1;
+	int			i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (client == NULL)
+	{
+		fprintf(stderr, "etl_client: invalid MongoDB URI\n");
+		return 1;
+	}
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "etl_client: PostgreSQL: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	coll = mongoc_client_get_collection(client, o->db, o->collection);
+	for (i = 0; i < o->shape->ncolumns; i++)
+		order[i] = i;
+	sorting_shape = o->shape;
+	qsort(order, o->shape->ncolumns, sizeof(int), compare_columns);
+	for (i = 0; i < o->batch; i++)
+		bson_init(&docs[i]);
+
+	snprintf(sql, sizeof(sql), "COPY %s (%s) TO STDOUT (FORMAT binary)",
+			 o->table, o->column_list);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+	{
+		fprintf(stderr, "etl_client: PostgreSQL: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	PQclear(res);
+
+	/* one row per CopyData message; the header comes with the first */
+	while (ok && (len = PQgetCopyData(conn, &data, 0)) > 0)
+	{
+		const char *tuple = data;
+		size_t		left = len;
+
+		if (header)
+		{
+			if (left < 19 || memcmp(tuple, "PGCOPY\n\377\r\n\0", 11) != 0 ||
+				left < 19 + be32(tuple + 15))
+			{
+				fprintf(stderr, "etl_client: not a binary COPY header\n");
+				return 1;
+			}
+			left -= 19 + be32(tuple + 15);
+			tuple += 19 + be32(tuple + 15);
+			header = false;
+		}
+		if (left == 2 && be16(tuple) == 0xFFFF)
+		{
+			PQfreemem(data);
+			continue;			/* the trailer */
+		}
+		bson_reinit(&docs[in_batch]);
+		if (!write_document(o->shape, order, tuple, left, &docs[in_batch],
+							&scratch))
+		{
+			fprintf(stderr, "etl_client: row %ld cannot be written\n", rows);
+			return 1;
+		}
+		PQfreemem(data);
+		rows++;
+		if (++in_batch == o->batch)
+		{
+			ok = insert_batch(coll, docs, in_batch);
+			in_batch = 0;
+		}
+	}
+	if (!ok)
+		return 1;
+	if (len == -2)
+	{
+		fprintf(stderr, "etl_client: PostgreSQL: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		fprintf(stderr, "etl_client: PostgreSQL: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	PQclear(res);
+	if (in_batch > 0 && !insert_batch(coll, docs, in_batch))
+		return 1;
+	backend_usage(PQbackendPID(conn), &backend_cpu_s, &backend_hwm_kb);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+
+	for (i = 0; i < o->batch; i++)
+		bson_destroy(&docs[i]);
+	free(docs);
+	free(scratch.data);
+	PQfinish(conn);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	mongoc_cleanup();
+	printf("rows=%ld seconds=%.3f", rows,
+		   (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (backend_cpu_s >= 0)
+		printf(" backend_cpu_s=%.3f backend_hwm_kb=%ld\n", backend_cpu_s,
+			   backend_hwm_kb);
+	else
+		printf(" backend_cpu_s=NA backend_hwm_kb=NA\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1086,12 +1531,13 @@ main(int argc, char **argv)
 		if (strcmp(shape, shapes[k].name) == 0)
 			o.shape = &shapes[k];
 	if (i != argc || !o.mongo || !o.db || !o.collection || !o.pg || !o.table ||
-		!mode || (strcmp(mode, "insert") != 0 && strcmp(mode, "copy") != 0) ||
+		!mode || (strcmp(mode, "insert") != 0 && strcmp(mode, "copy") != 0 &&
+				  strcmp(mode, "write") != 0) ||
 		o.workers < 1 || o.shape == NULL)
 	{
 		fprintf(stderr, "usage: etl_client --mongo URI --db DB --collection COLL "
 				"--pg CONNINFO --table TABLE --shape flat|user|orders "
-				"[--workers N] --mode insert|copy [--batch N]\n");
+				"[--workers N] --mode insert|copy|write [--batch N]\n");
 		return 1;
 	}
 	for (i = 0; i < o.shape->ncolumns; i++)
@@ -1103,9 +1549,11 @@ main(int argc, char **argv)
 	}
 	o.copy = strcmp(mode, "copy") == 0;
 	if (o.batch <= 0)
-		o.batch = o.copy ? 10000 : 100;
+		o.batch = o.copy || strcmp(mode, "write") == 0 ? 10000 : 100;
 
 	mongoc_init();
+	if (strcmp(mode, "write") == 0)
+		return run_write(&o);
 	client = mongoc_client_new(o.mongo);
 	if (client == NULL)
 	{

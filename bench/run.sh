@@ -11,7 +11,10 @@
 #
 # BENCH_ROWS (1000000 documents per shape), BENCH_RUNS (3), BENCH_SLOW_RUNS
 # (runs of the two INSERT x100 clients, the slowest; BENCH_RUNS) and
-# BENCH_SHAPES (flat,user,orders) size it.
+# BENCH_SHAPES (flat,user,orders) size it; BENCH_WRITE_ROWS (100000, at
+# most BENCH_ROWS) and BENCH_WRITE_BATCH (10000) the write benchmark.
+# BENCH_ONLY=write runs only the write benchmark and prints its section
+# without writing RESULTS.md (for trials).
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,4 +63,7 @@ chown postgres: "$data"
 	--rows "${BENCH_ROWS:-1000000}" --runs "${BENCH_RUNS:-3}" \
 	--slow-runs "${BENCH_SLOW_RUNS:-${BENCH_RUNS:-3}}" \
 	--shapes "${BENCH_SHAPES:-flat,user,orders}" \
+	--write-rows "${BENCH_WRITE_ROWS:-100000}" \
+	--write-batch "${BENCH_WRITE_BATCH:-10000}" \
+	${BENCH_ONLY:+--only "$BENCH_ONLY"} \
 	--replay-port "$replay_port" --started "$started"

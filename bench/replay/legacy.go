@@ -67,7 +67,7 @@ func (c *conn) sendReply(responseTo int32, cur *cursor, k int, flags uint32, fai
 		b = append(b, failure...)
 		n = 1
 	} else if k > 0 {
-		data, o, pos := c.sv.store.data, cur.ord, cur.pos
+		data, o, pos := cur.st.data, cur.ord, cur.pos
 		step := 1
 		if cur.desc {
 			step = -1

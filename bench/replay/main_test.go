@@ -450,7 +450,8 @@ func TestRefusals(t *testing.T) {
 		cmd  []byte
 		code int32
 	}{
-		{filterDoc(func(bd *builder) { bd.string("insert", "c"); bd.string("$db", "d") }), 59},
+		{filterDoc(func(bd *builder) { bd.string("update", "c"); bd.string("$db", "d") }), 59},
+		{filterDoc(func(bd *builder) { bd.string("insert", "c"); bd.int32("upsert", 1); bd.string("$db", "d") }), 2},
 		{filterDoc(func(bd *builder) {
 			bd.string("find", "c")
 			bd.doc("filter")

@@ -50,11 +50,15 @@ type server struct {
 	mu        sync.Mutex
 	cursors   map[int64]*cursor
 	nextCurID int64
+	// collections written to (insert, drop), by namespace: served instead
+	// of the file under their names (write.go)
+	written map[string]*written
 }
 
 func newServer(s *store) *server {
 	return &server{store: s, cursors: map[int64]*cursor{},
-		nextCurID: time.Now().UnixNano()&0x0000FFFFFFFFFFFF | 1<<48}
+		nextCurID: time.Now().UnixNano()&0x0000FFFFFFFFFFFF | 1<<48,
+		written:   map[string]*written{}}
 }
 
 // cursor walks positions of an order: pos is the next one, step +1 or -1,
@@ -62,6 +66,7 @@ func newServer(s *store) *server {
 type cursor struct {
 	id    int64
 	ns    string
+	st    *store // the documents ord orders
 	ord   *order
 	pos   int
 	desc  bool
@@ -125,6 +130,9 @@ type request struct {
 	db       string // from $db or the OP_QUERY namespace
 	body     []byte
 	command  string
+	// OP_MSG kind-1 sections: document sequences by identifier, each the
+	// documents one after the other (insert's "documents")
+	seqs map[string][]byte
 }
 
 func (c *conn) run() {
@@ -201,7 +209,15 @@ func parseMsg(msg []byte, req *request) error {
 		switch kind {
 		case 0:
 			req.body = msg[:n]
-		case 1: // document sequences: no command served here takes them
+		case 1: // a document sequence: size, identifier, documents
+			i := cstrlen(msg[4:n])
+			if i < 0 {
+				return errCorrupt
+			}
+			if req.seqs == nil {
+				req.seqs = map[string][]byte{}
+			}
+			req.seqs[string(msg[4:4+i])] = msg[4+i+1 : n]
 		default:
 			return errCorrupt
 		}
@@ -298,7 +314,12 @@ func (c *conn) send(req *request, bd *builder, responseTo int32, flags uint32) (
 
 func (c *conn) handle(req *request) error {
 	if !req.legacy && req.flags&flagMoreToCome != 0 {
-		return nil // the client wants no reply (unacknowledged): nothing to do
+		// the client wants no reply (unacknowledged): only a write has
+		// anything to do
+		if first, ok := firstElem(req.body); ok && string(first.key) == "insert" {
+			_, _ = c.sv.insert(req)
+		}
+		return nil
 	}
 	if req.ns != "" {
 		return c.legacyFind(req)
@@ -341,9 +362,13 @@ func (c *conn) handle(req *request) error {
 		err = c.aggregate(req)
 	case "listCollections":
 		err = c.listCollections(req)
+	case "insert":
+		err = c.insert(req)
+	case "drop":
+		err = c.drop(req)
 	default:
 		return c.sendError(req, 59, "CommandNotFound",
-			fmt.Sprintf("no such command: '%s' (replay-server serves hello, ping, buildInfo, find, getMore, killCursors, endSessions, count, aggregate, listCollections)", req.command))
+			fmt.Sprintf("no such command: '%s' (replay-server serves hello, ping, buildInfo, find, getMore, killCursors, endSessions, count, aggregate, listCollections, insert, drop)", req.command))
 	}
 	var ce *cmdError
 	if errors.As(err, &ce) {
@@ -442,7 +467,7 @@ type plan struct {
 
 // open makes the cursor of a plan.
 func (c *conn) open(p *plan, ns string) (*cursor, error) {
-	s := c.sv.store
+	s := c.sv.storeFor(ns)
 	sp := span{all: true, lo: 0, hi: s.count()}
 	if p.filter != nil {
 		var err error
@@ -450,7 +475,7 @@ func (c *conn) open(p *plan, ns string) (*cursor, error) {
 			return nil, err
 		}
 	}
-	cur := &cursor{ns: ns}
+	cur := &cursor{ns: ns, st: s}
 	switch {
 	case p.sortKey == "$natural" && !sp.all:
 		return nil, badValue("$natural sort with a filter is not served")
@@ -747,7 +772,7 @@ func (c *conn) sendBatch(req *request, responseTo int32, cur *cursor, k int, key
 		}
 		cur.fixed = cur.fixed[k:]
 	} else {
-		data, o, pos := c.sv.store.data, cur.ord, cur.pos
+		data, o, pos := cur.st.data, cur.ord, cur.pos
 		step := 1
 		if cur.desc {
 			step = -1
@@ -870,12 +895,14 @@ func (c *conn) killCursors(req *request) error {
 
 func (c *conn) count(req *request) error {
 	p := plan{}
+	coll := ""
 	it := newIter(req.body)
 	var e elem
 	for it.next(&e) {
 		var err error
 		switch k := string(e.key); k {
 		case "count":
+			coll, _ = e.str()
 		case "query":
 			if e.typ != tDocument {
 				return badValue("query must be a document")
@@ -901,7 +928,7 @@ func (c *conn) count(req *request) error {
 			return err
 		}
 	}
-	cur, err := c.open(&p, "")
+	cur, err := c.open(&p, req.db+"."+coll)
 	if err != nil {
 		return err
 	}
