@@ -24,6 +24,7 @@
 #include "commands/explain.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/pathnodes.h"
@@ -654,7 +655,9 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 
 				if (!objectid)
 				{
-					if (!bson_utf8_validate(string, strlen(string), false))
+					/* a UTF8 database's text is valid UTF-8 already */
+					if (GetDatabaseEncoding() != PG_UTF8 &&
+						!bson_utf8_validate(string, strlen(string), false))
 						elog(ERROR, "invalid UTF-8 in column \"%s\"",
 							 col->name);
 					BSON_APPEND_UTF8(doc, key, string);
@@ -748,7 +751,9 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
-	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true));
+	/* append_datum wrote only valid UTF-8 and keys: no second check */
+	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true),
+								"validate", BCON_BOOL(false));
 	bool		ok;
 	bson_iter_t iter;
 	int64		written = 0;
