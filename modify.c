@@ -101,6 +101,7 @@ typedef struct MongoModifyState
 	uint64		matched;		/* documents their filters found */
 	uint64		modified;		/* of those, changed (UPDATE) */
 	uint64		commands;		/* bulk writes sent */
+	MemoryContext row_cxt;		/* reset at every row */
 	MemoryContextCallback cleanup;	/* gives the connection back, also
 									 * after an error */
 } MongoModifyState;
@@ -336,6 +337,9 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 	state->batch_size = rows_per_write(mtstate, rinfo, &state->options);
 	state->filters = palloc(sizeof(bson_t *) * state->batch_size);
+	state->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "mongo_etl modify row",
+										   ALLOCSET_DEFAULT_SIZES);
 
 	state->conn = mongo_get_connection(server,
 									   GetUserMapping(GetUserId(),
@@ -417,27 +421,29 @@ mongoExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
-	bson_t	   *filter = row_filter(state, planSlot);
+	MemoryContext oldcxt;
+	bson_t	   *filter;
 	bson_t		update = BSON_INITIALIZER;
+	Datum	   *values;
+	bool	   *isnull;
 	uint64		found;
 
+	MemoryContextReset(state->row_cxt);
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	filter = row_filter(state, planSlot);
 	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * Max(state->ncolumns, 1));
+	isnull = palloc(sizeof(bool) * Max(state->ncolumns, 1));
+	for (int i = 0; i < state->ncolumns; i++)
 	{
-		Datum	   *values = palloc(sizeof(Datum) * Max(state->ncolumns, 1));
-		bool	   *isnull = palloc(sizeof(bool) * Max(state->ncolumns, 1));
-
-		for (int i = 0; i < state->ncolumns; i++)
-		{
-			values[i] = slot->tts_values[state->columns[i].attnum - 1];
-			isnull[i] = slot->tts_isnull[state->columns[i].attnum - 1];
-		}
-		update_document(&update, state->columns, state->ncolumns, values,
-						isnull, state->write_nulls, 0);
-		pfree(values);
-		pfree(isnull);
+		values[i] = slot->tts_values[state->columns[i].attnum - 1];
+		isnull[i] = slot->tts_isnull[state->columns[i].attnum - 1];
 	}
+	update_document(&update, state->columns, state->ncolumns, values,
+					isnull, state->write_nulls, 0);
 	found = queue_write(state, filter, &update);
 	bson_destroy(&update);
+	MemoryContextSwitchTo(oldcxt);
 	if (state->batch_size == 1 && found == 0)
 		return NULL;
 	return slot;
@@ -453,8 +459,13 @@ mongoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
-	uint64		found = queue_write(state, row_filter(state, planSlot), NULL);
+	MemoryContext oldcxt;
+	uint64		found;
 
+	MemoryContextReset(state->row_cxt);
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	found = queue_write(state, row_filter(state, planSlot), NULL);
+	MemoryContextSwitchTo(oldcxt);
 	if (state->batch_size == 1 && found == 0)
 		return NULL;
 	if (AttributeNumberIsValid(state->old_row_junk))
@@ -529,7 +540,6 @@ row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 			BSON_APPEND_OID(filter, "_id", &oid);
 		else
 			BSON_APPEND_UTF8(filter, "_id", str);
-		pfree(str);
 	}
 	else
 		mongo_append_column_value(filter, "_id", id, &state->id);
@@ -772,7 +782,9 @@ mongo_explain_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	{
 		/* EXPLAIN ANALYZE prints before EndForeignModify sends the rest */
 		flush_writes(state);
-		ExplainPropertyUInteger("Documents Found", NULL, state->matched, es);
+		ExplainPropertyUInteger(operation == CMD_UPDATE ? "Documents Matched"
+								: "Documents Deleted", NULL, state->matched,
+								es);
 		if (operation == CMD_UPDATE)
 			ExplainPropertyUInteger("Documents Modified", NULL,
 									state->modified, es);
@@ -1141,7 +1153,9 @@ mongoExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	}
 	if (es->analyze)
 	{
-		ExplainPropertyUInteger("Documents Found", NULL, state->matched, es);
+		ExplainPropertyUInteger(state->operation == CMD_UPDATE
+								? "Documents Matched" : "Documents Deleted",
+								NULL, state->matched, es);
 		if (state->operation == CMD_UPDATE)
 			ExplainPropertyUInteger("Documents Modified", NULL,
 									state->modified, es);

@@ -32,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -39,6 +40,23 @@
 #include "utils/uuid.h"
 
 #include "mongo_etl.h"
+
+/*
+ * Rows PostgreSQL hands an INSERT at a time; the documents are kept until
+ * batch_size of them make one insert command.  The executor's batches cost
+ * a slot per row, made on the first batch (10,000 of them took 10% of an
+ * INSERT's time and 66 MB), so they stay small.
+ */
+#define MONGO_EXECUTOR_BATCH_ROWS 100
+
+/*
+ * Most BSON bytes kept before they are sent, whatever batch_size says:
+ * MongoDB's largest message
+ */
+#define MONGO_MAX_PENDING_BYTES (48 * 1024 * 1024)
+
+/* Deepest jsonb value written straight from its tree, not from its text */
+#define MONGO_MAX_JSONB_DEPTH 64
 
 /* MongoDB's error code of a duplicate key */
 #define MONGO_DUPLICATE_KEY 11000
@@ -59,11 +77,19 @@ typedef struct MongoWriteState
 	MongoWriteColumn *columns;
 	int			ncolumns;
 	int			id_column;		/* index of _id in columns, or -1 */
+	AttrNumber	root_attnum;	/* the $$ROOT column, or 0 */
+	Oid			root_typid;		/* its type: jsonb, json or bytea */
 	bool		write_nulls;	/* NULL as null, else the field left out */
 	uint64		inserted;		/* documents written, for EXPLAIN ANALYZE */
 	uint64		commands;		/* insert commands sent */
+	bson_t	  **pending;		/* documents not sent yet, batch_size at
+								 * most */
+	int			npending;
+	Size		pending_bytes;	/* their BSON */
+	bool		accumulate;		/* keep documents across the executor's
+								 * batches, up to batch_size */
 	TupleTableSlot *current_row;	/* the row made a document, for errors */
-	MemoryContext batch_cxt;	/* reset after every batch */
+	MemoryContext row_cxt;		/* reset after every row */
 	MemoryContextCallback cleanup;	/* gives the connection back, also
 									 * after an error */
 } MongoWriteState;
@@ -72,11 +98,21 @@ static void append_datum(bson_t *doc, const char *key, Datum value,
 						 Oid typid, bool objectid, MongoWriteColumn *col);
 static void append_json(bson_t *doc, const char *key, const char *json,
 						MongoWriteColumn *col);
+static bool append_jsonb(bson_t *doc, const char *key, Jsonb *jsonb);
+static void append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
+								JsonbValue *v);
 static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
 							 char *new_id);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
+static void send_pending(MongoWriteState *state);
 static void release_write_resources(void *arg);
 static void row_error_context(void *arg);
+static bson_t *root_document(MongoWriteState *state, Datum value);
+static void check_same_id(MongoWriteState *state, TupleTableSlot *slot,
+						  const bson_t *root);
+static MongoWriteColumn *append_root_fields(MongoWriteState *state,
+											TupleTableSlot *slot, bson_t *doc,
+											const bson_t *root);
 static int	compare_paths(const void *a, const void *b);
 
 /*
@@ -161,8 +197,34 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->id_column = -1;
 	foreach(lc, attrs)
 	{
+		AttrNumber	attnum = lfirst_int(lc);
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel),
+											   attnum - 1);
+
+		if (strcmp(mongo_get_column_field(relid, attnum,
+										  NameStr(attr->attname)),
+				   "$$ROOT") == 0)
+		{
+			if (attr->atttypid != JSONBOID && attr->atttypid != JSONOID &&
+				attr->atttypid != BYTEAOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("cannot insert into column \"%s\" of foreign table \"%s\": a $$ROOT column of type %s",
+								NameStr(attr->attname),
+								RelationGetRelationName(rel),
+								format_type_be(attr->atttypid)),
+						 errdetail("A $$ROOT column inserts the whole document from jsonb, json or bytea (BSON).")));
+			if (state->root_attnum != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot insert into foreign table \"%s\": it has two $$ROOT columns",
+								RelationGetRelationName(rel))));
+			state->root_attnum = attnum;
+			state->root_typid = attr->atttypid;
+			continue;
+		}
 		mongo_init_write_column(&state->columns[state->ncolumns], rel,
-								lfirst_int(lc), "insert into");
+								attnum, "insert into");
 		state->ncolumns++;
 	}
 
@@ -199,9 +261,12 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (mongo_get_option(table->options, "write_nulls") != NULL)
 		(void) parse_bool(mongo_get_option(table->options, "write_nulls"),
 						  &state->write_nulls);
-	state->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-											 "mongo_etl insert batch",
-											 ALLOCSET_DEFAULT_SIZES);
+	state->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "mongo_etl insert row",
+										   ALLOCSET_DEFAULT_SIZES);
+	state->pending = palloc(sizeof(bson_t *) * state->options.batch_size);
+	state->accumulate = rinfo->ri_TrigDesc == NULL ||
+		!rinfo->ri_TrigDesc->trig_insert_after_statement;
 	state->conn = mongo_get_connection(server,
 									   GetUserMapping(GetUserId(),
 													  server->serverid));
@@ -239,8 +304,11 @@ mongo_check_write_concern(mongoc_collection_t *collection,
 #if PG_VERSION_NUM >= 140000
 /*
  * mongoGetForeignModifyBatchSize
- *		The table's (or server's) batch_size, one row where RETURNING or an
- *		AFTER ROW trigger needs each row back at once.
+ *		Rows the executor hands over at a time: one where RETURNING or a row
+ *		trigger needs each row back at once; batch_size where an AFTER
+ *		statement trigger needs every row sent when the executor's last
+ *		batch is; else a few, the documents kept until batch_size of them
+ *		make a command.
  */
 int
 mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
@@ -255,7 +323,10 @@ mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return 1;
 	mongo_get_table_options(table, GetForeignServer(table->serverid),
 							&options);
-	return options.batch_size;
+	if (rinfo->ri_TrigDesc != NULL &&
+		rinfo->ri_TrigDesc->trig_insert_after_statement)
+		return options.batch_size;
+	return Min(options.batch_size, MONGO_EXECUTOR_BATCH_ROWS);
 }
 #endif
 
@@ -270,17 +341,13 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 {
 	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
 	char		new_id[25] = "";
-	bson_t	   *doc = row_document(state, slot, new_id);
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
-	PG_TRY();
-	{
-		insert_documents(state, &doc, 1);
-	}
-	PG_FINALLY();
-	{
-		bson_destroy(doc);
-	}
-	PG_END_TRY();
+	state->pending[0] = row_document(state, slot, new_id);
+	state->npending = 1;
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(state->row_cxt);
+	send_pending(state);
 
 	if (new_id[0] != '\0')
 	{
@@ -304,7 +371,7 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 #if PG_VERSION_NUM >= 140000
 /*
  * mongoExecForeignBatchInsert
- *		A batch of rows: one insert command.
+ *		A batch of rows: their documents, sent batch_size at a time.
  */
 TupleTableSlot **
 mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
@@ -312,30 +379,41 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 							int *numSlots)
 {
 	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->batch_cxt);
-	bson_t	  **docs = palloc(sizeof(bson_t *) * *numSlots);
-	int			built = 0;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
-	PG_TRY();
+	for (int i = 0; i < *numSlots; i++)
 	{
-		for (int i = 0; i < *numSlots; i++)
-		{
-			docs[i] = row_document(state, slots[i], NULL);
-			built++;
-		}
-		insert_documents(state, docs, *numSlots);
+		bson_t	   *doc = row_document(state, slots[i], NULL);
+
+		state->pending[state->npending++] = doc;
+		state->pending_bytes += doc->len;
+		MemoryContextReset(state->row_cxt);
+		if (state->npending == state->options.batch_size ||
+			state->pending_bytes >= MONGO_MAX_PENDING_BYTES)
+			send_pending(state);
 	}
-	PG_FINALLY();
-	{
-		for (int i = 0; i < built; i++)
-			bson_destroy(docs[i]);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(state->batch_cxt);
-	}
-	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	if (!state->accumulate)
+		send_pending(state);
 	return slots;
 }
 #endif
+
+/*
+ * send_pending
+ *		Insert the documents kept, in one ordered command, and free them.
+ */
+static void
+send_pending(MongoWriteState *state)
+{
+	if (state->npending == 0)
+		return;
+	insert_documents(state, state->pending, state->npending);
+	for (int i = 0; i < state->npending; i++)
+		bson_destroy(state->pending[i]);
+	state->npending = 0;
+	state->pending_bytes = 0;
+}
 
 /*
  * row_document
@@ -349,14 +427,44 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 	bson_t	   *doc = bson_new();
 	ErrorContextCallback context;
 
+	bson_t	   *root = NULL;
+	bool		skip_nulls = !state->write_nulls;
+
 	slot_getallattrs(slot);
 	state->current_row = slot;
 	context.callback = row_error_context;
 	context.arg = state;
 	context.previous = error_context_stack;
 	error_context_stack = &context;
-	if (state->id_column >= 0 &&
-		slot->tts_isnull[state->columns[state->id_column].attnum - 1])
+	if (state->root_attnum != 0 && !slot->tts_isnull[state->root_attnum - 1])
+	{
+		/* the $$ROOT column's document, with the other columns over it */
+		root = root_document(state, slot->tts_values[state->root_attnum - 1]);
+		skip_nulls = true;
+	}
+	/*
+	 * _id first, as MongoDB keeps it: the $$ROOT document's (the same as
+	 * the _id column's, when that is given), the column's, or a new one
+	 */
+	if (root != NULL && bson_has_field(root, "_id"))
+	{
+		bson_iter_t iter;
+
+		if (state->id_column >= 0 &&
+			!slot->tts_isnull[state->columns[state->id_column].attnum - 1])
+			check_same_id(state, slot, root);
+		if (bson_iter_init_find(&iter, root, "_id"))
+			bson_append_iter(doc, "_id", 3, &iter);
+	}
+	else if (state->id_column >= 0 &&
+			 !slot->tts_isnull[state->columns[state->id_column].attnum - 1])
+	{
+		MongoWriteColumn *col = &state->columns[state->id_column];
+
+		append_datum(doc, "_id", slot->tts_values[col->attnum - 1],
+					 col->typid, col->objectid, col);
+	}
+	else if (state->id_column >= 0)
 	{
 		MongoWriteColumn *col = &state->columns[state->id_column];
 		bson_oid_t	oid;
@@ -375,6 +483,24 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 			strlcpy(new_id, hex, 25);
 		BSON_APPEND_OID(doc, "_id", &oid);
 	}
+	if (root != NULL)
+	{
+		MongoWriteColumn *conflict = append_root_fields(state, slot, doc,
+														root);
+
+		bson_destroy(root);
+		if (conflict != NULL)
+		{
+			bson_destroy(doc);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" and the $$ROOT column of foreign table \"%s\" both write field \"%s\"",
+							conflict->name,
+							RelationGetRelationName(state->rel),
+							conflict->segments[0]),
+					 errhint("Set the field inside the $$ROOT value, or leave the column NULL.")));
+		}
+	}
 	/* the open subdocuments: level[0] is the document, level[d] at depth d */
 	{
 		bson_t		children[MONGO_MAX_WRITE_DEPTH];
@@ -392,7 +518,7 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 
 			if (i == state->id_column && bson_has_field(doc, "_id"))
 				continue;
-			if (slot->tts_isnull[n] && !state->write_nulls)
+			if (slot->tts_isnull[n] && skip_nulls)
 				continue;
 			/* close what this path leaves, open what it enters */
 			while (open != NULL && common < depth &&
@@ -420,6 +546,152 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 	}
 	error_context_stack = context.previous;
 	return doc;
+}
+
+/*
+ * root_document
+ *		The document a $$ROOT column's value holds: a jsonb or json object
+ *		in extended JSON, or a bytea of BSON.
+ */
+static bson_t *
+root_document(MongoWriteState *state, Datum value)
+{
+	bson_error_t error;
+	bson_t	   *root = NULL;
+
+	if (state->root_typid == BYTEAOID)
+	{
+		bytea	   *bytes = DatumGetByteaPP(value);
+
+		root = bson_new_from_data((const uint8_t *) VARDATA_ANY(bytes),
+								  VARSIZE_ANY_EXHDR(bytes));
+		if (root == NULL ||
+			!bson_validate_with_error(root, BSON_VALIDATE_UTF8, &error))
+		{
+			if (root != NULL)
+				bson_destroy(root);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("the $$ROOT value of a row for foreign table \"%s\" is not a BSON document",
+							RelationGetRelationName(state->rel)),
+					 root == NULL
+					 ? errdetail("Its %d bytes are not a length, fields and a closing zero byte.",
+								 (int) VARSIZE_ANY_EXHDR(bytes))
+					 : errdetail_internal("%s", error.message)));
+		}
+		return root;
+	}
+	else
+	{
+		Oid			output;
+		bool		varlena;
+		char	   *json;
+
+		getTypeOutputInfo(state->root_typid, &output, &varlena);
+		json = OidOutputFunctionCall(output, value);
+		if (json[strspn(json, " \t\r\n")] == '{')
+			root = bson_new_from_json((const uint8_t *) json, -1, &error);
+		if (root == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("the $$ROOT value of a row for foreign table \"%s\" is not a JSON object",
+							RelationGetRelationName(state->rel)),
+					 json[strspn(json, " \t\r\n")] == '{'
+					 ? errdetail_internal("%s", error.message)
+					 : errdetail("A document is written from an object, not from %.32s.",
+								 json)));
+		return root;
+	}
+}
+
+/*
+ * check_same_id
+ *		A row gives _id twice, in its _id column and in its $$ROOT document:
+ *		they must read as the same value (the document's keeps its BSON
+ *		type: an ObjectId read as text stays an ObjectId).
+ */
+static void
+check_same_id(MongoWriteState *state, TupleTableSlot *slot, const bson_t *root)
+{
+	MongoWriteColumn *col = &state->columns[state->id_column];
+	bson_t		wrapper = BSON_INITIALIZER;
+	bson_iter_t iter;
+	char	   *column_id;
+	char	   *document_id;
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(col->typid, &output, &varlena);
+	column_id = OidOutputFunctionCall(output,
+									  slot->tts_values[col->attnum - 1]);
+	if (!bson_iter_init_find(&iter, root, "_id"))
+		return;
+	switch (bson_iter_type(&iter))
+	{
+		case BSON_TYPE_OID:
+			document_id = palloc(25);
+			bson_oid_to_string(bson_iter_oid(&iter), document_id);
+			break;
+		case BSON_TYPE_UTF8:
+			document_id = pstrdup(bson_iter_utf8(&iter, NULL));
+			break;
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+			document_id = psprintf(INT64_FORMAT, bson_iter_as_int64(&iter));
+			break;
+		default:
+			return;				/* no text to compare: the document's */
+	}
+	if (strcmp(column_id, document_id) == 0)
+		return;
+	bson_append_iter(&wrapper, "_id", 3, &iter);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("the _id column and the $$ROOT document of a row for foreign table \"%s\" give two _ids",
+					RelationGetRelationName(state->rel)),
+			 errdetail("Column \"%s\" is %s; the document's _id is %s.",
+					   col->name, column_id,
+					   mongo_document_id_string(&wrapper)),
+			 errhint("Leave the _id column NULL to keep the document's.")));
+}
+
+/*
+ * append_root_fields
+ *		The fields of the $$ROOT column's document, but those a column
+ *		given (not NULL) writes instead.  A column of a field inside one of
+ *		them (addr.city, when the document has addr) is returned, for an
+ *		error: which of the two to keep is unclear.
+ */
+static MongoWriteColumn *
+append_root_fields(MongoWriteState *state, TupleTableSlot *slot, bson_t *doc,
+				   const bson_t *root)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init(&iter, root))
+		return NULL;
+	while (bson_iter_next(&iter))
+	{
+		const char *key = bson_iter_key(&iter);
+		bool		replaced = false;
+
+		if (strcmp(key, "_id") == 0 && bson_has_field(doc, "_id"))
+			continue;
+		for (int i = 0; i < state->ncolumns && !replaced; i++)
+		{
+			MongoWriteColumn *col = &state->columns[i];
+
+			if (slot->tts_isnull[col->attnum - 1] ||
+				strcmp(col->segments[0], key) != 0)
+				continue;
+			if (col->nsegments > 1)
+				return col;
+			replaced = true;
+		}
+		if (!replaced)
+			bson_append_iter(doc, key, -1, &iter);
+	}
+	return NULL;
 }
 
 /*
@@ -474,7 +746,7 @@ mongo_init_write_column(MongoWriteColumn *col, Relation rel,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot %s column \"%s\" of foreign table \"%s\": it reads the whole document",
 						verb, col->name, RelationGetRelationName(rel)),
-				 errdetail("Columns of $$ROOT are read-only for now.")));
+				 errdetail("An UPDATE sets fields; a whole document is written by INSERT.")));
 	mongo_split_write_field(col, rel);
 }
 
@@ -636,6 +908,9 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 							   DatumGetUUIDP(value)->data, UUID_LEN);
 			return;
 		case JSONBOID:
+			if (append_jsonb(doc, key, DatumGetJsonbP(value)))
+				return;
+			/* FALLTHROUGH */
 		case JSONOID:
 			{
 				Oid			output;
@@ -650,27 +925,30 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 		case VARCHAROID:
 		case BPCHAROID:
 			{
-				char	   *string = TextDatumGetCString(value);
+				text	   *string = DatumGetTextPP(value);
+				const char *bytes = VARDATA_ANY(string);
+				int			length = VARSIZE_ANY_EXHDR(string);
+				char	   *digits;
 				bson_oid_t	oid;
 
 				if (!objectid)
 				{
 					/* a UTF8 database's text is valid UTF-8 already */
 					if (GetDatabaseEncoding() != PG_UTF8 &&
-						!bson_utf8_validate(string, strlen(string), false))
+						!bson_utf8_validate(bytes, length, false))
 						elog(ERROR, "invalid UTF-8 in column \"%s\"",
 							 col->name);
-					BSON_APPEND_UTF8(doc, key, string);
+					bson_append_utf8(doc, key, -1, bytes, length);
 					return;
 				}
-				if (!bson_oid_is_valid(string, strlen(string)) ||
-					strlen(string) != 24)
+				digits = text_to_cstring(string);
+				if (length != 24 || !bson_oid_is_valid(digits, 24))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("\"%s\" is not an ObjectId, which column \"%s\" takes",
-									string, col->name),
+									digits, col->name),
 							 errhint("An ObjectId is written as 24 hexadecimal digits.")));
-				bson_oid_init_from_string(&oid, string);
+				bson_oid_init_from_string(&oid, digits);
 				BSON_APPEND_OID(doc, key, &oid);
 				return;
 			}
@@ -713,6 +991,154 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 			 errmsg("cannot write column \"%s\" of type %s to MongoDB",
 					col->name, format_type_be(typid)),
 			 errhint("Cast it to text, or to a type written as BSON: integers, numeric, floats, boolean, text, timestamps, date, bytea, uuid, json, jsonb or arrays of them.")));
+}
+
+/*
+ * append_jsonb
+ *		A jsonb value as BSON, read straight from its tree (no text in
+ *		between): strings, booleans, null, objects, arrays, and numbers as
+ *		libbson's JSON parser reads them (an integer as int32, or int64 when
+ *		larger, anything else as a double).  False, and nothing appended,
+ *		when an object has a key starting with $ (extended JSON, which only
+ *		the parser reads into its types) or the value nests too deep: then
+ *		the caller takes the text path.
+ */
+static bool
+append_jsonb(bson_t *doc, const char *key, Jsonb *jsonb)
+{
+	bson_t		value = BSON_INITIALIZER;
+	bson_t		children[MONGO_MAX_JSONB_DEPTH];
+	bson_t	   *level[MONGO_MAX_JSONB_DEPTH + 1];
+	int			next_index[MONGO_MAX_JSONB_DEPTH + 1];
+	bool		in_array[MONGO_MAX_JSONB_DEPTH + 1];
+	JsonbIterator *it = JsonbIteratorInit(&jsonb->root);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	int			depth = 0;
+	const char *name = key;
+	int			namelen = -1;
+	char		index[16];
+
+	/* the value goes into a document of its own: appended when whole */
+	level[0] = &value;
+	in_array[0] = false;
+	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		bson_t	   *parent = level[depth];
+
+		if (token == WJB_KEY)
+		{
+			if (v.val.string.len > 0 && v.val.string.val[0] == '$')
+			{
+				bson_destroy(&value);
+				return false;
+			}
+			name = v.val.string.val;
+			namelen = v.val.string.len;
+			continue;
+		}
+		if (in_array[depth] && (token == WJB_ELEM || token == WJB_BEGIN_ARRAY ||
+								token == WJB_BEGIN_OBJECT))
+		{
+			snprintf(index, sizeof(index), "%d", next_index[depth]++);
+			name = index;
+			namelen = -1;
+		}
+		switch (token)
+		{
+			case WJB_BEGIN_ARRAY:
+				/* a scalar alone is an array of one, marked raw */
+				if (v.val.array.rawScalar)
+					continue;
+				/* FALLTHROUGH */
+			case WJB_BEGIN_OBJECT:
+				if (depth == MONGO_MAX_JSONB_DEPTH)
+				{
+					bson_destroy(&value);
+					return false;
+				}
+				if (token == WJB_BEGIN_ARRAY)
+					bson_append_array_begin(parent, name, namelen,
+											&children[depth]);
+				else
+					bson_append_document_begin(parent, name, namelen,
+											   &children[depth]);
+				level[depth + 1] = &children[depth];
+				depth++;
+				in_array[depth] = token == WJB_BEGIN_ARRAY;
+				next_index[depth] = 0;
+				break;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				if (depth == 0)
+					break;		/* the end of a raw scalar */
+				if (in_array[depth])
+					bson_append_array_end(level[depth - 1], level[depth]);
+				else
+					bson_append_document_end(level[depth - 1], level[depth]);
+				depth--;
+				break;
+			case WJB_ELEM:
+			case WJB_VALUE:
+				append_jsonb_scalar(parent, name, namelen, &v);
+				break;
+			default:
+				break;
+		}
+	}
+	/* the value's one field, under the column's key */
+	{
+		bson_iter_t iter;
+
+		if (bson_iter_init(&iter, &value) && bson_iter_next(&iter))
+			bson_append_iter(doc, key, -1, &iter);
+	}
+	bson_destroy(&value);
+	return true;
+}
+
+/*
+ * append_jsonb_scalar
+ *		A jsonb scalar as the BSON value libbson's JSON parser would make of
+ *		its text.
+ */
+static void
+append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
+					JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			bson_append_utf8(doc, name, namelen, v->val.string.val,
+							 v->val.string.len);
+			break;
+		case jbvBool:
+			bson_append_bool(doc, name, namelen, v->val.boolean);
+			break;
+		case jbvNumeric:
+			{
+				char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		 NumericGetDatum(v->val.numeric)));
+				char	   *end;
+				long long	integer;
+
+				errno = 0;
+				integer = strtoll(digits, &end, 10);
+				if (*end == '\0' && errno == 0 &&
+					integer >= PG_INT32_MIN && integer <= PG_INT32_MAX)
+					bson_append_int32(doc, name, namelen, (int32) integer);
+				else if (*end == '\0' && errno == 0)
+					bson_append_int64(doc, name, namelen, (int64) integer);
+				else
+					bson_append_double(doc, name, namelen,
+									   strtod(digits, NULL));
+				pfree(digits);
+				break;
+			}
+		default:
+			bson_append_null(doc, name, namelen);
+			break;
+	}
 }
 
 /*
@@ -906,6 +1332,8 @@ mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 							es);
 	if (es->analyze && state != NULL)
 	{
+		/* EXPLAIN ANALYZE prints before EndForeignModify sends the rest */
+		send_pending(state);
 		ExplainPropertyUInteger("Documents Inserted", NULL, state->inserted,
 								es);
 		ExplainPropertyUInteger("Insert Commands", NULL, state->commands, es);
@@ -924,7 +1352,10 @@ mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	if (*(CmdType *) rinfo->ri_FdwState != CMD_INSERT)
 		mongo_end_row_modify(rinfo);
 	else
+	{
+		send_pending(rinfo->ri_FdwState);
 		release_write_resources(rinfo->ri_FdwState);
+	}
 }
 
 /*
@@ -937,6 +1368,9 @@ release_write_resources(void *arg)
 {
 	MongoWriteState *state = (MongoWriteState *) arg;
 
+	for (int i = 0; i < state->npending; i++)
+		bson_destroy(state->pending[i]);
+	state->npending = 0;
 	if (state->collection != NULL)
 		mongoc_collection_destroy(state->collection);
 	state->collection = NULL;

@@ -46,6 +46,10 @@ EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT _id, n, s, city FROM items ORDER BY _id;
 -- a WHERE clause MongoDB cannot evaluate; RETURNING shows the new rows
 UPDATE items SET s = s || '!' WHERE s LIKE 'bi%' AND n < 9 RETURNING _id, n, s;
+-- a join: the rows to update come from another table
+UPDATE items i SET s = l.s FROM (VALUES ('k9', 'joined')) l(id, s)
+ WHERE i._id = l.id;
+SELECT _id, s FROM items WHERE _id = 'k9';
 -- with pushdown off, every statement reads its rows
 SET mongo_etl.pushdown = off;
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM items WHERE n = 9;

@@ -121,11 +121,51 @@ RESET client_min_messages;
 -- the connection the refusal dropped is made again
 SELECT count(*) FROM written WHERE _id = 'seed';
 
--- refused: a type not written as BSON, $$ROOT, a dump file
+-- refused: a type not written as BSON, a dump file
 CREATE FOREIGN TABLE written_point (_id text, p point)
   SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
 INSERT INTO written_point VALUES ('point', '(1,2)');
-INSERT INTO written_doc VALUES ('root', '{"a": 1}');
+
+-- $$ROOT: the whole document from jsonb, json or bytea (BSON), extended
+-- JSON read into its types; columns given (not NULL) write over it
+INSERT INTO written_doc VALUES
+  ('root1', '{"a": 1, "when": {"$date": "2024-01-02T03:04:05.678Z"},
+              "ref": {"$oid": "0123456789abcdef01234567"},
+              "big": {"$numberLong": "5"}}'),
+  (NULL, '{"_id": "root2", "nested": {"x": [1, 2.5]}}'),
+  ('root3', '{"b": true}');
+SELECT _id, doc - '_id' AS fields FROM written_doc
+ WHERE _id LIKE 'root%' ORDER BY _id;
+CREATE FOREIGN TABLE written_types (_id text, when_ timestamptz OPTIONS (field 'when'),
+                                    ref text OPTIONS (bson_type 'objectId'),
+                                    big bigint OPTIONS (bson_type 'long'))
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
+SELECT * FROM written_types WHERE _id = 'root1';
+-- a collection copied through $$ROOT, as BSON and as jsonb: the same
+CREATE FOREIGN TABLE written_bson (_id text, doc bytea OPTIONS (field '$$ROOT'))
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
+CREATE FOREIGN TABLE copied_bson (_id text, doc bytea OPTIONS (field '$$ROOT'))
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written_copy');
+CREATE FOREIGN TABLE copied_doc (_id text, doc jsonb OPTIONS (field '$$ROOT'))
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written_copy');
+DELETE FROM copied_bson;
+INSERT INTO copied_bson SELECT * FROM written_bson;
+SELECT count(*) AS documents, count(*) FILTER (WHERE c.doc = w.doc) AS same_bson
+  FROM written_bson w FULL JOIN copied_bson c USING (_id);
+DELETE FROM copied_doc;
+INSERT INTO copied_doc (doc) SELECT doc FROM written_doc;
+SELECT count(*) AS documents, count(*) FILTER (WHERE c.doc = w.doc) AS same_json
+  FROM written_doc w FULL JOIN copied_doc c USING (_id);
+DELETE FROM copied_doc;
+-- refused: two _ids, not an object, not BSON, a field of a column inside
+-- a $$ROOT one
+INSERT INTO written_doc VALUES ('root4', '{"_id": "other"}');
+INSERT INTO written_doc VALUES ('array', '[1, 2]');
+INSERT INTO written_bson VALUES ('bad', '\x0500000001');
+CREATE FOREIGN TABLE written_mixed (_id text, city text OPTIONS (field 'addr.city'),
+                                    doc jsonb OPTIONS (field '$$ROOT'))
+  SERVER write_src OPTIONS (database 'mongo_etl_regress', collection 'written');
+INSERT INTO written_mixed VALUES ('mixed', 'Oslo', '{"addr": {"zip": "0150"}}');
 \getenv test_dir MONGO_ETL_TEST_DIR
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
 CREATE SERVER write_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
