@@ -82,10 +82,14 @@ typedef struct MongoWriteState
 	bool		write_nulls;	/* NULL as null, else the field left out */
 	uint64		inserted;		/* documents written, for EXPLAIN ANALYZE */
 	uint64		commands;		/* insert commands sent */
-	bson_t	  **pending;		/* documents not sent yet, batch_size at
-								 * most */
-	int			npending;
-	Size		pending_bytes;	/* their BSON */
+	bson_writer_t *writer;		/* writes the documents not sent yet, one
+								 * after the other, into buffer */
+	uint8_t    *buffer;
+	size_t		buffer_size;
+	size_t	   *offsets;		/* where each starts in it */
+	bson_t	   *views;			/* each, when they are sent */
+	bson_t	  **view_list;
+	int			npending;		/* batch_size at most */
 	bool		accumulate;		/* keep documents across the executor's
 								 * batches, up to batch_size */
 	TupleTableSlot *current_row;	/* the row made a document, for errors */
@@ -101,10 +105,12 @@ static void append_json(bson_t *doc, const char *key, const char *json,
 static bool append_jsonb(bson_t *doc, const char *key, Jsonb *jsonb);
 static void append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
 								JsonbValue *v);
-static bson_t *row_document(MongoWriteState *state, TupleTableSlot *slot,
-							 char *new_id);
+static void row_document(MongoWriteState *state, TupleTableSlot *slot,
+						 char *new_id, bson_t *doc);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
 static void send_pending(MongoWriteState *state);
+static void write_document(MongoWriteState *state, TupleTableSlot *slot,
+						   char *new_id);
 static void release_write_resources(void *arg);
 static void row_error_context(void *arg);
 static bson_t *root_document(MongoWriteState *state, Datum value);
@@ -264,7 +270,11 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										   "mongo_etl insert row",
 										   ALLOCSET_DEFAULT_SIZES);
-	state->pending = palloc(sizeof(bson_t *) * state->options.batch_size);
+	state->offsets = palloc(sizeof(size_t) * state->options.batch_size);
+	state->views = palloc(sizeof(bson_t) * state->options.batch_size);
+	state->view_list = palloc(sizeof(bson_t *) * state->options.batch_size);
+	state->writer = bson_writer_new(&state->buffer, &state->buffer_size, 0,
+									bson_realloc_ctx, NULL);
 	state->accumulate = rinfo->ri_TrigDesc == NULL ||
 		!rinfo->ri_TrigDesc->trig_insert_after_statement;
 	state->conn = mongo_get_connection(server,
@@ -343,8 +353,7 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	char		new_id[25] = "";
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
-	state->pending[0] = row_document(state, slot, new_id);
-	state->npending = 1;
+	write_document(state, slot, new_id);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(state->row_cxt);
 	send_pending(state);
@@ -383,13 +392,10 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 
 	for (int i = 0; i < *numSlots; i++)
 	{
-		bson_t	   *doc = row_document(state, slots[i], NULL);
-
-		state->pending[state->npending++] = doc;
-		state->pending_bytes += doc->len;
+		write_document(state, slots[i], NULL);
 		MemoryContextReset(state->row_cxt);
 		if (state->npending == state->options.batch_size ||
-			state->pending_bytes >= MONGO_MAX_PENDING_BYTES)
+			bson_writer_get_length(state->writer) >= MONGO_MAX_PENDING_BYTES)
 			send_pending(state);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -400,31 +406,58 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 #endif
 
 /*
+ * write_document
+ *		A row's document, written after the others not sent yet: one buffer
+ *		holds them all, rather than a block of memory each.
+ */
+static void
+write_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
+{
+	bson_t	   *doc;
+
+	state->offsets[state->npending] = bson_writer_get_length(state->writer);
+	bson_writer_begin(state->writer, &doc);
+	row_document(state, slot, new_id, doc);
+	bson_writer_end(state->writer);
+	state->npending++;
+}
+
+/*
  * send_pending
- *		Insert the documents kept, in one ordered command, and free them.
+ *		Insert the documents written, in one ordered command, and start the
+ *		buffer over.
  */
 static void
 send_pending(MongoWriteState *state)
 {
 	if (state->npending == 0)
 		return;
-	insert_documents(state, state->pending, state->npending);
 	for (int i = 0; i < state->npending; i++)
-		bson_destroy(state->pending[i]);
+	{
+		const uint8_t *at = state->buffer + state->offsets[i];
+		int32		length;
+
+		memcpy(&length, at, sizeof(length));
+		bson_init_static(&state->views[i], at, BSON_UINT32_FROM_LE(length));
+		state->view_list[i] = &state->views[i];
+	}
+	insert_documents(state, state->view_list, state->npending);
 	state->npending = 0;
-	state->pending_bytes = 0;
+	bson_writer_destroy(state->writer);
+	state->writer = bson_writer_new(&state->buffer, &state->buffer_size, 0,
+									bson_realloc_ctx, NULL);
 }
 
 /*
  * row_document
- *		The document of a row.  A NULL _id becomes a new ObjectId, whose
+ *		A row's fields, into doc.  A NULL _id becomes a new ObjectId, whose
  *		hexadecimal digits go to new_id (when not NULL); only a text _id
  *		column could hold it.
  */
-static bson_t *
-row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
+static void
+row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id,
+			 bson_t *doc)
 {
-	bson_t	   *doc = bson_new();
 	ErrorContextCallback context;
 
 	bson_t	   *root = NULL;
@@ -490,8 +523,6 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 
 		bson_destroy(root);
 		if (conflict != NULL)
-		{
-			bson_destroy(doc);
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" and the $$ROOT column of foreign table \"%s\" both write field \"%s\"",
@@ -499,7 +530,6 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 							RelationGetRelationName(state->rel),
 							conflict->segments[0]),
 					 errhint("Set the field inside the $$ROOT value, or leave the column NULL.")));
-		}
 	}
 	/* the open subdocuments: level[0] is the document, level[d] at depth d */
 	{
@@ -545,7 +575,6 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
 			bson_append_document_end(level[depth - 1], level[depth]);
 	}
 	error_context_stack = context.previous;
-	return doc;
 }
 
 /*
@@ -1368,9 +1397,13 @@ release_write_resources(void *arg)
 {
 	MongoWriteState *state = (MongoWriteState *) arg;
 
-	for (int i = 0; i < state->npending; i++)
-		bson_destroy(state->pending[i]);
 	state->npending = 0;
+	if (state->writer != NULL)
+		bson_writer_destroy(state->writer);
+	state->writer = NULL;
+	if (state->buffer != NULL)
+		bson_free(state->buffer);
+	state->buffer = NULL;
 	if (state->collection != NULL)
 		mongoc_collection_destroy(state->collection);
 	state->collection = NULL;
