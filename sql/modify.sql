@@ -50,6 +50,12 @@ UPDATE items SET s = s || '!' WHERE s LIKE 'bi%' AND n < 9 RETURNING _id, n, s;
 UPDATE items i SET s = l.s FROM (VALUES ('k9', 'joined')) l(id, s)
  WHERE i._id = l.id;
 SELECT _id, s FROM items WHERE _id = 'k9';
+-- a document the server cannot update (a field inside a string), row by
+-- row and direct: errors naming what was refused
+INSERT INTO items_doc (doc) VALUES ('{"_id": "scalar", "n": 77, "addr": "street"}');
+UPDATE items SET city = 'Oslo' WHERE _id = 'scalar';
+UPDATE items SET city = 'Oslo' WHERE n = 77;
+DELETE FROM items WHERE n = 77;
 -- with pushdown off, every statement reads its rows
 SET mongo_etl.pushdown = off;
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM items WHERE n = 9;

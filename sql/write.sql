@@ -157,6 +157,12 @@ INSERT INTO copied_doc (doc) SELECT doc FROM written_doc;
 SELECT count(*) AS documents, count(*) FILTER (WHERE c.doc = w.doc) AS same_json
   FROM written_doc w FULL JOIN copied_doc c USING (_id);
 DELETE FROM copied_doc;
+-- a document the server refuses (an array _id), second of three: the
+-- first is written, the third not
+SELECT * FROM insert_error($$INSERT INTO written_doc (doc) VALUES
+  ('{"_id": "before_refused"}'), ('{"_id": [1, 2]}'),
+  ('{"_id": "after_refused"}')$$);
+SELECT _id FROM written WHERE _id LIKE '%_refused' ORDER BY _id;
 -- refused: two _ids, not an object, not BSON, a field of a column inside
 -- a $$ROOT one
 INSERT INTO written_doc VALUES ('root4', '{"_id": "other"}');
