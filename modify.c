@@ -84,8 +84,7 @@ typedef struct MongoModifyState
 	Relation	rel;
 	const char *servername;
 	MongoTableOptions options;
-	MongoConnection *conn;
-	mongoc_collection_t *collection;
+	MongoWriteTarget target;
 	MongoWriteColumn *columns;	/* UPDATE: the columns it sets */
 	int			ncolumns;
 	bool		write_nulls;	/* NULL as null, else the field unset */
@@ -112,8 +111,7 @@ typedef struct MongoDirectState
 	CmdType		operation;
 	const char *servername;
 	MongoTableOptions options;
-	MongoConnection *conn;		/* NULL for EXPLAIN only */
-	mongoc_collection_t *collection;
+	MongoWriteTarget target;	/* not opened for EXPLAIN only */
 	bson_t	   *filter;			/* NULL: every document */
 	List	   *value_exprs;	/* ExprStates: the filter's values, then the
 								 * new values of the columns */
@@ -125,7 +123,6 @@ typedef struct MongoDirectState
 	bool		done;			/* the command was sent */
 	uint64		matched;		/* documents the filter found */
 	uint64		modified;		/* of those, changed (UPDATE) */
-	MemoryContextCallback cleanup;
 } MongoDirectState;
 
 static AttrNumber id_column(Relation rel);
@@ -133,7 +130,6 @@ static List *set_columns(PlannerInfo *root, Index rtindex, Relation rel);
 static void check_settable(Relation rel, AttrNumber attnum);
 static void init_columns(Relation rel, List *attnums,
 						 MongoWriteColumn **columns, int *ncolumns);
-static bool write_nulls_option(Relation rel);
 static int	rows_per_write(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						   const MongoTableOptions *options);
 static bson_t *row_filter(MongoModifyState *state, TupleTableSlot *planSlot);
@@ -149,7 +145,6 @@ static char *write_command_string(CmdType operation,
 								  bool bulk);
 static int64 reply_count(const bson_t *reply, const char *key);
 static void release_modify_resources(void *arg);
-static void release_direct_resources(void *arg);
 
 #if PG_VERSION_NUM >= 140000
 /*
@@ -319,7 +314,7 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	mongo_get_table_options(table, server, &state->options);
 	init_columns(rel, list_nth(fdw_private, MongoModifyPrivateColumns),
 				 &state->columns, &state->ncolumns);
-	state->write_nulls = write_nulls_option(rel);
+	state->write_nulls = mongo_write_nulls(rel);
 	mongo_init_write_column(&state->id, rel, id_column(rel), "update");
 	state->id_types = mongo_column_bson_types(RelationGetRelid(rel),
 											  state->id.attnum);
@@ -341,17 +336,11 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   "mongo_etl modify row",
 										   ALLOCSET_DEFAULT_SIZES);
 
-	state->conn = mongo_get_connection(server,
-									   GetUserMapping(GetUserId(),
-													  server->serverid));
 	state->cleanup.func = release_modify_resources;
 	state->cleanup.arg = state;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->cleanup);
-	state->collection =
-		mongoc_client_get_collection(mongo_connection_client(state->conn),
-									 state->options.database,
-									 state->options.collection);
-	mongo_check_write_concern(state->collection, state->servername);
+	mongo_open_write_target(&state->target, server, GetUserId(),
+							&state->options);
 	rinfo->ri_FdwState = state;
 }
 
@@ -392,23 +381,6 @@ init_columns(Relation rel, List *attnums, MongoWriteColumn **columns,
 	foreach(lc, attnums)
 		mongo_init_write_column(&(*columns)[(*ncolumns)++], rel,
 								lfirst_int(lc), "update");
-}
-
-/*
- * write_nulls_option
- *		The table's write_nulls: NULL written as null (the default), or the
- *		field left out (unset by an UPDATE).
- */
-static bool
-write_nulls_option(Relation rel)
-{
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
-	const char *value = mongo_get_option(table->options, "write_nulls");
-	bool		result = true;
-
-	if (value != NULL)
-		(void) parse_bool(value, &result);
-	return result;
 }
 
 /*
@@ -555,6 +527,7 @@ row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 static uint64
 queue_write(MongoModifyState *state, bson_t *filter, const bson_t *update)
 {
+	mongoc_collection_t *collection = state->target.collection;
 	bson_error_t error;
 	bool		ok;
 
@@ -563,8 +536,7 @@ queue_write(MongoModifyState *state, bson_t *filter, const bson_t *update)
 		bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true));
 
 		state->bulk =
-			mongoc_collection_create_bulk_operation_with_opts(state->collection,
-															   opts);
+			mongoc_collection_create_bulk_operation_with_opts(collection, opts);
 		bson_destroy(opts);
 	}
 	state->filters[state->pending++] = filter;
@@ -843,12 +815,7 @@ release_modify_resources(void *arg)
 	for (int i = 0; i < state->pending; i++)
 		bson_destroy(state->filters[i]);
 	state->pending = 0;
-	if (state->collection != NULL)
-		mongoc_collection_destroy(state->collection);
-	state->collection = NULL;
-	if (state->conn != NULL)
-		mongo_release_connection(state->conn);
-	state->conn = NULL;
+	mongo_close_write_target(&state->target);
 }
 
 #if PG_VERSION_NUM >= 140000
@@ -962,7 +929,7 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 	foreach(lc, fsplan->fdw_exprs)
 		state->value_types[foreach_current_index(lc)] =
 			exprType((Node *) lfirst(lc));
-	state->write_nulls = write_nulls_option(rel);
+	state->write_nulls = mongo_write_nulls(rel);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -976,16 +943,7 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 		user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	}
 #endif
-	state->conn = mongo_get_connection(server,
-									   GetUserMapping(user, server->serverid));
-	state->cleanup.func = release_direct_resources;
-	state->cleanup.arg = state;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->cleanup);
-	state->collection =
-		mongoc_client_get_collection(mongo_connection_client(state->conn),
-									 state->options.database,
-									 state->options.collection);
-	mongo_check_write_concern(state->collection, state->servername);
+	mongo_open_write_target(&state->target, server, user, &state->options);
 }
 
 /*
@@ -997,6 +955,7 @@ TupleTableSlot *
 mongoIterateDirectModify(ForeignScanState *node)
 {
 	MongoDirectState *state = (MongoDirectState *) node->fdw_state;
+	mongoc_collection_t *collection = state->target.collection;
 	EState	   *estate = node->ss.ps.state;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	int			nvalues = list_length(state->value_exprs);
@@ -1039,11 +998,11 @@ mongoIterateDirectModify(ForeignScanState *node)
 		ereport(DEBUG1, (errmsg_internal("mongo_etl: %s", json)));
 	}
 	if (state->operation == CMD_UPDATE)
-		ok = mongoc_collection_update_many(state->collection, filter, &update,
-										   NULL, &reply, &error);
-	else
-		ok = mongoc_collection_delete_many(state->collection, filter, NULL,
+		ok = mongoc_collection_update_many(collection, filter, &update, NULL,
 										   &reply, &error);
+	else
+		ok = mongoc_collection_delete_many(collection, filter, NULL, &reply,
+										   &error);
 	bson_destroy(filter);
 	bson_destroy(&update);
 	if (!ok)
@@ -1078,25 +1037,10 @@ mongoIterateDirectModify(ForeignScanState *node)
 void
 mongoEndDirectModify(ForeignScanState *node)
 {
-	if (node->fdw_state != NULL)
-		release_direct_resources(node->fdw_state);
-}
+	MongoDirectState *state = (MongoDirectState *) node->fdw_state;
 
-/*
- * release_direct_resources
- *		Free the collection handle and give the connection back.
- */
-static void
-release_direct_resources(void *arg)
-{
-	MongoDirectState *state = (MongoDirectState *) arg;
-
-	if (state->collection != NULL)
-		mongoc_collection_destroy(state->collection);
-	state->collection = NULL;
-	if (state->conn != NULL)
-		mongo_release_connection(state->conn);
-	state->conn = NULL;
+	if (state != NULL)
+		mongo_close_write_target(&state->target);
 }
 
 /*

@@ -144,12 +144,23 @@ typedef struct MongoWriteColumn
 extern void mongo_init_write_column(MongoWriteColumn *col, Relation rel,
 									AttrNumber attnum, const char *verb);
 extern void mongo_split_write_field(MongoWriteColumn *col, Relation rel);
-extern void mongo_check_write_concern(mongoc_collection_t *collection,
-									  const char *servername);
+/* The connection and collection of a write */
+typedef struct MongoWriteTarget
+{
+	struct MongoConnection *conn;
+	mongoc_collection_t *collection;
+	MemoryContextCallback cleanup;	/* closes them, also after an error */
+} MongoWriteTarget;
+
+extern void mongo_open_write_target(MongoWriteTarget *target,
+									ForeignServer *server, Oid userid,
+									const MongoTableOptions *options);
+extern void mongo_close_write_target(void *arg);
+extern bool mongo_write_nulls(Relation rel);
 extern void mongo_report_write_error(const char *servername,
 									 const MongoTableOptions *options,
 									 const char *during, const char *what,
-									 const bson_t *reply,
+									 bson_t *reply,
 									 const bson_error_t *error, bson_t **docs,
 									 int n, int64 done) pg_attribute_noreturn();
 extern void mongo_append_column_value(bson_t *doc, const char *key,

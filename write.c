@@ -72,8 +72,7 @@ typedef struct MongoWriteState
 	Relation	rel;
 	const char *servername;
 	MongoTableOptions options;
-	MongoConnection *conn;
-	mongoc_collection_t *collection;
+	MongoWriteTarget target;
 	MongoWriteColumn *columns;
 	int			ncolumns;
 	int			id_column;		/* index of _id in columns, or -1 */
@@ -199,7 +198,8 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->rel = rel;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
-	state->columns = palloc0(sizeof(MongoWriteColumn) * Max(list_length(attrs), 1));
+	state->columns = palloc0(sizeof(MongoWriteColumn) *
+							 Max(list_length(attrs), 1));
 	state->id_column = -1;
 	foreach(lc, attrs)
 	{
@@ -263,10 +263,7 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						 errhint("Insert through a foreign table that has only one of them.")));
 		}
 	}
-	state->write_nulls = true;
-	if (mongo_get_option(table->options, "write_nulls") != NULL)
-		(void) parse_bool(mongo_get_option(table->options, "write_nulls"),
-						  &state->write_nulls);
+	state->write_nulls = mongo_write_nulls(rel);
 	state->row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										   "mongo_etl insert row",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -277,38 +274,82 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 									bson_realloc_ctx, NULL);
 	state->accumulate = rinfo->ri_TrigDesc == NULL ||
 		!rinfo->ri_TrigDesc->trig_insert_after_statement;
-	state->conn = mongo_get_connection(server,
-									   GetUserMapping(GetUserId(),
-													  server->serverid));
 	state->cleanup.func = release_write_resources;
 	state->cleanup.arg = state;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->cleanup);
-	state->collection =
-		mongoc_client_get_collection(mongo_connection_client(state->conn),
-									 state->options.database,
-									 state->options.collection);
-	mongo_check_write_concern(state->collection, state->servername);
+	mongo_open_write_target(&state->target, server, GetUserId(),
+							&state->options);
 	rinfo->ri_FdwState = state;
 }
 
 /*
- * mongo_check_write_concern
+ * mongo_open_write_target
+ *		Connect for a write and open its collection, closed when the current
+ *		memory context goes (mongo_close_write_target, also after an error).
  *		Writes take the uri's write concern, as libmongoc applies it to a
  *		collection; an unacknowledged one (w=0) is refused: its writes
  *		report neither errors nor counts, and a statement would claim rows
  *		it cannot know were written.
  */
 void
-mongo_check_write_concern(mongoc_collection_t *collection,
-						  const char *servername)
+mongo_open_write_target(MongoWriteTarget *target, ForeignServer *server,
+						Oid userid, const MongoTableOptions *options)
 {
-	if (!mongoc_write_concern_is_acknowledged(mongoc_collection_get_write_concern(collection)))
+	const mongoc_write_concern_t *concern;
+
+	target->conn = mongo_get_connection(server,
+										GetUserMapping(userid,
+													   server->serverid));
+	target->cleanup.func = mongo_close_write_target;
+	target->cleanup.arg = target;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext,
+									   &target->cleanup);
+	target->collection =
+		mongoc_client_get_collection(mongo_connection_client(target->conn),
+									 options->database, options->collection);
+	concern = mongoc_collection_get_write_concern(target->collection);
+	if (!mongoc_write_concern_is_acknowledged(concern))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("cannot write through server \"%s\": its uri asks for unacknowledged writes (w=0)",
-						servername),
+						server->servername),
 				 errdetail("Without acknowledgement, errors and written counts are not reported."),
 				 errhint("Use w=1 or more in the uri of a server to write to.")));
+}
+
+/*
+ * mongo_close_write_target
+ *		Free the collection handle and give the connection back: at the end
+ *		of the statement, or when its memory goes after an error.
+ */
+void
+mongo_close_write_target(void *arg)
+{
+	MongoWriteTarget *target = (MongoWriteTarget *) arg;
+
+	if (target->collection != NULL)
+		mongoc_collection_destroy(target->collection);
+	target->collection = NULL;
+	if (target->conn != NULL)
+		mongo_release_connection(target->conn);
+	target->conn = NULL;
+}
+
+/*
+ * mongo_write_nulls
+ *		The table's write_nulls: NULL written as null (the default), or the
+ *		field left out (unset by an UPDATE).
+ */
+bool
+mongo_write_nulls(Relation rel)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	const char *value = mongo_get_option(table->options, "write_nulls");
+	bool		result = true;
+
+	if (value != NULL)
+		(void) parse_bool(value, &result);
+	return result;
 }
 
 #if PG_VERSION_NUM >= 140000
@@ -360,7 +401,8 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 
 	if (new_id[0] != '\0')
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		MemoryContext oldcxt =
+			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		TupleDesc	tupdesc = RelationGetDescr(state->rel);
 		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
@@ -915,9 +957,10 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 			}
 		case NUMERICOID:
 			{
-				char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
-																		 value));
+				char	   *digits;
 				bson_decimal128_t dec;
+
+				digits = DatumGetCString(DirectFunctionCall1(numeric_out, value));
 
 				/* libbson refuses what it would have to round */
 				if (!bson_decimal128_from_string(digits, &dec))
@@ -1146,11 +1189,12 @@ append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
 			break;
 		case jbvNumeric:
 			{
-				char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
-																		 NumericGetDatum(v->val.numeric)));
+				Datum		number = NumericGetDatum(v->val.numeric);
+				char	   *digits;
 				char	   *end;
 				long long	integer;
 
+				digits = DatumGetCString(DirectFunctionCall1(numeric_out, number));
 				errno = 0;
 				integer = strtoll(digits, &end, 10);
 				if (*end == '\0' && errno == 0 &&
@@ -1176,7 +1220,8 @@ append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
  *		({"$oid": ...}, {"$date": ...} and the like become their types).
  */
 static void
-append_json(bson_t *doc, const char *key, const char *json, MongoWriteColumn *col)
+append_json(bson_t *doc, const char *key, const char *json,
+			MongoWriteColumn *col)
 {
 	char	   *wrapped = psprintf("{\"v\": %s}", json);
 	bson_error_t error;
@@ -1223,7 +1268,7 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 								 state->options.collection, json)));
 		bson_free(json);
 	}
-	ok = mongoc_collection_insert_many(state->collection,
+	ok = mongoc_collection_insert_many(state->target.collection,
 									   (const bson_t **) docs, n, opts,
 									   &reply, &error);
 	bson_destroy(opts);
@@ -1237,17 +1282,9 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 	if (bson_iter_init_find(&iter, &reply, "insertedCount") &&
 		BSON_ITER_HOLDS_NUMBER(&iter))
 		written = bson_iter_as_int64(&iter);
-	PG_TRY();
-	{
-		mongo_report_write_error(state->servername, &state->options,
-								 "an insert into", "written", &reply, &error,
-								 docs, n, written);
-	}
-	PG_FINALLY();
-	{
-		bson_destroy(&reply);
-	}
-	PG_END_TRY();
+	mongo_report_write_error(state->servername, &state->options,
+							 "an insert into", "written", &reply, &error,
+							 docs, n, written);
 }
 
 /*
@@ -1258,12 +1295,13 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
  *		_id of docs[index]: the documents inserted, or the filters of
  *		updates and deletes).  done counts the documents of the batch the
  *		server wrote before it; what says how ("written", "updated",
- *		"deleted"); during names the command ("an insert into").
+ *		"deleted"); during names the command ("an insert into").  The
+ *		reply is freed.
  */
 void
 mongo_report_write_error(const char *servername,
 						 const MongoTableOptions *options, const char *during,
-						 const char *what, const bson_t *reply,
+						 const char *what, bson_t *reply,
 						 const bson_error_t *error, bson_t **docs, int n,
 						 int64 done)
 {
@@ -1286,6 +1324,7 @@ mongo_report_write_error(const char *servername,
 				id = mongo_document_id_string(docs[at]);
 		}
 	}
+	bson_destroy(reply);
 
 	/*
 	 * A connection lost after the command went out: the server may have
@@ -1389,8 +1428,9 @@ mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 
 /*
  * release_write_resources
- *		Free the collection handle and give the connection back: at the end
- *		of the INSERT, or when its memory goes after an error.
+ *		Free the documents' buffer, close the collection and give the
+ *		connection back: at the end of the INSERT, or when its memory goes
+ *		after an error.
  */
 static void
 release_write_resources(void *arg)
@@ -1404,10 +1444,5 @@ release_write_resources(void *arg)
 	if (state->buffer != NULL)
 		bson_free(state->buffer);
 	state->buffer = NULL;
-	if (state->collection != NULL)
-		mongoc_collection_destroy(state->collection);
-	state->collection = NULL;
-	if (state->conn != NULL)
-		mongo_release_connection(state->conn);
-	state->conn = NULL;
+	mongo_close_write_target(&state->target);
 }
