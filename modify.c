@@ -71,7 +71,9 @@ enum MongoDirectPrivateIndex
 	 */
 	MongoDirectPrivateColumns,
 	/* Integer: how many of fdw_exprs are the filter's values */
-	MongoDirectPrivateFilterValues
+	MongoDirectPrivateFilterValues,
+	/* Integer: 1 when the statement's row count is this command's */
+	MongoDirectPrivateSetsCount
 };
 
 /*
@@ -121,11 +123,14 @@ typedef struct MongoDirectState
 	int			ncolumns;
 	bool		write_nulls;
 	bool		done;			/* the command was sent */
+	bool		sets_count;		/* its documents are the row count (not in
+								 * a WITH query) */
 	uint64		matched;		/* documents the filter found */
 	uint64		modified;		/* of those, changed (UPDATE) */
 } MongoDirectState;
 
 static AttrNumber id_column(Relation rel);
+static char *junk_name(const char *what, Oid relid);
 static List *set_columns(PlannerInfo *root, Index rtindex, Relation rel);
 static void check_settable(Relation rel, AttrNumber attnum);
 static void init_columns(Relation rel, List *attnums,
@@ -145,6 +150,10 @@ static char *write_command_string(CmdType operation,
 								  bool bulk);
 static int64 reply_count(const bson_t *reply, const char *key);
 static void release_modify_resources(void *arg);
+#if PG_VERSION_NUM >= 140000
+static bson_t *with_table_filter(const MongoTableOptions *options,
+								 bson_t *filter);
+#endif
 
 #if PG_VERSION_NUM >= 140000
 /*
@@ -161,16 +170,31 @@ mongoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	AttrNumber	id = id_column(target_relation);
 	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(target_relation),
 										   id - 1);
+	Oid			relid = RelationGetRelid(target_relation);
 
+	/*
+	 * named after the table: the foreign partitions of one parent may have
+	 * their _id at other places and of other types
+	 */
 	add_row_identity_var(root,
 						 makeVar(rtindex, id, attr->atttypid, attr->atttypmod,
 								 attr->attcollation, 0),
-						 rtindex, MONGO_ID_JUNK);
+						 rtindex, junk_name(MONGO_ID_JUNK, relid));
 	if (root->parse->commandType == CMD_DELETE &&
 		root->parse->returningList != NIL)
 		add_row_identity_var(root,
 							 makeWholeRowVar(target_rte, rtindex, 0, false),
-							 rtindex, MONGO_OLD_ROW_JUNK);
+							 rtindex, junk_name(MONGO_OLD_ROW_JUNK, relid));
+}
+
+/*
+ * junk_name
+ *		The name of a table's junk column.
+ */
+static char *
+junk_name(const char *what, Oid relid)
+{
+	return psprintf("%s_%u", what, relid);
 }
 #else
 /*
@@ -192,7 +216,9 @@ mongoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
 		lappend(parsetree->targetList,
 				makeTargetEntry((Expr *) var,
 								list_length(parsetree->targetList) + 1,
-								pstrdup(MONGO_ID_JUNK), true));
+								junk_name(MONGO_ID_JUNK,
+										  RelationGetRelid(target_relation)),
+								true));
 }
 #endif
 
@@ -323,12 +349,16 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 #else
 	subplan = mtstate->mt_plans[subplan_index]->plan;
 #endif
-	state->id_junk = ExecFindJunkAttributeInTlist(subplan->targetlist,
-												  MONGO_ID_JUNK);
+	state->id_junk =
+		ExecFindJunkAttributeInTlist(subplan->targetlist,
+									 junk_name(MONGO_ID_JUNK,
+											   RelationGetRelid(rel)));
 	if (!AttributeNumberIsValid(state->id_junk))
-		elog(ERROR, "could not find junk column %s", MONGO_ID_JUNK);
-	state->old_row_junk = ExecFindJunkAttributeInTlist(subplan->targetlist,
-													   MONGO_OLD_ROW_JUNK);
+		elog(ERROR, "could not find the junk column of _id");
+	state->old_row_junk =
+		ExecFindJunkAttributeInTlist(subplan->targetlist,
+									 junk_name(MONGO_OLD_ROW_JUNK,
+											   RelationGetRelid(rel)));
 
 	state->batch_size = rows_per_write(mtstate, rinfo, &state->options);
 	state->filters = palloc(sizeof(bson_t *) * state->batch_size);
@@ -888,8 +918,9 @@ mongoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
 
 	fscan->operation = operation;
 	fscan->resultRelation = resultRelation;
-	fscan->fdw_private = list_make3(filter, columns,
-									makeInteger(list_length(fscan->fdw_exprs)));
+	fscan->fdw_private = list_make4(filter, columns,
+									makeInteger(list_length(fscan->fdw_exprs)),
+									makeInteger(plan->canSetTag));
 	fscan->fdw_exprs = list_concat(fscan->fdw_exprs, values);
 	/* MongoDB applies the WHERE clauses; no row comes back to test */
 	fscan->scan.plan.qual = NIL;
@@ -922,6 +953,8 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 				 &state->columns, &state->ncolumns);
 	state->filter_values = intVal(list_nth(fsplan->fdw_private,
 										   MongoDirectPrivateFilterValues));
+	state->sets_count = intVal(list_nth(fsplan->fdw_private,
+										MongoDirectPrivateSetsCount)) != 0;
 	state->value_exprs = ExecInitExprList(fsplan->fdw_exprs,
 										  (PlanState *) node);
 	state->value_types = palloc(sizeof(Oid) *
@@ -981,9 +1014,11 @@ mongoIterateDirectModify(ForeignScanState *node)
 			ExecEvalExpr((ExprState *) lfirst(lc), econtext,
 						 &isnull[foreach_current_index(lc)]);
 	MemoryContextSwitchTo(oldcxt);
-	filter = state->filter == NULL ? bson_new()
-		: mongo_bind_filter(state->filter, values, isnull,
-							state->value_types);
+	filter = with_table_filter(&state->options,
+							   state->filter == NULL ? NULL
+							   : mongo_bind_filter(state->filter, values,
+												   isnull,
+												   state->value_types));
 	if (state->operation == CMD_UPDATE)
 		update_document(&update, state->columns, state->ncolumns,
 						values + state->filter_values,
@@ -1026,8 +1061,34 @@ mongoIterateDirectModify(ForeignScanState *node)
 	else
 		state->matched = reply_count(&reply, "deletedCount");
 	bson_destroy(&reply);
-	estate->es_processed += state->matched;
+	if (state->sets_count)
+		estate->es_processed += state->matched;
 	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+/*
+ * with_table_filter
+ *		The filter of a direct command: the statement's (NULL for none,
+ *		freed) ANDed with the table's option filter, which every scan of the
+ *		table applies too.  Never NULL.
+ */
+static bson_t *
+with_table_filter(const MongoTableOptions *options, bson_t *filter)
+{
+	bson_t	   *both;
+	bson_t		parts;
+
+	if (options->filter == NULL)
+		return filter != NULL ? filter : bson_new();
+	both = bson_new();
+	BSON_APPEND_ARRAY_BEGIN(both, "$and", &parts);
+	BSON_APPEND_DOCUMENT(&parts, "0", options->filter);
+	if (filter != NULL)
+		BSON_APPEND_DOCUMENT(&parts, "1", filter);
+	bson_append_array_end(both, &parts);
+	if (filter != NULL)
+		bson_destroy(filter);
+	return both;
 }
 
 /*
@@ -1039,8 +1100,12 @@ mongoEndDirectModify(ForeignScanState *node)
 {
 	MongoDirectState *state = (MongoDirectState *) node->fdw_state;
 
-	if (state != NULL)
-		mongo_close_write_target(&state->target);
+	if (state == NULL)
+		return;
+	mongo_close_write_target(&state->target);
+	if (state->filter != NULL)
+		bson_destroy(state->filter);
+	state->filter = NULL;
 }
 
 /*
@@ -1057,8 +1122,11 @@ mongoExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	{
 		ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 		int			nvalues = list_length(fsplan->fdw_exprs);
-		bson_t	   *filter = state->filter != NULL
-			? mongo_bind_filter(state->filter, NULL, NULL, NULL) : NULL;
+		bson_t	   *filter =
+			with_table_filter(&state->options,
+							  state->filter == NULL ? NULL
+							  : mongo_bind_filter(state->filter, NULL, NULL,
+												  NULL));
 		bson_t		update = BSON_INITIALIZER;
 		Datum	   *values = palloc0(sizeof(Datum) * Max(nvalues, 1));
 		bool	   *isnull = palloc0(sizeof(bool) * Max(nvalues, 1));

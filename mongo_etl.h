@@ -189,6 +189,9 @@ extern void mongoExplainForeignModify(ModifyTableState *mtstate,
 									  int subplan_index,
 									  struct ExplainState *es);
 extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void mongoBeginForeignInsert(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo);
+extern void mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 
 /*
  * modify.c

@@ -536,6 +536,8 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ExplainDirectModify = mongoExplainDirectModify;
 #endif
 	routine->EndForeignModify = mongoEndForeignModify;
+	routine->BeginForeignInsert = mongoBeginForeignInsert;
+	routine->EndForeignInsert = mongoEndForeignInsert;
 	routine->ExplainForeignModify = mongoExplainForeignModify;
 	routine->AnalyzeForeignTable = mongo_analyze_foreign_table;
 	routine->IsForeignScanParallelSafe = mongoIsForeignScanParallelSafe;

@@ -102,12 +102,14 @@ static void append_datum(bson_t *doc, const char *key, Datum value,
 static void append_json(bson_t *doc, const char *key, const char *json,
 						MongoWriteColumn *col);
 static bool append_jsonb(bson_t *doc, const char *key, Jsonb *jsonb);
+static bool decimal128_holds(const bson_decimal128_t *dec, Datum value);
 static void append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
 								JsonbValue *v);
 static void row_document(MongoWriteState *state, TupleTableSlot *slot,
 						 char *new_id, bson_t *doc);
 static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
 static void send_pending(MongoWriteState *state);
+static void begin_insert(ResultRelInfo *rinfo, List *attrs);
 static void write_document(MongoWriteState *state, TupleTableSlot *slot,
 						   char *new_id);
 static void release_write_resources(void *arg);
@@ -171,20 +173,13 @@ mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 
 /*
  * mongoBeginForeignModify
- *		Take the connection and describe each column's field and type.
+ *		INSERT: take the connection and describe the columns (begin_insert);
+ *		UPDATE and DELETE are modify.c's.
  */
 void
 mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						List *fdw_private, int subplan_index, int eflags)
 {
-	Relation	rel = rinfo->ri_RelationDesc;
-	Oid			relid = RelationGetRelid(rel);
-	ForeignTable *table = GetForeignTable(relid);
-	ForeignServer *server = GetForeignServer(table->serverid);
-	List	   *attrs = linitial(fdw_private);
-	MongoWriteState *state;
-	ListCell   *lc;
-
 	if (mtstate->operation != CMD_INSERT)
 	{
 		mongo_begin_row_modify(mtstate, rinfo, fdw_private, subplan_index,
@@ -193,6 +188,61 @@ mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+	begin_insert(rinfo, linitial(fdw_private));
+}
+
+/*
+ * mongoBeginForeignInsert
+ *		Rows routed to a foreign partition, or copied in by COPY FROM: an
+ *		INSERT of every column.
+ */
+void
+mongoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rinfo->ri_RelationDesc);
+	List	   *attrs = NIL;
+
+	if (mtstate != NULL && mtstate->operation != CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot move a row into foreign table \"%s\" by UPDATE",
+						RelationGetRelationName(rinfo->ri_RelationDesc))));
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			attrs = lappend_int(attrs, i + 1);
+	begin_insert(rinfo, attrs);
+}
+
+/*
+ * mongoEndForeignInsert
+ *		Send what is left, and give the connection back.
+ */
+void
+mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	mongoEndForeignModify(estate, rinfo);
+}
+
+/*
+ * begin_insert
+ *		Take the connection and describe each column's field and type.
+ */
+static void
+begin_insert(ResultRelInfo *rinfo, List *attrs)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	Oid			relid = RelationGetRelid(rel);
+	ForeignTable *table = GetForeignTable(relid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	MongoWriteState *state;
+	ListCell   *lc;
+
+	if (mongoIsForeignRelUpdatable(rel) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign table \"%s\" does not allow inserts",
+						RelationGetRelationName(rel)),
+				 errdetail("A mongodump file or a pipeline's output is read-only.")));
 	state = palloc0(sizeof(MongoWriteState));
 	state->operation = CMD_INSERT;
 	state->rel = rel;
@@ -391,12 +441,25 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
+	TriggerDesc *triggers = rinfo->ri_TrigDesc;
 	char		new_id[25] = "";
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
 	write_document(state, slot, new_id);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(state->row_cxt);
+
+	/*
+	 * A row nothing needs back at once (COPY FROM, PostgreSQL 13's INSERT)
+	 * waits for batch_size others
+	 */
+	if (state->accumulate && rinfo->ri_projectReturning == NULL &&
+		(triggers == NULL ||
+		 (!triggers->trig_insert_after_row &&
+		  !triggers->trig_insert_before_row)) &&
+		state->npending < state->options.batch_size &&
+		bson_writer_get_length(state->writer) < MONGO_MAX_PENDING_BYTES)
+		return slot;
 	send_pending(state);
 
 	if (new_id[0] != '\0')
@@ -962,8 +1025,12 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 
 				digits = DatumGetCString(DirectFunctionCall1(numeric_out, value));
 
-				/* libbson refuses what it would have to round */
-				if (!bson_decimal128_from_string(digits, &dec))
+				/*
+				 * libbson refuses some values it would have to round, not
+				 * all: what it made must read back as the value
+				 */
+				if (!bson_decimal128_from_string(digits, &dec) ||
+					!decimal128_holds(&dec, value))
 					ereport(ERROR,
 							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 							 errmsg("numeric value of column \"%s\" cannot be written as a BSON Decimal128 exactly",
@@ -980,7 +1047,9 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 							   DatumGetUUIDP(value)->data, UUID_LEN);
 			return;
 		case JSONBOID:
-			if (append_jsonb(doc, key, DatumGetJsonbP(value)))
+			/* the text path checks the strings of other encodings */
+			if (GetDatabaseEncoding() == PG_UTF8 &&
+				append_jsonb(doc, key, DatumGetJsonbP(value)))
 				return;
 			/* FALLTHROUGH */
 		case JSONOID:
@@ -1063,6 +1132,23 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 			 errmsg("cannot write column \"%s\" of type %s to MongoDB",
 					col->name, format_type_be(typid)),
 			 errhint("Cast it to text, or to a type written as BSON: integers, numeric, floats, boolean, text, timestamps, date, bytea, uuid, json, jsonb or arrays of them.")));
+}
+
+/*
+ * decimal128_holds
+ *		Whether a Decimal128 is exactly the numeric value.
+ */
+static bool
+decimal128_holds(const bson_decimal128_t *dec, Datum value)
+{
+	char		text[BSON_DECIMAL128_STRING];
+	Datum		back;
+
+	bson_decimal128_to_string(dec, text);
+	back = DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, back, value)) == 0;
 }
 
 /*

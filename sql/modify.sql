@@ -82,6 +82,49 @@ UPDATE items SET s = 'late' WHERE _id IN ('k1', 'k2');
 DROP TRIGGER vanish ON items;
 SELECT _id, n, s FROM items ORDER BY _id;
 
+-- the table's filter option holds for direct commands too: only the
+-- documents the table shows change
+CREATE FOREIGN TABLE items_a (_id text, n int, s text)
+  SERVER modify_src OPTIONS (database 'mongo_etl_regress', collection 'modified',
+                             filter '{"s": "a"}');
+DELETE FROM items;
+INSERT INTO items (_id, n, s) VALUES ('fa1', 1, 'a'), ('fa2', 2, 'a'),
+                                     ('fb1', 1, 'b');
+EXPLAIN (VERBOSE, COSTS OFF) UPDATE items_a SET n = 10 WHERE n = 1;
+UPDATE items_a SET n = 10 WHERE n = 1;
+DELETE FROM items_a WHERE n = 2;
+SELECT _id, n, s FROM items ORDER BY _id;
+DELETE FROM items_a;
+SELECT _id, n, s FROM items ORDER BY _id;
+-- a WITH query's changes are not the statement's row count
+CREATE TEMP TABLE counted (x int);
+DO $$
+DECLARE processed bigint;
+BEGIN
+  WITH d AS (UPDATE items SET n = 5 WHERE n = 1) INSERT INTO counted VALUES (1);
+  GET DIAGNOSTICS processed = ROW_COUNT;
+  RAISE NOTICE 'rows: % (the INSERT''s)', processed;
+END $$;
+SELECT _id, n FROM items WHERE _id = 'fb1';
+-- foreign partitions: rows routed in, UPDATE and DELETE through the parent
+CREATE TABLE regions (_id text, n int, s text) PARTITION BY LIST (s);
+CREATE FOREIGN TABLE region_a PARTITION OF regions FOR VALUES IN ('a')
+  SERVER modify_src OPTIONS (database 'mongo_etl_regress', collection 'modified',
+                             filter '{"s": "a"}');
+CREATE FOREIGN TABLE region_b PARTITION OF regions FOR VALUES IN ('b')
+  SERVER modify_src OPTIONS (database 'mongo_etl_regress', collection 'modified',
+                             filter '{"s": "b"}');
+INSERT INTO regions VALUES ('ra', 1, 'a'), ('rb', 2, 'b');
+UPDATE regions SET n = n * 100 WHERE n < 100;
+SELECT * FROM regions ORDER BY _id;
+DELETE FROM regions WHERE n >= 100 RETURNING *;
+-- COPY FROM into a foreign table
+COPY items (_id, n, s) FROM STDIN;
+c1	1	copied
+c2	2	copied
+\.
+SELECT _id, n, s FROM items ORDER BY _id;
+
 -- ObjectId _ids, declared or not, and a numeric _id
 CREATE FOREIGN TABLE oids (_id text OPTIONS (bson_type 'objectId'), v int)
   SERVER modify_src OPTIONS (database 'mongo_etl_regress', collection 'modified');

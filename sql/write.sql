@@ -117,6 +117,8 @@ INSERT INTO written_numeric VALUES ('num', 'Infinity', '{1e6144}');
 -- more than Decimal128 holds: refused before anything is sent
 INSERT INTO written_numeric VALUES ('num', 12345678901234567890123456789012.345);
 INSERT INTO written_numeric VALUES ('num', 0, '{1e-6177}');
+-- 37 significant digits, which libbson alone would round
+INSERT INTO written_numeric VALUES ('num', 0.1000000000000000000000000000000000001);
 RESET client_min_messages;
 -- the connection the refusal dropped is made again
 SELECT count(*) FROM written WHERE _id = 'seed';

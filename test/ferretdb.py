@@ -65,7 +65,25 @@ class FerretDB:
                  f"(see {self.state_dir}/ferretdb.log)")
 
     def send_signal(self, sig):
+        """Send sig; for SIGSTOP, return once every thread of the server
+        has stopped: a thread running on another core stops a moment
+        later, and could still answer a request sent in between."""
         self.process.send_signal(sig)
+        if sig != signal.SIGSTOP:
+            return
+        tasks = f"/proc/{self.process.pid}/task"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = []
+            for task in os.listdir(tasks):
+                try:
+                    with open(os.path.join(tasks, task, "stat")) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    pass
+            if states and all(state in ("T", "t") for state in states):
+                return
+            time.sleep(0.001)
 
     def stop(self, sig=signal.SIGTERM):
         self.process.send_signal(sig)
