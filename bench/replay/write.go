@@ -95,9 +95,11 @@ func withID(doc []byte) []byte {
 
 // insertDocuments checks the documents of an insert (one after the other
 // in docs; every element of an array in array) and appends them to w.  A
-// document that is not one (its length, its terminator, its elements)
+// document that is not one (its length, its terminator, its elements up
+// to _id, where the check stops: the documents are only kept)
 // refuses the whole command: nothing is inserted.
 func (w *written) insertDocuments(seq []byte, array []byte) (int, error) {
+	seqAll := seq
 	var docs [][]byte
 	for len(seq) > 0 {
 		if len(seq) < 5 {
@@ -123,23 +125,29 @@ func (w *written) insertDocuments(seq []byte, array []byte) (int, error) {
 			return 0, badValue("insert: corrupt documents array")
 		}
 	}
+	whole := array == nil // every document as it came: seq kept in one piece
 	for i, d := range docs {
 		it := newIter(d)
 		var e elem
 		hasID := false
-		for it.next(&e) {
-			hasID = hasID || string(e.key) == "_id"
+		for !hasID && it.next(&e) {
+			hasID = string(e.key) == "_id"
 		}
 		if it.err != nil {
 			return 0, badValue("insert: corrupt document %d", i)
 		}
 		if !hasID {
 			docs[i] = withID(d)
+			whole = false
 		}
 	}
 	w.mu.Lock()
-	for _, d := range docs {
-		w.data = append(w.data, d...)
+	if whole {
+		w.data = append(w.data, seqAll...)
+	} else {
+		for _, d := range docs {
+			w.data = append(w.data, d...)
+		}
 	}
 	w.n += len(docs)
 	w.snap = nil
