@@ -456,10 +456,6 @@ static void append_value(bson_t *doc, const char *key, Expr *value,
 static void append_encoded(bson_t *doc, const char *key, Datum value,
 						   Oid type, MongoEncoding encoding, uint32 forms,
 						   int32 typmod);
-static void append_text_forms(bson_t *array, int *n, const char *str,
-							  uint32 forms);
-static int64 timestamp_ms(Timestamp ts, bool round_up);
-static int64 date_ms(DateADT date, bool next_day);
 static void bind_document(bson_t *out, const bson_t *in, bool is_array,
 						  Datum *values, bool *nulls, Oid *types);
 static bool holds_placeholder(const bson_t *doc, bool nan_bound,
@@ -1112,7 +1108,7 @@ append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 		if (nulls[i])
 			continue;
 		if (encoding == MONGO_ENCODE_STRING)
-			append_text_forms(&list, &n, TextDatumGetCString(items[i]),
+			mongo_append_text_forms(&list, &n, TextDatumGetCString(items[i]),
 							  col.accepted & compared);
 		else
 		{
@@ -1616,7 +1612,7 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 				int			n = 0;
 
 				bson_append_array_begin(doc, key, -1, &array);
-				append_text_forms(&array, &n, TextDatumGetCString(value),
+				mongo_append_text_forms(&array, &n, TextDatumGetCString(value),
 								  forms);
 				if (encoding == MONGO_ENCODE_TEXT_FORMS_NULL)
 				{
@@ -1631,26 +1627,26 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 		case MONGO_ENCODE_MS_FLOOR:
 		case MONGO_ENCODE_MS_CEIL:
 			BSON_APPEND_DATE_TIME(doc, key,
-								  timestamp_ms(DatumGetTimestamp(value),
+								  mongo_timestamp_ms(DatumGetTimestamp(value),
 											   encoding == MONGO_ENCODE_MS_CEIL));
 			break;
 		case MONGO_ENCODE_DAY_START:
 		case MONGO_ENCODE_DAY_END:
 			BSON_APPEND_DATE_TIME(doc, key,
-								  date_ms(DatumGetDateADT(value),
+								  mongo_date_ms(DatumGetDateADT(value),
 										  encoding == MONGO_ENCODE_DAY_END));
 			break;
 	}
 }
 
 /*
- * append_text_forms
+ * mongo_append_text_forms
  *		Append to an array the BSON values of the types in forms that convert
  *		to the text str: the string, and the ObjectId when str is the 24
  *		lowercase hex digits an ObjectId converts to.
  */
-static void
-append_text_forms(bson_t *array, int *n, const char *str, uint32 forms)
+void
+mongo_append_text_forms(bson_t *array, int *n, const char *str, uint32 forms)
 {
 	char		key[16];
 
@@ -1671,12 +1667,12 @@ append_text_forms(bson_t *array, int *n, const char *str, uint32 forms)
 }
 
 /*
- * timestamp_ms
+ * mongo_timestamp_ms
  *		A timestamp as milliseconds since 1970, rounded down or up; the
  *		infinities as the smallest and largest BSON dates.
  */
-static int64
-timestamp_ms(Timestamp ts, bool round_up)
+int64
+mongo_timestamp_ms(Timestamp ts, bool round_up)
 {
 	int64		ms;
 
@@ -1694,11 +1690,11 @@ timestamp_ms(Timestamp ts, bool round_up)
 }
 
 /*
- * date_ms
+ * mongo_date_ms
  *		The start of a day (or of the next), UTC, in milliseconds since 1970.
  */
-static int64
-date_ms(DateADT date, bool next_day)
+int64
+mongo_date_ms(DateADT date, bool next_day)
 {
 	if (DATE_IS_NOBEGIN(date))
 		return PG_INT64_MIN;

@@ -493,9 +493,10 @@ mongoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 /*
  * row_filter
  *		The filter that finds a row's document: {_id: value}, the _id the
- *		scan read written as INSERT writes it.  A text _id is also tried as
- *		an ObjectId when it is one's 24 hexadecimal digits, and the column
- *		does not declare its bson_type: both read as the same text.
+ *		scan read written as INSERT writes it; a text _id in the forms that
+ *		read as its text (mongo_append_text_forms), {$in: [...]} when there
+ *		are two: the string, and the ObjectId of its 24 hexadecimal digits,
+ *		as far as the column's bson_type takes them (both, undeclared).
  */
 static bson_t *
 row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
@@ -515,33 +516,25 @@ row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 						   format_type_be(type))));
 	if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
 	{
-		char	   *str = TextDatumGetCString(id);
-		uint32		types = state->id_types;
-		bool		as_string = types == 0 ||
-			(types & MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8));
-		bool		as_oid = (types == 0 ||
-							  (types & MONGO_BSON_TYPE_BIT(BSON_TYPE_OID))) &&
-			strlen(str) == 24 && strspn(str, "0123456789abcdef") == 24;
-		bson_oid_t	oid;
+		uint32		forms = state->id_types != 0 ? state->id_types :
+			MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) |
+			MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+		bson_t		list = BSON_INITIALIZER;
+		bson_iter_t only;
+		int			n = 0;
 
-		if (as_oid)
-			bson_oid_init_from_string(&oid, str);
-		if (as_string && as_oid)
+		mongo_append_text_forms(&list, &n, TextDatumGetCString(id), forms);
+		if (n == 1 && bson_iter_init_find(&only, &list, "0"))
+			bson_append_iter(filter, "_id", 3, &only);
+		else
 		{
 			bson_t		test;
-			bson_t		forms;
 
 			BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &test);
-			BSON_APPEND_ARRAY_BEGIN(&test, "$in", &forms);
-			BSON_APPEND_UTF8(&forms, "0", str);
-			BSON_APPEND_OID(&forms, "1", &oid);
-			bson_append_array_end(&test, &forms);
+			BSON_APPEND_ARRAY(&test, "$in", &list);
 			bson_append_document_end(filter, &test);
 		}
-		else if (as_oid)
-			BSON_APPEND_OID(filter, "_id", &oid);
-		else
-			BSON_APPEND_UTF8(filter, "_id", str);
+		bson_destroy(&list);
 	}
 	else
 		mongo_append_column_value(filter, "_id", id, &state->id);

@@ -15,12 +15,14 @@
 #include <mongoc/mongoc.h>
 
 #include "access/attnum.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
+#include "utils/date.h"
 #include "utils/relcache.h"
 
 /*
@@ -441,6 +443,10 @@ extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 								bool text_pushdown, AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
+extern void mongo_append_text_forms(bson_t *array, int *n, const char *str,
+									uint32 forms);
+extern int64 mongo_timestamp_ms(Timestamp ts, bool round_up);
+extern int64 mongo_date_ms(DateADT date, bool next_day);
 /* What a scan asks MongoDB for, besides the table's own options */
 typedef struct MongoRequest
 {

@@ -61,10 +61,6 @@
 /* MongoDB's error code of a duplicate key */
 #define MONGO_DUPLICATE_KEY 11000
 
-/* Milliseconds between the Unix epoch and PostgreSQL's (2000-01-01) */
-#define POSTGRES_EPOCH_MS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
-
 /* Executor state of an INSERT, in ResultRelInfo.ri_FdwState */
 typedef struct MongoWriteState
 {
@@ -983,16 +979,14 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 		case TIMESTAMPOID:
 			{
 				Timestamp	ts = DatumGetTimestamp(value);
-				int64		ms;
 
 				if (TIMESTAMP_NOT_FINITE(ts))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 							 errmsg("cannot write an infinite timestamp to column \"%s\"",
 									col->name)));
-				/* floor division: 1999-12-31 23:59:59.9995 is .999 */
-				ms = ts / 1000 - (ts % 1000 < 0 ? 1 : 0) + POSTGRES_EPOCH_MS;
-				BSON_APPEND_DATE_TIME(doc, key, ms);
+				/* rounded down: 1999-12-31 23:59:59.9995 is .999 */
+				BSON_APPEND_DATE_TIME(doc, key, mongo_timestamp_ms(ts, false));
 				return;
 			}
 		case DATEOID:
@@ -1004,9 +998,7 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 							 errmsg("cannot write an infinite date to column \"%s\"",
 									col->name)));
-				BSON_APPEND_DATE_TIME(doc, key,
-									  (int64) date * SECS_PER_DAY * 1000 +
-									  POSTGRES_EPOCH_MS);
+				BSON_APPEND_DATE_TIME(doc, key, mongo_date_ms(date, false));
 				return;
 			}
 		case BYTEAOID:
