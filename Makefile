@@ -23,7 +23,7 @@ EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql \
 	mongo_etl--1.2--1.3.sql
 
-REGRESS = options upgrade types scan pushdown join group write modify load parallel parallel_scan sync cron import dump connection
+REGRESS = setup options upgrade types scan pushdown join group write modify load parallel parallel_scan sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a
@@ -40,14 +40,20 @@ include $(PGXS)
 endif
 
 # every object depends on the shared declarations
-$(OBJS): mongo_etl.h
+$(OBJS): mongo_etl.h compat.h
 
-.PHONY: test demo bench fuzz
+.PHONY: test demo bench fuzz print-regress
+
+# The regression tests' names, for test/run.sh
+print-regress:
+	@echo $(REGRESS)
 
 # Installs missing packages, builds, installs, starts the test servers,
-# runs the regression suite and stops the servers.
+# runs the regression suite and stops the servers.  PG=17 or PG=18 does it
+# all on that PostgreSQL, built from Debian's source package (cached under
+# /var/tmp/mongo_etl/pg); the default is Debian 12's PostgreSQL 15.
 test:
-	bash test/run.sh
+	PG=$(PG) bash test/run.sh
 
 # Runs the end-to-end demo on a fresh machine.
 demo:
@@ -56,7 +62,7 @@ demo:
 # Measures mongo_etl against COPY and client-side ETL; writes
 # bench/RESULTS.md.
 bench:
-	bash bench/run.sh
+	PG=$(PG) bash bench/run.sh
 
 # Fuzzes the mongodump reader and the BSON converter with libFuzzer inside a
 # single-user backend for FUZZ_SECONDS (default 300); fails on any crash.

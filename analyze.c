@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 
 #include "access/htup_details.h"
-#include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "foreign/fdwapi.h"
 #include "utils/builtins.h"
@@ -128,7 +127,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 		{
 			int			slot = -1;
 
-			vacuum_delay_point();
+			mongo_analyze_delay_point();
 			if (kept < targrows)
 				slot = kept++;
 			else

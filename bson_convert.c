@@ -151,9 +151,9 @@ static void collect_array_elements(MongoConverter *conv,
 								   const MongoColumn *col, const int *dims,
 								   int ndims, int depth, Datum *values,
 								   bool *nulls, int *filled);
-static void report_not_rectangular(const bson_iter_t *iter,
-								   const MongoColumn *col,
-								   const char *why) pg_attribute_noreturn();
+pg_noreturn static void report_not_rectangular(const bson_iter_t *iter,
+											   const MongoColumn *col,
+											   const char *why);
 static Datum bytea_value(const bson_iter_t *iter, const MongoColumn *col);
 static Datum uuid_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
@@ -195,29 +195,27 @@ static void bson_scalar_to_jsonb(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col, JsonbValue *result);
 static char *server_string(const char *utf8, uint32 len, int *result_len);
-static Numeric int64_numeric(int64 value);
 static Numeric small_int_numeric(int64 value);
 static Numeric double_numeric(double value);
 static Numeric decimal128_numeric(const bson_iter_t *iter);
 static Numeric scaled_int64_numeric(int64 mantissa, int scale);
 static Numeric decimal_string_numeric(const char *decimal);
-static bool numeric_is_infinite(Numeric num);
 static const char *bson_type_name(bson_type_t type);
 static int	errhint_on_type_mismatch(const MongoColumn *col);
-static void report_mismatch(const bson_iter_t *iter,
-							const MongoColumn *col) pg_attribute_noreturn();
-static void report_undeclared_type(const bson_iter_t *iter,
-								   const MongoColumn *col) pg_attribute_noreturn();
-static void report_out_of_range(const bson_iter_t *iter,
-								const MongoColumn *col,
-								const char *value) pg_attribute_noreturn();
-static void report_not_integer(const bson_iter_t *iter,
-							   const MongoColumn *col,
-							   const char *value) pg_attribute_noreturn();
+pg_noreturn static void report_mismatch(const bson_iter_t *iter,
+										const MongoColumn *col);
+pg_noreturn static void report_undeclared_type(const bson_iter_t *iter,
+											   const MongoColumn *col);
+pg_noreturn static void report_out_of_range(const bson_iter_t *iter,
+											const MongoColumn *col,
+											const char *value);
+pg_noreturn static void report_not_integer(const bson_iter_t *iter,
+										   const MongoColumn *col,
+										   const char *value);
 static void check_nesting(int depth);
-static void report_corrupt_document(const bson_iter_t *iter) pg_attribute_noreturn();
-static void report_path_through_array(MongoConverter *conv,
-									  const MongoFieldNode *node) pg_attribute_noreturn();
+pg_noreturn static void report_corrupt_document(const bson_iter_t *iter);
+pg_noreturn static void report_path_through_array(MongoConverter *conv,
+												  const MongoFieldNode *node);
 static void conversion_error_callback(void *arg);
 
 /*
@@ -779,10 +777,19 @@ convert_value_or_null(MongoConverter *conv, const bson_iter_t *iter,
 
 		conv->mismatches++;
 		if (col->mismatches++ == 0)
+		{
+			/*
+			 * the innermost context line names this value; the lines after
+			 * it are the statement's (a function running the scan, say)
+			 */
+			const char *context = edata->context ? edata->context : "";
+
 			col->first_mismatch =
 				MemoryContextStrdup(GetMemoryChunkContext(conv),
-									psprintf("%s (%s).", edata->message,
-											 edata->context ? edata->context : ""));
+									psprintf("%s (%.*s).", edata->message,
+											 (int) strcspn(context, "\n"),
+											 context));
+		}
 		if (col->on_mismatch == MONGO_MISMATCH_SKIP)
 			conv->skip_row = true;
 		FreeErrorData(edata);
@@ -1036,7 +1043,7 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 				whole = DirectFunctionCall2(numeric_trunc,
 											NumericGetDatum(num),
 											Int32GetDatum(0));
-				if (numeric_is_nan(num) || numeric_is_infinite(num) ||
+				if (numeric_is_nan(num) || numeric_is_inf(num) ||
 					DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 													  NumericGetDatum(num),
 													  whole)) != 0)
@@ -1045,10 +1052,10 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 																		   NumericGetDatum(num))));
 				if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 													  NumericGetDatum(num),
-													  NumericGetDatum(int64_numeric(min)))) < 0 ||
+													  NumericGetDatum(int64_to_numeric(min)))) < 0 ||
 					DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 													  NumericGetDatum(num),
-													  NumericGetDatum(int64_numeric(max)))) > 0)
+													  NumericGetDatum(int64_to_numeric(max)))) > 0)
 					report_out_of_range(iter, col,
 										DatumGetCString(DirectFunctionCall1(numeric_out,
 																			NumericGetDatum(num))));
@@ -1119,10 +1126,10 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			result = NumericGetDatum(int64_numeric(bson_iter_int32(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int32(iter)));
 			break;
 		case BSON_TYPE_INT64:
-			result = NumericGetDatum(int64_numeric(bson_iter_int64(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int64(iter)));
 			break;
 		case BSON_TYPE_DOUBLE:
 			result = NumericGetDatum(double_numeric(bson_iter_double(iter)));
@@ -1133,7 +1140,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				report_mismatch(iter, col);
-			result = NumericGetDatum(int64_numeric(bson_iter_bool(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_bool(iter)));
 			break;
 		default:
 			report_mismatch(iter, col);
@@ -1799,7 +1806,7 @@ extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
 
 				bson_iter_binary(iter, &subtype, &nbytes, &bytes);
 				base64 = palloc(pg_b64_enc_len(nbytes) + 1);
-				base64_len = pg_b64_encode((const char *) bytes, nbytes,
+				base64_len = pg_b64_encode((const mongo_b64_byte *) bytes, nbytes,
 										   base64, pg_b64_enc_len(nbytes));
 				if (base64_len < 0)
 					elog(ERROR, "could not encode binary data in base64");
@@ -2157,7 +2164,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				Numeric		num = decimal128_numeric(iter);
 
-				if (numeric_is_nan(num) || numeric_is_infinite(num))
+				if (numeric_is_nan(num) || numeric_is_inf(num))
 				{
 					result->type = jbvString;
 					result->val.string.val = numeric_out_sci(num, 0);
@@ -2249,21 +2256,6 @@ server_string(const char *utf8, uint32 len, int *result_len)
 }
 
 /*
- * int64_numeric
- *		An integer as numeric, on every supported PostgreSQL version.
- */
-static Numeric
-int64_numeric(int64 value)
-{
-#if PG_VERSION_NUM >= 140000
-	return int64_to_numeric(value);
-#else
-	return DatumGetNumeric(DirectFunctionCall1(int8_numeric,
-											   Int64GetDatum(value)));
-#endif
-}
-
-/*
  * small_int_numeric
  *		An integer as numeric, for jsonb, which copies it: small integers
  *		(counts, quantities, flags) are common in documents, so they are
@@ -2275,12 +2267,12 @@ small_int_numeric(int64 value)
 	static Numeric cache[SMALL_INT_NUMERICS];
 
 	if (value < 0 || value >= SMALL_INT_NUMERICS)
-		return int64_numeric(value);
+		return int64_to_numeric(value);
 	if (cache[value] == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 
-		cache[value] = int64_numeric(value);
+		cache[value] = int64_to_numeric(value);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	return cache[value];
@@ -2409,7 +2401,6 @@ scaled_int64_numeric(int64 mantissa, int scale)
 	int64		result = mantissa;
 	int			i;
 
-#if PG_VERSION_NUM >= 140000
 	/*
 	 * int64_div_fast_to_numeric may multiply the mantissa by up to 1000,
 	 * and has no exact fallback for large scales before PostgreSQL 16.
@@ -2418,7 +2409,6 @@ scaled_int64_numeric(int64 mantissa, int scale)
 		mantissa > -INT64CONST(1000000000000000) &&
 		mantissa < INT64CONST(1000000000000000))
 		return int64_div_fast_to_numeric(mantissa, scale);
-#endif
 	if (scale > 0 || scale < -18)
 		return NULL;
 	for (i = 0; i < -scale; i++)
@@ -2426,7 +2416,7 @@ scaled_int64_numeric(int64 mantissa, int scale)
 		if (pg_mul_s64_overflow(result, 10, &result))
 			return NULL;
 	}
-	return int64_numeric(result);
+	return int64_to_numeric(result);
 }
 
 /*
@@ -2441,20 +2431,6 @@ decimal_string_numeric(const char *decimal)
 											   CStringGetDatum(decimal),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
-}
-
-/*
- * numeric_is_infinite
- *		Whether a numeric is an infinity; numeric has none before 14.
- */
-static bool
-numeric_is_infinite(Numeric num)
-{
-#if PG_VERSION_NUM >= 140000
-	return numeric_is_inf(num);
-#else
-	return false;
-#endif
 }
 
 /*

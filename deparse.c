@@ -1362,7 +1362,7 @@ mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 	{
 		PathKey    *pathkey = lfirst_node(PathKey, lc);
 		EquivalenceClass *ec = pathkey->pk_eclass;
-		bool		descending = pathkey->pk_strategy == BTGreaterStrategyNumber;
+		bool		descending = mongo_pathkey_descending(pathkey);
 		FilterColumn col;
 		bool		found = false;
 		ListCell   *lm;
@@ -1480,15 +1480,13 @@ bytewise_collation(Oid collation)
 
 	if (!OidIsValid(collation))
 		return false;
-	if (lc_collate_is_c(collation))
+	if (mongo_collation_is_c(collation))
 		return true;
 	if (collation != DEFAULT_COLLATION_OID ||
 		GetDatabaseEncoding() != PG_UTF8)
 		return false;
-#if PG_VERSION_NUM >= 150000
-	if (default_locale.provider == COLLPROVIDER_ICU)
+	if (mongo_default_collation_provider() == COLLPROVIDER_ICU)
 		return false;
-#endif
 	locale = setlocale(LC_COLLATE, NULL);
 	return locale != NULL &&
 		(strcmp(locale, "C.UTF-8") == 0 || strcmp(locale, "C.utf8") == 0);

@@ -276,9 +276,6 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 			forget_file_position(load);
 		/* the truncation and the plan are durable before a worker starts */
 		SPI_commit();
-#if PG_VERSION_NUM < 150000
-		SPI_start_transaction();
-#endif
 		load->rows = mongo_parallel_load(load->source, load->target, ranges,
 										 workers, load->progress_rows,
 										 &load->workers_used);
@@ -313,9 +310,6 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 			/* the chunk is durable; the next transaction reads on from it */
 			MemoryContextSwitchTo(load_cxt);
 			SPI_commit();
-#if PG_VERSION_NUM < 150000
-			SPI_start_transaction();
-#endif
 			pgstat_progress_start_command(PROGRESS_COMMAND_COPY, load->target);
 			pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
 										 load->rows);
@@ -1443,17 +1437,7 @@ create_load_receiver(LoadState *load, Relation rel, bool with_id)
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	{
-		List	   *perminfos = NIL;
-
-		addRTEPermissionInfo(&perminfos, rte);
-		ExecInitRangeTable(receiver->estate, list_make1(rte), perminfos);
-	}
-#else
-	rte->requiredPerms = ACL_INSERT;
-	ExecInitRangeTable(receiver->estate, list_make1(rte));
-#endif
+	mongo_init_range_table(receiver->estate, rte);
 	receiver->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(receiver->rri, rel, 1, NULL, 0);
 	ExecOpenIndices(receiver->rri, false);
@@ -1568,13 +1552,8 @@ flush_batch(LoadReceiver *receiver)
 		List	   *recheck = NIL;
 
 		if (rri->ri_NumIndices > 0)
-			recheck = ExecInsertIndexTuples(rri, receiver->slots[i],
-											receiver->estate, false, false,
-											NULL, NIL
-#if PG_VERSION_NUM >= 160000
-											,false
-#endif
-				);
+			recheck = mongo_insert_index_tuples(rri, receiver->slots[i],
+												receiver->estate);
 		if (trigdesc != NULL && trigdesc->trig_insert_after_row)
 			ExecARInsertTriggers(receiver->estate, rri, receiver->slots[i],
 								 recheck, NULL);

@@ -26,17 +26,11 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
-#include "commands/explain.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
-#if PG_VERSION_NUM >= 140000
 #include "optimizer/appendinfo.h"
-#endif
-#if PG_VERSION_NUM >= 160000
-#include "optimizer/inherit.h"
-#endif
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
@@ -150,12 +144,9 @@ static char *write_command_string(CmdType operation,
 								  bool bulk);
 static int64 reply_count(const bson_t *reply, const char *key);
 static void release_modify_resources(void *arg);
-#if PG_VERSION_NUM >= 140000
 static bson_t *with_table_filter(const MongoTableOptions *options,
 								 bson_t *filter);
-#endif
 
-#if PG_VERSION_NUM >= 140000
 /*
  * mongoAddForeignUpdateTargets
  *		UPDATE and DELETE find a row's document by its _id: the scan reads
@@ -196,31 +187,6 @@ junk_name(const char *what, Oid relid)
 {
 	return psprintf("%s_%u", what, relid);
 }
-#else
-/*
- * mongoAddForeignUpdateTargets
- *		UPDATE and DELETE find a row's document by its _id: the scan reads
- *		the _id column as a junk column.
- */
-void
-mongoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
-							 Relation target_relation)
-{
-	AttrNumber	id = id_column(target_relation);
-	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(target_relation),
-										   id - 1);
-	Var		   *var = makeVar(parsetree->resultRelation, id, attr->atttypid,
-							  attr->atttypmod, attr->attcollation, 0);
-
-	parsetree->targetList =
-		lappend(parsetree->targetList,
-				makeTargetEntry((Expr *) var,
-								list_length(parsetree->targetList) + 1,
-								junk_name(MONGO_ID_JUNK,
-										  RelationGetRelid(target_relation)),
-								true));
-}
-#endif
 
 /*
  * id_column
@@ -275,17 +241,11 @@ mongo_plan_row_modify(PlannerInfo *root, ModifyTable *plan,
 static List *
 set_columns(PlannerInfo *root, Index rtindex, Relation rel)
 {
-	RangeTblEntry *rte = planner_rt_fetch(rtindex, root);
-	Bitmapset  *updated;
+	Bitmapset  *updated = mongo_updated_columns(root, rtindex,
+												planner_rt_fetch(rtindex, root));
 	List	   *columns = NIL;
 	int			col = -1;
 
-#if PG_VERSION_NUM >= 160000
-	updated = get_rel_all_updated_cols(root, find_base_rel(root, rtindex));
-#else
-	updated = bms_union(rte->updatedCols, rte->extraUpdatedCols);
-#endif
-	(void) rte;
 	while ((col = bms_next_member(updated, col)) >= 0)
 	{
 		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
@@ -344,11 +304,7 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	mongo_init_write_column(&state->id, rel, id_column(rel), "update");
 	state->id_types = mongo_column_bson_types(RelationGetRelid(rel),
 											  state->id.attnum);
-#if PG_VERSION_NUM >= 140000
 	subplan = outerPlanState(mtstate)->plan;
-#else
-	subplan = mtstate->mt_plans[subplan_index]->plan;
-#endif
 	state->id_junk =
 		ExecFindJunkAttributeInTlist(subplan->targetlist,
 									 junk_name(MONGO_ID_JUNK,
@@ -841,7 +797,6 @@ release_modify_resources(void *arg)
 	mongo_close_write_target(&state->target);
 }
 
-#if PG_VERSION_NUM >= 140000
 /*
  * mongoPlanDirectModify
  *		Send an UPDATE or DELETE as one command when MongoDB picks exactly
@@ -959,16 +914,7 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
-#if PG_VERSION_NUM >= 160000
-	user = OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
-	{
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->resultRelation,
-										   node->ss.ps.state);
-
-		user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-	}
-#endif
+	user = mongo_plan_user(fsplan, node->ss.ps.state, fsplan->resultRelation);
 	mongo_open_write_target(&state->target, server, user, &state->options);
 }
 
@@ -1166,4 +1112,3 @@ mongoExplainDirectModify(ForeignScanState *node, ExplainState *es)
 									state->modified, es);
 	}
 }
-#endif

@@ -25,6 +25,8 @@
 #include "utils/date.h"
 #include "utils/relcache.h"
 
+#include "compat.h"
+
 /*
  * Documents asked for per server round trip.  A round trip costs one
  * network latency; at 10,000 documents it adds about 0.1 microsecond per
@@ -159,12 +161,12 @@ extern void mongo_open_write_target(MongoWriteTarget *target,
 									const MongoTableOptions *options);
 extern void mongo_close_write_target(void *arg);
 extern bool mongo_write_nulls(Relation rel);
-extern void mongo_report_write_error(const char *servername,
-									 const MongoTableOptions *options,
-									 const char *during, const char *what,
-									 bson_t *reply,
-									 const bson_error_t *error, bson_t **docs,
-									 int n, int64 done) pg_attribute_noreturn();
+pg_noreturn extern void mongo_report_write_error(const char *servername,
+												 const MongoTableOptions *options,
+												 const char *during, const char *what,
+												 bson_t *reply,
+												 const bson_error_t *error, bson_t **docs,
+												 int n, int64 done);
 extern void mongo_append_column_value(bson_t *doc, const char *key,
 									  Datum value, MongoWriteColumn *col);
 
@@ -178,14 +180,12 @@ extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
 											  ResultRelInfo *rinfo,
 											  TupleTableSlot *slot,
 											  TupleTableSlot *planSlot);
-#if PG_VERSION_NUM >= 140000
 extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
 													ResultRelInfo *rinfo,
 													TupleTableSlot **slots,
 													TupleTableSlot **planSlots,
 													int *numSlots);
 extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
-#endif
 extern void mongoExplainForeignModify(ModifyTableState *mtstate,
 									  ResultRelInfo *rinfo, List *fdw_private,
 									  int subplan_index,
@@ -199,15 +199,9 @@ extern void mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
  * modify.c
  */
 
-#if PG_VERSION_NUM >= 140000
 extern void mongoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 										 RangeTblEntry *target_rte,
 										 Relation target_relation);
-#else
-extern void mongoAddForeignUpdateTargets(Query *parsetree,
-										 RangeTblEntry *target_rte,
-										 Relation target_relation);
-#endif
 extern List *mongo_plan_row_modify(PlannerInfo *root, ModifyTable *plan,
 								   Index resultRelation);
 extern void mongo_begin_row_modify(ModifyTableState *mtstate,
@@ -225,7 +219,6 @@ extern void mongo_explain_row_modify(ModifyTableState *mtstate,
 									 ResultRelInfo *rinfo, List *fdw_private,
 									 struct ExplainState *es);
 extern void mongo_end_row_modify(ResultRelInfo *rinfo);
-#if PG_VERSION_NUM >= 140000
 extern bool mongoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
 								  Index resultRelation, int subplan_index);
 extern void mongoBeginDirectModify(ForeignScanState *node, int eflags);
@@ -233,7 +226,6 @@ extern TupleTableSlot *mongoIterateDirectModify(ForeignScanState *node);
 extern void mongoEndDirectModify(ForeignScanState *node);
 extern void mongoExplainDirectModify(ForeignScanState *node,
 									 struct ExplainState *es);
-#endif
 
 /*
  * connection.c
@@ -253,10 +245,10 @@ extern int64 mongo_estimated_count(mongoc_collection_t *collection,
 								   bson_error_t *error);
 extern void mongo_set_deadline(int timeout_ms);
 extern bool mongo_deadline_passed(void);
-extern void mongo_report_error(const bson_error_t *error,
-							   const char *servername,
-							   const char *database,
-							   const char *collection) pg_attribute_noreturn();
+pg_noreturn extern void mongo_report_error(const bson_error_t *error,
+										   const char *servername,
+										   const char *database,
+										   const char *collection);
 
 /*
  * load.c

@@ -30,7 +30,6 @@
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "catalog/pg_aggregate.h"
-#include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
 #include "nodes/makefuncs.h"
@@ -118,13 +117,6 @@ static int	next_estimate_slot = 0;
  */
 #define MONGO_ESTIMATE_TIMEOUT_MS 1000
 
-/* The backend's current local transaction, for the cache above */
-#if PG_VERSION_NUM >= 170000
-#define CURRENT_LXID (MyProc->vxid.lxid)
-#else
-#define CURRENT_LXID (MyProc->lxid)
-#endif
-
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
 
@@ -147,13 +139,6 @@ static int	next_estimate_slot = 0;
  * way less than a Sort here, which compares each row log2(N) times.
  */
 #define MONGO_SORT_COST_PER_DOCUMENT 1.0
-
-/* The function count(*) */
-#if PG_VERSION_NUM >= 140000
-#define COUNT_STAR_OID F_COUNT_
-#else
-#define COUNT_STAR_OID 2803
-#endif
 
 /*
  * Where add_parameterized_paths is in the table's expressions that
@@ -422,7 +407,7 @@ static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
 static void add_time_since(instr_time *total, instr_time start);
 static TupleTableSlot *count_row(MongoScanState *state, TupleTableSlot *slot);
-static void report_null_sort_key(MongoScanState *state) pg_attribute_noreturn();
+pg_noreturn static void report_null_sort_key(MongoScanState *state);
 static bool ask_within_deadline(MongoConnection *conn,
 								const MongoTableOptions *options,
 								MongoRelationInfo *fpinfo, bool *timed_out);
@@ -493,11 +478,7 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("mongo_etl");
-#else
-	EmitWarningsOnPlaceholders("mongo_etl");
-#endif
 }
 
 /*
@@ -526,7 +507,6 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->AddForeignUpdateTargets = mongoAddForeignUpdateTargets;
 	routine->ExecForeignUpdate = mongoExecForeignUpdate;
 	routine->ExecForeignDelete = mongoExecForeignDelete;
-#if PG_VERSION_NUM >= 140000
 	routine->ExecForeignBatchInsert = mongoExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = mongoGetForeignModifyBatchSize;
 	routine->PlanDirectModify = mongoPlanDirectModify;
@@ -534,7 +514,6 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->IterateDirectModify = mongoIterateDirectModify;
 	routine->EndDirectModify = mongoEndDirectModify;
 	routine->ExplainDirectModify = mongoExplainDirectModify;
-#endif
 	routine->EndForeignModify = mongoEndForeignModify;
 	routine->BeginForeignInsert = mongoBeginForeignInsert;
 	routine->EndForeignInsert = mongoEndForeignInsert;
@@ -685,7 +664,7 @@ ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
 
 	entry->relid = foreigntableid;
 	entry->umid = user != NULL ? user->umid : InvalidOid;
-	entry->lxid = CURRENT_LXID;
+	entry->lxid = MONGO_CURRENT_LXID;
 	entry->asked_at = GetCurrentTimestamp();
 	entry->rows = fpinfo->rows;
 	entry->bytewise_strings = fpinfo->bytewise_strings;
@@ -757,7 +736,7 @@ remembered_estimate(Oid foreigntableid, Oid umid)
 		entry = &estimate_cache[i];
 		if (entry->relid != foreigntableid || entry->umid != umid)
 			continue;
-		if (entry->lxid == CURRENT_LXID)
+		if (entry->lxid == MONGO_CURRENT_LXID)
 			return entry;
 		age = GetCurrentTimestamp() - entry->asked_at;
 		if (age >= 0 &&
@@ -898,18 +877,15 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 						   qual_cost.per_tuple);
 
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel,
-									 NULL,	/* default pathtarget */
-									 baserel->rows,
-									 startup_cost,
-									 total_cost,
-									 NIL,	/* no pathkeys */
-									 baserel->lateral_relids,
-									 NULL,	/* no extra plan */
-#if PG_VERSION_NUM >= 170000
-									 NIL,	/* no fdw_restrictinfo */
-#endif
-									 NIL)); /* no fdw_private */
+			 mongo_create_foreignscan_path(root, baserel,
+										   NULL,	/* default pathtarget */
+										   baserel->rows,
+										   startup_cost,
+										   total_cost,
+										   NIL,	/* no pathkeys */
+										   baserel->lateral_relids,
+										   NULL,	/* no extra plan */
+										   NIL)); /* no fdw_private */
 	add_parallel_path(root, baserel, foreigntableid, startup_cost,
 					  total_cost);
 	if (mongo_pushdown &&
@@ -930,20 +906,17 @@ mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 
 	/* a server sort costs the server, not us: a little more than a scan */
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel,
-									 NULL,
-									 baserel->rows,
-									 startup_cost,
-									 total_cost + baserel->tuples *
-									 cpu_operator_cost *
-									 MONGO_SORT_COST_PER_DOCUMENT,
-									 root->query_pathkeys,
-									 baserel->lateral_relids,
-									 NULL,
-#if PG_VERSION_NUM >= 170000
-									 NIL,
-#endif
-									 NIL));
+			 mongo_create_foreignscan_path(root, baserel,
+										   NULL,
+										   baserel->rows,
+										   startup_cost,
+										   total_cost + baserel->tuples *
+										   cpu_operator_cost *
+										   MONGO_SORT_COST_PER_DOCUMENT,
+										   root->query_pathkeys,
+										   baserel->lateral_relids,
+										   NULL,
+										   NIL));
 }
 
 /*
@@ -1013,21 +986,18 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 
 		cost_qual_eval(&qual_cost, param_info->ppi_clauses, root);
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel,
-										 NULL,	/* default pathtarget */
-										 rows,
-										 MONGO_LOOKUP_COST,
-										 MONGO_LOOKUP_COST + qual_cost.startup +
-										 rows * (cpu_tuple_cost *
-												 MONGO_PER_DOCUMENT_COST_FACTOR +
-												 qual_cost.per_tuple),
-										 NIL,	/* no pathkeys */
-										 param_info->ppi_req_outer,
-										 NULL,	/* no extra plan */
-#if PG_VERSION_NUM >= 170000
-										 NIL,	/* no fdw_restrictinfo */
-#endif
-										 NIL)); /* no fdw_private */
+				 mongo_create_foreignscan_path(root, baserel,
+											   NULL,	/* default pathtarget */
+											   rows,
+											   MONGO_LOOKUP_COST,
+											   MONGO_LOOKUP_COST + qual_cost.startup +
+											   rows * (cpu_tuple_cost *
+													   MONGO_PER_DOCUMENT_COST_FACTOR +
+													   qual_cost.per_tuple),
+											   NIL,	/* no pathkeys */
+											   param_info->ppi_req_outer,
+											   NULL,	/* no extra plan */
+											   NIL)); /* no fdw_private */
 	}
 }
 
@@ -1132,16 +1102,13 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	/* the server counts; one row comes back */
 	total_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
 	add_path(output_rel, (Path *)
-			 create_foreign_upper_path(root, output_rel, target,
-									   1,
-									   MONGO_STARTUP_COST,
-									   total_cost,
-									   NIL,	/* no pathkeys */
-									   NULL,	/* no extra plan */
-#if PG_VERSION_NUM >= 170000
-									   NIL,	/* no fdw_restrictinfo */
-#endif
-									   NIL));	/* no fdw_private */
+			 mongo_create_foreign_upper_path(root, output_rel, target,
+											 1,
+											 MONGO_STARTUP_COST,
+											 total_cost,
+											 NIL,	/* no pathkeys */
+											 NULL,	/* no extra plan */
+											 NIL));	/* no fdw_private */
 }
 
 /*
@@ -1154,7 +1121,7 @@ count_star(Expr *expr)
 	Aggref	   *aggref = (Aggref *) expr;
 
 	return IsA(expr, Aggref) &&
-		aggref->aggfnoid == COUNT_STAR_OID && aggref->aggstar &&
+		aggref->aggfnoid == F_COUNT_ && aggref->aggstar &&
 		aggref->aggfilter == NULL && aggref->aggdistinct == NIL &&
 		aggref->aggorder == NIL && aggref->aggkind == AGGKIND_NORMAL;
 }
@@ -1206,25 +1173,18 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 	}
 
 	groups = estimate_num_groups(root, list_make1(key), input_rel->rows,
-								 NULL
-#if PG_VERSION_NUM >= 140000
-								 ,NULL
-#endif
-		);
+								 NULL, NULL);
 	startup_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
 	output_rel->fdw_private = input_rel;
 	add_path(output_rel, (Path *)
-			 create_foreign_upper_path(root, output_rel, target,
-									   groups,
-									   startup_cost,
-									   startup_cost + groups * cpu_tuple_cost *
-									   MONGO_PER_DOCUMENT_COST_FACTOR,
-									   NIL, /* no pathkeys */
-									   NULL,	/* no extra plan */
-#if PG_VERSION_NUM >= 170000
-									   NIL, /* no fdw_restrictinfo */
-#endif
-									   NIL));	/* no fdw_private */
+			 mongo_create_foreign_upper_path(root, output_rel, target,
+											 groups,
+											 startup_cost,
+											 startup_cost + groups * cpu_tuple_cost *
+											 MONGO_PER_DOCUMENT_COST_FACTOR,
+											 NIL, /* no pathkeys */
+											 NULL,	/* no extra plan */
+											 NIL));	/* no fdw_private */
 }
 
 /*
@@ -1627,15 +1587,8 @@ group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
 static Oid
 scan_user_id(ForeignScanState *node, Index rtindex)
 {
-#if PG_VERSION_NUM >= 160000
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-
-	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
-	RangeTblEntry *rte = exec_rt_fetch(rtindex, node->ss.ps.state);
-
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-#endif
+	return mongo_plan_user((ForeignScan *) node->ss.ps.plan,
+						   node->ss.ps.state, rtindex);
 }
 
 /*
@@ -2424,16 +2377,13 @@ add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		return;
 	/* the leader reads ranges too, as for a heap's parallel scan */
 	divisor = workers + (parallel_leader_participation ? 1 : 0);
-	path = create_foreignscan_path(root, baserel, NULL,
-								   clamp_row_est(baserel->rows / divisor),
-								   startup_cost,
-								   startup_cost +
-								   (total_cost - startup_cost) / divisor,
-								   NIL, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-								   NIL,
-#endif
-								   NIL);
+	path = mongo_create_foreignscan_path(root, baserel, NULL,
+										 clamp_row_est(baserel->rows / divisor),
+										 startup_cost,
+										 startup_cost +
+										 (total_cost - startup_cost) / divisor,
+										 NIL, NULL, NULL,
+										 NIL);
 	path->path.parallel_aware = true;
 	path->path.parallel_safe = true;
 	path->path.parallel_workers = workers;

@@ -366,9 +366,6 @@ run_ranges(dsm_segment *seg, ParallelLoadShared *shared, LoadWorkers *workers,
 												  shared->range_no[i], NULL);
 
 		SPI_commit();
-#if PG_VERSION_NUM < 150000
-		SPI_start_transaction();
-#endif
 		if (progress_rows > 0 &&
 			(rows + range_rows) / progress_rows > rows / progress_rows)
 			ereport(NOTICE,

@@ -21,7 +21,6 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
-#include "commands/explain.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
@@ -398,7 +397,6 @@ mongo_write_nulls(Relation rel)
 	return result;
 }
 
-#if PG_VERSION_NUM >= 140000
 /*
  * mongoGetForeignModifyBatchSize
  *		Rows the executor hands over at a time: one where RETURNING or a row
@@ -425,7 +423,6 @@ mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return options.batch_size;
 	return Min(options.batch_size, MONGO_EXECUTOR_BATCH_ROWS);
 }
-#endif
 
 /*
  * mongoExecForeignInsert
@@ -446,8 +443,8 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	MemoryContextReset(state->row_cxt);
 
 	/*
-	 * A row nothing needs back at once (COPY FROM, PostgreSQL 13's INSERT)
-	 * waits for batch_size others
+	 * A row nothing needs back at once (COPY FROM, a row routed to a
+	 * foreign partition) waits for batch_size others
 	 */
 	if (state->accumulate && rinfo->ri_projectReturning == NULL &&
 		(triggers == NULL ||
@@ -460,7 +457,7 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 
 	if (new_id[0] != '\0')
 	{
-		MemoryContext oldcxt =
+		MemoryContext callercxt =
 			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		TupleDesc	tupdesc = RelationGetDescr(state->rel);
 		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
@@ -473,12 +470,11 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 		nulls[id - 1] = false;
 		ExecStoreHeapTuple(heap_form_tuple(tupdesc, values, nulls), slot,
 						   false);
-		MemoryContextSwitchTo(oldcxt);
+		MemoryContextSwitchTo(callercxt);
 	}
 	return slot;
 }
 
-#if PG_VERSION_NUM >= 140000
 /*
  * mongoExecForeignBatchInsert
  *		A batch of rows: their documents, sent batch_size at a time.
@@ -504,7 +500,6 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 		send_pending(state);
 	return slots;
 }
-#endif
 
 /*
  * write_document
@@ -1468,12 +1463,8 @@ mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		ExplainPropertyText("MongoDB Insert",
 							psprintf("{ \"insert\" : \"%s\", \"ordered\" : true, \"$db\" : \"%s\" }, up to %d documents each",
 									 options.collection, options.database,
-#if PG_VERSION_NUM >= 140000
 									 rinfo->ri_BatchSize > 0
 									 ? rinfo->ri_BatchSize : 1
-#else
-									 1
-#endif
 									 ),
 							es);
 	if (es->analyze && state != NULL)

@@ -397,9 +397,11 @@ def main():
     p.add_argument("--write-batch", type=int, default=WRITE_BATCH,
                    help="documents per insert command, mongo_etl's "
                    "batch_size and the client's --batch")
-    p.add_argument("--only", choices=["write"], default=None,
-                   help="run only this section, print it and write no "
-                   "RESULTS.md (trials)")
+    p.add_argument("--only", choices=["write", "versions"], default=None,
+                   help="run only this section: write prints it and "
+                   "writes no RESULTS.md (trials); versions measures the "
+                   "parallel load on this PostgreSQL and rewrites that "
+                   "section of RESULTS.md")
     args = p.parse_args()
     if args.slow_runs is None:
         args.slow_runs = args.runs
@@ -444,10 +446,19 @@ def main():
                     print(f"run {run_no + 1} of {args.runs}: {s.name} "
                           "writes", file=sys.stderr)
                     measure_writes(b, args, s, run_no == 0)
+        elif args.only == "versions":
+            for run_no in range(args.runs):
+                for s in shapes:
+                    print(f"run {run_no + 1} of {args.runs}: {s.name} "
+                          "parallel load", file=sys.stderr)
+                    measure_file_loads(b, s, run_no == 0, insert=False)
         else:
             run(b, args, shapes)
             measure_planner(b, args, servers)
         profiles = {}
+        if args.only == "versions":
+            update_versions_section(args, record_version(b, args, shapes))
+            return
         if args.only is None:
             profiles = {(s.name, where): profile_read(b, f"{s.name}_{where}")
                         for s in shapes for where in ("file", "net")}
@@ -543,23 +554,7 @@ def run(b, args, shapes):
                   file=sys.stderr)
             sh, pid = s.name, s.server.pid
             check = run_no == 0
-            for table in (f"{sh}_target", f"{sh}_target_pk"):
-                t = table[len(sh) + 1:]
-                reset = f"TRUNCATE {table}; CHECKPOINT"
-                b.measure(f"{sh}/copy_binary/{t}",
-                          f"COPY {table} FROM '{s.copy}' (FORMAT binary)",
-                          setup=reset)
-                if check and t == "target":
-                    s.reference = b.checksum(table)
-                b.measure(f"{sh}/insert_dump/{t}",
-                          f"INSERT INTO {table} SELECT * FROM {sh}_file",
-                          setup=reset)
-                b.measure(f"{sh}/load_dump/{t}",
-                          f"CALL mongo_etl.load('{sh}_file', '{table}')",
-                          setup=reset)
-                b.measure(f"{sh}/load_dump_w2/{t}",
-                          f"CALL mongo_etl.load('{sh}_file', '{table}', "
-                          "workers => 2)", setup=reset)
+            measure_file_loads(b, s, check, insert=True)
             table = f"{sh}_target"
             reset = f"TRUNCATE {table}; CHECKPOINT"
             # committing every tenth of the file: each batch reads on from
@@ -621,6 +616,118 @@ def run(b, args, shapes):
                       f"SELECT count(*) FROM {sh}_file")
             measure_parallel_scans(b, s, check)
             measure_writes(b, args, s, check)
+
+
+def measure_file_loads(b, s, check, insert):
+    """COPY BINARY, then the dump file loaded with one worker and with
+    two (and, with insert, INSERT ... SELECT), into the target without an
+    index and with a primary key."""
+    sh = s.name
+    for table in (f"{sh}_target", f"{sh}_target_pk"):
+        t = table[len(sh) + 1:]
+        reset = f"TRUNCATE {table}; CHECKPOINT"
+        b.measure(f"{sh}/copy_binary/{t}",
+                  f"COPY {table} FROM '{s.copy}' (FORMAT binary)",
+                  setup=reset)
+        if check and t == "target":
+            s.reference = b.checksum(table)
+        if insert:
+            b.measure(f"{sh}/insert_dump/{t}",
+                      f"INSERT INTO {table} SELECT * FROM {sh}_file",
+                      setup=reset)
+        b.measure(f"{sh}/load_dump/{t}",
+                  f"CALL mongo_etl.load('{sh}_file', '{table}')",
+                  setup=reset)
+        b.measure(f"{sh}/load_dump_w2/{t}",
+                  f"CALL mongo_etl.load('{sh}_file', '{table}', "
+                  "workers => 2)", setup=reset)
+        if check and t == "target" and b.checksum(table) != s.reference:
+            sys.exit(f"{sh}: the parallel load's rows differ from COPY's")
+
+
+# The parallel load on each PostgreSQL version (16 and later extend a
+# relation many pages at a time; 15 one page at a time under the
+# extension lock), one row per major version: runs against other builds
+# (make bench PG=18 BENCH_ONLY=versions) add theirs to this file, and
+# RESULTS.md shows them all
+VERSIONS_FILE = os.path.join(HERE, "versions.json")
+VERSIONS_BEGIN = "<!-- parallel load by PostgreSQL version -->\n"
+VERSIONS_END = "<!-- end of parallel load by PostgreSQL version -->\n"
+LOAD_KINDS = ("copy_binary", "load_dump", "load_dump_w2")
+
+
+def record_version(b, args, shapes):
+    """This run's parallel load figures, stored under the server's major
+    version in VERSIONS_FILE; returns every version's."""
+    version = b.query("SHOW server_version")[0][0]
+    row = {"version": version, "date": time.strftime("%Y-%m-%d"),
+           "rows": args.rows, "runs": args.runs, "shapes": {}}
+    for s in shapes:
+        row["shapes"][s.name] = {
+            f"{kind}/{t}": {"wall": b.median(f"{s.name}/{kind}/{t}", "wall"),
+                            "cpu": b.median(f"{s.name}/{kind}/{t}",
+                                            "backend_cpu")}
+            for kind in LOAD_KINDS for t in ("target", "target_pk")}
+    versions = {}
+    if os.path.exists(VERSIONS_FILE):
+        with open(VERSIONS_FILE) as f:
+            versions = json.load(f)
+    versions[version.split(".")[0]] = row
+    with open(VERSIONS_FILE, "w") as f:
+        json.dump(versions, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return versions
+
+
+def versions_section(versions):
+    """The table of the parallel load per PostgreSQL version."""
+    lines = [VERSIONS_BEGIN, """### Parallel load by PostgreSQL version
+
+`mongo_etl.load(..., workers => 2)` from the dump file over COPY BINARY of
+the same rows and over `workers => 1`, wall time, on each PostgreSQL the
+bench ran on (`make bench PG=18 BENCH_ONLY=versions` adds a version's
+row; each row's figures come from one run of its own, all its methods
+side by side). CPU is µs per row, the backend's and its workers'.
+
+| PostgreSQL | shape | 2 workers / COPY, no index | 2 workers / COPY, primary key | 2 workers / 1, no index | 2 workers / 1, primary key | CPU 1 worker | CPU 2 workers | COPY CPU | rows, runs, date |
+|---|---|---|---|---|---|---|---|---|---|
+"""]
+    for major in sorted(versions, key=int):
+        row = versions[major]
+        for shape, fig in row["shapes"].items():
+            def wall(kind, t):
+                return fig[f"{kind}/{t}"]["wall"]
+
+            def cpu(kind):
+                value = fig[f"{kind}/target"]["cpu"]
+                return f"{value * 1e6 / row['rows']:.2f}" if value else ""
+            cells = [row["version"], shape,
+                     f"{wall('load_dump_w2', 'target') / wall('copy_binary', 'target'):.2f}",
+                     f"{wall('load_dump_w2', 'target_pk') / wall('copy_binary', 'target_pk'):.2f}",
+                     f"{wall('load_dump_w2', 'target') / wall('load_dump', 'target'):.2f}",
+                     f"{wall('load_dump_w2', 'target_pk') / wall('load_dump', 'target_pk'):.2f}",
+                     cpu("load_dump"), cpu("load_dump_w2"),
+                     cpu("copy_binary"),
+                     f"{row['rows']:,}, {row['runs']}, {row['date']}"]
+            lines.append("| " + " | ".join(cells) + " |\n")
+    lines.append(VERSIONS_END)
+    return "".join(lines)
+
+
+def update_versions_section(args, versions):
+    """Rewrite the versions section of RESULTS.md in place."""
+    with open(args.results) as f:
+        text = f.read()
+    section = versions_section(versions)
+    if VERSIONS_BEGIN in text and VERSIONS_END in text:
+        start = text.index(VERSIONS_BEGIN)
+        end = text.index(VERSIONS_END) + len(VERSIONS_END)
+        text = text[:start] + section + text[end:]
+    else:
+        text += "\n" + section
+    with open(args.results, "w") as f:
+        f.write(text)
+    print(section)
 
 
 def measure_parallel_scans(b, s, check):
@@ -1474,6 +1581,7 @@ in turn. Their CPU per row above is higher than one worker's by that
 much; the wall time is further from half because they also wait for each
 other on that lock, which a CPU profile does not show.
 
+{versions_section(record_version(b, args, shapes))}
 ## Parallel scans
 
 `CREATE TABLE AS`, `REFRESH MATERIALIZED VIEW` and the aggregate `SELECT

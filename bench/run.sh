@@ -14,7 +14,10 @@
 # BENCH_SHAPES (flat,user,orders) size it; BENCH_WRITE_ROWS (100000, at
 # most BENCH_ROWS) and BENCH_WRITE_BATCH (10000) the write benchmark.
 # BENCH_ONLY=write runs only the write benchmark and prints its section
-# without writing RESULTS.md (for trials).
+# without writing RESULTS.md (for trials).  BENCH_ONLY=versions measures
+# only the parallel load against COPY BINARY and rewrites that table of
+# RESULTS.md, keeping the other versions' rows: with PG=18 (or 17) it runs
+# on that PostgreSQL, built by test/build_postgres.sh.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,10 +39,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+if [ -n "${PG:-}" ]; then
+	PG_CONFIG=$(bash test/build_postgres.sh "$PG")
+	export PG_CONFIG
+fi
 exports=$(bash test/servers.sh start --postgres-only)
 eval "$exports"
 trap 'bash test/servers.sh stop' EXIT
 
+# objects built against another PostgreSQL must not be linked in
+make --quiet clean
 make --quiet
 make --quiet install
 gcc -O2 -Wall -Wextra -Werror -o bench/etl_client bench/etl_client.c \

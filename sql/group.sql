@@ -58,8 +58,8 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT status, count(*) FROM grouping WHERE n >= 5 
 SELECT *, pushed = local AS same FROM both_ways('SELECT status, count(*) FROM grouping WHERE n >= 5 GROUP BY status');
 SELECT *, pushed = local AS same FROM both_ways('SELECT n, count(*) FROM grouping WHERE flag GROUP BY n');
 -- 20,000 documents in two groups: two documents travel
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT even, count(*) FROM big GROUP BY even;
+SELECT public.explain_analyze(
+  $$SELECT even, count(*) FROM big GROUP BY even$$);
 SELECT *, pushed = local AS same FROM both_ways('SELECT even, count(*) FROM big GROUP BY even');
 
 -- a value of another type than declared fails the query either way (the
@@ -77,7 +77,11 @@ RESET mongo_etl.pushdown;
 
 -- not sent: a key without bson_type (MongoDB would group 1 and '1'
 -- apart), several keys, another aggregate, HAVING, a WHERE clause sent
--- only in part, an expression as the key
+-- only in part, an expression as the key (the planner's own choice of a
+-- local plan: with grouping made dear, PostgreSQL 18, which counts the
+-- disabled nodes, would choose another than 15 does)
+RESET enable_hashagg;
+RESET enable_sort;
 EXPLAIN (COSTS OFF) SELECT flag_any, count(*) FROM grouping GROUP BY flag_any;
 EXPLAIN (COSTS OFF) SELECT flag, status, count(*) FROM grouping GROUP BY flag, status;
 EXPLAIN (COSTS OFF) SELECT even, sum(n) FROM big GROUP BY even;
@@ -89,8 +93,6 @@ EXPLAIN (COSTS OFF) SELECT n % 2, count(*) FROM big GROUP BY n % 2;
 -- in two groups are sent (even with a group per document, as by the
 -- unique n, sending costs no more: a document per group travels either
 -- way, and MongoDB does the hashing)
-RESET enable_hashagg;
-RESET enable_sort;
 EXPLAIN (COSTS OFF) SELECT even, count(*) FROM big GROUP BY even;
 
 RESET search_path;

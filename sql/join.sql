@@ -32,8 +32,8 @@ RESET mongo_etl.pushdown;
 
 -- EXPLAIN ANALYZE: a loop per key, a round trip each, and only the
 -- documents found travel
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT k.n, b._id FROM keys k JOIN big b ON b.n = k.n;
+SELECT public.explain_analyze(
+  $$SELECT k.n, b._id FROM keys k JOIN big b ON b.n = k.n$$, verbose => true);
 
 -- IN (subquery) is a join too
 EXPLAIN (COSTS OFF) SELECT _id FROM big WHERE n IN (SELECT n FROM keys);
@@ -64,7 +64,7 @@ BEGIN
 END $$;
 SELECT scan_rows('SELECT * FROM big WHERE n < 100') AS before_analyze;
 SELECT reltuples FROM pg_class WHERE oid = 'big'::regclass;
-ANALYZE VERBOSE big;
+ANALYZE big;
 SELECT reltuples FROM pg_class WHERE oid = 'big'::regclass;
 SELECT attname, null_frac, n_distinct FROM pg_stats
  WHERE schemaname = 'j' AND tablename = 'big' ORDER BY 1;

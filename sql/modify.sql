@@ -23,8 +23,8 @@ INSERT INTO items
 
 -- direct: the WHERE clause is sent exactly and the new value is a constant
 EXPLAIN (VERBOSE, COSTS OFF) UPDATE items SET s = 'big' WHERE n > 6;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  UPDATE items SET s = 'big', city = NULL WHERE n > 6;
+SELECT public.explain_analyze(
+  $$UPDATE items SET s = 'big', city = NULL WHERE n > 6$$, verbose => true);
 UPDATE items SET s = 'big' WHERE n > 6;
 SELECT _id, doc - '_id' AS fields FROM items_doc ORDER BY (doc->>'n')::int;
 -- NULL unsets the field under write_nulls 'false'
@@ -41,8 +41,8 @@ DEALLOCATE set_s;
 
 -- row by row: a new value computed from the row, 5 rows in bulk writes of 3
 EXPLAIN (VERBOSE, COSTS OFF) UPDATE items SET n = n + 100 WHERE n <= 5;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  UPDATE items SET n = n + 100 WHERE n <= 5;
+SELECT public.explain_analyze(
+  $$UPDATE items SET n = n + 100 WHERE n <= 5$$, verbose => true);
 SELECT _id, n, s, city FROM items ORDER BY _id;
 -- a WHERE clause MongoDB cannot evaluate; RETURNING shows the new rows
 UPDATE items SET s = s || '!' WHERE s LIKE 'bi%' AND n < 9 RETURNING _id, n, s;
@@ -62,8 +62,8 @@ EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM items WHERE n = 9;
 RESET mongo_etl.pushdown;
 
 -- DELETE: direct, then row by row with RETURNING
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  DELETE FROM items WHERE n >= 104;
+SELECT public.explain_analyze(
+  $$DELETE FROM items WHERE n >= 104$$, verbose => true);
 DELETE FROM items WHERE s LIKE '%!' RETURNING *;
 SELECT _id, n, s, city FROM items ORDER BY _id;
 

@@ -380,8 +380,8 @@ SELECT * FROM ordered($$SELECT count(*) FROM (SELECT n FROM big LIMIT 5) s$$);
 SELECT * FROM ordered($$SELECT DISTINCT n % 3 FROM big ORDER BY 1 LIMIT 2$$);
 -- WITH TIES needs the rows after the limit that tie with the last
 SELECT * FROM pushed($$SELECT name FROM users ORDER BY active NULLS FIRST FETCH FIRST 2 ROWS WITH TIES$$);
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT _id FROM big ORDER BY _id LIMIT 5;
+SELECT public.explain_analyze(
+  $$SELECT _id FROM big ORDER BY _id LIMIT 5$$);
 
 -- a null _id breaks an ORDER BY _id that puts NULLs last: an error, not
 -- rows out of order
@@ -480,8 +480,8 @@ ALTER FOREIGN TABLE big OPTIONS (SET use_remote_estimate 'maybe');
 -- time went (20,000 documents in batches of 7,000: find and two getMores)
 CREATE FOREIGN TABLE big_batches (n int) SERVER pushdown
   OPTIONS (database 'mongo_etl_regress', collection 'big', batch_size '7000');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT count(n) FROM big_batches;
+SELECT public.explain_analyze(
+  $$SELECT count(n) FROM big_batches$$);
 DO $$
 DECLARE
   line text;

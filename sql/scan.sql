@@ -77,8 +77,8 @@ EXPLAIN (VERBOSE, COSTS OFF)
   SELECT count(*) FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
 SELECT count(*) FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
 -- MongoDB returned only the matching documents
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT n FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5;
+SELECT public.explain_analyze(
+  $$SELECT n FROM big_filtered WHERE n >= 19990 AND n <> 19995 AND score < 9999.5$$);
 -- IN and NOT IN on number columns, IS NOT NULL, and boolean columns too
 EXPLAIN (VERBOSE, COSTS OFF)
   SELECT n FROM big_filtered
@@ -87,8 +87,8 @@ SELECT n FROM big_filtered
  WHERE n IN (3, 5, 19998, NULL) AND n NOT IN (5) AND even AND score IS NOT NULL;
 SELECT count(*) FROM big_filtered WHERE NOT even AND n = ANY ('{1,2,3,4}'::int8[]);
 SELECT name, email FROM users WHERE email IS NOT NULL AND NOT active ORDER BY name;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT name FROM users WHERE email IS NOT NULL AND NOT active;
+SELECT public.explain_analyze(
+  $$SELECT name FROM users WHERE email IS NOT NULL AND NOT active$$);
 
 -- values known only when the query runs: parameters of a prepared
 -- statement (a generic plan shows the placeholder) and PL/pgSQL variables
@@ -98,7 +98,7 @@ PREPARE big_from(int) AS
 EXPLAIN (VERBOSE, COSTS OFF) EXECUTE big_from(19990);
 EXECUTE big_from(19990);
 EXECUTE big_from(NULL);
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE big_from(100);
+SELECT public.explain_analyze($$EXECUTE big_from(100)$$);
 DEALLOCATE big_from;
 RESET plan_cache_mode;
 CREATE FUNCTION count_from(lo int) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -179,9 +179,9 @@ SELECT md5(string_agg(concat_ws('|', _id, big.n, name, score, big, even), ',' OR
 -- batches of 1,000: the find, then getMores; all but the first are read
 -- ahead.  Off, the same round trips, none read ahead.  (The checksum above
 -- was read with it on.)
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big;
+SELECT public.explain_analyze($$SELECT * FROM big$$);
 SET mongo_etl.read_ahead = off;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM big;
+SELECT public.explain_analyze($$SELECT * FROM big$$);
 RESET mongo_etl.read_ahead;
 
 -- two cursors on one connection read in turns, with other queries between:

@@ -196,13 +196,13 @@ CREATE FOREIGN TABLE t_lenient (
 ) SERVER regress
   OPTIONS (database 'mongo_etl_regress', collection 'types', on_type_mismatch 'null');
 SELECT i, big, s, u FROM t_lenient;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT i, big, s, u FROM t_lenient;
+SELECT public.explain_analyze(
+  $$SELECT i, big, s, u FROM t_lenient$$);
 SELECT strict_big FROM t_lenient;
 ALTER FOREIGN TABLE t_lenient ALTER COLUMN big OPTIONS (on_type_mismatch 'skip');
 SELECT i, big, s, u FROM t_lenient;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT i, big FROM t_lenient;
+SELECT public.explain_analyze(
+  $$SELECT i, big FROM t_lenient$$);
 SELECT count(*) FROM t_lenient;
 ALTER FOREIGN TABLE t_lenient OPTIONS (SET on_type_mismatch 'sometimes');
 ALTER FOREIGN TABLE t_lenient ALTER COLUMN i OPTIONS (on_type_mismatch '');

@@ -31,10 +31,15 @@ ALTER EXTENSION mongo_etl UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
 SELECT * FROM mongo_etl.get_connections();
 SELECT mongo_etl.disconnect_all();
+-- (the row types of its tables, and their array types, are members too
+-- from PostgreSQL 18 on: left out, as they come with the tables)
 SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mongo_etl')
+   AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem
+                    WHERE classid = 'pg_type'::regclass AND t.oid = objid
+                      AND (t.typrelid <> 0 OR e.typrelid <> 0))
  ORDER BY 1;
 -- a role that may insert into a table sees and keeps the load positions
 -- of that table only

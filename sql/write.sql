@@ -49,8 +49,8 @@ SELECT count(*), sum(n) FROM written WHERE n > 1000;
 -- may batch only without RETURNING and row triggers)
 EXPLAIN (VERBOSE, COSTS OFF)
   INSERT INTO written (_id, n) SELECT 'e' || g, g FROM generate_series(3001, 3250) g;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  INSERT INTO written (_id, n) SELECT 'e' || g, g FROM generate_series(3001, 3250) g;
+SELECT public.explain_analyze(
+  $$INSERT INTO written (_id, n) SELECT 'e' || g, g FROM generate_series(3001, 3250) g$$);
 
 -- write_nulls 'false': a NULL's field is left out instead of written null
 CREATE FOREIGN TABLE written_doc (_id text, doc jsonb OPTIONS (field '$$ROOT'))

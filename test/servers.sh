@@ -3,7 +3,7 @@
 # test/servers.sh start [--postgres-only] | stop
 #
 # Starts (or stops) the servers mongo_etl's tests and demo run against: a
-# throwaway PostgreSQL 15 cluster and a MongoDB-compatible server, FerretDB
+# throwaway PostgreSQL cluster and a MongoDB-compatible server, FerretDB
 # 1.24.2 with its SQLite backend, both listening on 127.0.0.1 only.  `start`
 # first installs whatever is missing on a Debian 12 machine, and then prints
 # only `export` lines on stdout, so that
@@ -15,6 +15,9 @@
 # that runs everything against another MongoDB.  With --postgres-only, no
 # FerretDB is started and MONGO_URI is not printed (the benchmark, which
 # reads from its own replay servers, needs only PostgreSQL).
+#
+# The cluster is of the PostgreSQL whose pg_config is $PG_CONFIG (as
+# test/build_postgres.sh prints it), else Debian's PostgreSQL 15.
 #
 # Settings: MONGO_ETL_TEST_DIR (state, default /tmp/mongo_etl_test),
 # MONGO_ETL_PGPORT (54315), MONGO_ETL_MONGOPORT (27117), MONGO_ETL_TOOLS
@@ -29,6 +32,11 @@ pgport=${MONGO_ETL_PGPORT:-54315}
 mongoport=${MONGO_ETL_MONGOPORT:-27117}
 tools=${MONGO_ETL_TOOLS:-/var/tmp/mongo_etl/bin}
 pgbin=/usr/lib/postgresql/15/bin
+pglib=/usr/lib/postgresql/15/lib
+if [ -n "${PG_CONFIG:-}" ] && [ "$PG_CONFIG" != pg_config ]; then
+	pgbin=$("$PG_CONFIG" --bindir)
+	pglib=$("$PG_CONFIG" --pkglibdir)
+fi
 ferretdb_version=v1.24.2
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libmongoc-dev libbson-dev python3-pymongo python3-psycopg2 pkg-config
@@ -101,13 +109,17 @@ start_postgres() {
 		fsync = off
 		full_page_writes = off
 		synchronous_commit = off
-		# pg_cron, for the test that schedules mongo_etl.sync: its jobs
-		# run in their own database, as background workers
-		shared_preload_libraries = 'pg_cron'
-		cron.database_name = 'mongo_etl_cron'
-		cron.use_background_workers = on
 		max_worker_processes = 16
 	EOF
+	# pg_cron, for the test that schedules mongo_etl.sync: its jobs run in
+	# their own database, as background workers
+	if [ -e "$pglib/pg_cron.so" ]; then
+		cat >>"$state/pg/postgresql.conf" <<-EOF
+			shared_preload_libraries = 'pg_cron'
+			cron.database_name = 'mongo_etl_cron'
+			cron.use_background_workers = on
+		EOF
+	fi
 	local wrapper=()
 	if [ -n "${MONGO_ETL_PG_WRAPPER:-}" ]; then
 		read -r -a wrapper <<<"$MONGO_ETL_PG_WRAPPER"
@@ -161,9 +173,15 @@ pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=1000).admin.command('p
 }
 
 stop() {
+	# by signal, so that a cluster of another version stops too
 	if [ -f "$state/pg/postmaster.pid" ]; then
-		runuser -u postgres -- "$pgbin/pg_ctl" -D "$state/pg" -m fast -w \
-			stop >&2 || true
+		local pid
+		pid=$(head -1 "$state/pg/postmaster.pid")
+		kill -INT "$pid" 2>/dev/null || true
+		for _ in $(seq 1 60); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
 	fi
 	if [ -f "$state/ferretdb.pid" ]; then
 		kill "$(cat "$state/ferretdb.pid")" 2>/dev/null || true
