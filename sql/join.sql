@@ -4,6 +4,9 @@
 -- outer row, instead of the whole collection travelling for a hash join.
 -- (FerretDB's SQLite backend scans the collection for each find, even
 -- with an index: this checks plans and results, bench/ the speed.)
+-- expected/join_1.out is this output as PostgreSQL 17 and 18 print it:
+-- they show a parameterized scan's join clause the way round the query
+-- wrote it (b.n = k.n), where 15 prints it commuted (k.n = b.n).
 --
 \getenv mongo_uri MONGO_URI
 CREATE SERVER join_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
