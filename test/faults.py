@@ -32,6 +32,11 @@ URI = f"mongodb://127.0.0.1:{PORT}/"
 # after socketTimeoutMS
 OPTIONS = "serverSelectionTimeoutMS=2000&connectTimeoutMS=2000&socketTimeoutMS=3000"
 DOCUMENTS = 20000
+# A query whose scans last well past the faults' 1 to 2 s timers: three
+# scans of the 20,000 documents (two finished in 0.9 s on PostgreSQL 18,
+# before the server was killed)
+LONG_SCAN = ("SELECT count(*) FROM big a, big b, big c "
+             "WHERE a.n = b.n + 1 AND b.n = c.n + 1")
 
 server = FerretDB(os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "faults"), PORT)
 check = server.check
@@ -183,7 +188,7 @@ def main():
     # killed in the middle of a scan: an error, and the next query works
     timer = threading.Timer(1.0, server.stop, args=(signal.SIGKILL,))
     timer.start()
-    state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
+    state, seconds = attempt(cur, LONG_SCAN)
     timer.join()
     check("server killed mid-scan", state in ("HV00N", "HV000") and seconds < 20,
           f"SQLSTATE {state} after {seconds:.1f} s")
@@ -195,7 +200,7 @@ def main():
     # frozen (SIGSTOP) mid-scan: socketTimeoutMS ends the wait
     timer = threading.Timer(1.0, server.send_signal, args=(signal.SIGSTOP,))
     timer.start()
-    state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
+    state, seconds = attempt(cur, LONG_SCAN)
     timer.join()
     server.send_signal(signal.SIGCONT)
     check("server frozen mid-scan", state in ("HV00N", "HV000") and seconds < 20,
@@ -225,7 +230,7 @@ def main():
                              args=(f"SELECT pg_cancel_backend({pid})",))
     timer.start()
     cancel.start()
-    state, seconds = attempt(cur, "SELECT count(*) FROM big a, big b WHERE a.n = b.n + 1")
+    state, seconds = attempt(cur, LONG_SCAN)
     timer.join()
     cancel.join()
     server.send_signal(signal.SIGCONT)
