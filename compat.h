@@ -143,12 +143,13 @@ mongo_collation_is_c(Oid collation)
 /*
  * mongo_default_collation_provider
  *		The provider of the database's default collation: libc, ICU, or
- *		(17 on) builtin.
+ *		(17 on) builtin.  Before 18, pg_newlocale_from_collation gives no
+ *		locale for a libc default, so the global is read there.
  */
 static inline char
 mongo_default_collation_provider(void)
 {
-#if PG_VERSION_NUM >= 170000
+#if PG_VERSION_NUM >= 180000
 	return pg_newlocale_from_collation(DEFAULT_COLLATION_OID)->provider;
 #else
 	return default_locale.provider;
