@@ -3,7 +3,7 @@
 client-side ETL it replaces, side by side on the same data in one run, on
 three document shapes, and writes bench/RESULTS.md and the chart
 bench/results.png.  Run by bench/run.sh, which starts PostgreSQL and builds
-the clients; see README.md.  Timings are measured, never asserted.
+the clients; see HACKING.md.  Timings are measured, never asserted.
 
 Every shape is a mongodump file of --rows documents, generated
 deterministically.  The network path reads the same file from a replay
@@ -755,7 +755,7 @@ def measure_parallel_scans(b, s, check):
                 s.default_plans[(key, where)] = default_workers(b, sql)
 
 
-# The write benchmark (README: Writing: INSERT into a foreign table):
+# The write benchmark (README: INSERT):
 # INSERT INTO a foreign table SELECT from a heap table of WRITE_ROWS rows,
 # against the C client reading the same rows with binary COPY and writing
 # them with insert_many, both in ordered insert commands of WRITE_BATCH
@@ -996,8 +996,8 @@ def default_workers(b, statement):
     return int(found[0]) if found else 0
 
 
-# The planner's pushdown of joins and GROUP BY (README: Joins, GROUP BY),
-# on a collection of this many flat documents from a replay server of its
+# The planner's pushdown of joins and GROUP BY (docs/pushdown.md: Joins,
+# GROUP BY), on a collection of this many flat documents from a replay server of its
 # own: 100 local keys joined on _id (the field every MongoDB collection has
 # an index on; the replay server serves filters on _id only), and a GROUP
 # BY of ten groups
@@ -1523,7 +1523,7 @@ data files, which later runs reuse). Every figure is the median of
 {args.runs} runs{slow}, all measured side by side in one run on the same
 data, each statement in a fresh backend. Machine: {cpu_model},
 {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}; PostgreSQL
-{pg}. `BENCH_ROWS` and `BENCH_RUNS` change the size (see README.md).
+{pg}. `BENCH_ROWS` and `BENCH_RUNS` change the size (see HACKING.md).
 
 Three document shapes of {n:,} documents each, generated
 deterministically (bench/bench.py): **flat**, **user** and **orders**
@@ -1600,7 +1600,7 @@ workers'.
 ## Joins and GROUP BY sent to MongoDB
 
 On {PLANNER_ROWS:,} flat documents from a replay server of their own
-(README: Joins, GROUP BY): a join of {PLANNER_KEYS} local keys to the
+(docs/pushdown.md: Joins, GROUP BY): a join of {PLANNER_KEYS} local keys to the
 collection's `_id` as a nested loop of lookups (hash and merge joins off)
 against the same join with `mongo_etl.pushdown = off` (one scan of every
 document and a hash join), and `SELECT city, count(*) ... GROUP BY city`

@@ -50,7 +50,7 @@ SELECT public.dblink_exec('cron', $$
 SELECT public.dblink_exec('cron',
   'CREATE TABLE cron_orders_copy (_id int PRIMARY KEY, status text, updated timestamptz)');
 
--- every minute, as the README shows
+-- every minute, as HACKING.md describes
 SELECT jobid > 0 AS scheduled FROM public.dblink('cron', $$
   SELECT cron.schedule('mongo_etl_sync_test', '* * * * *',
     $job$CALL mongo_etl.sync('cron_orders', 'cron_orders_copy', watermark => 'updated')$job$)$$)
