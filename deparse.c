@@ -1638,10 +1638,45 @@ append_encoded(bson_t *doc, const char *key, Datum value, Oid type,
 }
 
 /*
+ * mongo_utf8_text
+ *		Text of the database encoding as UTF-8, which BSON strings hold;
+ *		*length is the byte length, in and out, and column names the value
+ *		in an error.  A SQL_ASCII database says nothing of what its bytes
+ *		mean: they are written as they are, and must be UTF-8 already.
+ */
+const char *
+mongo_utf8_text(const char *bytes, int *length, const char *column)
+{
+	const char *utf8;
+
+	switch (GetDatabaseEncoding())
+	{
+		case PG_UTF8:
+			return bytes;
+		case PG_SQL_ASCII:
+			if (!bson_utf8_validate(bytes, *length, false))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+						 errmsg("column \"%s\" holds bytes that are not UTF-8",
+								column),
+						 errdetail("MongoDB strings are UTF-8, and a SQL_ASCII database does not say which encoding its bytes are in."),
+						 errhint("Write the value as UTF-8, or from a database whose encoding is not SQL_ASCII.")));
+			return bytes;
+		default:
+			utf8 = pg_server_to_any(bytes, *length, PG_UTF8);
+			if (utf8 != bytes)
+				*length = strlen(utf8);
+			return utf8;
+	}
+}
+
+/*
  * mongo_append_text_forms
  *		Append to an array the BSON values of the types in forms that convert
- *		to the text str: the string, and the ObjectId when str is the 24
- *		lowercase hex digits an ObjectId converts to.
+ *		to the text str, in UTF-8 (mongo_utf8_text): the string, and the
+ *		ObjectId when str is the 24 lowercase hex digits an ObjectId converts
+ *		to.  (Text filters are sent from UTF8 databases only, whose text is
+ *		UTF-8 already.)
  */
 void
 mongo_append_text_forms(bson_t *array, int *n, const char *str, uint32 forms)

@@ -478,8 +478,12 @@ row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 		bson_t		list = BSON_INITIALIZER;
 		bson_iter_t only;
 		int			n = 0;
+		text	   *id_text = DatumGetTextPP(id);
+		int			length = VARSIZE_ANY_EXHDR(id_text);
+		const char *utf8 = mongo_utf8_text(VARDATA_ANY(id_text), &length,
+										   state->id.name);
 
-		mongo_append_text_forms(&list, &n, TextDatumGetCString(id), forms);
+		mongo_append_text_forms(&list, &n, pnstrdup(utf8, length), forms);
 		if (n == 1 && bson_iter_init_find(&only, &list, "0"))
 			bson_append_iter(filter, "_id", 3, &only);
 		else

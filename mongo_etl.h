@@ -435,6 +435,8 @@ extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 								bool text_pushdown, AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
+extern const char *mongo_utf8_text(const char *bytes, int *length,
+								   const char *column);
 extern void mongo_append_text_forms(bson_t *array, int *n, const char *str,
 									uint32 forms);
 extern int64 mongo_timestamp_ms(Timestamp ts, bool round_up);

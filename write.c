@@ -715,7 +715,15 @@ root_document(MongoWriteState *state, Datum value)
 		getTypeOutputInfo(state->root_typid, &output, &varlena);
 		json = OidOutputFunctionCall(output, value);
 		if (json[strspn(json, " \t\r\n")] == '{')
-			root = bson_new_from_json((const uint8_t *) json, -1, &error);
+		{
+			int			length = strlen(json);
+			const char *utf8 =
+				mongo_utf8_text(json, &length,
+						  NameStr(TupleDescAttr(RelationGetDescr(state->rel),
+												state->root_attnum - 1)->attname));
+
+			root = bson_new_from_json((const uint8_t *) utf8, length, &error);
+		}
 		if (root == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -1061,11 +1069,7 @@ append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
 
 				if (!objectid)
 				{
-					/* a UTF8 database's text is valid UTF-8 already */
-					if (GetDatabaseEncoding() != PG_UTF8 &&
-						!bson_utf8_validate(bytes, length, false))
-						elog(ERROR, "invalid UTF-8 in column \"%s\"",
-							 col->name);
+					bytes = mongo_utf8_text(bytes, &length, col->name);
 					bson_append_utf8(doc, key, -1, bytes, length);
 					return;
 				}
@@ -1296,7 +1300,9 @@ static void
 append_json(bson_t *doc, const char *key, const char *json,
 			MongoWriteColumn *col)
 {
-	char	   *wrapped = psprintf("{\"v\": %s}", json);
+	int			length = strlen(json);
+	char	   *wrapped = psprintf("{\"v\": %s}",
+								   mongo_utf8_text(json, &length, col->name));
 	bson_error_t error;
 	bson_t	   *value = bson_new_from_json((const uint8_t *) wrapped, -1,
 										   &error);
@@ -1324,7 +1330,7 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
-	/* append_datum wrote only valid UTF-8 and keys: no second check */
+	/* append_datum wrote only valid UTF-8 (mongo_utf8_text): no second check */
 	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true),
 								"validate", BCON_BOOL(false));
 	bool		ok;
