@@ -6,6 +6,7 @@ OBJS = \
 	$(WIN32RES) \
 	analyze.o \
 	bson_convert.o \
+	bson_encode.o \
 	connection.o \
 	deparse.o \
 	dump.o \

@@ -167,8 +167,6 @@ pg_noreturn extern void mongo_report_write_error(const char *servername,
 												 bson_t *reply,
 												 const bson_error_t *error, bson_t **docs,
 												 int n, int64 done);
-extern void mongo_append_column_value(bson_t *doc, const char *key,
-									  Datum value, MongoWriteColumn *col);
 
 extern int	mongoIsForeignRelUpdatable(Relation rel);
 extern List *mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
@@ -422,6 +420,21 @@ extern int	mongo_bson_type_from_name(const char *name);
 extern const char *mongo_bson_type_name(bson_type_t type);
 
 /*
+ * bson_encode.c
+ */
+
+extern void mongo_append_datum(bson_t *doc, const char *key, Datum value,
+							   Oid typid, bool objectid, MongoWriteColumn *col);
+extern void mongo_append_column_value(bson_t *doc, const char *key,
+									  Datum value, MongoWriteColumn *col);
+extern const char *mongo_utf8_text(const char *bytes, int *length,
+								   const char *column);
+extern void mongo_append_text_forms(bson_t *array, int *n, const char *str,
+									uint32 forms);
+extern int64 mongo_timestamp_ms(Timestamp ts, bool round_up);
+extern int64 mongo_date_ms(DateADT date, bool next_day);
+
+/*
  * deparse.c
  */
 
@@ -435,12 +448,6 @@ extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 								bool text_pushdown, AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
-extern const char *mongo_utf8_text(const char *bytes, int *length,
-								   const char *column);
-extern void mongo_append_text_forms(bson_t *array, int *n, const char *str,
-									uint32 forms);
-extern int64 mongo_timestamp_ms(Timestamp ts, bool round_up);
-extern int64 mongo_date_ms(DateADT date, bool next_day);
 /* What a scan asks MongoDB for, besides the table's own options */
 typedef struct MongoRequest
 {
