@@ -140,8 +140,8 @@ mongo_date_ms(DateADT date, bool next_day)
 
 /*
  * mongo_append_column_value
- *		Append a column's value (not NULL) to a document, as append_datum
- *		writes it.
+ *		Append a column's value (not NULL) to a document, as
+ *		mongo_append_datum writes it.
  */
 void
 mongo_append_column_value(bson_t *doc, const char *key, Datum value,

@@ -925,7 +925,7 @@ insert_documents(MongoWriteState *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
-	/* append_datum wrote only valid UTF-8 (mongo_utf8_text): no second check */
+	/* mongo_append_datum wrote only valid UTF-8: no second check */
 	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true),
 								"validate", BCON_BOOL(false));
 	bool		ok;
