@@ -163,7 +163,7 @@ mongo_append_column_value(bson_t *doc, const char *key, Datum value,
  */
 void
 mongo_append_datum(bson_t *doc, const char *key, Datum value, Oid typid,
-			 bool objectid, MongoWriteColumn *col)
+				   bool objectid, MongoWriteColumn *col)
 {
 	switch (typid)
 	{

@@ -48,18 +48,8 @@ packages=(bison flex make gcc zlib1g-dev pkg-config libicu-dev curl gpgv
 
 log() { echo "build_postgres.sh: $*" >&2; }
 
-install_packages() {
-	local missing=()
-	for p in "${packages[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq >&2
-		apt-get install -y -qq "${missing[@]}" >&2
-	fi
-}
+# shellcheck source=packages.sh
+source "$(dirname "$0")/packages.sh"
 
 # apt-get and apt-cache with the private sources list and state
 apt_private() {
@@ -177,7 +167,7 @@ build_pg_cron() {
 		>"$work/make.log" 2>&1 || { tail -40 "$work/make.log" >&2; return 1; }
 }
 
-install_packages
+install_packages "${packages[@]}"
 mkdir -p "$cache"
 if ! setup_apt; then
 	# offline: a build made earlier is still good enough

@@ -44,19 +44,8 @@ packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 
 log() { echo "servers.sh: $*" >&2; }
 
-# Debian packages, installed only when one is missing.
-install_packages() {
-	local missing=()
-	for p in "${packages[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq >&2
-		apt-get install -y -qq "${missing[@]}" >&2
-	fi
-}
+# shellcheck source=packages.sh
+source "$(dirname "$0")/packages.sh"
 
 # FerretDB, built from the Go module proxy.  The module's zip lacks the
 # generated build/version/version.txt, without which the binary panics at
@@ -195,7 +184,7 @@ stop() {
 
 case "${1:-}" in
 start)
-	install_packages
+	install_packages "${packages[@]}"
 	stop
 	start_postgres
 	if [ "${2:-}" != --postgres-only ] && [ -z "${MONGO_URI:-}" ]; then
