@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * modify.c
- *		  UPDATE and DELETE on a mongo_etl foreign table: one update or
- *		  delete command with the statement's filter when MongoDB can pick
- *		  the documents itself, else the rows read and written back by _id,
- *		  in batches.
+ *		  The executor's callbacks of INSERT, UPDATE and DELETE on a
+ *		  mongo_etl foreign table.  An INSERT's documents are write.c's.
+ *		  UPDATE and DELETE: one update or delete command with the
+ *		  statement's filter when MongoDB can pick the documents itself,
+ *		  else the rows read and written back by _id, in batches.
  *
  * Each row is known by its _id, a junk column of the scan.  When every
  * WHERE clause is sent exactly and every new value is known before a row
@@ -47,6 +48,21 @@
 /* The junk column of a DELETE ... RETURNING that carries the old row */
 #define MONGO_OLD_ROW_JUNK "mongo_old_row"
 
+/*
+ * Rows PostgreSQL hands an INSERT at a time; the documents are kept until
+ * batch_size of them make one insert command.  The executor's batches cost
+ * a slot per row, made on the first batch (10,000 of them took 10% of an
+ * INSERT's time and 66 MB), so they stay small.
+ */
+#define MONGO_EXECUTOR_BATCH_ROWS 100
+
+/* Items in the fdw_private of an INSERT */
+enum MongoInsertPrivateIndex
+{
+	/* Integer list: the columns it writes */
+	MongoInsertPrivateColumns
+};
+
 /* Items in the fdw_private of a row-by-row UPDATE or DELETE */
 enum MongoModifyPrivateIndex
 {
@@ -71,13 +87,15 @@ enum MongoDirectPrivateIndex
 };
 
 /*
- * Executor state of a row-by-row UPDATE or DELETE, in ri_FdwState; its
- * first member tells it from an INSERT's (write.c)
+ * Executor state of an INSERT, or of a row-by-row UPDATE or DELETE, in
+ * ri_FdwState
  */
 typedef struct MongoModifyState
 {
 	CmdType		operation;
 	Relation	rel;
+	MongoInsertBatch *insert;	/* INSERT: write.c's; the rest is UPDATE's
+								 * and DELETE's */
 	const char *servername;
 	MongoTableOptions options;
 	MongoWriteTarget target;
@@ -123,6 +141,14 @@ typedef struct MongoDirectState
 	uint64		modified;		/* of those, changed (UPDATE) */
 } MongoDirectState;
 
+static List *every_column(Relation rel);
+static void begin_insert(ResultRelInfo *rinfo, List *attrs);
+static void begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+							 List *fdw_private);
+static void explain_row_modify(ModifyTableState *mtstate,
+							   ResultRelInfo *rinfo, List *fdw_private,
+							   ExplainState *es);
+static void end_row_modify(MongoModifyState *state);
 static AttrNumber id_column(Relation rel);
 static char *junk_name(const char *what, Oid relid);
 static List *set_columns(PlannerInfo *root, Index rtindex, Relation rel);
@@ -217,21 +243,249 @@ id_column(Relation rel)
 }
 
 /*
- * mongo_plan_row_modify
- *		An UPDATE or DELETE done row by row: the columns an UPDATE sets.
+ * mongoIsForeignRelUpdatable
+ *		A collection takes INSERT, UPDATE and DELETE; a mongodump file and a
+ *		pipeline's output take nothing.
+ */
+int
+mongoIsForeignRelUpdatable(Relation rel)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	MongoTableOptions options;
+
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (options.dump_file != NULL || options.pipeline != NULL)
+		return 0;
+	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
+}
+
+/*
+ * mongoPlanForeignModify
+ *		INSERT: the columns it writes, all of them, those it does not name
+ *		with their defaults, as for a heap table.  UPDATE and DELETE done
+ *		row by row: the columns an UPDATE sets.
  */
 List *
-mongo_plan_row_modify(PlannerInfo *root, ModifyTable *plan,
-					  Index resultRelation)
+mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+					   Index resultRelation, int subplan_index)
 {
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 	Relation	rel = table_open(rte->relid, NoLock);
 	List	   *columns = NIL;
 
-	if (plan->operation == CMD_UPDATE)
+	if (plan->operation == CMD_INSERT)
+	{
+		if (plan->onConflictAction != ONCONFLICT_NONE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("INSERT ... ON CONFLICT is not supported on mongo_etl foreign tables")));
+		columns = every_column(rel);
+	}
+	else if (plan->operation == CMD_UPDATE)
 		columns = set_columns(root, resultRelation, rel);
 	table_close(rel, NoLock);
+
+	/* MongoInsertPrivateColumns and MongoModifyPrivateColumns alike */
 	return list_make1(columns);
+}
+
+/*
+ * every_column
+ *		The attribute numbers of a table's columns, for an INSERT.
+ */
+static List *
+every_column(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	List	   *attrs = NIL;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			attrs = lappend_int(attrs, i + 1);
+	return attrs;
+}
+
+/*
+ * mongoBeginForeignModify
+ *		INSERT: write.c's batch; UPDATE and DELETE: the connection, and the
+ *		_id (and the old row) in the rows the plan gives.
+ */
+void
+mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						List *fdw_private, int subplan_index, int eflags)
+{
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	if (mtstate->operation == CMD_INSERT)
+		begin_insert(rinfo, list_nth(fdw_private, MongoInsertPrivateColumns));
+	else
+		begin_row_modify(mtstate, rinfo, fdw_private);
+}
+
+/*
+ * mongoBeginForeignInsert
+ *		Rows routed to a foreign partition, or copied in by COPY FROM: an
+ *		INSERT of every column.
+ */
+void
+mongoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	if (mtstate != NULL && mtstate->operation != CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot move a row into foreign table \"%s\" by UPDATE",
+						RelationGetRelationName(rinfo->ri_RelationDesc))));
+	begin_insert(rinfo, every_column(rinfo->ri_RelationDesc));
+}
+
+/*
+ * begin_insert
+ *		An INSERT's state: the batch write.c fills, for a table that takes
+ *		inserts.
+ */
+static void
+begin_insert(ResultRelInfo *rinfo, List *attrs)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	MongoModifyState *state;
+
+	if (mongoIsForeignRelUpdatable(rel) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign table \"%s\" does not allow inserts",
+						RelationGetRelationName(rel)),
+				 errdetail("A mongodump file or a pipeline's output is read-only.")));
+	state = palloc0(sizeof(MongoModifyState));
+	state->operation = CMD_INSERT;
+	state->rel = rel;
+	state->insert = mongo_insert_begin(rinfo, attrs);
+	rinfo->ri_FdwState = state;
+}
+
+/*
+ * mongoGetForeignModifyBatchSize
+ *		Rows the executor hands an INSERT at a time: one where RETURNING or
+ *		a row trigger needs each row back at once; batch_size where an
+ *		AFTER statement trigger needs every row sent when the executor's
+ *		last batch is; else a few, the documents kept until batch_size of
+ *		them make a command.
+ */
+int
+mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
+	MongoTableOptions options;
+
+	if (rinfo->ri_projectReturning != NULL ||
+		(rinfo->ri_TrigDesc != NULL &&
+		 (rinfo->ri_TrigDesc->trig_insert_after_row ||
+		  rinfo->ri_TrigDesc->trig_insert_before_row)))
+		return 1;
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (rinfo->ri_TrigDesc != NULL &&
+		rinfo->ri_TrigDesc->trig_insert_after_statement)
+		return options.batch_size;
+	return Min(options.batch_size, MONGO_EXECUTOR_BATCH_ROWS);
+}
+
+/*
+ * mongoExecForeignInsert
+ *		One row: one document (mongo_insert_row).
+ */
+TupleTableSlot *
+mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+					   TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
+
+	return mongo_insert_row(state->insert, estate, rinfo, slot);
+}
+
+/*
+ * mongoExecForeignBatchInsert
+ *		A batch of rows: their documents (mongo_insert_rows).
+ */
+TupleTableSlot **
+mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+							TupleTableSlot **slots, TupleTableSlot **planSlots,
+							int *numSlots)
+{
+	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
+
+	mongo_insert_rows(state->insert, slots, *numSlots);
+	return slots;
+}
+
+/*
+ * mongoExplainForeignModify
+ *		INSERT: with VERBOSE the insert command's collection and batch, with
+ *		ANALYZE the documents written and the commands that wrote them.
+ *		UPDATE and DELETE: explain_row_modify.
+ */
+void
+mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						  List *fdw_private, int subplan_index,
+						  ExplainState *es)
+{
+	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
+	ForeignTable *table;
+	MongoTableOptions options;
+
+	if (mtstate->operation != CMD_INSERT)
+	{
+		explain_row_modify(mtstate, rinfo, fdw_private, es);
+		return;
+	}
+	table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
+	mongo_get_table_options(table, GetForeignServer(table->serverid),
+							&options);
+	if (es->verbose)
+		ExplainPropertyText("MongoDB Insert",
+							psprintf("{ \"insert\" : \"%s\", \"ordered\" : true, \"$db\" : \"%s\" }, up to %d documents each",
+									 options.collection, options.database,
+									 rinfo->ri_BatchSize > 0
+									 ? rinfo->ri_BatchSize : 1
+									 ),
+							es);
+	if (es->analyze && state != NULL)
+	{
+		uint64		documents;
+		uint64		commands;
+
+		/* EXPLAIN ANALYZE prints before EndForeignModify sends the rest */
+		mongo_insert_flush(state->insert, &documents, &commands);
+		ExplainPropertyUInteger("Documents Inserted", NULL, documents, es);
+		ExplainPropertyUInteger("Insert Commands", NULL, commands, es);
+	}
+}
+
+/*
+ * mongoEndForeignModify
+ *		Send the last batch, and give the connection back.
+ */
+void
+mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
+
+	if (state == NULL)
+		return;
+	if (state->operation == CMD_INSERT)
+		mongo_insert_end(state->insert);
+	else
+		end_row_modify(state);
+}
+
+/*
+ * mongoEndForeignInsert
+ *		The end of rows routed to a foreign partition or copied in.
+ */
+void
+mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	mongoEndForeignModify(estate, rinfo);
 }
 
 /*
@@ -277,13 +531,13 @@ check_settable(Relation rel, AttrNumber attnum)
 }
 
 /*
- * mongo_begin_row_modify
+ * begin_row_modify
  *		Take the connection, and find the _id (and the old row) in the rows
  *		the plan gives.
  */
-void
-mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-					   List *fdw_private, int subplan_index, int eflags)
+static void
+begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+				 List *fdw_private)
 {
 	Relation	rel = rinfo->ri_RelationDesc;
 	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
@@ -291,8 +545,6 @@ mongo_begin_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	MongoModifyState *state;
 	Plan	   *subplan;
 
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
 	state = palloc0(sizeof(MongoModifyState));
 	state->operation = mtstate->operation;
 	state->rel = rel;
@@ -695,14 +947,14 @@ write_command_string(CmdType operation, const MongoTableOptions *options,
 }
 
 /*
- * mongo_explain_row_modify
+ * explain_row_modify
  *		VERBOSE: a row's update or delete, and how many go in a bulk write;
  *		ANALYZE: the documents found and changed, the rows whose document
  *		was gone, and the bulk writes.
  */
-void
-mongo_explain_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						 List *fdw_private, ExplainState *es)
+static void
+explain_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+				   List *fdw_private, ExplainState *es)
 {
 	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
 	CmdType		operation = mtstate->operation;
@@ -751,15 +1003,13 @@ mongo_explain_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 }
 
 /*
- * mongo_end_row_modify
+ * end_row_modify
  *		Send the last batch, report rows whose document was gone, and give
  *		the connection back.
  */
-void
-mongo_end_row_modify(ResultRelInfo *rinfo)
+static void
+end_row_modify(MongoModifyState *state)
 {
-	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
-
 	flush_writes(state);
 	if (state->rows > state->matched)
 		ereport(WARNING,

@@ -168,12 +168,33 @@ pg_noreturn extern void mongo_report_write_error(const char *servername,
 												 const bson_error_t *error, bson_t **docs,
 												 int n, int64 done);
 
+/* The documents of an INSERT not sent yet, and what makes them */
+typedef struct MongoInsertBatch MongoInsertBatch;
+
+extern MongoInsertBatch *mongo_insert_begin(ResultRelInfo *rinfo,
+											List *attrs);
+extern TupleTableSlot *mongo_insert_row(MongoInsertBatch *batch,
+										EState *estate, ResultRelInfo *rinfo,
+										TupleTableSlot *slot);
+extern void mongo_insert_rows(MongoInsertBatch *batch, TupleTableSlot **slots,
+							  int nslots);
+extern void mongo_insert_flush(MongoInsertBatch *batch, uint64 *documents,
+							   uint64 *commands);
+extern void mongo_insert_end(MongoInsertBatch *batch);
+
+/*
+ * modify.c
+ */
+
 extern int	mongoIsForeignRelUpdatable(Relation rel);
 extern List *mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 									Index resultRelation, int subplan_index);
 extern void mongoBeginForeignModify(ModifyTableState *mtstate,
 									ResultRelInfo *rinfo, List *fdw_private,
 									int subplan_index, int eflags);
+extern void mongoBeginForeignInsert(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo);
+extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
 extern TupleTableSlot *mongoExecForeignInsert(EState *estate,
 											  ResultRelInfo *rinfo,
 											  TupleTableSlot *slot,
@@ -183,28 +204,9 @@ extern TupleTableSlot **mongoExecForeignBatchInsert(EState *estate,
 													TupleTableSlot **slots,
 													TupleTableSlot **planSlots,
 													int *numSlots);
-extern int	mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
-extern void mongoExplainForeignModify(ModifyTableState *mtstate,
-									  ResultRelInfo *rinfo, List *fdw_private,
-									  int subplan_index,
-									  struct ExplainState *es);
-extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
-extern void mongoBeginForeignInsert(ModifyTableState *mtstate,
-									ResultRelInfo *rinfo);
-extern void mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
-
-/*
- * modify.c
- */
-
 extern void mongoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 										 RangeTblEntry *target_rte,
 										 Relation target_relation);
-extern List *mongo_plan_row_modify(PlannerInfo *root, ModifyTable *plan,
-								   Index resultRelation);
-extern void mongo_begin_row_modify(ModifyTableState *mtstate,
-								   ResultRelInfo *rinfo, List *fdw_private,
-								   int subplan_index, int eflags);
 extern TupleTableSlot *mongoExecForeignUpdate(EState *estate,
 											  ResultRelInfo *rinfo,
 											  TupleTableSlot *slot,
@@ -213,10 +215,12 @@ extern TupleTableSlot *mongoExecForeignDelete(EState *estate,
 											  ResultRelInfo *rinfo,
 											  TupleTableSlot *slot,
 											  TupleTableSlot *planSlot);
-extern void mongo_explain_row_modify(ModifyTableState *mtstate,
-									 ResultRelInfo *rinfo, List *fdw_private,
-									 struct ExplainState *es);
-extern void mongo_end_row_modify(ResultRelInfo *rinfo);
+extern void mongoExplainForeignModify(ModifyTableState *mtstate,
+									  ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index,
+									  struct ExplainState *es);
+extern void mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern bool mongoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
 								  Index resultRelation, int subplan_index);
 extern void mongoBeginDirectModify(ForeignScanState *node, int eflags);

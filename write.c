@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * write.c
- *		  INSERT into a mongo_etl foreign table: rows become documents,
- *		  sent in batches, one insert command per batch.
+ *		  The documents of an INSERT into a mongo_etl foreign table, and
+ *		  their batches, one insert command per batch; and what every
+ *		  write shares: its columns, its collection, its errors.
  *
  * Each column the INSERT gives becomes the field it reads, its value the
  * BSON value a scan would read back as the same Datum (the inverse of
@@ -10,6 +11,8 @@
  * ObjectId made here, so that RETURNING shows it.  The documents of a
  * batch are inserted in order: when the server refuses one, those before
  * it are written (MongoDB cannot undo them) and the error says how many.
+ * The executor's callbacks are modify.c's; this file makes and sends what
+ * they hand it, and calls nothing of modify.c.
  *
  * IDENTIFICATION
  *		  write.c
@@ -24,23 +27,12 @@
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "nodes/pathnodes.h"
-#include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "mongo_etl.h"
-
-/*
- * Rows PostgreSQL hands an INSERT at a time; the documents are kept until
- * batch_size of them make one insert command.  The executor's batches cost
- * a slot per row, made on the first batch (10,000 of them took 10% of an
- * INSERT's time and 66 MB), so they stay small.
- */
-#define MONGO_EXECUTOR_BATCH_ROWS 100
 
 /*
  * Most BSON bytes kept before they are sent, whatever batch_size says:
@@ -51,10 +43,9 @@
 /* MongoDB's error code of a duplicate key */
 #define MONGO_DUPLICATE_KEY 11000
 
-/* Executor state of an INSERT, in ResultRelInfo.ri_FdwState */
-typedef struct MongoWriteState
+/* The documents of an INSERT not sent yet, and what makes them */
+struct MongoInsertBatch
 {
-	CmdType		operation;		/* CMD_INSERT, first as in modify.c's */
 	Relation	rel;
 	const char *servername;
 	MongoTableOptions options;
@@ -81,148 +72,42 @@ typedef struct MongoWriteState
 	MemoryContext row_cxt;		/* reset after every row */
 	MemoryContextCallback cleanup;	/* gives the connection back, also
 									 * after an error */
-} MongoWriteState;
+};
 
-static void row_document(MongoWriteState *state, TupleTableSlot *slot,
+static void row_document(MongoInsertBatch *state, TupleTableSlot *slot,
 						 char *new_id, bson_t *doc);
-static void insert_documents(MongoWriteState *state, bson_t **docs, int n);
-static void send_pending(MongoWriteState *state);
-static void begin_insert(ResultRelInfo *rinfo, List *attrs);
-static void write_document(MongoWriteState *state, TupleTableSlot *slot,
+static void insert_documents(MongoInsertBatch *state, bson_t **docs, int n);
+static void send_pending(MongoInsertBatch *state);
+static void write_document(MongoInsertBatch *state, TupleTableSlot *slot,
 						   char *new_id);
 static void release_write_resources(void *arg);
 static void row_error_context(void *arg);
-static bson_t *root_document(MongoWriteState *state, Datum value);
-static void check_same_id(MongoWriteState *state, TupleTableSlot *slot,
+static bson_t *root_document(MongoInsertBatch *state, Datum value);
+static void check_same_id(MongoInsertBatch *state, TupleTableSlot *slot,
 						  const bson_t *root);
-static MongoWriteColumn *append_root_fields(MongoWriteState *state,
+static MongoWriteColumn *append_root_fields(MongoInsertBatch *state,
 											TupleTableSlot *slot, bson_t *doc,
 											const bson_t *root);
 static int	compare_paths(const void *a, const void *b);
 
 /*
- * mongoIsForeignRelUpdatable
- *		A collection takes INSERT, UPDATE and DELETE; a mongodump file and a
- *		pipeline's output take nothing.
+ * mongo_insert_begin
+ *		An INSERT's batch of the columns attrs (attribute numbers): take the
+ *		connection and describe each column's field and type.  The batch
+ *		lives in the current memory context, and gives the connection back
+ *		when it goes.
  */
-int
-mongoIsForeignRelUpdatable(Relation rel)
-{
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
-	MongoTableOptions options;
-
-	mongo_get_table_options(table, GetForeignServer(table->serverid),
-							&options);
-	if (options.dump_file != NULL || options.pipeline != NULL)
-		return 0;
-	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
-}
-
-/*
- * mongoPlanForeignModify
- *		The columns an INSERT writes: all of them, those it does not name
- *		with their defaults, as for a heap table.  UPDATE and DELETE are
- *		modify.c's.
- */
-List *
-mongoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
-					   Index resultRelation, int subplan_index)
-{
-	CmdType		operation = plan->operation;
-	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
-	Relation	rel;
-	TupleDesc	tupdesc;
-	List	   *attrs = NIL;
-
-	if (operation != CMD_INSERT)
-		return mongo_plan_row_modify(root, plan, resultRelation);
-	rel = table_open(rte->relid, NoLock);
-	tupdesc = RelationGetDescr(rel);
-	if (plan->onConflictAction != ONCONFLICT_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("INSERT ... ON CONFLICT is not supported on mongo_etl foreign tables")));
-	for (int i = 0; i < tupdesc->natts; i++)
-		if (!TupleDescAttr(tupdesc, i)->attisdropped)
-			attrs = lappend_int(attrs, i + 1);
-	table_close(rel, NoLock);
-	return list_make1(attrs);
-}
-
-/*
- * mongoBeginForeignModify
- *		INSERT: take the connection and describe the columns (begin_insert);
- *		UPDATE and DELETE are modify.c's.
- */
-void
-mongoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						List *fdw_private, int subplan_index, int eflags)
-{
-	if (mtstate->operation != CMD_INSERT)
-	{
-		mongo_begin_row_modify(mtstate, rinfo, fdw_private, subplan_index,
-							   eflags);
-		return;
-	}
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-	begin_insert(rinfo, linitial(fdw_private));
-}
-
-/*
- * mongoBeginForeignInsert
- *		Rows routed to a foreign partition, or copied in by COPY FROM: an
- *		INSERT of every column.
- */
-void
-mongoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
-{
-	TupleDesc	tupdesc = RelationGetDescr(rinfo->ri_RelationDesc);
-	List	   *attrs = NIL;
-
-	if (mtstate != NULL && mtstate->operation != CMD_INSERT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot move a row into foreign table \"%s\" by UPDATE",
-						RelationGetRelationName(rinfo->ri_RelationDesc))));
-	for (int i = 0; i < tupdesc->natts; i++)
-		if (!TupleDescAttr(tupdesc, i)->attisdropped)
-			attrs = lappend_int(attrs, i + 1);
-	begin_insert(rinfo, attrs);
-}
-
-/*
- * mongoEndForeignInsert
- *		Send what is left, and give the connection back.
- */
-void
-mongoEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
-{
-	mongoEndForeignModify(estate, rinfo);
-}
-
-/*
- * begin_insert
- *		Take the connection and describe each column's field and type.
- */
-static void
-begin_insert(ResultRelInfo *rinfo, List *attrs)
+MongoInsertBatch *
+mongo_insert_begin(ResultRelInfo *rinfo, List *attrs)
 {
 	Relation	rel = rinfo->ri_RelationDesc;
 	Oid			relid = RelationGetRelid(rel);
 	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
-	MongoWriteState *state;
+	MongoInsertBatch *state;
 	ListCell   *lc;
 
-	if (mongoIsForeignRelUpdatable(rel) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("foreign table \"%s\" does not allow inserts",
-						RelationGetRelationName(rel)),
-				 errdetail("A mongodump file or a pipeline's output is read-only.")));
-	state = palloc0(sizeof(MongoWriteState));
-	state->operation = CMD_INSERT;
+	state = palloc0(sizeof(MongoInsertBatch));
 	state->rel = rel;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
@@ -307,7 +192,7 @@ begin_insert(ResultRelInfo *rinfo, List *attrs)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->cleanup);
 	mongo_open_write_target(&state->target, server, GetUserId(),
 							&state->options);
-	rinfo->ri_FdwState = state;
+	return state;
 }
 
 /*
@@ -381,42 +266,14 @@ mongo_write_nulls(Relation rel)
 }
 
 /*
- * mongoGetForeignModifyBatchSize
- *		Rows the executor hands over at a time: one where RETURNING or a row
- *		trigger needs each row back at once; batch_size where an AFTER
- *		statement trigger needs every row sent when the executor's last
- *		batch is; else a few, the documents kept until batch_size of them
- *		make a command.
- */
-int
-mongoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
-{
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
-	MongoTableOptions options;
-
-	if (rinfo->ri_projectReturning != NULL ||
-		(rinfo->ri_TrigDesc != NULL &&
-		 (rinfo->ri_TrigDesc->trig_insert_after_row ||
-		  rinfo->ri_TrigDesc->trig_insert_before_row)))
-		return 1;
-	mongo_get_table_options(table, GetForeignServer(table->serverid),
-							&options);
-	if (rinfo->ri_TrigDesc != NULL &&
-		rinfo->ri_TrigDesc->trig_insert_after_statement)
-		return options.batch_size;
-	return Min(options.batch_size, MONGO_EXECUTOR_BATCH_ROWS);
-}
-
-/*
- * mongoExecForeignInsert
- *		One row: one document.  An _id made for it goes back into the row,
- *		for RETURNING.
+ * mongo_insert_row
+ *		One row of the executor's (ExecForeignInsert): one document.  An _id
+ *		made for it goes back into the row, for RETURNING.
  */
 TupleTableSlot *
-mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
-					   TupleTableSlot *slot, TupleTableSlot *planSlot)
+mongo_insert_row(MongoInsertBatch *state, EState *estate,
+				 ResultRelInfo *rinfo, TupleTableSlot *slot)
 {
-	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
 	TriggerDesc *triggers = rinfo->ri_TrigDesc;
 	char		new_id[25] = "";
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
@@ -459,18 +316,16 @@ mongoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 }
 
 /*
- * mongoExecForeignBatchInsert
- *		A batch of rows: their documents, sent batch_size at a time.
+ * mongo_insert_rows
+ *		A batch of the executor's rows (ExecForeignBatchInsert): their
+ *		documents, sent batch_size at a time.
  */
-TupleTableSlot **
-mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
-							TupleTableSlot **slots, TupleTableSlot **planSlots,
-							int *numSlots)
+void
+mongo_insert_rows(MongoInsertBatch *state, TupleTableSlot **slots, int nslots)
 {
-	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
-	for (int i = 0; i < *numSlots; i++)
+	for (int i = 0; i < nslots; i++)
 	{
 		write_document(state, slots[i], NULL);
 		MemoryContextReset(state->row_cxt);
@@ -481,7 +336,6 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	MemoryContextSwitchTo(oldcxt);
 	if (!state->accumulate)
 		send_pending(state);
-	return slots;
 }
 
 /*
@@ -490,7 +344,7 @@ mongoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
  *		holds them all, rather than a block of memory each.
  */
 static void
-write_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
+write_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id)
 {
 	bson_t	   *doc;
 
@@ -507,7 +361,7 @@ write_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id)
  *		buffer over.
  */
 static void
-send_pending(MongoWriteState *state)
+send_pending(MongoInsertBatch *state)
 {
 	if (state->npending == 0)
 		return;
@@ -534,7 +388,7 @@ send_pending(MongoWriteState *state)
  *		column could hold it.
  */
 static void
-row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id,
+row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 			 bson_t *doc)
 {
 	ErrorContextCallback context;
@@ -662,7 +516,7 @@ row_document(MongoWriteState *state, TupleTableSlot *slot, char *new_id,
  *		in extended JSON, or a bytea of BSON.
  */
 static bson_t *
-root_document(MongoWriteState *state, Datum value)
+root_document(MongoInsertBatch *state, Datum value)
 {
 	bson_error_t error;
 	bson_t	   *root = NULL;
@@ -727,7 +581,7 @@ root_document(MongoWriteState *state, Datum value)
  *		type: an ObjectId read as text stays an ObjectId).
  */
 static void
-check_same_id(MongoWriteState *state, TupleTableSlot *slot, const bson_t *root)
+check_same_id(MongoInsertBatch *state, TupleTableSlot *slot, const bson_t *root)
 {
 	MongoWriteColumn *col = &state->columns[state->id_column];
 	bson_t		wrapper = BSON_INITIALIZER;
@@ -779,7 +633,7 @@ check_same_id(MongoWriteState *state, TupleTableSlot *slot, const bson_t *root)
  *		error: which of the two to keep is unclear.
  */
 static MongoWriteColumn *
-append_root_fields(MongoWriteState *state, TupleTableSlot *slot, bson_t *doc,
+append_root_fields(MongoInsertBatch *state, TupleTableSlot *slot, bson_t *doc,
 				   const bson_t *root)
 {
 	bson_iter_t iter;
@@ -818,7 +672,7 @@ append_root_fields(MongoWriteState *state, TupleTableSlot *slot, bson_t *doc,
 static void
 row_error_context(void *arg)
 {
-	MongoWriteState *state = (MongoWriteState *) arg;
+	MongoInsertBatch *state = (MongoInsertBatch *) arg;
 	TupleTableSlot *slot = state->current_row;
 
 	if (state->id_column >= 0 &&
@@ -921,7 +775,7 @@ compare_paths(const void *a, const void *b)
  *		wrote before it.
  */
 static void
-insert_documents(MongoWriteState *state, bson_t **docs, int n)
+insert_documents(MongoInsertBatch *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
@@ -1040,60 +894,29 @@ mongo_report_write_error(const char *servername,
 }
 
 /*
- * mongoExplainForeignModify
- *		VERBOSE: the insert command's collection and batch; ANALYZE: the
- *		documents written and the commands that wrote them.
+ * mongo_insert_flush
+ *		Send the documents not sent yet, and count those written and the
+ *		commands that wrote them (for EXPLAIN ANALYZE, which prints before
+ *		the end of the INSERT).
  */
 void
-mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						  List *fdw_private, int subplan_index,
-						  ExplainState *es)
+mongo_insert_flush(MongoInsertBatch *state, uint64 *documents,
+				   uint64 *commands)
 {
-	MongoWriteState *state = (MongoWriteState *) rinfo->ri_FdwState;
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc));
-	MongoTableOptions options;
-
-	if (mtstate->operation != CMD_INSERT)
-	{
-		mongo_explain_row_modify(mtstate, rinfo, fdw_private, es);
-		return;
-	}
-	mongo_get_table_options(table, GetForeignServer(table->serverid),
-							&options);
-	if (es->verbose)
-		ExplainPropertyText("MongoDB Insert",
-							psprintf("{ \"insert\" : \"%s\", \"ordered\" : true, \"$db\" : \"%s\" }, up to %d documents each",
-									 options.collection, options.database,
-									 rinfo->ri_BatchSize > 0
-									 ? rinfo->ri_BatchSize : 1
-									 ),
-							es);
-	if (es->analyze && state != NULL)
-	{
-		/* EXPLAIN ANALYZE prints before EndForeignModify sends the rest */
-		send_pending(state);
-		ExplainPropertyUInteger("Documents Inserted", NULL, state->inserted,
-								es);
-		ExplainPropertyUInteger("Insert Commands", NULL, state->commands, es);
-	}
+	send_pending(state);
+	*documents = state->inserted;
+	*commands = state->commands;
 }
 
 /*
- * mongoEndForeignModify
- *		Give the connection back (after an UPDATE's or DELETE's last batch).
+ * mongo_insert_end
+ *		Send the last documents, and give the connection back.
  */
 void
-mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+mongo_insert_end(MongoInsertBatch *state)
 {
-	if (rinfo->ri_FdwState == NULL)
-		return;
-	if (*(CmdType *) rinfo->ri_FdwState != CMD_INSERT)
-		mongo_end_row_modify(rinfo);
-	else
-	{
-		send_pending(rinfo->ri_FdwState);
-		release_write_resources(rinfo->ri_FdwState);
-	}
+	send_pending(state);
+	release_write_resources(state);
 }
 
 /*
@@ -1105,7 +928,7 @@ mongoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 static void
 release_write_resources(void *arg)
 {
-	MongoWriteState *state = (MongoWriteState *) arg;
+	MongoInsertBatch *state = (MongoInsertBatch *) arg;
 
 	state->npending = 0;
 	if (state->writer != NULL)
