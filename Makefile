@@ -7,6 +7,8 @@ OBJS = \
 	analyze.o \
 	bson_convert.o \
 	bson_encode.o \
+	bson_json.o \
+	bson_value.o \
 	connection.o \
 	deparse.o \
 	dump.o \

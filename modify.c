@@ -75,6 +75,7 @@ enum MongoDirectPrivateIndex
 {
 	/* the filter, a bytea Const of its BSON, or a NULL Const for none */
 	MongoDirectPrivateFilter,
+
 	/*
 	 * Integer list: the columns an UPDATE sets; their new values follow the
 	 * filter's run-time values in fdw_exprs
@@ -94,8 +95,8 @@ typedef struct MongoModifyState
 {
 	CmdType		operation;
 	Relation	rel;
-	MongoInsertBatch *insert;	/* INSERT: write.c's; the rest is UPDATE's
-								 * and DELETE's */
+	MongoInsertBatch *insert;	/* INSERT: write.c's; the rest is UPDATE's and
+								 * DELETE's */
 	const char *servername;
 	MongoTableOptions options;
 	MongoWriteTarget target;
@@ -115,8 +116,8 @@ typedef struct MongoModifyState
 	uint64		modified;		/* of those, changed (UPDATE) */
 	uint64		commands;		/* bulk writes sent */
 	MemoryContext row_cxt;		/* reset at every row */
-	MemoryContextCallback cleanup;	/* gives the connection back, also
-									 * after an error */
+	MemoryContextCallback cleanup;	/* gives the connection back, also after
+									 * an error */
 } MongoModifyState;
 
 /* Executor state of a direct UPDATE or DELETE, in ForeignScanState */
@@ -135,8 +136,8 @@ typedef struct MongoDirectState
 	int			ncolumns;
 	bool		write_nulls;
 	bool		done;			/* the command was sent */
-	bool		sets_count;		/* its documents are the row count (not in
-								 * a WITH query) */
+	bool		sets_count;		/* its documents are the row count (not in a
+								 * WITH query) */
 	uint64		matched;		/* documents the filter found */
 	uint64		modified;		/* of those, changed (UPDATE) */
 } MongoDirectState;
@@ -1163,7 +1164,7 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 								Max(list_length(fsplan->fdw_exprs), 1));
 	foreach(lc, fsplan->fdw_exprs)
 		state->value_types[foreach_current_index(lc)] =
-			exprType((Node *) lfirst(lc));
+		exprType((Node *) lfirst(lc));
 	state->write_nulls = mongo_write_nulls(rel);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -1204,8 +1205,8 @@ mongoIterateDirectModify(ForeignScanState *node)
 	isnull = palloc(sizeof(bool) * Max(nvalues, 1));
 	foreach(lc, state->value_exprs)
 		values[foreach_current_index(lc)] =
-			ExecEvalExpr((ExprState *) lfirst(lc), econtext,
-						 &isnull[foreach_current_index(lc)]);
+		ExecEvalExpr((ExprState *) lfirst(lc), econtext,
+					 &isnull[foreach_current_index(lc)]);
 	MemoryContextSwitchTo(oldcxt);
 	filter = with_table_filter(&state->options,
 							   state->filter == NULL ? NULL

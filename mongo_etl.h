@@ -23,6 +23,8 @@
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
 #include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/relcache.h"
 
 #include "compat.h"
@@ -118,7 +120,7 @@ extern char *mongo_get_column_field(Oid relid, AttrNumber attnum,
 									const char *attname);
 extern const char *mongo_get_option(List *options, const char *name);
 extern MongoMismatchPolicy mongo_column_mismatch_policy(ForeignTable *table,
-														 AttrNumber attnum);
+														AttrNumber attnum);
 extern bool mongo_column_flag(Oid relid, AttrNumber attnum, const char *name);
 extern uint32 mongo_column_bson_types(Oid relid, AttrNumber attnum);
 
@@ -148,6 +150,7 @@ typedef struct MongoWriteColumn
 extern void mongo_init_write_column(MongoWriteColumn *col, Relation rel,
 									AttrNumber attnum, const char *verb);
 extern void mongo_split_write_field(MongoWriteColumn *col, Relation rel);
+
 /* The connection and collection of a write */
 typedef struct MongoWriteTarget
 {
@@ -322,9 +325,9 @@ typedef struct MongoScanWindow
 	uint64		max_documents;	/* a file: documents to read, 0 for all */
 	const bson_t *id_filter;	/* a collection: the _id range to read */
 	/* set by the scan */
-	bool		claimed;		/* a scan reads this window (any other scan
-								 * of the table, say in a trigger, reads
-								 * the whole file) */
+	bool		claimed;		/* a scan reads this window (any other scan of
+								 * the table, say in a trigger, reads the
+								 * whole file) */
 	uint64		documents;		/* documents read */
 	uint64		end_offset;		/* byte offset after the last one */
 	bool		reached_end;	/* the file has no more documents */
@@ -398,8 +401,8 @@ typedef struct MongoConverter
 	bool	   *seen;			/* per row: column already filled */
 	const bson_t *document;		/* the document being converted */
 	int			current_column; /* column being converted, or -1 */
-	MongoDumpReader *dump;		/* source of the document when it is a
-								 * file, named in error messages */
+	MongoDumpReader *dump;		/* source of the document when it is a file,
+								 * named in error messages */
 	bool		skip_row;		/* a value of this row did not fit, and its
 								 * column's policy is to skip the row */
 	uint64		skipped_rows;	/* rows left out so */
@@ -420,8 +423,51 @@ extern bool mongo_document_to_slot(MongoConverter *converter,
 								   const bson_t *document,
 								   Datum *values, bool *isnull);
 extern char *mongo_document_id_string(const bson_t *document);
-extern int	mongo_bson_type_from_name(const char *name);
+
+/*
+ * bson_value.c
+ */
+
+extern Timestamp mongo_timestamp_value(MongoConverter *conv,
+									   const bson_iter_t *iter,
+									   const MongoColumn *col);
+extern char *mongo_server_string(const char *utf8, uint32 len,
+								 int *result_len);
+extern Numeric mongo_small_int_numeric(int64 value);
+extern Numeric mongo_double_numeric(double value);
+extern Numeric mongo_decimal128_numeric(const bson_iter_t *iter);
 extern const char *mongo_bson_type_name(bson_type_t type);
+extern int	mongo_bson_type_from_name(const char *name);
+extern void mongo_check_nesting(int depth);
+pg_noreturn extern void mongo_report_mismatch(const bson_iter_t *iter,
+											  const MongoColumn *col);
+pg_noreturn extern void mongo_report_undeclared_type(const bson_iter_t *iter,
+													 const MongoColumn *col);
+pg_noreturn extern void mongo_report_not_integer(const bson_iter_t *iter,
+												 const MongoColumn *col,
+												 const char *value);
+pg_noreturn extern void mongo_report_out_of_range(const bson_iter_t *iter,
+												  const MongoColumn *col,
+												  const char *value);
+pg_noreturn extern void mongo_report_corrupt_document(const bson_iter_t *iter);
+
+/*
+ * bson_json.c
+ */
+
+extern Jsonb *mongo_jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
+								const MongoColumn *col);
+extern void mongo_encode_container(MongoConverter *conv, StringInfo out,
+								   const uint8_t *data, uint32 data_len,
+								   bool is_array, const MongoColumn *col,
+								   int depth);
+extern void mongo_append_json(MongoConverter *conv, StringInfo out,
+							  const bson_iter_t *iter, const MongoColumn *col,
+							  int depth);
+extern void mongo_append_json_container(MongoConverter *conv, StringInfo out,
+										const uint8_t *data, uint32 data_len,
+										bool is_array,
+										const MongoColumn *col, int depth);
 
 /*
  * bson_encode.c
@@ -452,11 +498,11 @@ extern bson_t *mongo_build_sort(List *pathkeys, Index relid, Oid relation,
 								bool text_pushdown, AttrNumber *null_guard);
 extern bson_t *mongo_bind_filter(const bson_t *filter, Datum *values,
 								 bool *nulls, Oid *types);
+
 /* What a scan asks MongoDB for, besides the table's own options */
 typedef struct MongoRequest
 {
-	const bson_t *filter;		/* pushed WHERE clauses, values bound, or
-								 * NULL */
+	const bson_t *filter;		/* pushed WHERE clauses, values bound, or NULL */
 	const bson_t *projection;	/* fields to return; NULL or empty: all */
 	const bson_t *sort;			/* sort document, or NULL */
 	int64		limit;			/* at most so many, 0 for no limit */

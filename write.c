@@ -22,11 +22,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/table.h"
 #include "catalog/pg_type.h"
-#include "executor/executor.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -70,8 +67,8 @@ struct MongoInsertBatch
 								 * batches, up to batch_size */
 	TupleTableSlot *current_row;	/* the row made a document, for errors */
 	MemoryContext row_cxt;		/* reset after every row */
-	MemoryContextCallback cleanup;	/* gives the connection back, also
-									 * after an error */
+	MemoryContextCallback cleanup;	/* gives the connection back, also after
+									 * an error */
 };
 
 static void row_document(MongoInsertBatch *state, TupleTableSlot *slot,
@@ -148,8 +145,8 @@ mongo_insert_begin(ResultRelInfo *rinfo, List *attrs)
 	}
 
 	/*
-	 * in path order, the fields of one subdocument follow each other; a
-	 * field and another inside it cannot both be written
+	 * in path order, the fields of one subdocument follow each other; a field
+	 * and another inside it cannot both be written
 	 */
 	qsort(state->columns, state->ncolumns, sizeof(MongoWriteColumn),
 		  compare_paths);
@@ -283,8 +280,8 @@ mongo_insert_row(MongoInsertBatch *state, EState *estate,
 	MemoryContextReset(state->row_cxt);
 
 	/*
-	 * A row nothing needs back at once (COPY FROM, a row routed to a
-	 * foreign partition) waits for batch_size others
+	 * A row nothing needs back at once (COPY FROM, a row routed to a foreign
+	 * partition) waits for batch_size others
 	 */
 	if (state->accumulate && rinfo->ri_projectReturning == NULL &&
 		(triggers == NULL ||
@@ -408,9 +405,10 @@ row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 		root = root_document(state, slot->tts_values[state->root_attnum - 1]);
 		skip_nulls = true;
 	}
+
 	/*
-	 * _id first, as MongoDB keeps it: the $$ROOT document's (the same as
-	 * the _id column's, when that is given), the column's, or a new one
+	 * _id first, as MongoDB keeps it: the $$ROOT document's (the same as the
+	 * _id column's, when that is given), the column's, or a new one
 	 */
 	if (root != NULL && bson_has_field(root, "_id"))
 	{
@@ -428,7 +426,7 @@ row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 		MongoWriteColumn *col = &state->columns[state->id_column];
 
 		mongo_append_datum(doc, "_id", slot->tts_values[col->attnum - 1],
-					 col->typid, col->objectid, col);
+						   col->typid, col->objectid, col);
 	}
 	else if (state->id_column >= 0)
 	{
@@ -502,7 +500,7 @@ row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 				BSON_APPEND_NULL(level[depth], leaf);
 			else
 				mongo_append_datum(level[depth], leaf, slot->tts_values[n],
-							 col->typid, col->objectid, col);
+								   col->typid, col->objectid, col);
 		}
 		for (; depth > 0; depth--)
 			bson_append_document_end(level[depth - 1], level[depth]);
@@ -556,8 +554,8 @@ root_document(MongoInsertBatch *state, Datum value)
 			int			length = strlen(json);
 			const char *utf8 =
 				mongo_utf8_text(json, &length,
-						  NameStr(TupleDescAttr(RelationGetDescr(state->rel),
-												state->root_attnum - 1)->attname));
+								NameStr(TupleDescAttr(RelationGetDescr(state->rel),
+													  state->root_attnum - 1)->attname));
 
 			root = bson_new_from_json((const uint8_t *) utf8, length, &error);
 		}
@@ -779,6 +777,7 @@ insert_documents(MongoInsertBatch *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
+
 	/* mongo_append_datum wrote only valid UTF-8: no second check */
 	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true),
 								"validate", BCON_BOOL(false));
