@@ -19,6 +19,7 @@ OBJS = \
 	option.o \
 	parallel.o \
 	prefetch.o \
+	split.o \
 	write.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 

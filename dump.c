@@ -61,6 +61,8 @@ struct MongoDumpReader
 	void	   *allocation;		/* what palloc returned for the reader,
 								 * aligned for the bson_t */
 	uint64		document_offset;	/* its offset in the data */
+	int64		file_size;		/* a plain file's, once mongo_dump_skip
+								 * needed it; else -1 */
 };
 
 static void fill_buffer(MongoDumpReader *reader, size_t upto);
@@ -84,6 +86,7 @@ mongo_dump_open(const char *path)
 	reader->allocation = allocation;
 	reader->path = pstrdup(path);
 	reader->fd = -1;
+	reader->file_size = -1;
 	reader->buffer_size = DUMP_READ_SIZE;
 	reader->buffer = palloc(reader->buffer_size);
 
@@ -385,76 +388,60 @@ mongo_dump_close(MongoDumpReader *reader)
 }
 
 /*
- * mongo_dump_split
- *		Cut a plain mongodump file into ranges of whole documents, of about
- *		bytes_per_range bytes and at most max_documents documents each (0:
- *		no limit), by walking the documents' length prefixes: nothing is
- *		converted.  Returns a list of MongoFileRange.
- *		A length prefix that cannot be right is an error naming the file
- *		and the byte offset, as reading it would be.
+ * mongo_dump_skip
+ *		Step over the next document of a plain file without reading it: its
+ *		length, or 0 at the end of the file.  A length prefix that cannot be
+ *		right, or a document that goes past the end of the file, is an
+ *		error naming the file and the byte offset, as reading it would be.
  */
-List *
-mongo_dump_split(const char *path, uint64 bytes_per_range,
-				 uint64 max_documents)
+uint32
+mongo_dump_skip(MongoDumpReader *reader)
 {
-	MongoDumpReader *reader = mongo_dump_open(path);
-	List	   *ranges = NIL;
-	MongoFileRange *range = NULL;
-	uint64		offset = 0;
-	struct stat st;
+	uint64		offset = reader->buffer_offset + reader->start;
+	uint32		length;
 
 	Assert(reader->gz == NULL);
-	if (fstat(reader->fd, &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	for (;;)
+	if (reader->file_size < 0)
 	{
-		uint32		length;
+		struct stat st;
 
-		/* the next length prefix in the buffer, or the end of the file */
+		if (fstat(reader->fd, &st) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat file \"%s\": %m", reader->path)));
+		reader->file_size = st.st_size;
+	}
+
+	/* the next length prefix in the buffer, or the end of the file */
+	if (reader->end - reader->start < 4)
+	{
+		fill_buffer(reader, reader->buffer_size);
 		if (reader->end - reader->start < 4)
 		{
-			fill_buffer(reader, reader->buffer_size);
-			if (reader->end - reader->start < 4)
-			{
-				if (reader->end > reader->start)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
-									path, offset)));
-				break;
-			}
+			if (reader->end > reader->start)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
+								reader->path, offset)));
+			return 0;
 		}
-		length = read_length_prefix(reader->buffer + reader->start);
-		if (length < BSON_MIN_DOCUMENT_SIZE || length > DUMP_MAX_DOCUMENT_SIZE)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid document length %u in mongodump file \"%s\" at byte offset " UINT64_FORMAT,
-							length, path, offset)));
-
-		if (range == NULL ||
-			(max_documents > 0 && range->documents == max_documents) ||
-			offset - range->start_offset >= bytes_per_range)
-		{
-			range = palloc0(sizeof(MongoFileRange));
-			range->start_offset = offset;
-			ranges = lappend(ranges, range);
-		}
-		range->documents++;
-		offset += length;
-		if (offset > (uint64) st.st_size)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
-							path, offset - length)));
-
-		/* skip the document: within the buffer, or by seeking past it */
-		if (reader->end - reader->start >= length)
-			reader->start += length;
-		else
-			mongo_dump_seek(reader, offset);
 	}
-	mongo_dump_close(reader);
-	return ranges;
+	length = read_length_prefix(reader->buffer + reader->start);
+	if (length < BSON_MIN_DOCUMENT_SIZE || length > DUMP_MAX_DOCUMENT_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid document length %u in mongodump file \"%s\" at byte offset " UINT64_FORMAT,
+						length, reader->path, offset)));
+	if (offset + length > (uint64) reader->file_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
+						reader->path, offset)));
+
+	/* within the buffer, or by seeking past it */
+	if (reader->end - reader->start >= length)
+		reader->start += length;
+	else
+		mongo_dump_seek(reader, offset + length);
+	return length;
 }

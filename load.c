@@ -413,7 +413,7 @@ plan_ranges(LoadState *load, int workers)
 		uint64		bytes = (uint64) load->file_size /
 			(workers * MONGO_RANGES_PER_WORKER) + 1;
 
-		file_ranges = mongo_dump_split(load->file, bytes,
+		file_ranges = mongo_split_file(load->file, bytes,
 									   (uint64) load->batch_rows);
 		nranges = list_length(file_ranges);
 	}

@@ -272,11 +272,25 @@ extern uint64 mongo_load_range(Oid source, Oid target, int range_no,
 /* Ranges per worker, so that a slow range does not hold the others up */
 #define MONGO_RANGES_PER_WORKER 4
 
-extern List *mongo_split_collection(mongoc_collection_t *collection,
-									int ranges, int64 max_documents);
 extern uint64 mongo_parallel_load(Oid source, Oid target, List *range_nos,
 								  int nworkers, int64 progress_rows,
 								  int *workers_used);
+
+/*
+ * split.c
+ */
+
+/* Whole documents of a file, from a byte offset: a part of a parallel load */
+typedef struct MongoFileRange
+{
+	uint64		start_offset;
+	uint64		documents;
+} MongoFileRange;
+
+extern List *mongo_split_collection(mongoc_collection_t *collection,
+									int ranges, int64 max_documents);
+extern List *mongo_split_file(const char *path, uint64 bytes_per_range,
+							  uint64 max_documents);
 
 /*
  * prefetch.c
@@ -299,18 +313,9 @@ extern bool mongo_dump_next(MongoDumpReader *reader, const bson_t **document);
 extern const char *mongo_dump_path(const MongoDumpReader *reader);
 extern uint64 mongo_dump_document_offset(const MongoDumpReader *reader);
 extern void mongo_dump_seek(MongoDumpReader *reader, uint64 offset);
+extern uint32 mongo_dump_skip(MongoDumpReader *reader);
 extern uint64 mongo_dump_read_block(MongoDumpReader *reader, uint64 offset,
 									size_t bytes, uint64 *documents);
-
-/* Whole documents of a file, from a byte offset: a part of a parallel load */
-typedef struct MongoFileRange
-{
-	uint64		start_offset;
-	uint64		documents;
-} MongoFileRange;
-
-extern List *mongo_dump_split(const char *path, uint64 bytes_per_range,
-							  uint64 max_documents);
 
 /*
  * The part of its source that the scan of one foreign table reads instead
