@@ -12,6 +12,7 @@ OBJS = \
 	connection.o \
 	deparse.o \
 	dump.o \
+	estimate.o \
 	import.o \
 	load.o \
 	modify.o \

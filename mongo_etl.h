@@ -277,6 +277,29 @@ extern uint64 mongo_parallel_load(Oid source, Oid target, List *range_nos,
 								  int *workers_used);
 
 /*
+ * estimate.c
+ */
+
+/*
+ * Row count assumed for a collection whose server is not asked (option
+ * use_remote_estimate 'false', or a mongodump file) or cannot answer.
+ */
+#define MONGO_DEFAULT_ROWS 1000
+
+/* What planning knows of a foreign table's documents */
+typedef struct MongoSizeEstimate
+{
+	double		rows;			/* documents, or MONGO_DEFAULT_ROWS */
+	bool		bytewise_strings;	/* the server compares strings by their
+									 * bytes (no default collation) */
+	bool		splittable;		/* a parallel scan can cut it into ranges */
+	double		bytes;			/* its BSON, as far as known */
+} MongoSizeEstimate;
+
+extern void mongo_estimate_size(Oid foreigntableid, Oid userid,
+								MongoSizeEstimate *estimate);
+
+/*
  * split.c
  */
 

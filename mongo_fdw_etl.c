@@ -9,10 +9,8 @@
  * pipeline or a count MongoDB answers) with the filter, projection, sort
  * and limit deparse.c builds, and converts each returned document straight
  * into the scan tuple (bson_convert.c).  Planning asks the server for its
- * estimated document count, waiting a second at most, and the backend
- * keeps the answer for a while (mongo_etl.estimate_cache_seconds); the
- * scan's command is sent at its first row, so EXPLAIN without ANALYZE runs
- * no query.
+ * estimated document count (estimate.c); the scan's command is sent at its
+ * first row, so EXPLAIN without ANALYZE runs no query.
  *
  * IDENTIFICATION
  *		  mongo_fdw_etl.c
@@ -21,9 +19,6 @@
  */
 #include "postgres.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "access/htup_details.h"
 #include "access/parallel.h"
@@ -52,13 +47,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
-#include "utils/syscache.h"
-#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "mongo_etl.h"
@@ -75,47 +67,6 @@ uint64		mongo_mismatch_rows = 0;
 
 /* The part of a dump file mongo_etl.load's query reads, or NULL */
 MongoScanWindow *mongo_scan_window = NULL;
-
-/*
- * Row count assumed for a collection whose server is not asked (option
- * use_remote_estimate 'false', or a mongodump file) or cannot answer.
- */
-#define MONGO_DEFAULT_ROWS 1000
-
-/* GUC mongo_etl.estimate_cache_seconds */
-int			mongo_estimate_cache_seconds = 60;
-
-/*
- * What planning learned from a server about a collection, remembered by a
- * backend for the rest of the transaction that asked and then for
- * mongo_etl.estimate_cache_seconds, so that short queries do not each pay
- * for a round trip.  A failure to answer is kept too: a server that stopped
- * answering would otherwise cost every plan the whole timeout.  ALTER of
- * the foreign table, its server or a user mapping forgets every entry:
- * they rarely happen, and what they change is not worth tracking finer.
- */
-typedef struct MongoEstimate
-{
-	Oid			relid;			/* the foreign table; InvalidOid: free */
-	Oid			umid;			/* the user mapping asked with, or
-								 * InvalidOid: none, the server not asked */
-	LocalTransactionId lxid;	/* the transaction that asked */
-	TimestampTz asked_at;		/* when */
-	double		rows;
-	bool		bytewise_strings;
-} MongoEstimate;
-
-#define MONGO_ESTIMATE_CACHE_SIZE 64
-
-static MongoEstimate estimate_cache[MONGO_ESTIMATE_CACHE_SIZE];
-static int	next_estimate_slot = 0;
-
-/*
- * The most that asking the server about a collection may add to planning,
- * in milliseconds, connecting included: a server that has not answered by
- * then is taken to hold the default rows.
- */
-#define MONGO_ESTIMATE_TIMEOUT_MS 1000
 
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
@@ -163,15 +114,6 @@ typedef struct MongoRelationInfo
 	bool		splittable;		/* a parallel scan can cut it into ranges */
 	double		bytes;			/* its BSON, as far as known (for workers) */
 } MongoRelationInfo;
-
-/*
- * Bytes of a document assumed for a collection when choosing how many
- * workers scan it: about the size of a typical document of a few fields.
- */
-#define MONGO_ASSUMED_DOCUMENT_BYTES 256
-
-/* Bytes read from a dump file's start to estimate its documents */
-#define MONGO_SAMPLED_BYTES (64 * 1024)
 
 /*
  * Blocks a parallel scan cuts a file into per participant, so that those
@@ -369,11 +311,6 @@ static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *input_rel,
 									  RelOptInfo *output_rel,
 									  void *extra);
-static void ask_server(RelOptInfo *baserel, Oid foreigntableid,
-					   MongoRelationInfo *fpinfo);
-static bool collection_metadata(MongoConnection *conn,
-								const MongoTableOptions *options,
-								MongoRelationInfo *fpinfo);
 static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel,
 						 List *retrieved);
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
@@ -385,7 +322,6 @@ static void current_counts(MongoScanState *state,
 						   uint64 counts[MONGO_SCAN_COUNTERS]);
 static void count_shared_documents(MongoScanState *state);
 static void mongoShutdownForeignScan(ForeignScanState *node);
-static void estimate_file(const char *path, MongoRelationInfo *fpinfo);
 static void add_parallel_path(PlannerInfo *root, RelOptInfo *baserel,
 							  Oid foreigntableid, Cost startup_cost,
 							  Cost total_cost);
@@ -408,12 +344,6 @@ static void release_scan_resources(void *arg);
 static void add_time_since(instr_time *total, instr_time start);
 static TupleTableSlot *count_row(MongoScanState *state, TupleTableSlot *slot);
 pg_noreturn static void report_null_sort_key(MongoScanState *state);
-static bool ask_within_deadline(MongoConnection *conn,
-								const MongoTableOptions *options,
-								MongoRelationInfo *fpinfo, bool *timed_out);
-static MongoEstimate *remembered_estimate(Oid foreigntableid, Oid umid);
-static void forget_estimates(Datum arg, int cacheid, uint32 hashvalue);
-static void forget_table_estimates(Datum arg, Oid relid);
 static char *command_string(MongoScanState *state, const bson_t *filter);
 static void describe_request(MongoScanState *state, const bson_t *filter,
 							 MongoRequest *request);
@@ -539,6 +469,7 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 					   Oid foreigntableid)
 {
 	MongoRelationInfo *fpinfo = palloc0(sizeof(MongoRelationInfo));
+	MongoSizeEstimate estimate;
 	ListCell   *lc;
 
 	baserel->fdw_private = fpinfo;
@@ -557,26 +488,11 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 					   &fpinfo->attrs_used);
 	}
 
-	fpinfo->rows = MONGO_DEFAULT_ROWS;
-	{
-		ForeignTable *table = GetForeignTable(foreigntableid);
-		MongoTableOptions options;
-
-		mongo_get_table_options(table, GetForeignServer(table->serverid),
-								&options);
-		if (fpinfo->from_server)
-		{
-			ask_server(baserel, foreigntableid, fpinfo);
-			fpinfo->bytes = fpinfo->rows * MONGO_ASSUMED_DOCUMENT_BYTES;
-			fpinfo->splittable = options.pipeline == NULL &&
-				get_attnum(foreigntableid, "_id") != InvalidAttrNumber;
-		}
-		else if (options.dump_file != NULL &&
-				 !(strlen(options.dump_file) > 3 &&
-				   strcmp(options.dump_file + strlen(options.dump_file) - 3,
-						  ".gz") == 0))
-			estimate_file(options.dump_file, fpinfo);
-	}
+	mongo_estimate_size(foreigntableid, baserel->userid, &estimate);
+	fpinfo->rows = estimate.rows;
+	fpinfo->bytewise_strings = estimate.bytewise_strings;
+	fpinfo->splittable = estimate.splittable;
+	fpinfo->bytes = estimate.bytes;
 
 	/*
 	 * the server's or the file's current count; ANALYZE's where neither
@@ -588,270 +504,6 @@ mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								  clauselist_selectivity(root,
 														 baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
-}
-
-/*
- * ask_server
- *		What planning learns from the server, unless the option
- *		use_remote_estimate of the table or else its server is 'false':
- *		- the rows a scan reads, as MongoDB estimates the collection's
- *		  documents from its metadata (no collection scan);
- *		- whether the collection (or view) has a default collation, under
- *		  which MongoDB would compare strings otherwise than by bytes: then
- *		  no text test or sort is sent.
- *		Remembered (see MongoEstimate), failures too.  A server that cannot
- *		answer, or has not within MONGO_ESTIMATE_TIMEOUT_MS, gives the
- *		default rows and no text pushdown: planning goes on, and the scan
- *		reports the error.
- */
-static void
-ask_server(RelOptInfo *baserel, Oid foreigntableid, MongoRelationInfo *fpinfo)
-{
-	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
-	const char *option = mongo_get_option(table->options,
-										  "use_remote_estimate");
-	UserMapping *user = NULL;
-	MongoEstimate *entry;
-	bool		use;
-	Oid			userid;
-
-	fpinfo->rows = MONGO_DEFAULT_ROWS;
-	fpinfo->bytewise_strings = true;
-	if (option == NULL)
-		option = mongo_get_option(server->options, "use_remote_estimate");
-	if (option != NULL && parse_bool(option, &use) && !use)
-		return;
-
-	/* without a user mapping, the scan reports that; EXPLAIN can go on */
-	userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-	if (SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							  ObjectIdGetDatum(userid),
-							  ObjectIdGetDatum(server->serverid)) ||
-		SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							  ObjectIdGetDatum(InvalidOid),
-							  ObjectIdGetDatum(server->serverid)))
-		user = GetUserMapping(userid, server->serverid);
-
-	entry = remembered_estimate(foreigntableid,
-								user != NULL ? user->umid : InvalidOid);
-	if (entry->relid == foreigntableid)
-	{
-		fpinfo->rows = entry->rows;
-		fpinfo->bytewise_strings = entry->bytewise_strings;
-		return;
-	}
-
-	if (user != NULL)
-	{
-		MongoTableOptions options;
-		bool		timed_out = false;
-
-		mongo_get_table_options(table, server, &options);
-		elog(DEBUG1, "mongo_etl: asking server \"%s\" about \"%s.%s\"",
-			 server->servername, options.database, options.collection);
-		if (!ask_within_deadline(mongo_get_connection(server, user),
-								 &options, fpinfo, &timed_out))
-		{
-			if (timed_out)
-				elog(DEBUG1, "mongo_etl: no answer from server \"%s\" about \"%s.%s\" within %d ms; assuming %d rows",
-					 server->servername, options.database, options.collection,
-					 MONGO_ESTIMATE_TIMEOUT_MS, MONGO_DEFAULT_ROWS);
-			fpinfo->rows = MONGO_DEFAULT_ROWS;
-			fpinfo->bytewise_strings = false;
-		}
-	}
-
-	entry->relid = foreigntableid;
-	entry->umid = user != NULL ? user->umid : InvalidOid;
-	entry->lxid = MONGO_CURRENT_LXID;
-	entry->asked_at = GetCurrentTimestamp();
-	entry->rows = fpinfo->rows;
-	entry->bytewise_strings = fpinfo->bytewise_strings;
-}
-
-/*
- * ask_within_deadline
- *		collection_metadata, bounded to MONGO_ESTIMATE_TIMEOUT_MS; then let
- *		go of the connection, also on an error.  *timed_out tells whether
- *		the deadline cut it short.  A pending cancel is raised here, once
- *		the client is free.
- */
-static bool
-ask_within_deadline(MongoConnection *conn, const MongoTableOptions *options,
-					MongoRelationInfo *fpinfo, bool *timed_out)
-{
-	volatile bool ok = false;
-
-	mongo_set_deadline(MONGO_ESTIMATE_TIMEOUT_MS);
-	PG_TRY();
-	{
-		ok = collection_metadata(conn, options, fpinfo);
-		*timed_out = mongo_deadline_passed();
-	}
-	PG_FINALLY();
-	{
-		mongo_set_deadline(0);
-		/* a client cut short may hold its server as failed: rebuild it */
-		if (!ok)
-			mongo_forget_connection(conn);
-		mongo_release_connection(conn);
-	}
-	PG_END_TRY();
-	CHECK_FOR_INTERRUPTS();
-	return ok;
-}
-
-/*
- * remembered_estimate
- *		The cache entry for a table asked about with a user mapping: one
- *		still valid, whose relid is foreigntableid; or else the slot to
- *		fill, with another relid (the stale entry of the same table, or the
- *		next slot in turn).  An entry is valid in the transaction that made
- *		it and for mongo_etl.estimate_cache_seconds after.
- */
-static MongoEstimate *
-remembered_estimate(Oid foreigntableid, Oid umid)
-{
-	static bool callbacks_registered = false;
-	MongoEstimate *entry;
-	int			i;
-
-	if (!callbacks_registered)
-	{
-		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, forget_estimates,
-									  (Datum) 0);
-		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, forget_estimates,
-									  (Datum) 0);
-		CacheRegisterSyscacheCallback(USERMAPPINGOID, forget_estimates,
-									  (Datum) 0);
-		CacheRegisterRelcacheCallback(forget_table_estimates, (Datum) 0);
-		callbacks_registered = true;
-	}
-
-	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
-	{
-		int64		age;
-
-		entry = &estimate_cache[i];
-		if (entry->relid != foreigntableid || entry->umid != umid)
-			continue;
-		if (entry->lxid == MONGO_CURRENT_LXID)
-			return entry;
-		age = GetCurrentTimestamp() - entry->asked_at;
-		if (age >= 0 &&
-			age < (int64) mongo_estimate_cache_seconds * USECS_PER_SEC)
-			return entry;
-		/* stale: asked again, into the same slot */
-		entry->relid = InvalidOid;
-		return entry;
-	}
-
-	entry = &estimate_cache[next_estimate_slot];
-	next_estimate_slot = (next_estimate_slot + 1) % MONGO_ESTIMATE_CACHE_SIZE;
-	entry->relid = InvalidOid;
-	return entry;
-}
-
-/*
- * forget_estimates
- *		Syscache callback: a foreign table, server or user mapping changed,
- *		was made or dropped; every estimate is asked again.
- */
-static void
-forget_estimates(Datum arg, int cacheid, uint32 hashvalue)
-{
-	int			i;
-
-	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
-		estimate_cache[i].relid = InvalidOid;
-}
-
-/*
- * forget_table_estimates
- *		Relcache callback: a relation changed (InvalidOid: all of them); if
- *		it is a foreign table, its estimates are asked again.
- */
-static void
-forget_table_estimates(Datum arg, Oid relid)
-{
-	int			i;
-
-	for (i = 0; i < MONGO_ESTIMATE_CACHE_SIZE; i++)
-		if (!OidIsValid(relid) || estimate_cache[i].relid == relid)
-			estimate_cache[i].relid = InvalidOid;
-}
-
-/*
- * collection_metadata
- *		Ask for a collection's estimated document count and its default
- *		collation (listCollections); false when the server cannot count.  A
- *		server that counts but does not list collections keeps the count,
- *		and strings are taken as not compared by their bytes.
- */
-static bool
-collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
-					MongoRelationInfo *fpinfo)
-{
-	mongoc_client_t *client = mongo_connection_client(conn);
-	mongoc_collection_t *collection;
-	mongoc_database_t *database;
-	mongoc_cursor_t *cursor;
-	const bson_t *info;
-	bson_t		opts = BSON_INITIALIZER;
-	bson_t		filter;
-	bson_error_t error;
-	bson_iter_t iter;
-	int64		count;
-
-	collection = mongoc_client_get_collection(client, options->database,
-											  options->collection);
-	count = mongo_estimated_count(collection, &error);
-	mongoc_collection_destroy(collection);
-	if (count < 0)
-	{
-		/* the caller raises a pending cancel, once it let go the client */
-		HOLD_INTERRUPTS();
-		ereport(DEBUG1,
-				(errmsg_internal("no document count for \"%s.%s\": %s",
-								 options->database, options->collection,
-								 error.message)));
-		RESUME_INTERRUPTS();
-		bson_destroy(&opts);
-		return false;
-	}
-	fpinfo->rows = Max(count, 1);
-
-	/* a collection, or a view, with a collation other than "simple" */
-	database = mongoc_client_get_database(client, options->database);
-	bson_append_document_begin(&opts, "filter", -1, &filter);
-	BSON_APPEND_UTF8(&filter, "name", options->collection);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	fpinfo->bytewise_strings = true;
-	while (mongoc_cursor_next(cursor, &info))
-	{
-		if (bson_iter_init(&iter, info) &&
-			bson_iter_find_descendant(&iter, "options.collation.locale",
-									  &iter) &&
-			(!BSON_ITER_HOLDS_UTF8(&iter) ||
-			 strcmp(bson_iter_utf8(&iter, NULL), "simple") != 0))
-			fpinfo->bytewise_strings = false;
-	}
-	if (mongoc_cursor_error(cursor, &error))
-	{
-		fpinfo->bytewise_strings = false;
-		HOLD_INTERRUPTS();
-		ereport(DEBUG1,
-				(errmsg_internal("no collection information for \"%s.%s\": %s",
-								 options->database, options->collection,
-								 error.message)));
-		RESUME_INTERRUPTS();
-	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_database_destroy(database);
-	bson_destroy(&opts);
-	return true;
 }
 
 /*
@@ -2306,47 +1958,6 @@ release_scan_resources(void *arg)
 	if (state->conn != NULL)
 		mongo_release_connection(state->conn);
 	state->conn = NULL;
-}
-
-/*
- * estimate_file
- *		A plain dump file's documents, from its size and the average length
- *		of the documents in its first MONGO_SAMPLED_BYTES, and whether a
- *		parallel scan can cut it.  Only length prefixes are read, and a
- *		file that cannot be read, or looks damaged, keeps the default
- *		estimate: the scan reports what is wrong with it, not planning.
- */
-static void
-estimate_file(const char *path, MongoRelationInfo *fpinfo)
-{
-	struct stat st;
-	char	   *buffer;
-	ssize_t		nread;
-	int			fd;
-	size_t		at = 0;
-	int			documents = 0;
-
-	if (stat(path, &st) != 0 || (fd = open(path, O_RDONLY | PG_BINARY, 0)) < 0)
-		return;
-	buffer = palloc(MONGO_SAMPLED_BYTES);
-	nread = read(fd, buffer, MONGO_SAMPLED_BYTES);
-	close(fd);
-	while (nread > 0 && at + 4 <= (size_t) nread)
-	{
-		uint32		length;
-
-		memcpy(&length, buffer + at, 4);
-		length = BSON_UINT32_FROM_LE(length);
-		if (length < 5 || at + length > (size_t) nread)
-			break;
-		at += length;
-		documents++;
-	}
-	pfree(buffer);
-	fpinfo->bytes = (double) st.st_size;
-	fpinfo->splittable = true;
-	if (documents > 0)
-		fpinfo->rows = clamp_row_est((double) st.st_size / at * documents);
 }
 
 /*
