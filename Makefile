@@ -20,6 +20,8 @@ OBJS = \
 	option.o \
 	parallel.o \
 	prefetch.o \
+	scan_parallel.o \
+	scan_source.o \
 	split.o \
 	write.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"

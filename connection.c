@@ -129,8 +129,8 @@ struct MongoConnection
 static HTAB *connection_cache = NULL;
 static bool library_initialized = false;
 
-/* Where commands sent now are counted: the scan reading, or NULL */
-static uint64 *round_trip_counter = NULL;
+/* Commands the backend's clients sent, ever */
+static uint64 commands_sent = 0;
 
 static mongoc_client_t *make_client(ForeignServer *server, UserMapping *user);
 static void count_round_trip(const mongoc_apm_command_started_t *event);
@@ -841,16 +841,16 @@ mongo_forget_connection(MongoConnection *conn)
 }
 
 /*
- * mongo_count_round_trips
- *		Count the commands sent from now on into *counter, until called with
- *		NULL.  A scan sets it around its calls into libmongoc, so EXPLAIN
- *		ANALYZE can show how many round trips it took, also when several
- *		scans share a client.
+ * mongo_commands_sent
+ *		The commands the backend's clients sent so far.  A scan counts those
+ *		sent during its calls into libmongoc, so EXPLAIN ANALYZE can show
+ *		how many round trips it took, also when several scans share a
+ *		client.
  */
-void
-mongo_count_round_trips(uint64 *counter)
+uint64
+mongo_commands_sent(void)
 {
-	round_trip_counter = counter;
+	return commands_sent;
 }
 
 /*
@@ -860,8 +860,7 @@ mongo_count_round_trips(uint64 *counter)
 static void
 count_round_trip(const mongoc_apm_command_started_t *event)
 {
-	if (round_trip_counter != NULL)
-		(*round_trip_counter)++;
+	commands_sent++;
 }
 
 /*

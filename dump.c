@@ -61,8 +61,8 @@ struct MongoDumpReader
 	void	   *allocation;		/* what palloc returned for the reader,
 								 * aligned for the bson_t */
 	uint64		document_offset;	/* its offset in the data */
-	int64		file_size;		/* a plain file's, once mongo_dump_skip
-								 * needed it; else -1 */
+	int64		file_size;		/* a plain file's, once mongo_dump_skip needed
+								 * it; else -1 */
 };
 
 static void fill_buffer(MongoDumpReader *reader, size_t upto);

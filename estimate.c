@@ -46,8 +46,8 @@ int			mongo_estimate_cache_seconds = 60;
 typedef struct MongoEstimate
 {
 	Oid			relid;			/* the foreign table; InvalidOid: free */
-	Oid			umid;			/* the user mapping asked with, or
-								 * InvalidOid: none, the server not asked */
+	Oid			umid;			/* the user mapping asked with, or InvalidOid:
+								 * none, the server not asked */
 	LocalTransactionId lxid;	/* the transaction that asked */
 	TimestampTz asked_at;		/* when */
 	double		rows;

@@ -133,7 +133,7 @@ struct LoadState
 	char	   *file;			/* the file, or NULL: chunks in _id order */
 	int64		file_size;		/* its size and modification time, which */
 	TimestampTz file_modified;	/* a resumed load checks */
-	MongoScanWindow window;		/* the part of the file a chunk reads */
+	MongoSourceRange window;	/* the part of the source a chunk reads */
 	uint64		documents;		/* documents of the file read so far */
 };
 
@@ -688,7 +688,6 @@ mongo_load_range(Oid source, Oid target, int range_no,
 							range_no, get_rel_name(source),
 							get_rel_name(target)),
 					 errdetail_internal("%s", error.message)));
-		load->window.relid = source;
 		load->window.id_filter = filter;
 	}
 
@@ -970,7 +969,6 @@ find_source_file(LoadState *load, Relation source)
 	load->file = options.dump_file;
 	load->file_size = (int64) st.st_size;
 	load->file_modified = time_t_to_timestamptz(st.st_mtime);
-	load->window.relid = load->source;
 }
 
 /*
@@ -1264,7 +1262,7 @@ load_chunk(LoadState *load)
 	Datum		values[1];
 	SPIPlanPtr	plan;
 	SPIExecuteOptions options;
-	uint64		rows;
+	volatile uint64 rows;
 
 	values[0] = load->last_id != NULL ? CStringGetTextDatum(load->last_id)
 		: (Datum) 0;
@@ -1291,8 +1289,7 @@ load_chunk(LoadState *load)
 		load->window.documents = 0;
 		load->window.end_offset = load->window.start_offset;
 		load->window.reached_end = false;
-		load->window.claimed = false;
-		mongo_scan_window = &load->window;
+		mongo_source_offer_range(load->source, &load->window);
 	}
 	PG_TRY();
 	{
@@ -1300,7 +1297,7 @@ load_chunk(LoadState *load)
 	}
 	PG_FINALLY();
 	{
-		mongo_scan_window = NULL;
+		mongo_source_offer_range(InvalidOid, NULL);
 	}
 	PG_END_TRY();
 	if (load->file != NULL && !load->window.claimed)

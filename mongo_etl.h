@@ -15,6 +15,7 @@
 #include <mongoc/mongoc.h>
 
 #include "access/attnum.h"
+#include "access/parallel.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
@@ -22,6 +23,8 @@
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
+#include "portability/instr_time.h"
+#include "storage/lwlock.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -244,7 +247,7 @@ extern MongoConnection *mongo_get_connection(ForeignServer *server,
 											 UserMapping *user);
 extern mongoc_client_t *mongo_connection_client(MongoConnection *conn);
 extern void mongo_release_connection(MongoConnection *conn);
-extern void mongo_count_round_trips(uint64 *counter);
+extern uint64 mongo_commands_sent(void);
 extern void mongo_forget_connection(MongoConnection *conn);
 extern int64 mongo_estimated_count(mongoc_collection_t *collection,
 								   bson_error_t *error);
@@ -322,7 +325,7 @@ extern List *mongo_split_file(const char *path, uint64 bytes_per_range,
 extern mongoc_stream_t *mongo_prefetch_stream_new(mongoc_stream_t *inner);
 extern void mongo_prefetch_cursor(int64 cursor_id);
 extern void mongo_prefetch_forget(int64 cursor_id);
-extern uint64 mongo_batches_read_ahead;
+extern uint64 mongo_batches_read_ahead(void);
 
 /*
  * dump.c
@@ -340,28 +343,6 @@ extern uint32 mongo_dump_skip(MongoDumpReader *reader);
 extern uint64 mongo_dump_read_block(MongoDumpReader *reader, uint64 offset,
 									size_t bytes, uint64 *documents);
 
-/*
- * The part of its source that the scan of one foreign table reads instead
- * of all of it: mongo_etl.load sets it while its query runs, to load a
- * file in batches that start where the last one ended, and to load one
- * range of a parallel load (of a file, or an _id range of a collection).
- */
-typedef struct MongoScanWindow
-{
-	Oid			relid;			/* the foreign table whose scan it bounds */
-	uint64		start_offset;	/* a file: byte offset of the first document */
-	uint64		max_documents;	/* a file: documents to read, 0 for all */
-	const bson_t *id_filter;	/* a collection: the _id range to read */
-	/* set by the scan */
-	bool		claimed;		/* a scan reads this window (any other scan of
-								 * the table, say in a trigger, reads the
-								 * whole file) */
-	uint64		documents;		/* documents read */
-	uint64		end_offset;		/* byte offset after the last one */
-	bool		reached_end;	/* the file has no more documents */
-} MongoScanWindow;
-
-extern MongoScanWindow *mongo_scan_window;
 extern void mongo_dump_close(MongoDumpReader *reader);
 
 /*
@@ -496,6 +477,195 @@ extern void mongo_append_json_container(MongoConverter *conv, StringInfo out,
 										const uint8_t *data, uint32 data_len,
 										bool is_array,
 										const MongoColumn *col, int depth);
+
+/*
+ * scan_source.c
+ */
+
+/*
+ * The part of its source that a scan reads instead of all of it: an _id
+ * range of a collection, or whole documents of a file from a byte offset
+ */
+typedef struct MongoSourceRange
+{
+	uint64		start_offset;	/* a file: byte offset of the first document */
+	uint64		max_documents;	/* a file: documents to read, 0 for all */
+	const bson_t *id_filter;	/* a collection: the _id range to read */
+	/* set by the scan */
+	bool		claimed;		/* a scan took it (mongo_source_take_range) */
+	uint64		documents;		/* documents read */
+	uint64		end_offset;		/* byte offset after the last one */
+	bool		reached_end;	/* the file has no more documents */
+} MongoSourceRange;
+
+/*
+ * The ranges that the participants of a parallel scan claim one at a time,
+ * in shared memory: _id ranges of a collection, or the unread part of a
+ * file, cut a block at a time
+ */
+typedef struct MongoSourceQueue
+{
+	pg_atomic_uint32 next_range;	/* the next range to claim */
+	int			nranges;
+	bool		file;			/* blocks of a file, else _id ranges */
+	int			file_tranche;	/* of file_lock */
+	LWLock		file_lock;		/* taken to read the next block */
+	uint64		file_offset;	/* where it starts, or PG_UINT64_MAX */
+	Size		block_bytes;	/* how much a block reads */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* nranges offsets of
+												 * NUL-ended filters, and the
+												 * filters */
+} MongoSourceQueue;
+
+/*
+ * Where a scan's documents come from.  The scan sets what to read before
+ * the first document; the rest is the source's own.
+ */
+typedef struct MongoScanSource
+{
+	/* what to read */
+	const char *servername;		/* for error messages */
+	const MongoTableOptions *options;	/* database, collection or file */
+	MongoConnection *conn;		/* a collection's; NULL for a file, and for
+								 * EXPLAIN only */
+	bson_t	   *filter;			/* with {"$param": n} where a run-time value
+								 * goes; the source frees it, and the next */
+	bson_t	   *projection;
+	bson_t	   *sort;
+	int64		limit;
+	bool		count;
+	bson_t	   *group;
+	List	   *param_exprs;	/* ExprStates of the run-time values */
+	Oid		   *param_types;
+	ExprContext *econtext;		/* to evaluate them in */
+	MemoryContext cxt;			/* where a file's reader lives */
+	MongoSourceRange *range;	/* the part to read, or NULL for all */
+	MongoSourceQueue *queue;	/* a parallel scan's, or NULL */
+
+	/* while reading */
+	mongoc_collection_t *collection;	/* open while the cursor is */
+	mongoc_cursor_t *cursor;	/* NULL until the first document */
+	MongoDumpReader *dump;		/* the same for a file */
+	bson_t	   *sent_filter;	/* the filter with the values of the last
+								 * cursor opened, or NULL */
+	bool		read_ahead_checked; /* the cursor was looked at for that */
+	int64		read_ahead_cursor;	/* the cursor named to prefetch.c, or 0 */
+	bool		in_claimed;		/* reading a range claimed from the queue */
+	MongoSourceRange claimed;	/* that range */
+	bson_t	   *claimed_filter; /* its _id filter, for a collection */
+
+	/* counted for EXPLAIN ANALYZE */
+	uint64		documents;
+	uint64		bytes;			/* their total BSON size */
+	uint64		round_trips;	/* commands sent: find, getMore, ... */
+	uint64		batches_read_ahead; /* getMores answered by early replies */
+	uint64		file_blocks;	/* blocks of a file claimed */
+} MongoScanSource;
+
+extern bool mongo_source_next(MongoScanSource *source,
+							  const bson_t **document);
+extern void mongo_source_rescan(MongoScanSource *source);
+extern void mongo_source_end(MongoScanSource *source);
+extern char *mongo_source_command_string(MongoScanSource *source,
+										 const bson_t *filter);
+extern Size mongo_source_queue_size(List *ranges);
+extern void mongo_source_queue_init(MongoSourceQueue *queue, List *ranges,
+									bool file, Size block_bytes);
+extern void mongo_source_queue_reset(MongoSourceQueue *queue);
+extern void mongo_source_queue_attach(MongoSourceQueue *queue);
+extern void mongo_source_offer_range(Oid relid, MongoSourceRange *range);
+extern MongoSourceRange *mongo_source_take_range(Oid relid, bool file);
+
+/*
+ * scan_parallel.c
+ */
+
+/*
+ * Counts of EXPLAIN ANALYZE that the participants of a parallel scan add
+ * up (besides the documents, counted per participant)
+ */
+typedef enum MongoScanCounter
+{
+	MONGO_COUNT_BYTES,			/* BSON bytes read */
+	MONGO_COUNT_ROUND_TRIPS,
+	MONGO_COUNT_BATCHES_READ_AHEAD,
+	MONGO_COUNT_WAIT_US,		/* microseconds waiting for data */
+	MONGO_COUNT_CONVERT_US,		/* microseconds converting it */
+	MONGO_COUNT_FILE_BLOCKS,	/* parts of a dump file claimed */
+	MONGO_SCAN_COUNTERS
+} MongoScanCounter;
+
+/* What the participants of a parallel scan share */
+typedef struct MongoParallelScan MongoParallelScan;
+
+/* A scan's part in a parallel scan */
+typedef struct MongoScanParticipant
+{
+	MongoParallelScan *shared;	/* the shared state, or NULL */
+	uint64		documents_shared;	/* of the source's documents, those
+									 * counted there */
+	uint64		counts_shared[MONGO_SCAN_COUNTERS]; /* the same for those */
+	uint64	   *mismatches_shared;	/* of each column's mismatches, those
+									 * counted there */
+	uint64		skipped_rows_shared;	/* the same for rows left out */
+	uint64		mismatches_seen;	/* the converter's count when they were */
+	/* the leader, planning the shared state */
+	List	   *planned_ranges; /* _id ranges */
+	Size		block_bytes;	/* of a file's blocks */
+	Size		queue_at;		/* where the parts of the shared state are */
+	Size		documents_at;
+	Size		mismatches_at;
+	/* the leader, after the scan: what every participant counted */
+	int			nparticipants;
+	uint64	   *participant_documents;
+	uint64		totals[MONGO_SCAN_COUNTERS];
+} MongoScanParticipant;
+
+/*
+ * mongo_fdw_etl.c: the executor state of a scan, which scan_parallel.c's
+ * callbacks share
+ */
+
+/* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
+typedef struct MongoScanState
+{
+	const char *servername;		/* for error messages */
+	MongoTableOptions options;	/* database, collection, batch size */
+	MongoConverter *converter;	/* document-to-tuple conversion */
+	MongoScanSource source;		/* where the documents come from */
+	bool		count;			/* MongoDB counts the documents: the scan
+								 * returns one row, the count */
+	bool		counted;		/* that row was returned */
+	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
+	MongoScanParticipant parallel;	/* in a parallel scan */
+	bool		timing;			/* measure the times below (under EXPLAIN
+								 * ANALYZE, or auto_explain) */
+	instr_time	wait_time;		/* in libmongoc or the dump reader */
+	instr_time	convert_time;	/* converting documents to tuples */
+	MemoryContext query_cxt;	/* lives as long as the scan */
+	MemoryContext row_cxt;		/* per-row data, reset for every document */
+	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
+} MongoScanState;
+
+/* scan_parallel.c, on a scan's state */
+extern void mongo_scan_counts(MongoScanState *state,
+							  uint64 counts[MONGO_SCAN_COUNTERS]);
+extern void mongo_share_mismatches(MongoScanState *state);
+extern void mongo_explain_ranges(MongoScanState *state,
+								 struct ExplainState *es);
+extern bool mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+										   RangeTblEntry *rte);
+extern Size mongoEstimateDSMForeignScan(ForeignScanState *node,
+										ParallelContext *pcxt);
+extern void mongoInitializeDSMForeignScan(ForeignScanState *node,
+										  ParallelContext *pcxt,
+										  void *coordinate);
+extern void mongoReInitializeDSMForeignScan(ForeignScanState *node,
+											ParallelContext *pcxt,
+											void *coordinate);
+extern void mongoInitializeWorkerForeignScan(ForeignScanState *node,
+											 shm_toc *toc, void *coordinate);
+extern void mongoShutdownForeignScan(ForeignScanState *node);
 
 /*
  * bson_encode.c

@@ -65,9 +65,6 @@ bool		mongo_read_ahead = true;
 uint64		mongo_mismatch_values = 0;
 uint64		mongo_mismatch_rows = 0;
 
-/* The part of a dump file mongo_etl.load's query reads, or NULL */
-MongoScanWindow *mongo_scan_window = NULL;
-
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
 
@@ -115,87 +112,6 @@ typedef struct MongoRelationInfo
 	double		bytes;			/* its BSON, as far as known (for workers) */
 } MongoRelationInfo;
 
-/*
- * Blocks a parallel scan cuts a file into per participant, so that those
- * that finish first take over the rest; each at least MONGO_MIN_FILE_BLOCK
- * bytes, not to take the lock for a few documents, and at most as much as
- * the dump reader reads at once
- */
-#define MONGO_FILE_BLOCKS_PER_PARTICIPANT 16
-#define MONGO_MIN_FILE_BLOCK (64 * 1024)
-#define MONGO_MAX_FILE_BLOCK (4 * 1024 * 1024)
-
-/* The lock of a parallel scan of a file, as pg_stat_activity names it */
-#define MONGO_SCAN_TRANCHE_NAME "mongo_etl_parallel_scan"
-
-/* This backend's tranche of those locks, once it has one */
-static int	mongo_scan_tranche = 0;
-
-/*
- * Counts of EXPLAIN ANALYZE that the participants of a parallel scan add
- * up (besides the documents, counted per participant)
- */
-typedef enum MongoScanCounter
-{
-	MONGO_COUNT_BYTES,			/* BSON bytes read */
-	MONGO_COUNT_ROUND_TRIPS,
-	MONGO_COUNT_BATCHES_READ_AHEAD,
-	MONGO_COUNT_WAIT_US,		/* microseconds waiting for data */
-	MONGO_COUNT_CONVERT_US,		/* microseconds converting it */
-	MONGO_COUNT_FILE_BLOCKS,	/* parts of a dump file claimed */
-	MONGO_SCAN_COUNTERS
-} MongoScanCounter;
-
-/*
- * What the participants of a parallel scan share: a queue of _id ranges of
- * a collection, which they claim one at a time, or where the unread part
- * of a dump file starts, which they claim a block at a time; and what they
- * count for EXPLAIN ANALYZE and the mismatch warning.
- */
-typedef struct MongoParallelScan
-{
-	pg_atomic_uint32 next_range;	/* the next range to claim */
-	pg_atomic_uint64 totals[MONGO_SCAN_COUNTERS];	/* of all participants */
-	int			nranges;
-	bool		file;			/* blocks of a file, else _id ranges */
-	int			file_tranche;	/* of file_lock */
-	LWLock		file_lock;		/* taken to read the next block */
-	uint64		file_offset;	/* where it starts, or PG_UINT64_MAX */
-	Size		block_bytes;	/* how much a block reads */
-	int			nparticipants;	/* the leader (0) and the workers */
-	Size		documents_at;	/* where the documents read by each
-								 * participant are counted, in data */
-	Size		mismatches_at;	/* where the values that did not fit each
-								 * column are counted, in data */
-	slock_t		mismatch_lock;	/* guards those counts and skipped_rows */
-	uint64		skipped_rows;	/* rows all participants left out */
-	/*
-	 * nranges offsets of NUL-ended filters, and the filters; then,
-	 * aligned, a pg_atomic_uint64 per participant; then a
-	 * MongoSharedMismatches per column
-	 */
-	char		data[FLEXIBLE_ARRAY_MEMBER];
-} MongoParallelScan;
-
-/* Bytes kept of the first value of a column that did not fit */
-#define MONGO_SHARED_MISMATCH_TEXT 512
-
-/* The values of one column that did not fit, over all participants */
-typedef struct MongoSharedMismatches
-{
-	uint64		count;
-	char		first[MONGO_SHARED_MISMATCH_TEXT];	/* the first one's error,
-													 * cut short */
-} MongoSharedMismatches;
-
-/* A participant's count of the documents it read, in the shared state */
-#define participant_documents(shared, i) \
-	((pg_atomic_uint64 *) ((shared)->data + (shared)->documents_at) + (i))
-
-/* The shared count of a column's values that did not fit */
-#define shared_mismatches(shared, i) \
-	((MongoSharedMismatches *) ((shared)->data + (shared)->mismatches_at) + (i))
-
 /* Items in ForeignScan.fdw_private */
 enum MongoScanPrivateIndex
 {
@@ -207,11 +123,10 @@ enum MongoScanPrivateIndex
 	MongoScanPrivateSort,
 	/* int8 Const: the most documents the query needs, 0 for all */
 	MongoScanPrivateLimit,
-	/*
-	 * Integer: -1 when MongoDB counts the documents instead; else the
-	 * column whose NULLs would break the sort, or 0 (mongo_build_sort)
-	 */
-	MongoScanPrivateCountOrGuard,
+	/* Integer: 1 when MongoDB counts the documents instead */
+	MongoScanPrivateCount,
+	/* Integer: the column whose NULLs would break the sort, or 0 */
+	MongoScanPrivateNullGuard,
 	/* the $group stage when MongoDB groups, as a bytea Const, or NULL */
 	MongoScanPrivateGroup,
 	/*
@@ -222,71 +137,6 @@ enum MongoScanPrivateIndex
 	/* Integer: 1 when the filter sends every WHERE clause exactly */
 	MongoScanPrivateExact
 };
-
-/* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
-typedef struct MongoScanState
-{
-	const char *servername;		/* for error messages */
-	MongoTableOptions options;	/* database, collection, batch size */
-	MongoConverter *converter;	/* document-to-tuple conversion */
-	bson_t	   *filter;			/* find filter, with {"$param": n} where a
-								 * run-time value goes */
-	bson_t	   *sent_filter;	/* the filter with the values of the last
-								 * cursor opened, or NULL */
-	List	   *param_exprs;	/* ExprStates of those values */
-	Oid		   *param_types;
-	ExprContext *econtext;		/* to evaluate them in */
-	bson_t	   *projection;		/* fields to fetch */
-	bson_t	   *sort;			/* sort document, or NULL */
-	int64		limit;			/* at most so many, 0 for all */
-	bool		count;			/* MongoDB counts the documents: the scan
-								 * returns one row, the count */
-	bson_t	   *group;			/* MongoDB groups them: the $group stage,
-								 * whose documents the scan returns */
-	bool		counted;		/* that row was returned */
-	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
-
-	MongoConnection *conn;		/* cached client; NULL for EXPLAIN only and
-								 * for dump files */
-	mongoc_collection_t *collection;	/* open while the cursor is */
-	mongoc_cursor_t *cursor;	/* NULL until the first row is fetched */
-	MongoDumpReader *dump;		/* the same for a dump file */
-	MongoScanWindow *window;	/* the part of the file to read, or NULL
-								 * for all of it */
-
-	uint64		documents;		/* documents read, for EXPLAIN ANALYZE */
-	uint64		bytes;			/* their total BSON size */
-	uint64		round_trips;	/* commands sent: find, getMore, ... */
-	MongoParallelScan *parallel;	/* a parallel scan's queue, or NULL */
-	uint64		documents_shared;	/* of documents, those counted there */
-	uint64		counts_shared[MONGO_SCAN_COUNTERS]; /* the same for those */
-	uint64	   *mismatches_shared;	/* of each column's mismatches, those
-									 * counted there */
-	uint64		skipped_rows_shared;	/* the same for rows left out */
-	uint64		mismatches_seen;	/* the converter's count when they were */
-	Size		documents_at;	/* the leader: where the counts will be */
-	Size		mismatches_at;
-	int			nparticipants;	/* after a parallel scan, in the leader: */
-	uint64	   *participant_documents;	/* the documents each read */
-	uint64		totals[MONGO_SCAN_COUNTERS];	/* what all of them counted */
-	List	   *planned_ranges; /* the leader's _id ranges */
-	Size		block_bytes;	/* the leader: of a file's blocks */
-	uint64		file_blocks;	/* blocks of the file this one read */
-	bool		in_range;		/* reading a range claimed from the queue */
-	MongoScanWindow range_window;	/* the range being read */
-	bson_t	   *range_filter;	/* its _id filter, for a collection */
-	bool		read_ahead_checked; /* the cursor was looked at for that */
-	int64		read_ahead_cursor;	/* the cursor named to prefetch.c, or 0 */
-	uint64		batches_read_ahead; /* getMores answered by early replies */
-	bool		timing;			/* measure the times below (under EXPLAIN
-								 * ANALYZE, or auto_explain) */
-	instr_time	wait_time;		/* in libmongoc or the dump reader */
-	instr_time	convert_time;	/* converting documents to tuples */
-
-	MemoryContext query_cxt;	/* lives as long as the scan */
-	MemoryContext row_cxt;		/* per-row data, reset for every document */
-	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
-} MongoScanState;
 
 static void mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								   Oid foreigntableid);
@@ -316,37 +166,13 @@ static bool skip_columns(PlannerInfo *root, RelOptInfo *baserel,
 static List *retrieved_attrs_list(PlannerInfo *root, RelOptInfo *baserel);
 static Oid	scan_user_id(ForeignScanState *node, Index rtindex);
 static bool next_document(MongoScanState *state, const bson_t **document);
-static bool read_document(MongoScanState *state, const bson_t **document);
-static bool claim_range(MongoScanState *state);
-static void current_counts(MongoScanState *state,
-						   uint64 counts[MONGO_SCAN_COUNTERS]);
-static void count_shared_documents(MongoScanState *state);
-static void mongoShutdownForeignScan(ForeignScanState *node);
 static void add_parallel_path(PlannerInfo *root, RelOptInfo *baserel,
 							  Oid foreigntableid, Cost startup_cost,
 							  Cost total_cost);
-static bool mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
-										   RangeTblEntry *rte);
-static Size mongoEstimateDSMForeignScan(ForeignScanState *node,
-										ParallelContext *pcxt);
-static void mongoInitializeDSMForeignScan(ForeignScanState *node,
-										  ParallelContext *pcxt,
-										  void *coordinate);
-static void mongoReInitializeDSMForeignScan(ForeignScanState *node,
-											ParallelContext *pcxt,
-											void *coordinate);
-static void mongoInitializeWorkerForeignScan(ForeignScanState *node,
-											 shm_toc *toc,
-											 void *coordinate);
-static void open_cursor(MongoScanState *state);
-static void close_cursor(MongoScanState *state);
 static void release_scan_resources(void *arg);
 static void add_time_since(instr_time *total, instr_time start);
 static TupleTableSlot *count_row(MongoScanState *state, TupleTableSlot *slot);
 pg_noreturn static void report_null_sort_key(MongoScanState *state);
-static char *command_string(MongoScanState *state, const bson_t *filter);
-static void describe_request(MongoScanState *state, const bson_t *filter,
-							 MongoRequest *request);
 static void report_mismatches(MongoConverter *conv);
 static void add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 									Oid foreigntableid);
@@ -364,12 +190,6 @@ static bson_t *group_stage(PlannerInfo *root, List *scan_tlist, Oid relid,
 						   List **columns);
 static int	group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
 						  MongoColumn *columns);
-static bool claim_file_block(MongoScanState *state);
-static void open_dump(MongoScanState *state);
-static void explain_ranges(MongoScanState *state, ExplainState *es);
-static Size lay_out_counts(MongoScanState *state, Size size, int participants);
-static void share_mismatches(MongoScanState *state);
-static void take_shared_mismatches(MongoScanState *state);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
 
@@ -956,7 +776,8 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
 									   Int64GetDatum(limit), false,
 									   FLOAT8PASSBYVAL),
-							 makeInteger(count ? -1 : null_guard));
+							 makeInteger(count));
+	fdw_private = lappend(fdw_private, makeInteger(null_guard));
 	fdw_private = lappend(fdw_private, mongo_bson_node(group));
 	fdw_private = lappend(fdw_private, group_columns);
 	fdw_private = lappend(fdw_private, makeInteger(exact));
@@ -1101,9 +922,8 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	Oid			relid = exec_rt_fetch(rtindex, estate)->relid;
 	List	   *retrieved = list_nth(fsplan->fdw_private,
 									 MongoScanPrivateRetrievedAttrs);
-	int			count_or_guard = intVal(list_nth(fsplan->fdw_private,
-												 MongoScanPrivateCountOrGuard));
 	MongoScanState *state = palloc0(sizeof(MongoScanState));
+	MongoScanSource *source = &state->source;
 	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	MongoColumn *columns;
@@ -1113,24 +933,23 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
-	if (mongo_scan_window != NULL && mongo_scan_window->relid == relid &&
-		!mongo_scan_window->claimed &&
-		(state->options.dump_file != NULL) ==
-		(mongo_scan_window->id_filter == NULL))
-	{
-		state->window = mongo_scan_window;
-		state->window->claimed = true;
-	}
-	state->count = count_or_guard < 0;
-	state->null_guard = Max(count_or_guard, 0);
-	state->group = mongo_node_bson(list_nth(fsplan->fdw_private,
-											MongoScanPrivateGroup));
+	source->servername = state->servername;
+	source->options = &state->options;
+	source->cxt = estate->es_query_cxt;
+	source->range = mongo_source_take_range(relid,
+											state->options.dump_file != NULL);
+	state->count = intVal(list_nth(fsplan->fdw_private,
+								   MongoScanPrivateCount)) != 0;
+	state->null_guard = intVal(list_nth(fsplan->fdw_private,
+										MongoScanPrivateNullGuard));
+	source->group = mongo_node_bson(list_nth(fsplan->fdw_private,
+											 MongoScanPrivateGroup));
 
 	/* a count fills no column: its one output column is the count */
 	columns = palloc(sizeof(MongoColumn) *
 					 Max(list_length(retrieved) +
 						 list_length(fsplan->fdw_scan_tlist), 1));
-	if (state->group != NULL)
+	if (source->group != NULL)
 		ncolumns = group_columns(fsplan, relid, table, columns);
 	foreach(lc, retrieved)
 	{
@@ -1169,29 +988,31 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	if (state->options.dump_file != NULL)
 		return;
 
-	state->filter = mongo_node_bson(list_nth(fsplan->fdw_private,
-											 MongoScanPrivateFilter));
-	state->sort = mongo_node_bson(list_nth(fsplan->fdw_private,
-										   MongoScanPrivateSort));
-	state->limit = DatumGetInt64(castNode(Const,
-										  list_nth(fsplan->fdw_private,
-												   MongoScanPrivateLimit))->constvalue);
-	state->param_exprs = ExecInitExprList(fsplan->fdw_exprs,
-										  (PlanState *) node);
-	state->param_types = palloc(sizeof(Oid) *
-								Max(list_length(fsplan->fdw_exprs), 1));
+	source->filter = mongo_node_bson(list_nth(fsplan->fdw_private,
+											  MongoScanPrivateFilter));
+	source->sort = mongo_node_bson(list_nth(fsplan->fdw_private,
+											MongoScanPrivateSort));
+	source->limit =
+		DatumGetInt64(castNode(Const,
+							   list_nth(fsplan->fdw_private,
+										MongoScanPrivateLimit))->constvalue);
+	source->count = state->count;
+	source->param_exprs = ExecInitExprList(fsplan->fdw_exprs,
+										   (PlanState *) node);
+	source->param_types = palloc(sizeof(Oid) *
+								 Max(list_length(fsplan->fdw_exprs), 1));
 	foreach(lc, fsplan->fdw_exprs)
-		state->param_types[foreach_current_index(lc)] =
+		source->param_types[foreach_current_index(lc)] =
 			exprType((Node *) lfirst(lc));
-	state->econtext = node->ss.ps.ps_ExprContext;
-	if (!state->count && state->group == NULL)
-		state->projection = mongo_build_projection(columns, ncolumns);
+	source->econtext = node->ss.ps.ps_ExprContext;
+	if (!state->count && source->group == NULL)
+		source->projection = mongo_build_projection(columns, ncolumns);
 
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		state->conn = mongo_get_connection(server,
-										   GetUserMapping(scan_user_id(node,
-																	   rtindex),
-														  server->serverid));
+		source->conn = mongo_get_connection(server,
+											GetUserMapping(scan_user_id(node,
+																		rtindex),
+														   server->serverid));
 }
 
 /*
@@ -1295,9 +1116,9 @@ mongoIterateForeignScan(ForeignScanState *node)
 									  slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
 		/* counted where the leader sees them before it sees the row */
-		if (state->parallel != NULL &&
-			state->converter->mismatches != state->mismatches_seen)
-			share_mismatches(state);
+		if (state->parallel.shared != NULL &&
+			state->converter->mismatches != state->parallel.mismatches_seen)
+			mongo_share_mismatches(state);
 		if (state->timing)
 			add_time_since(&state->convert_time, start);
 		if (!keep)
@@ -1372,193 +1193,16 @@ add_time_since(instr_time *total, instr_time start)
 
 /*
  * next_document
- *		The next document from the server's cursor or the dump file, opened
- *		at the first call, or false at the end; counted for EXPLAIN ANALYZE.
+ *		The next document from the scan's source, or false at the end; a
+ *		document of a dump file is named by its file in conversion errors.
  */
 static bool
 next_document(MongoScanState *state, const bson_t **document)
 {
-	for (;;)
-	{
-		if (state->parallel != NULL && !state->in_range &&
-			!claim_range(state))
-			return false;
-		if (read_document(state, document))
-			return true;
-		if (state->parallel == NULL)
-			return false;
-		/* that range is read: the next from the queue */
-		state->in_range = false;
-	}
-}
+	bool		found = mongo_source_next(&state->source, document);
 
-/*
- * claim_range
- *		Take the next range from a parallel scan's queue and make the scan
- *		read it; false when the queue is empty.
- */
-static bool
-claim_range(MongoScanState *state)
-{
-	MongoParallelScan *shared = state->parallel;
-	uint32		next;
-
-	/* the last range's documents count before the next is claimed */
-	count_shared_documents(state);
-	if (shared->file)
-		return claim_file_block(state);
-	next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
-	if (next >= (uint32) shared->nranges)
-	{
-		/* (stays past the end: later calls find it empty too) */
-		return false;
-	}
-	close_cursor(state);
-	if (state->range_filter != NULL)
-		bson_destroy(state->range_filter);
-	state->range_filter = NULL;
-	memset(&state->range_window, 0, sizeof(MongoScanWindow));
-	{
-		uint32	   *offsets = (uint32 *) shared->data;
-		const char *json = shared->data + offsets[next];
-		bson_error_t error;
-
-		state->range_filter = bson_new_from_json((const uint8_t *) json, -1,
-												 &error);
-		if (state->range_filter == NULL)
-			elog(ERROR, "invalid range filter of a parallel scan: %s",
-				 error.message);
-		state->range_window.id_filter = state->range_filter;
-	}
-	state->window = &state->range_window;
-	state->in_range = true;
-	return true;
-}
-
-/*
- * claim_file_block
- *		Read the next block of whole documents of a dump file, where the
- *		last participant's block ended, and make the scan return them;
- *		false at the end of the file.  Only the read is done under the
- *		lock: the documents are converted after it, while other
- *		participants read theirs.  So the file is cut as it is read, and
- *		no participant has to walk it all before the others can start.
- */
-static bool
-claim_file_block(MongoScanState *state)
-{
-	MongoParallelScan *shared = state->parallel;
-	uint64		start;
-	uint64		documents = 0;
-
-	if (state->dump == NULL)
-		open_dump(state);
-	LWLockAcquire(&shared->file_lock, LW_EXCLUSIVE);
-	start = shared->file_offset;
-	if (start != PG_UINT64_MAX)
-	{
-		uint64		end = mongo_dump_read_block(state->dump, start,
-												shared->block_bytes,
-												&documents);
-
-		shared->file_offset = documents > 0 ? end : PG_UINT64_MAX;
-	}
-	LWLockRelease(&shared->file_lock);
-	if (documents == 0)
-		return false;
-
-	memset(&state->range_window, 0, sizeof(MongoScanWindow));
-	state->range_window.start_offset = start;
-	state->range_window.max_documents = documents;
-	state->range_window.end_offset = start;
-	state->window = &state->range_window;
-	state->in_range = true;
-	state->file_blocks++;
-	return true;
-}
-
-/*
- * read_document
- *		The next document of the scan, or of the range it reads.
- */
-static bool
-read_document(MongoScanState *state, const bson_t **document)
-{
-	bson_error_t error;
-	bool		found;
-
-	if (state->options.dump_file != NULL)
-	{
-		if (state->dump == NULL)
-		{
-			open_dump(state);
-			if (state->window != NULL)
-			{
-				mongo_dump_seek(state->dump, state->window->start_offset);
-				state->window->documents = 0;
-				state->window->end_offset = state->window->start_offset;
-				state->window->reached_end = false;
-			}
-		}
-		if (state->window == NULL)
-			found = mongo_dump_next(state->dump, document);
-		else if (state->window->max_documents > 0 &&
-				 state->window->documents >= state->window->max_documents)
-			found = false;
-		else if ((found = mongo_dump_next(state->dump, document)))
-		{
-			state->window->documents++;
-			state->window->end_offset =
-				mongo_dump_document_offset(state->dump) + (*document)->len;
-		}
-		else
-			state->window->reached_end = true;
-	}
-	else
-	{
-		uint64		read_ahead_before = mongo_batches_read_ahead;
-
-		if (state->cursor == NULL)
-			open_cursor(state);
-		mongo_count_round_trips(&state->round_trips);
-		found = mongoc_cursor_next(state->cursor, document);
-		mongo_count_round_trips(NULL);
-		state->batches_read_ahead +=
-			mongo_batches_read_ahead - read_ahead_before;
-		/* once the first batch is in, the cursor is known: read ahead */
-		if (found && !state->read_ahead_checked && mongo_read_ahead)
-		{
-			state->read_ahead_cursor = mongoc_cursor_get_id(state->cursor);
-			if (state->read_ahead_cursor != 0)
-				mongo_prefetch_cursor(state->read_ahead_cursor);
-			state->read_ahead_checked = true;
-		}
-	}
-	if (found)
-	{
-		state->documents++;
-		state->bytes += (*document)->len;
-		return true;
-	}
-	if (state->cursor != NULL && mongoc_cursor_error(state->cursor, &error))
-		mongo_report_error(&error, state->servername,
-						   state->options.database,
-						   state->options.collection);
-	return false;
-}
-
-/*
- * open_dump
- *		Open the scan's dump file, read from its start.
- */
-static void
-open_dump(MongoScanState *state)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->query_cxt);
-
-	state->dump = mongo_dump_open(state->options.dump_file);
-	state->converter->dump = state->dump;
-	MemoryContextSwitchTo(oldcxt);
+	state->converter->dump = state->source.dump;
+	return found;
 }
 
 /*
@@ -1570,9 +1214,9 @@ mongoReScanForeignScan(ForeignScanState *node)
 {
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
 
-	close_cursor(state);
+	mongo_source_rescan(&state->source);
+	state->converter->dump = NULL;
 	state->counted = false;
-	state->in_range = false;
 }
 
 /*
@@ -1655,50 +1299,52 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			 * the values sent, once known; else where they go (a parallel
 			 * scan's: without the _id range of each request, listed apart)
 			 */
+			MongoScanSource *source = &state->source;
 			bson_t	   *shown = node->ss.ps.plan->parallel_aware
-				? NULL : state->sent_filter;
+				? NULL : source->sent_filter;
 
-			if (shown == NULL && state->filter != NULL)
-				shown = mongo_bind_filter(state->filter, NULL, NULL, NULL);
+			if (shown == NULL && source->filter != NULL)
+				shown = mongo_bind_filter(source->filter, NULL, NULL, NULL);
 			ExplainPropertyText("MongoDB Command",
-								command_string(state, shown), es);
-			if (shown != state->sent_filter)
+								mongo_source_command_string(source, shown),
+								es);
+			if (shown != source->sent_filter)
 				bson_destroy(shown);
 		}
 	}
 	if (es->verbose && node->ss.ps.plan->parallel_aware)
-		explain_ranges(state, es);
+		mongo_explain_ranges(state, es);
 
 	if (es->analyze)
 	{
 		uint64		as_null = 0;
-		uint64		documents = state->documents;
+		uint64		documents = state->source.documents;
 		uint64		counts[MONGO_SCAN_COUNTERS];
 		int			i;
 
 		/* a parallel scan's: all participants' */
-		if (state->nparticipants > 0)
+		if (state->parallel.nparticipants > 0)
 		{
-			memcpy(counts, state->totals, sizeof(counts));
+			memcpy(counts, state->parallel.totals, sizeof(counts));
 			documents = 0;
-			for (i = 0; i < state->nparticipants; i++)
-				documents += state->participant_documents[i];
+			for (i = 0; i < state->parallel.nparticipants; i++)
+				documents += state->parallel.participant_documents[i];
 		}
 		else
-			current_counts(state, counts);
+			mongo_scan_counts(state, counts);
 
 		ExplainPropertyUInteger("Documents Read", NULL, documents, es);
-		for (i = 0; i < state->nparticipants; i++)
+		for (i = 0; i < state->parallel.nparticipants; i++)
 		{
 			char	   *label = i == 0 ? pstrdup("Documents Read by Leader")
 				: psprintf("Documents Read by Worker %d", i - 1);
 
 			ExplainPropertyUInteger(label, NULL,
-									state->participant_documents[i], es);
+									state->parallel.participant_documents[i], es);
 		}
 		ExplainPropertyUInteger("BSON Bytes Read", NULL,
 								counts[MONGO_COUNT_BYTES], es);
-		if (state->nparticipants > 0 && state->options.dump_file != NULL)
+		if (state->parallel.nparticipants > 0 && state->options.dump_file != NULL)
 			ExplainPropertyUInteger("Dump File Blocks Read", NULL,
 									counts[MONGO_COUNT_FILE_BLOCKS], es);
 		if (state->options.dump_file == NULL)
@@ -1735,195 +1381,6 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 }
 
 /*
- * explain_ranges
- *		The ranges of a parallel scan: the _id filters, each ANDed with the
- *		scan's filter in one request, or how a file is cut into blocks.
- *		Both are cut when the scan starts, so EXPLAIN without ANALYZE can
- *		only say how.
- */
-static void
-explain_ranges(MongoScanState *state, ExplainState *es)
-{
-	List	   *shown = NIL;
-	ListCell   *lc;
-
-	if (state->options.dump_file != NULL)
-	{
-		ExplainPropertyText("Dump File Blocks",
-							state->block_bytes == 0
-							? "whole documents, cut as they are read"
-							: psprintf("whole documents, up to %zu kB a block",
-									   state->block_bytes / 1024),
-							es);
-		return;
-	}
-	if (state->planned_ranges == NIL)
-	{
-		ExplainPropertyText("MongoDB Range Filters",
-							"_id ranges, found when the scan starts", es);
-		return;
-	}
-	foreach(lc, state->planned_ranges)
-	{
-		bson_t	   *filter;
-		char	   *json;
-
-		/* written as the command is (the queue keeps canonical JSON) */
-		filter = bson_new_from_json((const uint8_t *) lfirst(lc), -1, NULL);
-		if (filter == NULL)
-			elog(ERROR, "invalid range filter of a parallel scan");
-		json = bson_as_relaxed_extended_json(filter, NULL);
-		shown = lappend(shown, pstrdup(json));
-		bson_free(json);
-		bson_destroy(filter);
-	}
-	ExplainPropertyList("MongoDB Range Filters", shown, es);
-}
-
-/*
- * open_cursor
- *		Run the find command, with the run-time values of the filter put
- *		in.  libmongoc sends it at the first mongoc_cursor_next, which also
- *		reports any failure.
- */
-static void
-open_cursor(MongoScanState *state)
-{
-	mongoc_client_t *client = mongo_connection_client(state->conn);
-	bson_t	   *filter = state->filter;
-	MongoRequest request;
-	bson_t		query = BSON_INITIALIZER;
-	bson_t		opts = BSON_INITIALIZER;
-	bool		aggregate;
-
-	/* the values of parameters, as they are now (a rescan may change them) */
-	if (state->param_exprs != NIL)
-	{
-		int			n = list_length(state->param_exprs);
-		MemoryContext oldcxt;
-		Datum	   *values;
-		bool	   *nulls;
-		ListCell   *lc;
-
-		oldcxt = MemoryContextSwitchTo(state->econtext->ecxt_per_tuple_memory);
-		values = palloc(sizeof(Datum) * n);
-		nulls = palloc(sizeof(bool) * n);
-		foreach(lc, state->param_exprs)
-		{
-			int			i = foreach_current_index(lc);
-
-			values[i] = ExecEvalExpr((ExprState *) lfirst(lc),
-									 state->econtext, &nulls[i]);
-		}
-		MemoryContextSwitchTo(oldcxt);
-		filter = mongo_bind_filter(state->filter, values, nulls,
-								   state->param_types);
-	}
-	/* a range of a parallel load reads its _id range only */
-	if (state->window != NULL && state->window->id_filter != NULL)
-	{
-		bson_t	   *both = bson_new();
-
-		if (filter == NULL || bson_empty(filter))
-			bson_concat(both, state->window->id_filter);
-		else
-		{
-			bson_t		parts;
-
-			BSON_APPEND_ARRAY_BEGIN(both, "$and", &parts);
-			BSON_APPEND_DOCUMENT(&parts, "0", filter);
-			BSON_APPEND_DOCUMENT(&parts, "1", state->window->id_filter);
-			bson_append_array_end(both, &parts);
-		}
-		if (filter != NULL && filter != state->filter)
-			bson_destroy(filter);
-		filter = both;
-	}
-	if (state->sent_filter != NULL && state->sent_filter != state->filter)
-		bson_destroy(state->sent_filter);
-	state->sent_filter = filter;
-
-	describe_request(state, filter, &request);
-	aggregate = mongo_build_command(&state->options, &request, &query, &opts);
-	state->collection = mongoc_client_get_collection(client,
-													 state->options.database,
-													 state->options.collection);
-	if (aggregate)
-		state->cursor = mongoc_collection_aggregate(state->collection,
-													MONGOC_QUERY_NONE,
-													&query, &opts, NULL);
-	else
-		state->cursor = mongoc_collection_find_with_opts(state->collection,
-														 &query, &opts,
-														 NULL);
-	bson_destroy(&query);
-	bson_destroy(&opts);
-}
-
-/*
- * describe_request
- *		What the scan asks MongoDB for, with this filter.
- */
-static void
-describe_request(MongoScanState *state, const bson_t *filter,
-				 MongoRequest *request)
-{
-	request->filter = filter;
-	request->projection = state->projection;
-	request->sort = state->sort;
-	request->limit = state->limit;
-	request->count = state->count;
-	request->group = state->group;
-}
-
-/*
- * command_string
- *		The command the scan sends, with this filter, for EXPLAIN.
- */
-static char *
-command_string(MongoScanState *state, const bson_t *filter)
-{
-	MongoRequest request;
-	bson_t		query = BSON_INITIALIZER;
-	bson_t		opts = BSON_INITIALIZER;
-	bool		aggregate;
-	char	   *result;
-
-	describe_request(state, filter, &request);
-	aggregate = mongo_build_command(&state->options, &request, &query, &opts);
-	result = mongo_command_string(&state->options, aggregate, &query, &opts);
-	bson_destroy(&query);
-	bson_destroy(&opts);
-	return result;
-}
-
-/*
- * close_cursor
- *		Destroy the cursor, which also ends it on the server when it was not
- *		exhausted, or close the dump file.
- */
-static void
-close_cursor(MongoScanState *state)
-{
-	if (state->cursor != NULL)
-	{
-		if (state->read_ahead_cursor != 0)
-			mongo_prefetch_forget(state->read_ahead_cursor);
-		mongoc_cursor_destroy(state->cursor);
-	}
-	state->cursor = NULL;
-	state->read_ahead_checked = false;
-	state->read_ahead_cursor = 0;
-	if (state->collection != NULL)
-		mongoc_collection_destroy(state->collection);
-	state->collection = NULL;
-	if (state->dump != NULL)
-		mongo_dump_close(state->dump);
-	state->dump = NULL;
-	state->converter->dump = NULL;
-}
-
-/*
  * release_scan_resources
  *		Free everything libmongoc allocated for a scan and give the
  *		connection back.  Called by EndForeignScan, and as a reset callback
@@ -1935,29 +1392,8 @@ release_scan_resources(void *arg)
 {
 	MongoScanState *state = (MongoScanState *) arg;
 
-	close_cursor(state);
-	if (state->sent_filter != NULL && state->sent_filter != state->filter)
-		bson_destroy(state->sent_filter);
-	state->sent_filter = NULL;
-	if (state->filter != NULL)
-		bson_destroy(state->filter);
-	state->filter = NULL;
-	if (state->projection != NULL)
-		bson_destroy(state->projection);
-	state->projection = NULL;
-	if (state->range_filter != NULL)
-		bson_destroy(state->range_filter);
-	state->range_filter = NULL;
-	state->window = NULL;
-	if (state->sort != NULL)
-		bson_destroy(state->sort);
-	state->sort = NULL;
-	if (state->group != NULL)
-		bson_destroy(state->group);
-	state->group = NULL;
-	if (state->conn != NULL)
-		mongo_release_connection(state->conn);
-	state->conn = NULL;
+	mongo_source_end(&state->source);
+	state->converter->dump = NULL;
 }
 
 /*
@@ -1999,328 +1435,4 @@ add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	path->path.parallel_safe = true;
 	path->path.parallel_workers = workers;
 	add_partial_path(baserel, (Path *) path);
-}
-
-/*
- * mongoIsForeignScanParallelSafe
- *		Any scan can run in a parallel worker: each process has its own
- *		connections, and a scan that is not parallel-aware reads all of
- *		its source wherever it runs.
- */
-static bool
-mongoIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
-							   RangeTblEntry *rte)
-{
-	return true;
-}
-
-/*
- * mongoEstimateDSMForeignScan
- *		The leader cuts a collection into _id ranges, about four per
- *		participant, and says how much shared memory their queue takes.  A
- *		file is cut as it is read, in blocks of about a sixteenth of a
- *		participant's share.
- */
-static Size
-mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
-{
-	MongoScanState *state = (MongoScanState *) node->fdw_state;
-	int			ranges = (pcxt->nworkers + 1) * MONGO_RANGES_PER_WORKER;
-	Size		size = offsetof(MongoParallelScan, data);
-	ListCell   *lc;
-
-	if (state->options.dump_file != NULL)
-	{
-		struct stat st;
-
-		if (stat(state->options.dump_file, &st) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not stat file \"%s\": %m",
-							state->options.dump_file)));
-		state->block_bytes = st.st_size /
-			((pcxt->nworkers + 1) * MONGO_FILE_BLOCKS_PER_PARTICIPANT);
-		state->block_bytes = Max(state->block_bytes, MONGO_MIN_FILE_BLOCK);
-		state->block_bytes = Min(state->block_bytes, MONGO_MAX_FILE_BLOCK);
-		return lay_out_counts(state, size, pcxt->nworkers + 1);
-	}
-
-	{
-		mongoc_collection_t *collection =
-			mongoc_client_get_collection(mongo_connection_client(state->conn),
-										 state->options.database,
-										 state->options.collection);
-
-		PG_TRY();
-		{
-			state->planned_ranges = mongo_split_collection(collection, ranges,
-														   0);
-		}
-		PG_FINALLY();
-		{
-			mongoc_collection_destroy(collection);
-		}
-		PG_END_TRY();
-	}
-	size += sizeof(uint32) * list_length(state->planned_ranges);
-	foreach(lc, state->planned_ranges)
-		size += strlen((char *) lfirst(lc)) + 1;
-	return lay_out_counts(state, size, pcxt->nworkers + 1);
-}
-
-/*
- * lay_out_counts
- *		Place the counts the participants of a parallel scan share after
- *		the ranges (size bytes of shared state): the documents each read,
- *		and the values of each column that did not fit.  The whole size.
- */
-static Size
-lay_out_counts(MongoScanState *state, Size size, int participants)
-{
-	size = MAXALIGN(size);
-	state->documents_at = size - offsetof(MongoParallelScan, data);
-	size = MAXALIGN(size + sizeof(pg_atomic_uint64) * participants);
-	state->mismatches_at = size - offsetof(MongoParallelScan, data);
-	return size + sizeof(MongoSharedMismatches) * state->converter->ncolumns;
-}
-
-/*
- * mongoInitializeDSMForeignScan
- *		Fill the queue with the leader's ranges.
- */
-static void
-mongoInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
-							  void *coordinate)
-{
-	MongoScanState *state = (MongoScanState *) node->fdw_state;
-	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
-	int			n = list_length(state->planned_ranges);
-	ListCell   *lc;
-
-	pg_atomic_init_u32(&shared->next_range, 0);
-	shared->nranges = n;
-	shared->file = state->options.dump_file != NULL;
-	if (mongo_scan_tranche == 0)
-		mongo_scan_tranche = LWLockNewTrancheId();
-	LWLockRegisterTranche(mongo_scan_tranche, MONGO_SCAN_TRANCHE_NAME);
-	shared->file_tranche = mongo_scan_tranche;
-	LWLockInitialize(&shared->file_lock, mongo_scan_tranche);
-	shared->file_offset = 0;
-	shared->block_bytes = state->block_bytes;
-	shared->nparticipants = pcxt->nworkers + 1;
-	shared->documents_at = state->documents_at;
-	for (int i = 0; i < shared->nparticipants; i++)
-		pg_atomic_init_u64(participant_documents(shared, i), 0);
-	for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
-		pg_atomic_init_u64(&shared->totals[i], 0);
-	shared->mismatches_at = state->mismatches_at;
-	SpinLockInit(&shared->mismatch_lock);
-	shared->skipped_rows = 0;
-	memset(shared_mismatches(shared, 0), 0,
-		   sizeof(MongoSharedMismatches) * state->converter->ncolumns);
-	if (!shared->file)
-	{
-		uint32	   *offsets = (uint32 *) shared->data;
-		uint32		at = sizeof(uint32) * n;
-
-		foreach(lc, state->planned_ranges)
-		{
-			size_t		length = strlen((char *) lfirst(lc)) + 1;
-
-			offsets[foreach_current_index(lc)] = at;
-			memcpy(shared->data + at, lfirst(lc), length);
-			at += length;
-		}
-	}
-	state->parallel = shared;
-}
-
-/*
- * mongoReInitializeDSMForeignScan
- *		A rescan: every range is to be read again.
- */
-static void
-mongoReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
-								void *coordinate)
-{
-	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
-
-	pg_atomic_write_u32(&shared->next_range, 0);
-	shared->file_offset = 0;
-	((MongoScanState *) node->fdw_state)->parallel = shared;
-}
-
-/*
- * mongoInitializeWorkerForeignScan
- *		A worker reads ranges from the leader's queue.
- */
-static void
-mongoInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
-								 void *coordinate)
-{
-	MongoParallelScan *shared = (MongoParallelScan *) coordinate;
-
-	LWLockRegisterTranche(shared->file_tranche, MONGO_SCAN_TRANCHE_NAME);
-	((MongoScanState *) node->fdw_state)->parallel = shared;
-}
-
-/*
- * current_counts
- *		What the scan counted for EXPLAIN ANALYZE, besides its documents.
- */
-static void
-current_counts(MongoScanState *state, uint64 counts[MONGO_SCAN_COUNTERS])
-{
-	counts[MONGO_COUNT_BYTES] = state->bytes;
-	counts[MONGO_COUNT_ROUND_TRIPS] = state->round_trips;
-	counts[MONGO_COUNT_BATCHES_READ_AHEAD] = state->batches_read_ahead;
-	counts[MONGO_COUNT_WAIT_US] = INSTR_TIME_GET_MICROSEC(state->wait_time);
-	counts[MONGO_COUNT_CONVERT_US] =
-		INSTR_TIME_GET_MICROSEC(state->convert_time);
-	counts[MONGO_COUNT_FILE_BLOCKS] = state->file_blocks;
-}
-
-/*
- * count_shared_documents
- *		Add the documents this participant read since it last did to its
- *		count in a parallel scan's shared state, and its other counts to
- *		the totals there.
- */
-static void
-count_shared_documents(MongoScanState *state)
-{
-	MongoParallelScan *shared = state->parallel;
-	int			participant = ParallelWorkerNumber + 1;	/* the leader: 0 */
-	uint64		counts[MONGO_SCAN_COUNTERS];
-
-	if (shared == NULL || participant >= shared->nparticipants)
-		return;
-	pg_atomic_fetch_add_u64(participant_documents(shared, participant),
-							state->documents - state->documents_shared);
-	state->documents_shared = state->documents;
-	current_counts(state, counts);
-	for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
-	{
-		pg_atomic_fetch_add_u64(&shared->totals[i],
-								counts[i] - state->counts_shared[i]);
-		state->counts_shared[i] = counts[i];
-	}
-}
-
-/*
- * mongoShutdownForeignScan
- *		Before the shared state goes: each participant counts its last
- *		documents there, and the leader keeps every participant's count
- *		for EXPLAIN ANALYZE.  (A worker has counted all it read before its
- *		last row reached the leader, and the leader's scan shuts down after
- *		it has every row.)
- */
-static void
-mongoShutdownForeignScan(ForeignScanState *node)
-{
-	MongoScanState *state = (MongoScanState *) node->fdw_state;
-
-	/* a direct UPDATE or DELETE (modify.c) has no scan state */
-	if (((ForeignScan *) node->ss.ps.plan)->operation != CMD_SELECT ||
-		state == NULL || state->parallel == NULL)
-		return;
-	count_shared_documents(state);
-	if (IsParallelWorker())
-	{
-		/* the leader warns of them all: each row's are shared already */
-		for (int i = 0; i < state->converter->ncolumns; i++)
-			state->converter->columns[i].mismatches = 0;
-		state->converter->skipped_rows = 0;
-	}
-	else
-	{
-		state->nparticipants = state->parallel->nparticipants;
-		state->participant_documents =
-			palloc(sizeof(uint64) * state->nparticipants);
-		for (int i = 0; i < state->nparticipants; i++)
-			state->participant_documents[i] =
-				pg_atomic_read_u64(participant_documents(state->parallel, i));
-		for (int i = 0; i < MONGO_SCAN_COUNTERS; i++)
-			state->totals[i] = pg_atomic_read_u64(&state->parallel->totals[i]);
-		take_shared_mismatches(state);
-	}
-	state->parallel = NULL;
-}
-
-/*
- * share_mismatches
- *		Add the values that did not fit, counted by this participant since
- *		it last did, to the parallel scan's shared counts, with the first
- *		of each column if no participant gave one yet.
- */
-static void
-share_mismatches(MongoScanState *state)
-{
-	MongoParallelScan *shared = state->parallel;
-	MongoConverter *conv = state->converter;
-
-	if (state->mismatches_shared == NULL)
-		state->mismatches_shared =
-			MemoryContextAllocZero(state->query_cxt,
-								   sizeof(uint64) * conv->ncolumns);
-	/* (nothing in here can fail while the lock is held) */
-	SpinLockAcquire(&shared->mismatch_lock);
-	for (int i = 0; i < conv->ncolumns; i++)
-	{
-		MongoColumn *col = &conv->columns[i];
-		MongoSharedMismatches *counts = shared_mismatches(shared, i);
-
-		if (col->mismatches == state->mismatches_shared[i])
-			continue;
-		if (counts->count == 0)
-			strlcpy(counts->first, col->first_mismatch, sizeof(counts->first));
-		counts->count += col->mismatches - state->mismatches_shared[i];
-		state->mismatches_shared[i] = col->mismatches;
-	}
-	shared->skipped_rows += conv->skipped_rows - state->skipped_rows_shared;
-	SpinLockRelease(&shared->mismatch_lock);
-	state->skipped_rows_shared = conv->skipped_rows;
-	state->mismatches_seen = conv->mismatches;
-}
-
-/*
- * take_shared_mismatches
- *		In the leader, at the end of a parallel scan: the values of every
- *		participant that did not fit become the leader's, so that one
- *		warning and EXPLAIN ANALYZE count them all.  (A worker counts a
- *		row's values before it sends the row.)
- */
-static void
-take_shared_mismatches(MongoScanState *state)
-{
-	MongoParallelScan *shared = state->parallel;
-	MongoConverter *conv = state->converter;
-	Size		size = sizeof(MongoSharedMismatches) * conv->ncolumns;
-	MongoSharedMismatches *all = palloc(size);
-
-	if (state->mismatches_shared == NULL)
-		state->mismatches_shared =
-			MemoryContextAllocZero(state->query_cxt,
-								   sizeof(uint64) * conv->ncolumns);
-	SpinLockAcquire(&shared->mismatch_lock);
-	memcpy(all, shared_mismatches(shared, 0), size);
-	conv->skipped_rows = shared->skipped_rows;
-	SpinLockRelease(&shared->mismatch_lock);
-
-	for (int i = 0; i < conv->ncolumns; i++)
-	{
-		MongoColumn *col = &conv->columns[i];
-
-		if (all[i].count > col->mismatches)
-		{
-			if (col->mismatches == 0)
-				col->first_mismatch = MemoryContextStrdup(state->query_cxt,
-														  all[i].first);
-			col->mismatches = all[i].count;
-		}
-		state->mismatches_shared[i] = col->mismatches;
-	}
-	pfree(all);
-	state->skipped_rows_shared = conv->skipped_rows;
-	state->mismatches_seen = conv->mismatches;
 }

@@ -114,7 +114,7 @@ static int64 prefetched_cursor = 0;
 static PrefetchStream *all_streams = NULL;
 
 /* getMores of libmongoc's answered by an early reply, ever */
-uint64		mongo_batches_read_ahead = 0;
+static uint64 batches_read_ahead = 0;
 
 /* Request IDs of the early getMores: a range libmongoc's counter avoids */
 static int32 next_request_id = INT32_MIN;
@@ -207,6 +207,17 @@ mongo_prefetch_forget(int64 cursor_id)
 		else
 			ps->forgotten = true;
 	}
+}
+
+/*
+ * mongo_batches_read_ahead
+ *		The getMores of libmongoc's that an early reply answered so far: a
+ *		scan counts those of its calls into libmongoc, for EXPLAIN ANALYZE.
+ */
+uint64
+mongo_batches_read_ahead(void)
+{
+	return batches_read_ahead;
 }
 
 /*
@@ -310,7 +321,7 @@ prefetch_writev(mongoc_stream_t *stream, mongoc_iovec_t *iov, size_t iovcnt,
 			/* asked already: the early reply answers this one */
 			memcpy(&request_id, head + MSG_REQUEST_ID, 4);
 			ps->answer_to = (int32) BSON_UINT32_FROM_LE(request_id);
-			mongo_batches_read_ahead++;
+			batches_read_ahead++;
 			if (ps->state == PREFETCH_SENT)
 				ps->state = PREFETCH_DELIVERING;
 			else
