@@ -1081,9 +1081,11 @@ mongoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
 		subplan == NULL || !IsA(subplan, ForeignScan))
 		return false;
 	fscan = (ForeignScan *) subplan;
+	/* the scan's filter must send every WHERE clause exactly */
 	if (fscan->scan.scanrelid != resultRelation ||
-		!mongo_scan_sends_all(fscan, &filter))
+		intVal(list_nth(fscan->fdw_private, MongoScanPrivateExact)) == 0)
 		return false;
+	filter = list_nth(fscan->fdw_private, MongoScanPrivateFilter);
 
 	rte = planner_rt_fetch(resultRelation, root);
 	rel = table_open(rte->relid, NoLock);

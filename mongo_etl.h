@@ -74,7 +74,6 @@ extern int	mongo_estimate_cache_seconds;
 extern uint64 mongo_mismatch_values;
 extern uint64 mongo_mismatch_rows;
 
-extern bool mongo_scan_sends_all(ForeignScan *fscan, Node **filter);
 
 /*
  * analyze.c
@@ -622,9 +621,36 @@ typedef struct MongoScanParticipant
 } MongoScanParticipant;
 
 /*
- * mongo_fdw_etl.c: the executor state of a scan, which scan_parallel.c's
- * callbacks share
+ * mongo_fdw_etl.c: the plan and executor state of a scan, which
+ * scan_parallel.c's callbacks and modify.c's direct modification read
  */
+
+/* Items in ForeignScan.fdw_private of a scan */
+enum MongoScanPrivateIndex
+{
+	/* Integer list of the attribute numbers the scan fills */
+	MongoScanPrivateRetrievedAttrs,
+	/* the pushed filter, as a bytea Const of its BSON, or a NULL Const */
+	MongoScanPrivateFilter,
+	/* the sort document, the same way */
+	MongoScanPrivateSort,
+	/* int8 Const: the most documents the query needs, 0 for all */
+	MongoScanPrivateLimit,
+	/* Integer: 1 when MongoDB counts the documents instead */
+	MongoScanPrivateCount,
+	/* Integer: the column whose NULLs would break the sort, or 0 */
+	MongoScanPrivateNullGuard,
+	/* the $group stage when MongoDB groups, as a bytea Const, or NULL */
+	MongoScanPrivateGroup,
+	/*
+	 * Integer list, one per item of fdw_scan_tlist when MongoDB groups: the
+	 * key's column in the table, or 0 for count(*)
+	 */
+	MongoScanPrivateGroupColumns,
+	/* Integer: 1 when the filter sends every WHERE clause exactly */
+	MongoScanPrivateExact
+};
+
 
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
 typedef struct MongoScanState

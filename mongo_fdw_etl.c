@@ -112,32 +112,6 @@ typedef struct MongoRelationInfo
 	double		bytes;			/* its BSON, as far as known (for workers) */
 } MongoRelationInfo;
 
-/* Items in ForeignScan.fdw_private */
-enum MongoScanPrivateIndex
-{
-	/* Integer list of the attribute numbers the scan fills */
-	MongoScanPrivateRetrievedAttrs,
-	/* the pushed filter, as a bytea Const of its BSON, or a NULL Const */
-	MongoScanPrivateFilter,
-	/* the sort document, the same way */
-	MongoScanPrivateSort,
-	/* int8 Const: the most documents the query needs, 0 for all */
-	MongoScanPrivateLimit,
-	/* Integer: 1 when MongoDB counts the documents instead */
-	MongoScanPrivateCount,
-	/* Integer: the column whose NULLs would break the sort, or 0 */
-	MongoScanPrivateNullGuard,
-	/* the $group stage when MongoDB groups, as a bytea Const, or NULL */
-	MongoScanPrivateGroup,
-	/*
-	 * Integer list, one per item of fdw_scan_tlist when MongoDB groups: the
-	 * key's column in the table, or 0 for count(*)
-	 */
-	MongoScanPrivateGroupColumns,
-	/* Integer: 1 when the filter sends every WHERE clause exactly */
-	MongoScanPrivateExact
-};
-
 static void mongoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								   Oid foreigntableid);
 static void mongoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -795,20 +769,6 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
-}
-
-/*
- * mongo_scan_sends_all
- *		Whether a scan's plan sends all its WHERE clauses to MongoDB, each
- *		keeping exactly the documents of the rows PostgreSQL keeps: then an
- *		UPDATE or DELETE can send its filter instead of reading the rows.
- *		*filter gets the filter, a bytea Const of its BSON or a NULL Const.
- */
-bool
-mongo_scan_sends_all(ForeignScan *fscan, Node **filter)
-{
-	*filter = list_nth(fscan->fdw_private, MongoScanPrivateFilter);
-	return intVal(list_nth(fscan->fdw_private, MongoScanPrivateExact)) != 0;
 }
 
 /*
