@@ -141,6 +141,9 @@ struct LoadState
 static pg_atomic_uint64 *load_rows_counter = NULL;
 
 static void prepare_load(LoadState *load);
+static uint64 load_ranges_here(LoadState *load, List *range_nos);
+static uint64 load_range(Oid source, Oid target, int range_no,
+						 pg_atomic_uint64 *rows_counter);
 static List *plan_ranges(LoadState *load, int workers);
 static List *split_collection(LoadState *load, int workers);
 static List *recorded_ranges(LoadState *load);
@@ -279,6 +282,8 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 		load->rows = mongo_parallel_load(load->source, load->target, ranges,
 										 workers, load->progress_rows,
 										 &load->workers_used);
+		if (load->workers_used == 0)
+			load->rows = load_ranges_here(load, ranges);
 		load->rows_planned = true;
 		forget_ranges(load);
 	}
@@ -608,16 +613,86 @@ forget_ranges(LoadState *load)
 }
 
 /*
- * mongo_load_range
+ * load_ranges_here
+ *		The ranges of a parallel load that no background worker could
+ *		take, loaded by this backend, a range per transaction; the rows
+ *		loaded.
+ */
+static uint64
+load_ranges_here(LoadState *load, List *range_nos)
+{
+	uint64		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, range_nos)
+	{
+		uint64		range_rows = load_range(load->source, load->target,
+											lfirst_int(lc), NULL);
+
+		SPI_commit();
+		if (load->progress_rows > 0 &&
+			(rows + range_rows) / load->progress_rows >
+			rows / load->progress_rows)
+			ereport(NOTICE,
+					(errmsg("loaded " UINT64_FORMAT " rows so far",
+							rows + range_rows)));
+		rows += range_rows;
+	}
+	return rows;
+}
+
+/*
+ * mongo_etl_load_worker
+ *		The main function of a parallel load's background worker: load
+ *		ranges from the shared queue, each in a transaction of its own,
+ *		until none is left or a worker failed.
+ */
+void
+mongo_etl_load_worker(Datum main_arg)
+{
+	int			worker;
+	ParallelLoadShared *shared = mongo_load_worker_attach(main_arg, &worker);
+	MongoLoadTask task;
+
+	while (mongo_load_worker_next_range(shared, worker, &task))
+	{
+		PG_TRY();
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING,
+								   psprintf("mongo_etl.load range %d",
+											task.range_no));
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			(void) load_range(task.source, task.target, task.range_no,
+							  task.rows_counter);
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		PG_CATCH();
+		{
+			mongo_load_worker_failed(shared, worker);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+}
+
+/*
+ * load_range
  *		Load one recorded range of a parallel load, and mark it loaded in
  *		the same transaction; the rows loaded.  Run by a worker (or by the
  *		calling backend when no worker could start), in a transaction and
  *		connected to SPI.  rows_counter, when given, counts the rows as
  *		they are written, for the coordinator's progress reports.
  */
-uint64
-mongo_load_range(Oid source, Oid target, int range_no,
-				 pg_atomic_uint64 *rows_counter)
+static uint64
+load_range(Oid source, Oid target, int range_no,
+		   pg_atomic_uint64 *rows_counter)
 {
 	Oid			argtypes[4] = {REGCLASSOID, REGCLASSOID, INT4OID, INT8OID};
 	Datum		values[4];

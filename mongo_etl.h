@@ -261,8 +261,7 @@ pg_noreturn extern void mongo_report_error(const bson_error_t *error,
  * load.c
  */
 
-extern uint64 mongo_load_range(Oid source, Oid target, int range_no,
-							   pg_atomic_uint64 *rows_counter);
+PGDLLEXPORT extern void mongo_etl_load_worker(Datum main_arg);
 
 /*
  * parallel.c
@@ -277,6 +276,24 @@ extern uint64 mongo_load_range(Oid source, Oid target, int range_no,
 extern uint64 mongo_parallel_load(Oid source, Oid target, List *range_nos,
 								  int nworkers, int64 progress_rows,
 								  int *workers_used);
+
+/* What a parallel load's coordinator and workers share */
+typedef struct ParallelLoadShared ParallelLoadShared;
+
+/* A range for a worker to load */
+typedef struct MongoLoadTask
+{
+	Oid			source;
+	Oid			target;
+	int			range_no;
+	pg_atomic_uint64 *rows_counter; /* where the worker counts its rows */
+} MongoLoadTask;
+
+extern ParallelLoadShared *mongo_load_worker_attach(Datum main_arg,
+													int *worker);
+extern bool mongo_load_worker_next_range(ParallelLoadShared *shared,
+										 int worker, MongoLoadTask *task);
+extern void mongo_load_worker_failed(ParallelLoadShared *shared, int worker);
 
 /*
  * estimate.c

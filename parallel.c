@@ -9,8 +9,8 @@
  * worker starts; a shared queue in dynamic shared memory hands them out,
  * more ranges than workers so that uneven ranges still finish together.
  * Each worker is a backend of its own, connected to the caller's database
- * as the caller's role, with its own MongoDB connection: it loads a range
- * in a transaction of its own, which also marks the range done, so that a
+ * as the caller's role, with its own MongoDB connection: its main function
+ * (load.c's) loads a range in a transaction of its own, which also marks the range done, so that a
  * failure anywhere loses at most the ranges in flight, and resuming loads
  * the ranges not marked.
  *
@@ -53,7 +53,7 @@
 #define ERROR_TEXT_SIZE 1024
 
 /* What the coordinator and its workers share */
-typedef struct ParallelLoadShared
+struct ParallelLoadShared
 {
 	Oid			database;
 	Oid			authenticated_user; /* the session's login role */
@@ -76,7 +76,7 @@ typedef struct ParallelLoadShared
 	char		context[ERROR_TEXT_SIZE];
 
 	int			range_no[FLEXIBLE_ARRAY_MEMBER];
-} ParallelLoadShared;
+};
 
 /* The coordinator's handles of its workers */
 typedef struct LoadWorkers
@@ -84,8 +84,6 @@ typedef struct LoadWorkers
 	int			count;
 	BackgroundWorkerHandle *handle[MAX_LOAD_WORKERS];
 } LoadWorkers;
-
-PGDLLEXPORT void mongo_etl_load_worker(Datum main_arg);
 
 static uint64 run_ranges(dsm_segment *seg, ParallelLoadShared *shared,
 						 LoadWorkers *workers, int nworkers,
@@ -97,16 +95,14 @@ static uint64 wait_for_workers(ParallelLoadShared *shared,
 							   LoadWorkers *workers, int64 progress_rows);
 static uint64 rows_loaded(ParallelLoadShared *shared);
 static void raise_worker_error(ParallelLoadShared *shared);
-static void record_worker_error(ParallelLoadShared *shared, int worker);
 
 /*
  * mongo_parallel_load
  *		Load the ranges numbered range_nos of the plan recorded for source
  *		and target, with up to nworkers background workers; the number of
  *		rows loaded.  Fewer workers start when max_worker_processes has no
- *		room for all (a NOTICE says so); when none starts, this backend
- *		loads the ranges itself, committing each.  The caller is connected
- *		to SPI, outside a transaction block.
+ *		room for all (a NOTICE says so); when none starts, *workers_used is
+ *		0 and nothing is loaded: the caller loads the ranges itself.
  */
 uint64
 mongo_parallel_load(Oid source, Oid target, List *range_nos, int nworkers,
@@ -161,8 +157,8 @@ mongo_parallel_load(Oid source, Oid target, List *range_nos, int nworkers,
 
 /*
  * run_ranges
- *		Start the workers and wait for them to load every range; or, when
- *		none can start, load the ranges here.  The rows loaded.
+ *		Start the workers and wait for them to load every range; the rows
+ *		loaded, or 0 when none could start.
  */
 static uint64
 run_ranges(dsm_segment *seg, ParallelLoadShared *shared, LoadWorkers *workers,
@@ -171,7 +167,6 @@ run_ranges(dsm_segment *seg, ParallelLoadShared *shared, LoadWorkers *workers,
 	int			nranges = shared->nranges;
 	int			wanted = Min(Min(nworkers, nranges), MAX_LOAD_WORKERS);
 	int			started = nworkers > 1 ? start_workers(seg, workers, wanted) : 0;
-	uint64		rows = 0;
 
 	if (nworkers > 1 && started == 0)
 		ereport(NOTICE,
@@ -183,25 +178,9 @@ run_ranges(dsm_segment *seg, ParallelLoadShared *shared, LoadWorkers *workers,
 				(errmsg("started %d of %d workers: max_worker_processes has no room for more",
 						started, wanted)));
 	*workers_used = started;
-	if (started > 0)
-		return wait_for_workers(shared, workers, progress_rows);
-
-	/* this backend alone, a range per transaction */
-	for (int i = 0; i < nranges; i++)
-	{
-		uint64		range_rows = mongo_load_range(shared->source,
-												  shared->target,
-												  shared->range_no[i], NULL);
-
-		SPI_commit();
-		if (progress_rows > 0 &&
-			(rows + range_rows) / progress_rows > rows / progress_rows)
-			ereport(NOTICE,
-					(errmsg("loaded " UINT64_FORMAT " rows so far",
-							rows + range_rows)));
-		rows += range_rows;
-	}
-	return rows;
+	if (started == 0)
+		return 0;
+	return wait_for_workers(shared, workers, progress_rows);
 }
 
 /*
@@ -340,19 +319,20 @@ raise_worker_error(ParallelLoadShared *shared)
 }
 
 /*
- * mongo_etl_load_worker
- *		A background worker's main: connect as the caller, then load ranges
- *		from the queue, each in a transaction of its own, until none is
- *		left or another worker failed.
+ * mongo_load_worker_attach
+ *		In a background worker of a parallel load: map the shared state,
+ *		and connect to the caller's database as the caller.  The session's
+ *		role logs in (it may, which the caller's current role, set by SET
+ *		ROLE, may not); every check then sees the caller's.  *worker gets
+ *		the worker's number.
  */
-void
-mongo_etl_load_worker(Datum main_arg)
+ParallelLoadShared *
+mongo_load_worker_attach(Datum main_arg, int *worker)
 {
 	dsm_segment *seg;
 	ParallelLoadShared *shared;
-	int			worker;
 
-	memcpy(&worker, MyBgworkerEntry->bgw_extra, sizeof(worker));
+	memcpy(worker, MyBgworkerEntry->bgw_extra, sizeof(*worker));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
@@ -362,61 +342,44 @@ mongo_etl_load_worker(Datum main_arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not map the shared memory of a parallel load")));
 	shared = dsm_segment_address(seg);
-
-	/*
-	 * The session's role logs in (it may, which the caller's current role,
-	 * set by SET ROLE, may not); every check then sees the caller's.
-	 */
 	BackgroundWorkerInitializeConnectionByOid(shared->database,
 											  shared->authenticated_user, 0);
 	SetUserIdAndSecContext(shared->current_user, shared->sec_context);
-
-	for (;;)
-	{
-		uint32		next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
-		bool		failed;
-
-		SpinLockAcquire(&shared->mutex);
-		failed = shared->failed;
-		SpinLockRelease(&shared->mutex);
-		if (next >= (uint32) shared->nranges || failed)
-			break;
-
-		PG_TRY();
-		{
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			pgstat_report_activity(STATE_RUNNING,
-								   psprintf("mongo_etl.load range %d",
-											shared->range_no[next]));
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			(void) mongo_load_range(shared->source, shared->target,
-									shared->range_no[next],
-									&shared->worker_rows[worker]);
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			pgstat_report_activity(STATE_IDLE, NULL);
-		}
-		PG_CATCH();
-		{
-			record_worker_error(shared, worker);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-	}
-	dsm_detach(seg);
+	return shared;
 }
 
 /*
- * record_worker_error
- *		Keep the error being raised for the coordinator, if it is the
- *		first, and wake the coordinator.
+ * mongo_load_worker_next_range
+ *		The next range for a worker to load, from the shared queue; false
+ *		when all are taken or a worker failed.  *rows_counter is where the
+ *		worker counts the rows it writes, for the coordinator's progress.
  */
-static void
-record_worker_error(ParallelLoadShared *shared, int worker)
+bool
+mongo_load_worker_next_range(ParallelLoadShared *shared, int worker,
+							 MongoLoadTask *task)
+{
+	uint32		next = pg_atomic_fetch_add_u32(&shared->next_range, 1);
+	bool		failed;
+
+	SpinLockAcquire(&shared->mutex);
+	failed = shared->failed;
+	SpinLockRelease(&shared->mutex);
+	if (next >= (uint32) shared->nranges || failed)
+		return false;
+	task->source = shared->source;
+	task->target = shared->target;
+	task->range_no = shared->range_no[next];
+	task->rows_counter = &shared->worker_rows[worker];
+	return true;
+}
+
+/*
+ * mongo_load_worker_failed
+ *		In a worker, in the handler of its error: keep the error, the first
+ *		of any worker, for the coordinator to raise, and wake it.
+ */
+void
+mongo_load_worker_failed(ParallelLoadShared *shared, int worker)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	ErrorData  *edata = CopyErrorData();
