@@ -33,19 +33,20 @@
 static void append_json(bson_t *doc, const char *key, const char *json,
 						MongoWriteColumn *col);
 static bool append_jsonb(bson_t *doc, const char *key, Jsonb *jsonb);
+static const char *utf8_or_null(const char *bytes, int *length);
 static bool decimal128_holds(const bson_decimal128_t *dec, Datum value);
 static void append_jsonb_scalar(bson_t *doc, const char *name, int namelen,
 								JsonbValue *v);
 
 /*
- * mongo_utf8_text
- *		Text of the database encoding as UTF-8, which BSON strings hold;
- *		*length is the byte length, in and out, and column names the value
- *		in an error.  A SQL_ASCII database says nothing of what its bytes
- *		mean: they are written as they are, and must be UTF-8 already.
+ * utf8_or_null
+ *		Text of the database encoding as UTF-8, which BSON holds; *length is
+ *		the byte length, in and out.  A SQL_ASCII database says nothing of
+ *		what its bytes mean: they are written as they are, and must be UTF-8
+ *		already; NULL when they are not.
  */
-const char *
-mongo_utf8_text(const char *bytes, int *length, const char *column)
+static const char *
+utf8_or_null(const char *bytes, int *length)
 {
 	const char *utf8;
 
@@ -54,20 +55,56 @@ mongo_utf8_text(const char *bytes, int *length, const char *column)
 		case PG_UTF8:
 			return bytes;
 		case PG_SQL_ASCII:
-			if (!bson_utf8_validate(bytes, *length, false))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
-						 errmsg("column \"%s\" holds bytes that are not UTF-8",
-								column),
-						 errdetail("MongoDB strings are UTF-8, and a SQL_ASCII database does not say which encoding its bytes are in."),
-						 errhint("Write the value as UTF-8, or from a database whose encoding is not SQL_ASCII.")));
-			return bytes;
+			return bson_utf8_validate(bytes, *length, false) ? bytes : NULL;
 		default:
 			utf8 = pg_server_to_any(bytes, *length, PG_UTF8);
 			if (utf8 != bytes)
 				*length = strlen(utf8);
 			return utf8;
 	}
+}
+
+/*
+ * mongo_utf8_text
+ *		A value's text as UTF-8 (utf8_or_null); *length is the byte length,
+ *		in and out, and column names the value in an error.
+ */
+const char *
+mongo_utf8_text(const char *bytes, int *length, const char *column)
+{
+	const char *utf8 = utf8_or_null(bytes, length);
+
+	if (utf8 == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("column \"%s\" holds bytes that are not UTF-8",
+						column),
+				 errdetail("MongoDB strings are UTF-8, and a SQL_ASCII database does not say which encoding its bytes are in."),
+				 errhint("Write the value as UTF-8, or from a database whose encoding is not SQL_ASCII.")));
+	return utf8;
+}
+
+/*
+ * mongo_utf8_name
+ *		A name MongoDB knows (of a database, a collection, a field), or an
+ *		option's JSON, given in the database encoding, as UTF-8: a scan
+ *		matches the keys of documents with it, and a write sends it.  An
+ *		error says what it is of which object ("the field name of column",
+ *		"nom").
+ */
+char *
+mongo_utf8_name(const char *name, const char *what, const char *owner)
+{
+	int			length = strlen(name);
+	const char *utf8 = utf8_or_null(name, &length);
+
+	if (utf8 == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("%s \"%s\" is not UTF-8", what, owner),
+				 errdetail("MongoDB names are UTF-8, and a SQL_ASCII database does not say which encoding its bytes are in."),
+				 errhint("Give it in UTF-8, or from a database whose encoding is not SQL_ASCII.")));
+	return utf8 == name ? pstrdup(name) : (char *) utf8;
 }
 
 /*

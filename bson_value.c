@@ -151,6 +151,19 @@ mongo_server_string(const char *utf8, uint32 len, int *result_len)
 }
 
 /*
+ * mongo_server_text
+ *		UTF-8 text made here (a command, a collection's name) in the database
+ *		encoding, for EXPLAIN and messages.
+ */
+char *
+mongo_server_text(const char *utf8)
+{
+	int			length;
+
+	return mongo_server_string(utf8, strlen(utf8), &length);
+}
+
+/*
  * mongo_small_int_numeric
  *		An integer as numeric, for jsonb, which copies it: small integers
  *		(counts, quantities, flags) are common in documents, so they are

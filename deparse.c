@@ -286,7 +286,8 @@ mongo_build_command(const MongoTableOptions *options,
 /*
  * mongo_command_string
  *		The command mongo_build_command made, as the server receives it, in
- *		relaxed extended JSON on one line, for EXPLAIN.
+ *		relaxed extended JSON on one line, for EXPLAIN (in the database
+ *		encoding).
  */
 char *
 mongo_command_string(const MongoTableOptions *options, bool aggregate,
@@ -321,7 +322,7 @@ mongo_command_string(const MongoTableOptions *options, bool aggregate,
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 
 	json = bson_as_relaxed_extended_json(&command, NULL);
-	result = pstrdup(json);
+	result = pstrdup(mongo_server_text(json));
 	bson_free(json);
 	bson_destroy(&command);
 	return result;

@@ -445,7 +445,8 @@ mongoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (es->verbose)
 		ExplainPropertyText("MongoDB Insert",
 							psprintf("{ \"insert\" : \"%s\", \"ordered\" : true, \"$db\" : \"%s\" }, up to %d documents each",
-									 options.collection, options.database,
+									 mongo_server_text(options.collection),
+									 mongo_server_text(options.database),
 									 rinfo->ri_BatchSize > 0
 									 ? rinfo->ri_BatchSize : 1
 									 ),
@@ -941,7 +942,7 @@ write_command_string(CmdType operation, const MongoTableOptions *options,
 		BSON_APPEND_BOOL(&command, "ordered", true);
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 	json = bson_as_relaxed_extended_json(&command, NULL);
-	result = pstrdup(json);
+	result = pstrdup(mongo_server_text(json));
 	bson_free(json);
 	bson_destroy(&command);
 	return result;

@@ -458,6 +458,7 @@ extern Timestamp mongo_timestamp_value(MongoConverter *conv,
 									   const MongoColumn *col);
 extern char *mongo_server_string(const char *utf8, uint32 len,
 								 int *result_len);
+extern char *mongo_server_text(const char *utf8);
 extern Numeric mongo_small_int_numeric(int64 value);
 extern Numeric mongo_double_numeric(double value);
 extern Numeric mongo_decimal128_numeric(const bson_iter_t *iter);
@@ -720,6 +721,8 @@ extern void mongo_append_column_value(bson_t *doc, const char *key,
 									  Datum value, MongoWriteColumn *col);
 extern const char *mongo_utf8_text(const char *bytes, int *length,
 								   const char *column);
+extern char *mongo_utf8_name(const char *name, const char *what,
+							 const char *owner);
 extern void mongo_append_text_forms(bson_t *array, int *n, const char *str,
 									uint32 forms);
 extern int64 mongo_timestamp_ms(Timestamp ts, bool round_up);

@@ -1250,8 +1250,9 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	else
 	{
 		ExplainPropertyText("MongoDB Collection",
-							psprintf("%s.%s", state->options.database,
-									 state->options.collection),
+							mongo_server_text(psprintf("%s.%s",
+													   state->options.database,
+													   state->options.collection)),
 							es);
 		if (es->verbose)
 		{

@@ -437,16 +437,30 @@ mongo_get_table_options(ForeignTable *table, ForeignServer *server,
 	const char *pipeline = mongo_get_option(table->options, "pipeline");
 	const char *uristr = mongo_get_option(server->options, "uri");
 	const char *dump_dir = mongo_get_option(server->options, "dump_dir");
+	char	   *relname = get_rel_name(table->relid);
 
-	options->collection = collection != NULL
-		? pstrdup(collection) : get_rel_name(table->relid);
+	/* names and JSON go to MongoDB in UTF-8 */
+	options->collection = mongo_utf8_name(collection != NULL ? collection
+										  : relname,
+										  "the collection name of foreign table",
+										  relname);
 	options->batch_size = batch_size != NULL
 		? parse_batch_size(batch_size) : MONGO_DEFAULT_BATCH_SIZE;
-	options->database = database != NULL ? pstrdup(database) : NULL;
+	options->database = database != NULL
+		? mongo_utf8_name(database, "the database name of foreign table",
+						  relname)
+		: NULL;
 	options->dump_file = NULL;
-	options->filter = filter != NULL ? parse_json("filter", filter) : NULL;
+	options->filter = filter != NULL
+		? parse_json("filter",
+					 mongo_utf8_name(filter, "the filter of foreign table",
+									 relname))
+		: NULL;
 	options->pipeline = pipeline != NULL
-		? parse_json("pipeline", pipeline) : NULL;
+		? parse_json("pipeline",
+					 mongo_utf8_name(pipeline, "the pipeline of foreign table",
+									 relname))
+		: NULL;
 
 	if (dump_dir != NULL)
 	{
@@ -459,7 +473,7 @@ mongo_get_table_options(ForeignTable *table, ForeignServer *server,
 							server->servername),
 					 errdetail("Only a MongoDB server runs filters and pipelines.")));
 		if (file == NULL)
-			options->dump_file = find_dump_file(dump_dir, database,
+			options->dump_file = find_dump_file(dump_dir, options->database,
 												options->collection);
 		else if (is_absolute_path(file))
 			options->dump_file = pstrdup(file);
@@ -563,7 +577,8 @@ mongo_get_column_field(Oid relid, AttrNumber attnum, const char *attname)
 																 attnum),
 										 "field");
 
-	return pstrdup(field != NULL ? field : attname);
+	return mongo_utf8_name(field != NULL ? field : attname,
+						   "the field name of column", attname);
 }
 
 /*

@@ -445,7 +445,7 @@ mongo_explain_ranges(MongoScanState *state, ExplainState *es)
 		if (filter == NULL)
 			elog(ERROR, "invalid range filter of a parallel scan");
 		json = bson_as_relaxed_extended_json(filter, NULL);
-		shown = lappend(shown, pstrdup(json));
+		shown = lappend(shown, pstrdup(mongo_server_text(json)));
 		bson_free(json);
 		bson_destroy(filter);
 	}

@@ -32,6 +32,17 @@ SELECT _id, word, extra FROM words ORDER BY _id;
 UPDATE words SET word = 'crème brûlée' WHERE _id = 'é1';
 SELECT _id, word FROM words ORDER BY _id;
 
+-- names go to MongoDB in UTF-8 too: a field with an accent is written and
+-- read as the UTF8 database's tables name it, and EXPLAIN shows the
+-- command in this database's encoding
+CREATE FOREIGN TABLE towns (_id text, name text OPTIONS (field 'nom_accentué'))
+  SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding_names');
+DELETE FROM towns;
+INSERT INTO towns VALUES ('t1', 'Besançon');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM towns;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO towns VALUES ('t2', 'Sète');
+SELECT _id, name FROM towns;
+
 -- read from the UTF8 database: the same text, so MongoDB holds UTF-8
 \c :regress_db
 CREATE SERVER enc FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
@@ -39,6 +50,10 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER enc;
 CREATE FOREIGN TABLE words (_id text, word text, extra json)
   SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding');
 SELECT _id, word, extra, octet_length(word) AS bytes FROM words ORDER BY _id;
+CREATE FOREIGN TABLE towns (_id text, name text OPTIONS (field 'nom_accentué'))
+  SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding_names');
+SELECT _id, name, octet_length(name) AS bytes FROM towns;
+DELETE FROM towns;
 
 \c mongo_etl_latin1
 SET client_encoding = 'UTF8';
@@ -57,6 +72,13 @@ INSERT INTO words VALUES ('a1', 'déjà vu');
 INSERT INTO words VALUES ('a2', 'caf' || chr(233));
 SELECT _id, word FROM words ORDER BY _id;
 DELETE FROM words;
+-- and a field name that is not UTF-8 is refused, naming its column
+DO $$
+BEGIN
+  EXECUTE format('CREATE FOREIGN TABLE bad_field (_id text, name text OPTIONS (field %L)) SERVER enc OPTIONS (database %L, collection %L)',
+                 'nom_' || chr(233), 'mongo_etl_regress', 'encoding');
+END $$;
+SELECT name FROM bad_field;
 
 \c :regress_db
 DROP SERVER enc CASCADE;
