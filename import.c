@@ -165,10 +165,17 @@ mongoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	{
 		List	   *collections;
 		ListCell   *lc;
+		char	   *database = NULL;
 
+		/* MongoDB's names are UTF-8; the commands are in this database's */
 		if (conn != NULL)
+		{
+			database = mongo_utf8_name(stmt->remote_schema,
+									   "the database name",
+									   stmt->remote_schema);
 			collections = server_collections(conn, server->servername,
-											 stmt->remote_schema);
+											 database);
+		}
 		else
 			collections = dump_collections(dump_dir, stmt->remote_schema);
 
@@ -180,7 +187,7 @@ mongoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			Sample		sample;
 			const char *how;
 
-			if (!wanted(stmt, collection))
+			if (!wanted(stmt, mongo_server_text(collection)))
 				continue;
 			memset(&sample, 0, sizeof(sample));
 			sample.flatten_depth = opts.flatten_depth;
@@ -189,16 +196,16 @@ mongoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 												   "mongo_etl import sample",
 												   ALLOCSET_DEFAULT_SIZES);
 			if (conn != NULL)
-				how = sample_server(conn, server->servername,
-									stmt->remote_schema, collection, &sample,
-									opts.sample_size);
+				how = sample_server(conn, server->servername, database,
+									collection, &sample, opts.sample_size);
 			else
 				how = sample_dump(psprintf("%s/%s/%s", dump_dir,
 										   stmt->remote_schema, entry),
 								  &sample, opts.sample_size);
 			MemoryContextDelete(sample.scratch);
 			commands = lappend(commands,
-							   create_table_command(stmt, server, collection,
+							   create_table_command(stmt, server,
+													mongo_server_text(collection),
 													&sample, how, &opts));
 		}
 	}
@@ -1030,9 +1037,9 @@ column_name(const char *path, List **used)
 
 /*
  * create_table_command
- *		CREATE FOREIGN TABLE for a collection: _id first, then the sample's
- *		fields in order of first appearance, then the whole-document column
- *		if asked for.
+ *		CREATE FOREIGN TABLE for a collection (its name in the database
+ *		encoding): _id first, then the sample's fields in order of first
+ *		appearance, then the whole-document column if asked for.
  */
 static char *
 create_table_command(ImportForeignSchemaStmt *stmt, ForeignServer *server,
@@ -1061,6 +1068,7 @@ create_table_command(ImportForeignSchemaStmt *stmt, ForeignServer *server,
 			bool		is_id = strcmp(field->path, "_id") == 0;
 			bool		declare;
 			const char *type;
+			const char *path;
 			char	   *name;
 
 			if (is_id != (pass == 0) || flattened(sample, field))
@@ -1071,12 +1079,13 @@ create_table_command(ImportForeignSchemaStmt *stmt, ForeignServer *server,
 
 			type = column_type(field, field->types, field->binary_not_uuid,
 							   &declare);
-			name = column_name(field->path, &used);
+			path = mongo_server_text(field->path);
+			name = column_name(path, &used);
 			appendStringInfo(&sql, "%s\n  %s %s OPTIONS (", ncolumns++ > 0 ? "," : "",
 							 quote_identifier(name), type);
-			if (strcmp(name, field->path) != 0)
+			if (strcmp(name, path) != 0)
 				appendStringInfo(&sql, "field %s, ",
-								 quote_literal_cstr(field->path));
+								 quote_literal_cstr(path));
 			if (declare)
 				appendStringInfo(&sql, "bson_type %s, ",
 								 quote_literal_cstr(type_names(declared_types(type,
@@ -1113,7 +1122,7 @@ create_table_command(ImportForeignSchemaStmt *stmt, ForeignServer *server,
 		initStringInfo(&keys);
 		foreach(lc, sample->skipped_keys)
 			appendStringInfo(&keys, "%s\"%s\"", keys.len > 0 ? ", " : "",
-							 strVal(lfirst(lc)));
+							 mongo_server_text(strVal(lfirst(lc))));
 		ereport(NOTICE,
 				(errmsg("fields of \"%s.%s\" no column can name: %s",
 						stmt->remote_schema, collection, keys.data),

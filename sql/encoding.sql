@@ -42,6 +42,16 @@ INSERT INTO towns VALUES ('t1', 'Besançon');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM towns;
 EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO towns VALUES ('t2', 'Sète');
 SELECT _id, name FROM towns;
+-- IMPORT FOREIGN SCHEMA names the column in this database's encoding
+CREATE SCHEMA imported;
+SET client_min_messages = warning;	-- (how it sampled depends on the server)
+IMPORT FOREIGN SCHEMA mongo_etl_regress LIMIT TO (encoding_names)
+  FROM SERVER enc INTO imported;
+RESET client_min_messages;
+SELECT attname, attfdwoptions FROM pg_attribute
+ WHERE attrelid = 'imported.encoding_names'::regclass AND attnum > 0
+ ORDER BY attnum;
+SELECT * FROM imported.encoding_names;
 
 -- read from the UTF8 database: the same text, so MongoDB holds UTF-8
 \c :regress_db
