@@ -22,8 +22,6 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
-#include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
 #include "storage/lwlock.h"
 #include "utils/memutils.h"
 
