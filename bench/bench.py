@@ -1584,7 +1584,7 @@ here.
 
 Where the rest goes, from `perf record -a` of a load of the flat shape
 with one worker and with two (on this 2-core machine): the split, done
-before the workers start, is 3% of the samples (`mongo_dump_split` and
+before the workers start, is 3% of the samples (`mongo_split_file` and
 its reads of the whole file); page faults grow from 1% to 5% (each new
 worker process touches shared buffers and builds its caches anew); and
 PostgreSQL 15 extends the target one page at a time, writing each new page
