@@ -50,6 +50,12 @@
 #define MONGO_ISO_DATE_MIN_MS INT64CONST(-62135596800000)
 #define MONGO_ISO_DATE_MAX_MS INT64CONST(253402300799999)
 
+/*
+ * Deepest nesting of documents and arrays converted to jsonb.  MongoDB
+ * refuses to store documents nested deeper than 100 levels.
+ */
+#define MONGO_MAX_NESTING_DEPTH 100
+
 /* One member of an object being encoded by encode_container */
 typedef struct JsonbMember
 {
@@ -60,6 +66,7 @@ typedef struct JsonbMember
 	uint32		bson_keylen;	/* its key's length in the BSON */
 } JsonbMember;
 
+static void check_nesting(int depth);
 static void append_json_string(StringInfo out, const char *utf8,
 							   uint32 len);
 static bool extended_json_object(const bson_iter_t *iter, uint8_t **data,
@@ -143,7 +150,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 	uint32		totallen = 0;
 	int			i;
 
-	mongo_check_nesting(depth);
+	check_nesting(depth);
 	if (!bson_iter_init_from_data(&child, data, data_len))
 		mongo_report_corrupt_document(NULL);
 
@@ -352,7 +359,7 @@ mongo_append_json_container(MongoConverter *conv, StringInfo out,
 	bson_iter_t child;
 	bool		first = true;
 
-	mongo_check_nesting(depth);
+	check_nesting(depth);
 	if (!bson_iter_init_from_data(&child, data, data_len))
 		mongo_report_corrupt_document(NULL);
 
@@ -825,4 +832,21 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 		default:
 			mongo_report_mismatch(iter, col);
 	}
+}
+
+/*
+ * check_nesting
+ *		Documents and arrays nested deeper than MongoDB itself allows can
+ *		only come from a damaged or hostile file: refuse them before they
+ *		exhaust the stack.
+ */
+static void
+check_nesting(int depth)
+{
+	check_stack_depth();
+	if (depth > MONGO_MAX_NESTING_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("BSON value nested deeper than %d levels",
+						MONGO_MAX_NESTING_DEPTH)));
 }

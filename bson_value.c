@@ -40,12 +40,6 @@
  */
 #define bson_iter_type(iter) bson_iter_type_unsafe(iter)
 
-/*
- * Deepest nesting of documents and arrays converted to jsonb.  MongoDB
- * refuses to store documents nested deeper than 100 levels.
- */
-#define MONGO_MAX_NESTING_DEPTH 100
-
 /* Integers from 0 up to this are kept as numerics for jsonb */
 #define SMALL_INT_NUMERICS 1024
 
@@ -489,23 +483,6 @@ mongo_report_not_integer(const bson_iter_t *iter, const MongoColumn *col,
 					format_type_with_typemod(col->typid, col->typmod)),
 			 errdetail("The value %s is not an integer.", value),
 			 errhint_on_type_mismatch(col)));
-}
-
-/*
- * mongo_check_nesting
- *		Documents and arrays nested deeper than MongoDB itself allows can
- *		only come from a damaged or hostile file: refuse them before they
- *		exhaust the stack.
- */
-void
-mongo_check_nesting(int depth)
-{
-	check_stack_depth();
-	if (depth > MONGO_MAX_NESTING_DEPTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("BSON value nested deeper than %d levels",
-						MONGO_MAX_NESTING_DEPTH)));
 }
 
 /*

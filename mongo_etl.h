@@ -464,7 +464,6 @@ extern Numeric mongo_double_numeric(double value);
 extern Numeric mongo_decimal128_numeric(const bson_iter_t *iter);
 extern const char *mongo_bson_type_name(bson_type_t type);
 extern int	mongo_bson_type_from_name(const char *name);
-extern void mongo_check_nesting(int depth);
 pg_noreturn extern void mongo_report_mismatch(const bson_iter_t *iter,
 											  const MongoColumn *col);
 pg_noreturn extern void mongo_report_undeclared_type(const bson_iter_t *iter,
