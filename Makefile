@@ -14,6 +14,7 @@ OBJS = \
 	dump.o \
 	estimate.o \
 	import.o \
+	library.o \
 	load.o \
 	modify.o \
 	mongo_fdw_etl.o \

@@ -30,9 +30,6 @@
 #include "postgres.h"
 
 #include <poll.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_user_mapping.h"
@@ -94,24 +91,6 @@ static bool client_interrupted = false;
 static int64 operation_deadline = 0;
 static bool deadline_passed = false;
 
-/*
- * Large blocks kept for libbson's next request.  libmongoc allocates and
- * frees a receive buffer and a copy of the reply for every batch a server
- * sends; blocks that large come from glibc as fresh pages, which the kernel
- * maps and zeroes one page fault at a time as they are first written, and
- * which go back to the kernel when freed.  Measured on the bench's replay
- * server, that was about a third of the backend's CPU reading a collection.
- * So the freed blocks of at least MONGO_KEPT_BLOCK_MIN bytes and at most
- * MONGO_KEPT_BLOCK_MAX (a reply is at most 48 MB; most are under 16 MB) are
- * kept, up to MONGO_KEPT_BLOCKS of them, until no scan uses a connection.
- * Only where malloc_usable_size tells a block's size (glibc).
- */
-#define MONGO_KEPT_BLOCK_MIN (128 * 1024)
-#define MONGO_KEPT_BLOCK_MAX (64 * 1024 * 1024)
-#define MONGO_KEPT_BLOCKS 4
-#ifdef __GLIBC__
-static void *kept_block[MONGO_KEPT_BLOCKS];
-#endif
 static int	scans_using_connections = 0;
 
 /* A cached client; the hash key is the user mapping's OID */
@@ -127,7 +106,6 @@ struct MongoConnection
 };
 
 static HTAB *connection_cache = NULL;
-static bool library_initialized = false;
 
 /* Commands the backend's clients sent, ever */
 static uint64 commands_sent = 0;
@@ -148,54 +126,6 @@ static int32_t deadline_left_ms(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static bool disconnect_clients(Oid serverid);
-static void log_libmongoc_message(mongoc_log_level_t level,
-								  const char *log_domain,
-								  const char *message, void *user_data);
-#ifdef __GLIBC__
-static void *take_kept_block(size_t size);
-static void keep_block(void *block);
-static void *libbson_malloc(size_t size);
-static void *libbson_calloc(size_t count, size_t size);
-static void *libbson_realloc(void *block, size_t size);
-static void *libbson_aligned_alloc(size_t alignment, size_t size);
-static void libbson_free(void *block);
-#endif
-static void free_kept_blocks(void);
-
-/*
- * mongo_library_init
- *		Initialize libmongoc once per backend, route its log messages to
- *		PostgreSQL's log, and destroy all clients at backend exit.
- */
-void
-mongo_library_init(void)
-{
-	if (library_initialized)
-		return;
-
-#ifdef __GLIBC__
-	{
-		static const bson_mem_vtable_t libbson_memory = {
-			.malloc = libbson_malloc,
-			.calloc = libbson_calloc,
-			.realloc = libbson_realloc,
-			.free = libbson_free,
-			.aligned_alloc = libbson_aligned_alloc,
-		};
-
-		/*
-		 * libbson asks for this before its first allocation, lest a block be
-		 * freed by another allocator than its own; here both are glibc's
-		 */
-		bson_mem_set_vtable(&libbson_memory);
-	}
-#endif
-	mongoc_init();
-	mongoc_log_set_handler(log_libmongoc_message, NULL);
-	mongoc_log_trace_disable();
-	on_proc_exit(destroy_all_clients, (Datum) 0);
-	library_initialized = true;
-}
 
 /*
  * mongo_get_connection
@@ -218,6 +148,7 @@ mongo_get_connection(ForeignServer *server, UserMapping *user)
 		HASHCTL		ctl;
 
 		mongo_library_init();
+		on_proc_exit(destroy_all_clients, (Datum) 0);
 
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(MongoConnection);
@@ -294,166 +225,9 @@ mongo_release_connection(MongoConnection *conn)
 	Assert(conn->active_scans > 0);
 	conn->active_scans--;
 	if (--scans_using_connections == 0)
-		free_kept_blocks();
+		mongo_free_kept_blocks();
 }
 
-#ifdef __GLIBC__
-
-/*
- * take_kept_block
- *		The smallest kept block of at least size bytes, no longer kept; or
- *		NULL.
- */
-static void *
-take_kept_block(size_t size)
-{
-	int			best = -1;
-	size_t		best_size = 0;
-
-	if (size < MONGO_KEPT_BLOCK_MIN)
-		return NULL;
-	for (int i = 0; i < MONGO_KEPT_BLOCKS; i++)
-	{
-		size_t		usable;
-
-		if (kept_block[i] == NULL)
-			continue;
-		usable = malloc_usable_size(kept_block[i]);
-		if (usable >= size && (best < 0 || usable < best_size))
-		{
-			best = i;
-			best_size = usable;
-		}
-	}
-	if (best < 0)
-		return NULL;
-	{
-		void	   *block = kept_block[best];
-
-		kept_block[best] = NULL;
-		return block;
-	}
-}
-
-/*
- * keep_block
- *		Free a block libbson is done with, or keep it for the next request
- *		when it is large: in place of the smallest kept block, if that is
- *		smaller.
- */
-static void
-keep_block(void *block)
-{
-	size_t		usable = malloc_usable_size(block);
-	int			smallest = 0;
-
-	if (usable >= MONGO_KEPT_BLOCK_MIN && usable <= MONGO_KEPT_BLOCK_MAX)
-	{
-		for (int i = 0; i < MONGO_KEPT_BLOCKS; i++)
-		{
-			if (kept_block[i] == NULL)
-			{
-				kept_block[i] = block;
-				return;
-			}
-			if (malloc_usable_size(kept_block[i]) <
-				malloc_usable_size(kept_block[smallest]))
-				smallest = i;
-		}
-		if (malloc_usable_size(kept_block[smallest]) < usable)
-		{
-			void	   *evicted = kept_block[smallest];
-
-			kept_block[smallest] = block;
-			block = evicted;
-		}
-	}
-	free(block);
-}
-
-/*
- * libbson_malloc, libbson_calloc, libbson_realloc, libbson_aligned_alloc,
- * libbson_free
- *		libbson's (and so libmongoc's) allocator: glibc's, but a large
- *		request takes a kept block first.  No locking: a backend's
- *		single-threaded clients start no threads.
- */
-static void *
-libbson_malloc(size_t size)
-{
-	void	   *block = take_kept_block(size);
-
-	return block != NULL ? block : malloc(size);
-}
-
-static void *
-libbson_calloc(size_t count, size_t size)
-{
-	void	   *block;
-
-	if (size != 0 && count > SIZE_MAX / size)
-		return NULL;
-	block = take_kept_block(count * size);
-	if (block == NULL)
-		return calloc(count, size);
-	memset(block, 0, count * size);
-	return block;
-}
-
-static void *
-libbson_realloc(void *block, size_t size)
-{
-	void	   *larger;
-	size_t		usable;
-
-	if (block == NULL)
-		return libbson_malloc(size);
-	if (size == 0)
-	{
-		keep_block(block);
-		return NULL;
-	}
-	usable = malloc_usable_size(block);
-	if (size <= usable)
-		return block;
-	larger = take_kept_block(size);
-	if (larger == NULL)
-		return realloc(block, size);
-	memcpy(larger, block, usable);
-	keep_block(block);
-	return larger;
-}
-
-static void *
-libbson_aligned_alloc(size_t alignment, size_t size)
-{
-	return aligned_alloc(alignment, size);
-}
-
-static void
-libbson_free(void *block)
-{
-	if (block != NULL)
-		keep_block(block);
-}
-
-#endif							/* __GLIBC__ */
-
-/*
- * free_kept_blocks
- *		Give the kept blocks back once no scan reads from a server.
- */
-static void
-free_kept_blocks(void)
-{
-#ifdef __GLIBC__
-	for (int i = 0; i < MONGO_KEPT_BLOCKS; i++)
-	{
-		free(kept_block[i]);
-		kept_block[i] = NULL;
-	}
-#endif
-}
 
 /*
  * make_client
@@ -1054,28 +828,6 @@ destroy_all_clients(int code, Datum arg)
 			conn->client = NULL;
 		}
 	}
-	mongoc_cleanup();
-}
-
-/*
- * log_libmongoc_message
- *		libmongoc's own log messages go to the server log at a debug level,
- *		never to the client: errors that matter reach the user through
- *		mongo_report_error.
- */
-static void
-log_libmongoc_message(mongoc_log_level_t level, const char *log_domain,
-					  const char *message, void *user_data)
-{
-	int			elevel = level <= MONGOC_LOG_LEVEL_WARNING ? DEBUG1 : DEBUG3;
-
-	/*
-	 * A message that is sent ends in a check for interrupts, which would
-	 * raise a cancel right here, in the middle of libmongoc
-	 */
-	HOLD_INTERRUPTS();
-	elog(elevel, "libmongoc %s: %s", log_domain, message);
-	RESUME_INTERRUPTS();
 }
 
 /*

@@ -203,9 +203,12 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 	bool		resume;
 	int			workers;
 	List	   *ranges;
-	uint64		mismatch_values = mongo_mismatch_values;
-	uint64		mismatch_rows = mongo_mismatch_rows;
+	uint64		mismatch_values;
+	uint64		mismatch_rows;
+	uint64		mismatch_values_after;
+	uint64		mismatch_rows_after;
 
+	mongo_mismatch_counts(&mismatch_values, &mismatch_rows);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -324,11 +327,12 @@ mongo_etl_load(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(load_cxt);
 	report_progress(load, true);
-	if (mongo_mismatch_values > mismatch_values)
+	mongo_mismatch_counts(&mismatch_values_after, &mismatch_rows_after);
+	if (mismatch_values_after > mismatch_values)
 		ereport(NOTICE,
 				(errmsg(UINT64_FORMAT " values did not fit their columns and were handled by on_type_mismatch; " UINT64_FORMAT " rows were left out",
-						mongo_mismatch_values - mismatch_values,
-						mongo_mismatch_rows - mismatch_rows)));
+						mismatch_values_after - mismatch_values,
+						mismatch_rows_after - mismatch_rows)));
 	SPI_finish();
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(load_cxt);

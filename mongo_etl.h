@@ -71,8 +71,7 @@ extern bool mongo_read_ahead;
 extern int	mongo_estimate_cache_seconds;
 
 /* Values on_type_mismatch read as NULL or skipped, and rows it left out */
-extern uint64 mongo_mismatch_values;
-extern uint64 mongo_mismatch_rows;
+extern void mongo_mismatch_counts(uint64 *values, uint64 *rows);
 
 
 /*
@@ -235,13 +234,19 @@ extern void mongoExplainDirectModify(ForeignScanState *node,
 									 struct ExplainState *es);
 
 /*
+ * library.c
+ */
+
+extern void mongo_library_init(void);
+extern void mongo_free_kept_blocks(void);
+
+/*
  * connection.c
  */
 
 /* One cached client, shared by every scan of one user mapping */
 typedef struct MongoConnection MongoConnection;
 
-extern void mongo_library_init(void);
 extern MongoConnection *mongo_get_connection(ForeignServer *server,
 											 UserMapping *user);
 extern mongoc_client_t *mongo_connection_client(MongoConnection *conn);

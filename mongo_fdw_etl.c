@@ -62,8 +62,8 @@ bool		mongo_pushdown = true;
 bool		mongo_read_ahead = true;
 
 /* Counted over the backend's life, for mongo_etl.load's summary */
-uint64		mongo_mismatch_values = 0;
-uint64		mongo_mismatch_rows = 0;
+static uint64 mismatch_values = 0;
+static uint64 mismatch_rows = 0;
 
 /* Cost of starting a scan: connecting, and the find command's round trip */
 #define MONGO_STARTUP_COST 100.0
@@ -1226,14 +1226,27 @@ report_mismatches(MongoConverter *conv)
 	}
 	if (total == 0)
 		return;
-	mongo_mismatch_values += total;
-	mongo_mismatch_rows += conv->skipped_rows;
+	mismatch_values += total;
+	mismatch_rows += conv->skipped_rows;
 	ereport(WARNING,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg(UINT64_FORMAT " values of foreign table \"%s\" did not fit their columns; " UINT64_FORMAT " rows were left out",
 					total, conv->relname, conv->skipped_rows),
 			 errdetail_internal("%s", detail.data),
 			 errhint("The option on_type_mismatch of the table or its columns chose this.")));
+}
+
+/*
+ * mongo_mismatch_counts
+ *		The values that did not fit their columns, and the rows left out,
+ *		in every scan of the backend so far: mongo_etl.load reports those
+ *		of its queries.
+ */
+void
+mongo_mismatch_counts(uint64 *values, uint64 *rows)
+{
+	*values = mismatch_values;
+	*rows = mismatch_rows;
 }
 
 /*
