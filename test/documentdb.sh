@@ -298,6 +298,14 @@ start() {
 		# Debian 12's pg_cron 1.4 refuses DocumentDB's default schedule of
 		# 2 seconds; every minute is the shortest it takes
 		documentdb.indexBuildScheduleInSec = 60
+		# A cursor's next batch resumes after the tuple id of the last
+		# document sent, which is right only when the scan returns tuples
+		# in tuple id order: a find without sort that reads through the
+		# _id index a collection whose documents were updated starts over
+		# at every getMore, without end (README, "DocumentDB").  Sequential
+		# scans keep that order.
+		enable_indexscan = off
+		enable_bitmapscan = off
 	EOF
 	# pg_documentdb.so needs pg_documentdb_core.so, which its run path
 	# looks for in the system's PostgreSQL
