@@ -306,6 +306,10 @@ start() {
 		# scans keep that order.
 		enable_indexscan = off
 		enable_bitmapscan = off
+		# a collection's count (\$collStats, count without a filter) from the
+		# table itself rather than from PostgreSQL's statistics, which lag
+		# up to a second: sql/connection.sql checks when mongo_etl asks again
+		documentdb.usePgStatsLiveTuplesForCount = off
 	EOF
 	# pg_documentdb.so needs pg_documentdb_core.so, which its run path
 	# looks for in the system's PostgreSQL
