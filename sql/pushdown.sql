@@ -4,10 +4,10 @@
 -- (mongo_etl.pushdown off), over test/fixtures/mixed.json: one field
 -- holding several BSON types, missing fields, nulls, nested documents.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 CREATE SERVER pushdown FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown;
+CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown :mongo_login;
 SET timezone = 'UTC';
 CREATE SCHEMA pushdown;
 SET search_path = pushdown;

@@ -2,9 +2,9 @@
 -- INSERT into a foreign table: rows become documents, sent in batches;
 -- read back through the same table, every type comes back as it went.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 CREATE SERVER write_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER write_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER write_src :mongo_login;
 CREATE SCHEMA w;
 SET search_path = w;
 -- written holds one document, {_id: "seed", n: 0} (test/fixtures)
