@@ -1140,10 +1140,26 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 		case MONGOC_ERROR_CLIENT:
 			auth_failure = error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE;
 			break;
+		case MONGOC_ERROR_SCRAM:
+			auth_failure = true;
+			break;
 		default:
 			break;
 	}
 
+	/*
+	 * libmongoc refuses SCRAM salts shorter than 28 bytes, the length
+	 * MongoDB uses; PostgreSQL makes 16-byte ones, which servers built on it
+	 * (DocumentDB) hand out for passwords set in SQL
+	 */
+	if (auth_failure && strstr(error->message, "invalid salt length") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not authenticate to MongoDB server \"%s\"",
+						servername),
+				 errdetail("libmongoc refuses the SCRAM salt the server keeps for this user (%s): it accepts salts of 28 bytes, as MongoDB makes them, and PostgreSQL-based servers such as DocumentDB keep 16-byte salts for passwords set in SQL (CREATE ROLE or ALTER ROLE ... PASSWORD).",
+						   error->message),
+				 errhint("Create the user through the server's MongoDB interface (createUser), which DocumentDB salts with 28 bytes, or store a SCRAM-SHA-256 verifier with a 28-byte salt as the role's password.")));
 	if (auth_failure)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
