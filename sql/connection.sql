@@ -2,6 +2,8 @@
 -- Connections: the cached client, its rebuilding after ALTER, and errors,
 -- which must never look like an empty result.
 --
+-- On DocumentDB, expected/connection_1.out: it requires authentication, so
+-- a mapping without credentials (password_required 'false') is refused.
 \i sql/include/mongo_uri.sql
 \getenv pgport PGPORT
 CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');

@@ -3,6 +3,11 @@
 -- the documents itself (direct), else row by row by _id, in bulk writes.
 -- Every statement is checked by reading the collection back.
 --
+-- On DocumentDB, expected/modify_1.out: it words the refused update
+-- otherwise, and a cursor over a collection updated while it is read
+-- returns an updated document a second time (its next batch resumes after
+-- the tuple id of the last document sent, and an update writes a new
+-- tuple), so the UPDATE that a trigger races counts 3 rows, not 2.
 \i sql/include/mongo_uri.sql
 CREATE SERVER modify_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER modify_src :mongo_login;

@@ -14,7 +14,7 @@ users=${DEMO_USERS:-5000}
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "starting PostgreSQL 15 and FerretDB on 127.0.0.1 (installing what is missing)"
+step "starting PostgreSQL 15 and ${MONGO_ETL_SERVER:-ferretdb} on 127.0.0.1 (installing what is missing)"
 exports=$(bash test/servers.sh start)
 eval "$exports"
 trap 'step "stopping the servers"; bash test/servers.sh stop' EXIT
