@@ -4,7 +4,7 @@
 CREATE EXTENSION mongo_etl;
 -- credentials in the uri (DocumentDB's) go into the user mapping
 SELECT regexp_replace(:'mongo_uri', '^mongodb://[^@/]*@', 'mongodb://') AS server_uri,
-       coalesce(format('OPTIONS (username %L, password %L)', m[1], m[2]), '') AS login
+       CASE WHEN m IS NULL THEN '' ELSE format('OPTIONS (username %L, password %L)', m[1], m[2]) END AS login
   FROM regexp_match(:'mongo_uri', '^mongodb://([^:@/]+):([^@/]*)@') AS m \gset
 CREATE SERVER src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'server_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER src :login;

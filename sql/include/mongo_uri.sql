@@ -11,7 +11,7 @@
 --   mongo_sep       what appends an option to mongo_uri's query string.
 \getenv mongo_full_uri MONGO_URI
 SELECT regexp_replace(:'mongo_full_uri', '^mongodb://[^@/]*@', 'mongodb://') AS mongo_uri,
-       coalesce(format('OPTIONS (username %L, password %L)', m[1], m[2]), '') AS mongo_login,
+       CASE WHEN m IS NULL THEN '' ELSE format('OPTIONS (username %L, password %L)', m[1], m[2]) END AS mongo_login,
        m IS NOT NULL AS mongo_auth,
        coalesce(m[1], '') AS mongo_user,
        coalesce(m[2], '') AS mongo_password,
