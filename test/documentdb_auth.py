@@ -29,8 +29,9 @@ import pymongo
 URI = os.environ["MONGO_URI"]
 STATE = os.path.join(os.environ["MONGO_ETL_TEST_DIR"], "documentdb")
 PLAIN_URI = re.sub(r"^mongodb://[^@/]*@", "mongodb://", URI)
-SQL_USER = "mongo_etl_sql_salted"
-API_USER = "mongo_etl_api_salted"
+# names of their own in each run: the gateway remembers users it has seen
+SQL_USER = f"mongo_etl_sql_{os.getpid()}"
+API_USER = f"mongo_etl_api_{os.getpid()}"
 PASSWORD = "S4lt-and-pepper"
 
 
@@ -88,7 +89,6 @@ def main():
                     f"OPTIONS ({options})", args)
 
     # a password set in SQL: PostgreSQL's 16-byte salt
-    documentdb_sql(f"DROP ROLE IF EXISTS {SQL_USER}")
     documentdb_sql(f"CREATE ROLE {SQL_USER} LOGIN PASSWORD '{PASSWORD}' "
                    f"IN ROLE documentdb_readonly_role")
     map_user(SQL_USER)
@@ -105,10 +105,6 @@ def main():
 
     # the same through the MongoDB interface: 28 bytes
     admin = pymongo.MongoClient(URI).admin
-    try:
-        admin.command("dropUser", API_USER)
-    except pymongo.errors.OperationFailure:
-        pass
     admin.command({"createUser": API_USER, "pwd": PASSWORD,
                    "roles": [{"role": "readAnyDatabase", "db": "admin"}]})
     for mechanism in (None, "SCRAM-SHA-256"):
@@ -131,7 +127,9 @@ def main():
 
     conn.close()
     documentdb_sql(f"DROP ROLE {SQL_USER}")
-    admin.command("dropUser", API_USER)
+    # (the gateway refuses dropUser with the $readPreference PyMongo adds
+    # on a direct connection: the user is dropped as the role it is)
+    documentdb_sql(f"DROP ROLE {API_USER}")
 
 
 if __name__ == "__main__":
