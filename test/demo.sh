@@ -23,7 +23,7 @@ step "building and installing mongo_etl"
 make --quiet
 make --quiet install
 
-step "loading $users users and their orders into MongoDB ($MONGO_URI, database shop)"
+step "loading $users users and their orders into MongoDB ($(sed -E 's#//[^/@]*@#//#' <<<"$MONGO_URI"), database shop)"
 /usr/bin/python3 test/fixtures.py demo "$MONGO_URI" shop "$users"
 
 step "migrating them into PostgreSQL"
