@@ -72,6 +72,12 @@ typedef ssize_t (*stream_poll_function) (mongoc_stream_poll_t *streams,
 static stream_readv_function socket_readv = NULL;
 static stream_poll_function socket_poll = NULL;
 
+/*
+ * The type libmongoc gives its buffer stream (MONGOC_STREAM_BUFFERED, in a
+ * private header; the same value in every version)
+ */
+#define MONGO_STREAM_TYPE_BUFFERED 3
+
 /* Pieces of a read interruptible_readv handles; libmongoc passes one */
 #define MONGO_MAX_READ_PIECES 8
 
@@ -121,6 +127,9 @@ static ssize_t interruptible_readv(mongoc_stream_t *stream,
 								   size_t min_bytes, int32_t timeout_msec);
 static ssize_t interruptible_poll(mongoc_stream_poll_t *streams,
 								  size_t nstreams, int32_t timeout);
+static ssize_t unbuffered_readv(mongoc_stream_t *stream,
+								mongoc_iovec_t *iov, size_t iovcnt,
+								size_t min_bytes, int32_t timeout_msec);
 static bool interrupt_pending(void);
 static int32_t deadline_left_ms(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
@@ -357,6 +366,18 @@ open_stream(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 	if (stream == NULL)
 		return NULL;
 
+	/*
+	 * The initiator's top layer is a buffer, which reads as much as the
+	 * layer beneath has.  The hello that opens a connection is awaited by
+	 * polling the socket, so a reply the buffer holds already, when a read
+	 * before ended short of what it asked, was waited for until
+	 * connectTimeoutMS: one connection in about seven to DocumentDB's
+	 * gateway over TLS.  Reads pass the buffer by.
+	 */
+	if (stream->type == MONGO_STREAM_TYPE_BUFFERED &&
+		mongoc_stream_get_base_stream(stream) != stream)
+		stream->readv = unbuffered_readv;
+
 	/* a stream with nothing beneath is its own base */
 	bottom = stream;
 	while (mongoc_stream_get_base_stream(bottom) != bottom)
@@ -522,6 +543,19 @@ interruptible_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov,
 		if (first == iovcnt)
 			return total;
 	}
+}
+
+/*
+ * unbuffered_readv
+ *		The read of libmongoc's buffer stream, made to read from the stream
+ *		beneath it (TLS or the socket) directly: open_stream says why.
+ */
+static ssize_t
+unbuffered_readv(mongoc_stream_t *stream, mongoc_iovec_t *iov, size_t iovcnt,
+				 size_t min_bytes, int32_t timeout_msec)
+{
+	return mongoc_stream_readv(mongoc_stream_get_base_stream(stream), iov,
+							   iovcnt, min_bytes, timeout_msec);
 }
 
 /*
@@ -857,10 +891,26 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 		case MONGOC_ERROR_CLIENT:
 			auth_failure = error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE;
 			break;
+		case MONGOC_ERROR_SCRAM:
+			auth_failure = true;
+			break;
 		default:
 			break;
 	}
 
+	/*
+	 * libmongoc refuses SCRAM salts shorter than 28 bytes, the length
+	 * MongoDB uses; PostgreSQL makes 16-byte ones, which servers built on it
+	 * (DocumentDB) hand out for passwords set in SQL
+	 */
+	if (auth_failure && strstr(error->message, "invalid salt length") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not authenticate to MongoDB server \"%s\"",
+						servername),
+				 errdetail("libmongoc refuses the SCRAM salt the server keeps for this user (%s): it accepts salts of 28 bytes, as MongoDB makes them, and PostgreSQL-based servers such as DocumentDB keep 16-byte salts for passwords set in SQL (CREATE ROLE or ALTER ROLE ... PASSWORD).",
+						   error->message),
+				 errhint("Create the user through the server's MongoDB interface (createUser), which DocumentDB salts with 28 bytes, or store a SCRAM-SHA-256 verifier with a 28-byte salt as the role's password.")));
 	if (auth_failure)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),

@@ -397,13 +397,15 @@ file_collection(const char *name)
 /*
  * sample_server
  *		Read up to size documents of a collection into sample: a random
- *		sample ($sample) where the server has it.  Where it does not
- *		(FerretDB 1.x), a collection of at most size documents is read
- *		whole, and a larger one at MONGO_SAMPLE_PLACES places of its _id
- *		order spread from its first document to its last, so that fields
- *		whose types change as documents are added, or that appear only in
- *		later documents, are seen.  Returns how, for the NOTICE and the
- *		table's option.
+ *		sample ($sample) where the server has it, sorted by _id, so that
+ *		the columns (in the order their fields first appear) come out the
+ *		same each time when the sample is the whole collection.  Where it
+ *		does not (FerretDB 1.x), a collection of at most size documents is
+ *		read whole, and a larger one at MONGO_SAMPLE_PLACES places of its
+ *		_id order spread from its first document to its last, so that
+ *		fields whose types change as documents are added, or that appear
+ *		only in later documents, are seen.  Returns how, for the NOTICE and
+ *		the table's option.
  */
 static const char *
 sample_server(MongoConnection *conn, const char *servername,
@@ -422,8 +424,10 @@ sample_server(MongoConnection *conn, const char *servername,
 
 	coll = mongoc_client_get_collection(mongo_connection_client(conn),
 										database, collection);
-	pipeline = BCON_NEW("pipeline", "[", "{", "$sample", "{", "size",
-						BCON_INT32(size), "}", "}", "]");
+	pipeline = BCON_NEW("pipeline", "[",
+						"{", "$sample", "{", "size", BCON_INT32(size), "}", "}",
+						"{", "$sort", "{", "_id", BCON_INT32(1), "}", "}",
+						"]");
 	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
 										 NULL, NULL);
 	bson_destroy(pipeline);

@@ -5,7 +5,7 @@
 -- session sets it up through dblink, changes documents in MongoDB, and
 -- waits for the target table to follow.  About two minutes.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \getenv pgport PGPORT
 \set VERBOSITY terse
 SET client_min_messages = warning;
@@ -42,7 +42,8 @@ SELECT public.dblink_exec('cron', 'DROP TABLE IF EXISTS cron_orders_copy');
 SELECT public.dblink_exec('cron', 'DELETE FROM mongo_etl.sync_state') LIKE 'DELETE %' AS cleared;
 SELECT public.dblink_exec('cron',
   format('CREATE SERVER cron_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri %L)', :'mongo_uri'));
-SELECT public.dblink_exec('cron', 'CREATE USER MAPPING FOR CURRENT_USER SERVER cron_src');
+SELECT public.dblink_exec('cron',
+  format('CREATE USER MAPPING FOR CURRENT_USER SERVER cron_src %s', :'mongo_login'));
 SELECT public.dblink_exec('cron', $$
   CREATE FOREIGN TABLE cron_orders (_id int, status text,
     updated timestamptz OPTIONS (bson_type 'date'))

@@ -5,7 +5,7 @@
 -- byte offset.
 --
 \getenv test_dir MONGO_ETL_TEST_DIR
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
 SET mongo_etl_test.dump_dir = :'dump_dir';
 
@@ -40,7 +40,7 @@ END $$;
 CREATE SERVER dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dump;
 CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress :mongo_login;
 
 -- <dump_dir>/<database>/<collection>.bson, and the same with gzip
 CREATE FOREIGN TABLE users_dump (

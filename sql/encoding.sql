@@ -5,7 +5,7 @@
 -- SQL_ASCII database, whose bytes have no declared encoding, bytes that
 -- are not UTF-8 are refused, naming the column.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \set regress_db :DBNAME
 CREATE DATABASE mongo_etl_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'
   TEMPLATE template0;
@@ -17,7 +17,7 @@ SET client_encoding = 'UTF8';
 SHOW server_encoding;
 CREATE EXTENSION mongo_etl;
 CREATE SERVER enc FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER enc;
+CREATE USER MAPPING FOR CURRENT_USER SERVER enc :mongo_login;
 CREATE FOREIGN TABLE words (_id text, word text, extra json)
   SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding');
 CREATE FOREIGN TABLE words_root (_id text, doc jsonb OPTIONS (field '$$ROOT'))
@@ -56,7 +56,7 @@ SELECT * FROM imported.encoding_names;
 -- read from the UTF8 database: the same text, so MongoDB holds UTF-8
 \c :regress_db
 CREATE SERVER enc FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER enc;
+CREATE USER MAPPING FOR CURRENT_USER SERVER enc :mongo_login;
 CREATE FOREIGN TABLE words (_id text, word text, extra json)
   SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding');
 SELECT _id, word, extra, octet_length(word) AS bytes FROM words ORDER BY _id;
@@ -75,7 +75,7 @@ SELECT _id, word FROM words ORDER BY _id;
 SHOW server_encoding;
 CREATE EXTENSION mongo_etl;
 CREATE SERVER enc FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER enc;
+CREATE USER MAPPING FOR CURRENT_USER SERVER enc :mongo_login;
 CREATE FOREIGN TABLE words (_id text, word text)
   SERVER enc OPTIONS (database 'mongo_etl_regress', collection 'encoding');
 INSERT INTO words VALUES ('a1', 'déjà vu');

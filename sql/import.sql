@@ -3,11 +3,11 @@
 -- sample of documents (test/fixtures/import, in database mongo_etl_import;
 -- and mongodump files for what FerretDB cannot store).
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
 CREATE SERVER import_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER import_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER import_src :mongo_login;
 CREATE SCHEMA imported;
 SET timezone = 'UTC';
 
@@ -85,7 +85,7 @@ SELECT count(*) FROM dumped.users;
 -- reads whole.
 \getenv abs_srcdir PG_ABS_SRCDIR
 CREATE TEMP TABLE drift_output (line text);
-\set drift_py '/usr/bin/python3 ' :abs_srcdir '/test/fixtures/import/drift.py ' :mongo_uri ' ' :dump_dir
+\set drift_py '/usr/bin/python3 ' :abs_srcdir '/test/fixtures/import/drift.py ' :'mongo_full_uri' ' ' :dump_dir
 COPY drift_output FROM PROGRAM :'drift_py';
 SELECT * FROM drift_output;
 

@@ -8,9 +8,9 @@
 -- they show a parameterized scan's join clause the way round the query
 -- wrote it (b.n = k.n), where 15 prints it commuted (k.n = b.n).
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 CREATE SERVER join_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER join_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER join_src :mongo_login;
 CREATE SCHEMA j;
 SET search_path = j;
 -- big has an index on n (test/fixtures.py)

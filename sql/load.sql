@@ -2,10 +2,10 @@
 -- mongo_etl.load: bulk loading a foreign table into a table.  Timings are
 -- in the NOTICEs' DETAIL lines, which VERBOSITY terse leaves out.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \set VERBOSITY terse
 CREATE SERVER load_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER load_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER load_src :mongo_login;
 CREATE SCHEMA load;
 SET search_path = load;
 CREATE FOREIGN TABLE big (_id int, n int, name text, score float8, even bool)
@@ -121,11 +121,23 @@ CALL mongo_etl.load('big', 'big_batches', batch_rows => 7500, resume => true, pr
 SELECT count(*), sum(n), count(DISTINCT _id) FROM big_batches;
 SELECT * FROM progress_seen;
 -- then cancelled by statement_timeout wherever it is (how far it got
--- varies, so the resumed load's notices are not shown)
+-- varies, so the resumed load's notices are not shown); a trigger that
+-- sleeps at every thousandth row makes the load outlast the timeout
+-- however fast the server is
 TRUNCATE big_batches;
+CREATE FUNCTION slow_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW._id % 1000 = 0 THEN
+    PERFORM pg_sleep(0.5);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER slow BEFORE INSERT ON big_batches
+  FOR EACH ROW EXECUTE FUNCTION slow_rows();
 SET statement_timeout = '2500ms';
 CALL mongo_etl.load('big', 'big_batches', batch_rows => 2500);
 RESET statement_timeout;
+DROP TRIGGER slow ON big_batches;
 SET client_min_messages = warning;
 CALL mongo_etl.load('big', 'big_batches', batch_rows => 7500, resume => true, progress_rows => 0);
 RESET client_min_messages;

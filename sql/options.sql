@@ -1,7 +1,7 @@
 --
 -- Options: every option is validated when it is set, with a clear error.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 CREATE EXTENSION mongo_etl;
 SELECT extname, extversion, extnamespace::regnamespace AS schema
   FROM pg_extension WHERE extname = 'mongo_etl';

@@ -4,11 +4,11 @@
 -- on timing (how many ranges a failed load left) are kept out of the
 -- output; what is checked is the target's rows and the recorded ranges.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 \set VERBOSITY terse
 CREATE SERVER par_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER par_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER par_src :mongo_login;
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
 CREATE SERVER par_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
 CREATE USER MAPPING FOR CURRENT_USER SERVER par_dump;
@@ -86,11 +86,24 @@ RESET client_min_messages;
 SELECT digest('par_fail_file') = digest('serial') AS same_as_serial;
 
 -- a statement timeout stops the coordinator and every worker; resuming
--- finishes the load
+-- finishes the load (a trigger that sleeps at every thousandth row makes
+-- the load outlast the timeout however fast the server is)
 CREATE TABLE par_cancel (LIKE serial);
+CREATE FUNCTION slow_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW._id % 1000 = 0 THEN
+    PERFORM pg_sleep(0.5);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER slow BEFORE INSERT ON par_cancel
+  FOR EACH ROW EXECUTE FUNCTION slow_rows();
 SET statement_timeout = '1s';
+SET client_min_messages = warning;
 CALL mongo_etl.load('big', 'par_cancel', workers => 2);
+RESET client_min_messages;
 RESET statement_timeout;
+DROP TRIGGER slow ON par_cancel;
 DO $$
 BEGIN
   FOR i IN 1..100 LOOP

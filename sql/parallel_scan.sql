@@ -4,10 +4,10 @@
 -- collection); together they read every document once.  Parallel plans
 -- are forced here, the test data being small.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 CREATE SERVER ps_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER ps_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER ps_src :mongo_login;
 SELECT :'test_dir' || '/dump' AS dump_dir \gset
 CREATE SERVER ps_dump FOREIGN DATA WRAPPER mongo_etl OPTIONS (dump_dir :'dump_dir');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ps_dump;
@@ -221,11 +221,19 @@ SELECT error_of('SELECT count(*) FROM big_file_truncated');
 SELECT error_of('SELECT count(*) FROM big_file_badlength');
 RESET parallel_leader_participation;
 
--- a statement timeout stops the leader and every worker (a parallel scan
--- of the collection takes FerretDB seconds)
+-- a statement timeout stops the leader and every worker (a filter that
+-- sleeps at every thousandth document makes the scan outlast the timeout
+-- however fast the server is)
+CREATE FUNCTION slowly(n int) RETURNS bool LANGUAGE plpgsql PARALLEL SAFE AS $$
+BEGIN
+  IF n % 1000 = 0 THEN
+    PERFORM pg_sleep(0.5);
+  END IF;
+  RETURN true;
+END $$;
 SET statement_timeout = '1s';
 \set VERBOSITY terse
-SELECT sum(n) FROM big;
+SELECT sum(n) FROM big WHERE slowly(n);
 \set VERBOSITY default
 RESET statement_timeout;
 DO $$

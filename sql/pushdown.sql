@@ -4,10 +4,15 @@
 -- (mongo_etl.pushdown off), over test/fixtures/mixed.json: one field
 -- holding several BSON types, missing fields, nulls, nested documents.
 --
-\getenv mongo_uri MONGO_URI
+-- On DocumentDB, expected/pushdown_1.out: it keeps a stored -0.0 (FerretDB
+-- reads it back as 0), words an unknown stage otherwise, and refuses the
+-- regular expression option s that LIKE and NOT LIKE are sent with
+-- ("Invalid flag ... s", error 51108): such queries fail there, an open
+-- interop issue (README, "DocumentDB").
+\i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 CREATE SERVER pushdown FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown;
+CREATE USER MAPPING FOR CURRENT_USER SERVER pushdown :mongo_login;
 SET timezone = 'UTC';
 CREATE SCHEMA pushdown;
 SET search_path = pushdown;

@@ -1,9 +1,12 @@
 --
 -- Scans: documents into tuples, projection, nested fields, loading.
 --
-\getenv mongo_uri MONGO_URI
+-- On DocumentDB, expected/scan_1.out: its cursor ends with the last full
+-- batch, where FerretDB answers one more getMore with an empty one, so a
+-- scan of 20,000 documents takes one round trip fewer.
+\i sql/include/mongo_uri.sql
 CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress :mongo_login;
 
 -- the README's example table over test/fixtures/users.json
 CREATE FOREIGN TABLE users (

@@ -2,10 +2,10 @@
 -- mongo_etl.sync: incremental refresh by a watermark, upserts by key,
 -- deletes of keys gone from MongoDB, its state, and its failures.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 \set VERBOSITY terse
 CREATE SERVER sync_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER sync_src;
+CREATE USER MAPPING FOR CURRENT_USER SERVER sync_src :mongo_login;
 CREATE SCHEMA sync;
 SET search_path = sync;
 SET timezone = 'UTC';

@@ -3,9 +3,9 @@
 -- the errors for values that do not fit.  test/fixtures/types.json holds
 -- one document with a field per case.
 --
-\getenv mongo_uri MONGO_URI
+\i sql/include/mongo_uri.sql
 CREATE SERVER regress FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress :mongo_login;
 SET timezone = 'America/New_York';
 
 -- integers: int32, int64 and integral doubles, range-checked

@@ -14,7 +14,7 @@ users=${DEMO_USERS:-5000}
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "starting PostgreSQL 15 and FerretDB on 127.0.0.1 (installing what is missing)"
+step "starting PostgreSQL 15 and ${MONGO_ETL_SERVER:-ferretdb} on 127.0.0.1 (installing what is missing)"
 exports=$(bash test/servers.sh start)
 eval "$exports"
 trap 'step "stopping the servers"; bash test/servers.sh stop' EXIT
@@ -23,7 +23,7 @@ step "building and installing mongo_etl"
 make --quiet
 make --quiet install
 
-step "loading $users users and their orders into MongoDB ($MONGO_URI, database shop)"
+step "loading $users users and their orders into MongoDB ($(sed -E 's#//[^/@]*@#//#' <<<"$MONGO_URI"), database shop)"
 /usr/bin/python3 test/fixtures.py demo "$MONGO_URI" shop "$users"
 
 step "migrating them into PostgreSQL"

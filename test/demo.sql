@@ -2,8 +2,12 @@
 
 \echo '-- MongoDB as foreign tables'
 CREATE EXTENSION mongo_etl;
-CREATE SERVER src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
-CREATE USER MAPPING FOR CURRENT_USER SERVER src;
+-- credentials in the uri (DocumentDB's) go into the user mapping
+SELECT regexp_replace(:'mongo_uri', '^mongodb://[^@/]*@', 'mongodb://') AS server_uri,
+       CASE WHEN m IS NULL THEN '' ELSE format('OPTIONS (username %L, password %L)', m[1], m[2]) END AS login
+  FROM regexp_match(:'mongo_uri', '^mongodb://([^:@/]+):([^@/]*)@') AS m \gset
+CREATE SERVER src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'server_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER src :login;
 CREATE SCHEMA staging;
 CREATE FOREIGN TABLE staging.users (
   _id text, name text, email text, age int, created timestamptz,

@@ -8,6 +8,11 @@
 #
 # MONGO_URI=...            run the suite against that MongoDB instead of
 #                          the FerretDB this script starts
+# MONGO_ETL_SERVER=documentdb
+#                          run it against Microsoft's DocumentDB, built
+#                          from source by test/documentdb.sh (cached
+#                          under /var/tmp/mongo_etl/documentdb), with TLS
+#                          and SCRAM-SHA-256; default ferretdb
 # PG=17, PG=18            run it all on that PostgreSQL, built from Debian's
 #                          source package by test/build_postgres.sh (cached
 #                          under /var/tmp/mongo_etl/pg); default: Debian
@@ -73,6 +78,15 @@ if ! psql -XAtc "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'" |
 		"test/build_postgres.sh could not download Debian's pg-cron source" \
 		"package)"
 fi
+# DocumentDB's $sample draws at random, and sql/import.sql prints what
+# IMPORT FOREIGN SCHEMA infers from samples smaller than the collection:
+# skipped there, and counted as skipped, until the test checks what does
+# not depend on the draw
+if [ "${MONGO_ETL_SERVER:-ferretdb}" = documentdb ]; then
+	regress=$(tr ' ' '\n' <<<"$regress" | grep -vx import | tr '\n' ' ')
+	skipped=$((skipped + 1))
+	echo "skipped: import (DocumentDB samples at random; see TESTING.md)"
+fi
 if ! make installcheck REGRESS="$regress"; then
 	cat regression.diffs >&2 || true
 	exit 1
@@ -87,9 +101,15 @@ if [ -z "${MONGO_ETL_VALGRIND:-}" ]; then
 	/usr/bin/python3 test/faults.py
 	/usr/bin/python3 test/security.py
 fi
-echo "Covered through the MongoDB server at $MONGO_URI: options, connections," \
-	"scans, and the types it stores (sql/types.sql, scan.sql, connection.sql)."
-echo "Covered through mongodump files, because FerretDB cannot store them:" \
+# DocumentDB's own authentication: SCRAM-SHA-256 only, and the salts
+# PostgreSQL makes, which libmongoc refuses
+if [ "${MONGO_ETL_SERVER:-ferretdb}" = documentdb ]; then
+	/usr/bin/python3 test/documentdb_auth.py
+fi
+echo "Covered through the MongoDB server (${MONGO_ETL_SERVER:-ferretdb}):" \
+	"options, connections, scans, writes, and the types it stores" \
+	"(sql/types.sql, scan.sql, write.sql, connection.sql)."
+echo "Covered through mongodump files (FerretDB cannot store them):" \
 	"Decimal128, NaN and infinite doubles, nested arrays, repeated keys," \
 	"symbols, undefined, dbPointer, zero bytes in strings, out-of-range dates" \
 	"(sql/dump.sql)."

@@ -3,8 +3,13 @@
 # test/servers.sh start [--postgres-only] | stop
 #
 # Starts (or stops) the servers mongo_etl's tests and demo run against: a
-# throwaway PostgreSQL cluster and a MongoDB-compatible server, FerretDB
-# 1.24.2 with its SQLite backend, both listening on 127.0.0.1 only.  `start`
+# throwaway PostgreSQL cluster and a MongoDB-compatible server, both
+# listening on 127.0.0.1 only.  The MongoDB server is FerretDB 1.24.2 with
+# its SQLite backend, or with MONGO_ETL_SERVER=documentdb Microsoft's
+# DocumentDB, built from source by test/documentdb.sh (cached), which
+# enforces TLS and SCRAM-SHA-256: its MONGO_URI carries the test user's
+# name and password and names the CA file, as PyMongo and libmongoc take
+# them (the tests move the credentials into user mappings).  `start`
 # first installs whatever is missing on a Debian 12 machine, and then prints
 # only `export` lines on stdout, so that
 #
@@ -19,8 +24,10 @@
 # The cluster is of the PostgreSQL whose pg_config is $PG_CONFIG (as
 # test/build_postgres.sh prints it), else Debian's PostgreSQL 15.
 #
-# Settings: MONGO_ETL_TEST_DIR (state, default /tmp/mongo_etl_test),
-# MONGO_ETL_PGPORT (54315), MONGO_ETL_MONGOPORT (27117), MONGO_ETL_TOOLS
+# Settings: MONGO_ETL_SERVER (ferretdb or documentdb), MONGO_ETL_TEST_DIR
+# (state, default /tmp/mongo_etl_test), MONGO_ETL_PGPORT (54315),
+# MONGO_ETL_MONGOPORT (27117), MONGO_ETL_DOCUMENTDB_PGPORT (DocumentDB's
+# own PostgreSQL cluster, 54316), MONGO_ETL_TOOLS
 # (where the FerretDB binary is kept, /var/tmp/mongo_etl/bin), and
 # MONGO_ETL_PG_WRAPPER (a command to run postgres under, e.g. valgrind).
 #
@@ -38,6 +45,14 @@ if [ -n "${PG_CONFIG:-}" ] && [ "$PG_CONFIG" != pg_config ]; then
 	pglib=$("$PG_CONFIG" --pkglibdir)
 fi
 ferretdb_version=v1.24.2
+server=${MONGO_ETL_SERVER:-ferretdb}
+case "$server" in
+ferretdb | documentdb) ;;
+*)
+	echo "servers.sh: MONGO_ETL_SERVER must be ferretdb or documentdb, not $server" >&2
+	exit 2
+	;;
+esac
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libmongoc-dev libbson-dev python3-pymongo python3-psycopg2 pkg-config
 	make gcc zlib1g-dev openssl)
@@ -161,7 +176,17 @@ pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=1000).admin.command('p
 	exit 1
 }
 
+# DocumentDB's gateway on the MongoDB port and its PostgreSQL cluster;
+# prints the MONGO_URI of its test user
+documentdb() {
+	MONGO_ETL_TEST_DIR=$state MONGO_ETL_MONGOPORT=$mongoport \
+		bash "$here/documentdb.sh" "$@"
+}
+
 stop() {
+	if [ -d "$state/documentdb" ]; then
+		documentdb stop
+	fi
 	# by signal, so that a cluster of another version stops too
 	if [ -f "$state/pg/postmaster.pid" ]; then
 		local pid
@@ -188,9 +213,16 @@ start)
 	stop
 	start_postgres
 	if [ "${2:-}" != --postgres-only ] && [ -z "${MONGO_URI:-}" ]; then
-		install_ferretdb
-		start_ferretdb
-		MONGO_URI="mongodb://127.0.0.1:$mongoport/"
+		if [ "$server" = documentdb ]; then
+			MONGO_URI=$(documentdb start)
+			# test/faults.py and test/security.py start FerretDBs of
+			# their own, whichever server the suite reads
+			install_ferretdb
+		else
+			install_ferretdb
+			start_ferretdb
+			MONGO_URI="mongodb://127.0.0.1:$mongoport/"
+		fi
 	fi
 	cat <<-EOF
 		export PGHOST=127.0.0.1
