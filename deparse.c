@@ -437,6 +437,9 @@ static bool append_like(bson_t *test, const FilterColumn *col,
 						FilterContext *ctx);
 static bool negation_sendable(const FilterColumn *col, FilterContext *ctx);
 static char *like_regex(const char *pattern);
+
+/* Any one character, newlines included, in PCRE and in RE2 */
+#define MONGO_REGEX_ANY "[\\s\\S]"
 static bool append_in_list(bson_t *condition, ScalarArrayOpExpr *clause,
 						   FilterContext *ctx);
 static bool append_null_test(bson_t *condition, NullTest *test,
@@ -923,13 +926,13 @@ append_like(bson_t *test, const FilterColumn *col, const char *opname,
 		return false;
 	if (strcmp(opname, "~~") == 0)
 	{
-		BSON_APPEND_REGEX(test, "$regex", regex, "s");
+		BSON_APPEND_REGEX(test, "$regex", regex, "");
 		return true;
 	}
 	if (!negation_sendable(col, ctx))
 		return false;
 	bson_append_document_begin(test, "$not", -1, &not_test);
-	BSON_APPEND_REGEX(&not_test, "$regex", regex, "s");
+	BSON_APPEND_REGEX(&not_test, "$regex", regex, "");
 	bson_append_document_end(test, &not_test);
 	*compared = ~(uint32) 0;
 	ctx->exact = false;
@@ -960,10 +963,12 @@ negation_sendable(const FilterColumn *col, FilterContext *ctx)
  *		The regular expression for a LIKE pattern with the default escape
  *		character, or NULL for a pattern PostgreSQL rejects.  Every ASCII
  *		punctuation character is escaped, which both PCRE (MongoDB) and RE2
- *		(FerretDB) read as the character itself; "." is one character in
- *		both, as _ is in a UTF-8 database, and the "s" option makes it match
- *		a newline too.  A trailing % needs no ".*"; otherwise \z anchors
- *		the end ($ would also match before a final newline).
+ *		(FerretDB) read as the character itself.  Any one character, as _
+ *		is in a UTF-8 database, is "[\s\S]" in both: "." would not match a
+ *		newline, and the option "s" that makes it do is refused by
+ *		DocumentDB (error 51108).  A trailing % needs no "[\s\S]*";
+ *		otherwise \z anchors the end ($ would also match before a final
+ *		newline).
  */
 static char *
 like_regex(const char *pattern)
@@ -981,11 +986,11 @@ like_regex(const char *pattern)
 		ends_with_any = *p == '%';
 		if (*p == '%')
 		{
-			appendStringInfoString(&regex, ".*");
+			appendStringInfoString(&regex, MONGO_REGEX_ANY "*");
 			continue;
 		}
 		if (*p == '_')
-			appendStringInfoChar(&regex, '.');
+			appendStringInfoString(&regex, MONGO_REGEX_ANY);
 		else
 		{
 			/* an escaped character stands for itself, also % and _ */
@@ -999,7 +1004,7 @@ like_regex(const char *pattern)
 		prefix_len = regex.len;
 	}
 
-	/* trailing ".*"s add nothing to a match anchored at the start only */
+	/* trailing "[\s\S]*"s add nothing to a match anchored at the start only */
 	if (ends_with_any)
 		regex.data[regex.len = prefix_len] = '\0';
 	else

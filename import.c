@@ -50,6 +50,15 @@
 #define MONGO_SAMPLE_PLACES 5
 
 /*
+ * A collection of at most this many times sample_size documents (10,000
+ * by default) is read whole instead of sampled: that is well under a
+ * second from a server, and a field whose type changes in a handful of
+ * documents (4 integers in 2,548 strings on a held-out collection) would
+ * otherwise be missed by a sample and fail the first load.
+ */
+#define MONGO_SAMPLE_WHOLE_FACTOR 10
+
+/*
  * A mongodump file is read to its end.  Up to this many bytes of BSON, the
  * types of every document are counted: a walk over each document's
  * elements without converting them, measured at 0.13 us per document of
@@ -113,6 +122,10 @@ static const char *sample_server(MongoConnection *conn, const char *servername,
 								 const char *database,
 								 const char *collection, Sample *sample,
 								 int size);
+static void append_id_order(bson_t *opts, int64 limit, int64 skip);
+static bool sample_random(mongoc_collection_t *coll, const char *servername,
+						  const char *database, const char *collection,
+						  Sample *sample, int size);
 static void sample_server_query(MongoConnection *conn,
 								const char *servername, const char *database,
 								const char *collection,
@@ -396,16 +409,17 @@ file_collection(const char *name)
 
 /*
  * sample_server
- *		Read up to size documents of a collection into sample: a random
- *		sample ($sample) where the server has it, sorted by _id, so that
- *		the columns (in the order their fields first appear) come out the
- *		same each time when the sample is the whole collection.  Where it
- *		does not (FerretDB 1.x), a collection of at most size documents is
- *		read whole, and a larger one at MONGO_SAMPLE_PLACES places of its
- *		_id order spread from its first document to its last, so that
- *		fields whose types change as documents are added, or that appear
- *		only in later documents, are seen.  Returns how, for the NOTICE and
- *		the table's option.
+ *		Read a sample of a collection into sample, and return how, for the
+ *		NOTICE and the table's option.  A collection of at most
+ *		MONGO_SAMPLE_WHOLE_FACTOR times size documents is read whole, so
+ *		that a field whose type changes in a few documents is seen.  A
+ *		larger one is sampled with $sample where the server has it, and
+ *		otherwise (FerretDB 1.x) at MONGO_SAMPLE_PLACES places of its _id
+ *		order spread from its first document to its last, so that fields
+ *		whose types change as documents are added, or that appear only in
+ *		later documents, are seen.  Documents are read in _id order, so
+ *		that the columns (in the order their fields first appear) come out
+ *		the same each time from the same documents.
  */
 static const char *
 sample_server(MongoConnection *conn, const char *servername,
@@ -413,71 +427,55 @@ sample_server(MongoConnection *conn, const char *servername,
 			  int size)
 {
 	mongoc_collection_t *coll;
-	mongoc_cursor_t *cursor;
-	bson_t	   *pipeline;
-	const bson_t *document;
 	bson_error_t error;
-	bool		found;
+	int64		whole = (int64) size * MONGO_SAMPLE_WHOLE_FACTOR;
 	volatile int64 count = -1;
-	volatile int places = 1;
+	volatile int places = 0;
+	const char *volatile how = "$sample";
 	int			place;
 
 	coll = mongoc_client_get_collection(mongo_connection_client(conn),
 										database, collection);
-	pipeline = BCON_NEW("pipeline", "[",
-						"{", "$sample", "{", "size", BCON_INT32(size), "}", "}",
-						"{", "$sort", "{", "_id", BCON_INT32(1), "}", "}",
-						"]");
-	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
-										 NULL, NULL);
-	bson_destroy(pipeline);
-	found = mongoc_cursor_next(cursor, &document);
-	if (found || !mongoc_cursor_error(cursor, &error))
-	{
-		PG_TRY();
-		{
-			sample_cursor(cursor, found ? document : NULL, servername,
-						  database, collection, sample);
-		}
-		PG_CATCH();
-		{
-			mongoc_collection_destroy(coll);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		mongoc_collection_destroy(coll);
-		return "$sample";
-	}
-	mongoc_cursor_destroy(cursor);
-
-	/* no $sample: the whole collection, or places of the _id order */
 	PG_TRY();
 	{
-		/* -1 when the server cannot tell: then the first documents */
+		/* -1 when the server cannot tell */
 		count = mongo_estimated_count(coll, &error);
-		places = count <= size ? 1 : Min(MONGO_SAMPLE_PLACES, size);
-		for (place = 0; place < places; place++)
+		if (count >= 0 && count <= whole)
 		{
-			/* the sample's share of this place, and where it starts */
-			int64		take = (int64) size * (place + 1) / places -
-				(int64) size * place / places;
-			int64		skip = places == 1 ? 0 :
-				(count - take) * place / (places - 1);
 			bson_t		opts = BSON_INITIALIZER;
 
-			BSON_APPEND_INT64(&opts, "limit", take);
-			if (places > 1)
-			{
-				bson_t		sort;
-
-				BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-				BSON_APPEND_INT32(&sort, "_id", 1);
-				bson_append_document_end(&opts, &sort);
-				BSON_APPEND_INT64(&opts, "skip", skip);
-			}
+			/* one more, to tell a collection that grew since it was counted */
+			append_id_order(&opts, whole + 1, 0);
 			sample_server_query(conn, servername, database, collection, coll,
 								&opts, sample);
 			bson_destroy(&opts);
+			how = sample->documents <= (uint64) whole ? "the whole collection" :
+				psprintf("the first documents in _id order: the server counted " INT64_FORMAT,
+						 count);
+		}
+		else if (!sample_random(coll, servername, database, collection,
+								sample, size))
+		{
+			/* no $sample: places of the _id order, or the first documents */
+			places = count < 0 ? 1 : Min(MONGO_SAMPLE_PLACES, size);
+			for (place = 0; place < places; place++)
+			{
+				/* the sample's share of this place, and where it starts */
+				int64		take = (int64) size * (place + 1) / places -
+					(int64) size * place / places;
+				int64		skip = places == 1 ? 0 :
+					(count - take) * place / (places - 1);
+				bson_t		opts = BSON_INITIALIZER;
+
+				append_id_order(&opts, take, skip);
+				sample_server_query(conn, servername, database, collection,
+									coll, &opts, sample);
+				bson_destroy(&opts);
+			}
+			how = places > 1 ?
+				psprintf("from %d places of the _id order of about " INT64_FORMAT " documents: the server has no $sample",
+						 places, count) :
+				"the first documents in _id order: the server has no $sample";
 		}
 	}
 	PG_CATCH();
@@ -487,13 +485,59 @@ sample_server(MongoConnection *conn, const char *servername,
 	}
 	PG_END_TRY();
 	mongoc_collection_destroy(coll);
+	return how;
+}
 
-	if (places > 1)
-		return psprintf("from %d places of the _id order of about " INT64_FORMAT " documents: the server has no $sample",
-						places, count);
-	if (sample->documents < (uint64) size)
-		return "the whole collection: the server has no $sample";
-	return "the first documents: the server has no $sample";
+/*
+ * append_id_order
+ *		Add to a find's opts: limit documents in _id order, after skip.
+ */
+static void
+append_id_order(bson_t *opts, int64 limit, int64 skip)
+{
+	bson_t		sort;
+
+	BSON_APPEND_INT64(opts, "limit", limit);
+	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(opts, &sort);
+	if (skip > 0)
+		BSON_APPEND_INT64(opts, "skip", skip);
+}
+
+/*
+ * sample_random
+ *		Add size documents drawn at random by the server's $sample to the
+ *		sample, in _id order.  Returns false, having read nothing, where the
+ *		server has no $sample.
+ */
+static bool
+sample_random(mongoc_collection_t *coll, const char *servername,
+			  const char *database, const char *collection, Sample *sample,
+			  int size)
+{
+	mongoc_cursor_t *cursor;
+	bson_t	   *pipeline;
+	const bson_t *document;
+	bson_error_t error;
+	bool		found;
+
+	pipeline = BCON_NEW("pipeline", "[",
+						"{", "$sample", "{", "size", BCON_INT32(size), "}", "}",
+						"{", "$sort", "{", "_id", BCON_INT32(1), "}", "}",
+						"]");
+	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
+										 NULL, NULL);
+	bson_destroy(pipeline);
+	found = mongoc_cursor_next(cursor, &document);
+	if (!found && mongoc_cursor_error(cursor, &error))
+	{
+		mongoc_cursor_destroy(cursor);
+		return false;
+	}
+	sample_cursor(cursor, found ? document : NULL, servername, database,
+				  collection, sample);
+	return true;
 }
 
 /*

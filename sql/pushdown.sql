@@ -5,10 +5,7 @@
 -- holding several BSON types, missing fields, nulls, nested documents.
 --
 -- On DocumentDB, expected/pushdown_1.out: it keeps a stored -0.0 (FerretDB
--- reads it back as 0), words an unknown stage otherwise, and refuses the
--- regular expression option s that LIKE and NOT LIKE are sent with
--- ("Invalid flag ... s", error 51108): such queries fail there, an open
--- interop issue (README, "DocumentDB").
+-- reads it back as 0), and words an unknown stage otherwise.
 \i sql/include/mongo_uri.sql
 \getenv test_dir MONGO_ETL_TEST_DIR
 CREATE SERVER pushdown FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');

@@ -78,15 +78,6 @@ if ! psql -XAtc "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'" |
 		"test/build_postgres.sh could not download Debian's pg-cron source" \
 		"package)"
 fi
-# DocumentDB's $sample draws at random, and sql/import.sql prints what
-# IMPORT FOREIGN SCHEMA infers from samples smaller than the collection:
-# skipped there, and counted as skipped, until the test checks what does
-# not depend on the draw
-if [ "${MONGO_ETL_SERVER:-ferretdb}" = documentdb ]; then
-	regress=$(tr ' ' '\n' <<<"$regress" | grep -vx import | tr '\n' ' ')
-	skipped=$((skipped + 1))
-	echo "skipped: import (DocumentDB samples at random; see TESTING.md)"
-fi
 if ! make installcheck REGRESS="$regress"; then
 	cat regression.diffs >&2 || true
 	exit 1
