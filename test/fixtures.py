@@ -7,7 +7,7 @@ Runs with Debian's /usr/bin/python3 and python3-pymongo (3.11).
                              files hold MongoDB extended JSON, one document
                              per line or one array; .bson files hold raw
                              concatenated BSON (mongodump output), inserted
-                             byte for byte
+                             byte for byte, and checked to come back so
   big URI DB COLLECTION N    drop and load N generated documents whose every
                              value the regression suite can recompute
   demo URI DB N              drop and load a realistic shop: N users and
@@ -84,8 +84,23 @@ def load(db, paths):
             sys.exit(f"fixtures.py: {path}: expected a .json or .bson file")
         db[name].drop()
         insert(db[name], documents)
+        if ext == ".bson":
+            same_bytes_back(db[name], path)
         print(f"loaded {db[name].count_documents({})} documents into "
               f"{db.name}.{name}", file=sys.stderr)
+
+
+def same_bytes_back(collection, path):
+    """Exit unless the server returns every document of a .bson file
+    byte for byte: a test comparing what the server returns with what the
+    file holds must not compare with what the server made of it."""
+    raw = collection.with_options(codec_options=bson.CodecOptions(
+        document_class=RawBSONDocument))
+    stored = sorted(document.raw for document in raw.find())
+    written = sorted(document.raw for document in read_bson_documents(path))
+    if stored != written:
+        sys.exit(f"fixtures.py: {collection.full_name} does not return the "
+                 f"documents of {path} as they are")
 
 
 def big(db, name, count):
