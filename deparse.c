@@ -781,9 +781,11 @@ comparison_test(bson_t *test, const FilterColumn *col, const char *opname,
  *		- NaN: PostgreSQL puts it above every number and equal to itself,
  *		  while every MongoDB comparison with a number is false for it.  A
  *		  double or Decimal128 NaN reads as NaN into float8 and numeric
- *		  columns, so there "> v" and ">= v" go as {$not: {$lte: v}} and
- *		  {$not: {$lt: v}}, true for NaN too (and for nulls, missing
- *		  fields and other types, which the local check drops).  NaN itself
+ *		  columns, so there "> v" and ">= v" go as {$not: {$lte: v},
+ *		  $type: "number"} and {$not: {$lt: v}, $type: "number"}: true for
+ *		  the numbers above v and for NaN, and for nothing else, so that
+ *		  MongoDB returns no string, null or missing field for the local
+ *		  check to drop, and an index bounds the scan.  NaN itself
  *		  is not written into a filter: FerretDB closes the connection on
  *		  one (so {field: NaN} cannot let NaN through), and "< NaN", true
  *		  for every number here, is true for none there.  A constant NaN
@@ -896,6 +898,7 @@ number_test(bson_t *test, const FilterColumn *col, const char *opname,
 		append_value(&negated, bounded || ge ? "$lt" : "$lte", value,
 					 encoding, ctx);
 		bson_append_document_end(test, &negated);
+		BSON_APPEND_UTF8(test, "$type", "number");
 		ctx->exact = false;
 	}
 	else

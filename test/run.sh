@@ -70,7 +70,7 @@ chown -R postgres: "$MONGO_ETL_TEST_DIR/dump"
 export MONGO_ETL_SERVER=${MONGO_ETL_SERVER:-ferretdb}
 if [ "$MONGO_ETL_SERVER" = documentdb ]; then
 	/usr/bin/python3 test/fixtures.py load "$MONGO_URI" mongo_etl_dumped \
-		"$MONGO_ETL_TEST_DIR"/dump/regress/{special,exotic,everytype,jsonbshapes}.bson
+		"$MONGO_ETL_TEST_DIR"/dump/regress/{special,numbers_special,exotic,everytype,jsonbshapes}.bson
 fi
 
 # the cron test needs pg_cron in this PostgreSQL; without it that test
