@@ -6,13 +6,16 @@
  *
  * The rows are those a query of the table returns, converted as any scan
  * converts them (the table's on_type_mismatch policy applies), read through
- * SPI a batch at a time.  Every row is read once, and a uniform sample of
- * them kept as they go by (reservoir sampling, as PostgreSQL samples a heap
- * table's rows): a collection is read whole, since a sample spread over
- * it needs every document's turn, and so is a mongodump file.  The number
- * of rows read is the table's row count for the planner, until the next
- * ANALYZE; a server's current count still replaces it at planning, when
- * the server is asked (use_remote_estimate).
+ * SPI a batch at a time, and a uniform sample of them kept as they go by
+ * (reservoir sampling, as PostgreSQL samples a heap table's rows).  A
+ * collection of more than ANALYZE_WHOLE_FACTOR times the sample's size, on
+ * a server with $sample, has the server draw the sample ($sample, offered
+ * to the table's scan as its range) and its count is the table's row
+ * count; anything else is read whole (FerretDB 1.x has no $sample; a
+ * mongodump file is read to its end), and the rows read are the count.  A
+ * NOTICE says which.  The count is the planner's until the next ANALYZE;
+ * a server's current count still replaces it at planning, when the server
+ * is asked (use_remote_estimate).
  *
  * IDENTIFICATION
  *		  analyze.c
@@ -37,6 +40,15 @@
 #define ANALYZE_FETCH_ROWS 1000
 
 /*
+ * A collection of at most this many times the rows ANALYZE wants (30,000
+ * at the default statistics target: 300,000 documents) is read whole:
+ * about a second from a server, and the statistics then see every value.
+ * Beyond that, reading all of it would cost ever more for a sample of the
+ * same size, and $sample draws one from the server.
+ */
+#define ANALYZE_WHOLE_FACTOR 10
+
+/*
  * Bytes a collection's document is taken to take, for the page count
  * ANALYZE records (a file's size is known), from the rows the last ANALYZE
  * read
@@ -49,6 +61,7 @@ static int	acquire_sample_rows(Relation relation, int elevel,
 static HeapTuple relation_row(Relation relation, HeapTuple row,
 							  TupleDesc row_desc, Datum *values,
 							  bool *nulls);
+static double server_sample_size(Relation relation, int targrows);
 
 /*
  * mongo_analyze_foreign_table
@@ -100,10 +113,16 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	char	   *query;
 	SPIPlanPtr	plan;
 	Portal		portal;
+	MongoSourceRange range;
+	double		documents;
 
 	*totalrows = 0;
 	*totaldeadrows = 0;
 	reservoir_init_selection_state(&reservoir, targrows);
+	memset(&range, 0, sizeof(range));
+	documents = server_sample_size(relation, targrows);
+	if (documents > 0)
+		range.sample_size = targrows;
 
 	/* every column, dropped ones aside, in the table's order */
 	query = psprintf("SELECT * FROM %s",
@@ -116,7 +135,18 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 		elog(ERROR, "could not prepare the sample query of \"%s\": %s",
 			 RelationGetRelationName(relation),
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	/* the table's scan takes the range as it begins, at the cursor's open */
+	if (range.sample_size > 0)
+		mongo_source_offer_range(RelationGetRelid(relation), &range);
+	PG_TRY();
+	{
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	}
+	PG_FINALLY();
+	{
+		mongo_source_offer_range(InvalidOid, NULL);
+	}
+	PG_END_TRY();
 
 	for (;;)
 	{
@@ -160,10 +190,66 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	SPI_cursor_close(portal);
 	SPI_finish();
 
-	ereport(elevel,
-			(errmsg("\"%s\": read %.0f rows, kept a sample of %d",
-					RelationGetRelationName(relation), *totalrows, kept)));
+	if (range.sample_size > 0 && range.claimed)
+	{
+		ereport(NOTICE,
+				(errmsg("\"%s\": kept a sample of %d rows of %.0f drawn by $sample from about %.0f documents",
+						RelationGetRelationName(relation), kept, *totalrows,
+						documents)));
+		*totalrows = documents;
+	}
+	else
+		ereport(NOTICE,
+				(errmsg("\"%s\": read all %.0f rows, kept a sample of %d",
+						RelationGetRelationName(relation), *totalrows,
+						kept)));
 	return kept;
+}
+
+/*
+ * server_sample_size
+ *		The documents of the table's collection when the server is to draw
+ *		the sample: more than ANALYZE_WHOLE_FACTOR times targrows of them,
+ *		on a server with $sample, read by a table without the options filter
+ *		and pipeline (whose rows the collection's count does not count);
+ *		else 0, and the table is read whole.
+ */
+static double
+server_sample_size(Relation relation, int targrows)
+{
+	ForeignTable *table = GetForeignTable(RelationGetRelid(relation));
+	ForeignServer *server = GetForeignServer(table->serverid);
+	MongoTableOptions options;
+	MongoConnection *volatile conn;
+	volatile int64 count = -1;
+	volatile bool has_sample = false;
+
+	mongo_get_table_options(table, server, &options);
+	if (options.dump_file != NULL || options.filter != NULL ||
+		options.pipeline != NULL)
+		return 0;
+
+	conn = mongo_get_connection(server,
+								GetUserMapping(GetUserId(), server->serverid));
+	PG_TRY();
+	{
+		mongoc_collection_t *collection;
+		bson_error_t error;
+
+		collection = mongoc_client_get_collection(mongo_connection_client(conn),
+												  options.database,
+												  options.collection);
+		count = mongo_estimated_count(collection, &error);
+		if (count > (int64) targrows * ANALYZE_WHOLE_FACTOR)
+			has_sample = mongo_server_has_sample(collection);
+		mongoc_collection_destroy(collection);
+	}
+	PG_FINALLY();
+	{
+		mongo_release_connection(conn);
+	}
+	PG_END_TRY();
+	return has_sample ? (double) count : 0;
 }
 
 /*

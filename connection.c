@@ -977,3 +977,32 @@ mongo_estimated_count(mongoc_collection_t *collection, bson_error_t *error)
 	return mongoc_collection_estimated_document_count(collection, NULL, NULL,
 													  NULL, error);
 }
+
+/*
+ * mongo_server_has_sample
+ *		Whether the server draws random samples ($sample): an aggregation
+ *		of one drawn document must not fail.  FerretDB 1.x refuses the
+ *		stage; a server that cannot be reached answers false too, and the
+ *		caller's own command then reports why.
+ */
+bool
+mongo_server_has_sample(mongoc_collection_t *collection)
+{
+	bson_t	   *pipeline = BCON_NEW("pipeline", "[",
+									"{", "$sample", "{", "size", BCON_INT32(1),
+									"}", "}",
+									"]");
+	mongoc_cursor_t *cursor;
+	const bson_t *document;
+	bson_error_t error;
+	bool		failed;
+
+	cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE,
+										 pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &document))
+		;
+	failed = mongoc_cursor_error(cursor, &error);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(pipeline);
+	return !failed;
+}

@@ -176,21 +176,22 @@ mongo_node_bson(Node *node)
  * mongo_build_command
  *		The command a scan runs, in the two parts libmongoc takes: a find
  *		filter and its options (projection, sort, limit, batchSize),
- *		or, for a table with the option pipeline or a pushed count, an
- *		aggregation pipeline and its options.  Returns true for aggregate.
+ *		or, for a table with the option pipeline, a pushed count or group,
+ *		or a random sample, an aggregation pipeline and its options.
+ *		Returns true for aggregate.
  *
  *		The table's option filter applies to the collection's documents,
  *		so it comes first (before the table's pipeline); the pushed WHERE
  *		clauses (request->filter) apply to what the table reads, so they
- *		follow the pipeline, then sort, limit, and the projection or
- *		the count.
+ *		follow the pipeline, then the sample, sort, limit, and the
+ *		projection, the count or the group.
  */
 bool
 mongo_build_command(const MongoTableOptions *options,
 					const MongoRequest *request, bson_t *query, bson_t *opts)
 {
 	bool		aggregate = options->pipeline != NULL || request->count ||
-		request->group != NULL;
+		request->group != NULL || request->sample > 0;
 
 	if (!aggregate)
 	{
@@ -238,6 +239,16 @@ mongo_build_command(const MongoTableOptions *options,
 		{
 			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
 			BSON_APPEND_DOCUMENT(&stage, "$match", request->filter);
+			bson_append_document_end(query, &stage);
+		}
+		if (request->sample > 0)
+		{
+			bson_t		size;
+
+			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
+			BSON_APPEND_DOCUMENT_BEGIN(&stage, "$sample", &size);
+			BSON_APPEND_INT64(&size, "size", request->sample);
+			bson_append_document_end(&stage, &size);
 			bson_append_document_end(query, &stage);
 		}
 		if (request->sort != NULL)

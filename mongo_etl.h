@@ -255,6 +255,7 @@ extern uint64 mongo_commands_sent(void);
 extern void mongo_forget_connection(MongoConnection *conn);
 extern int64 mongo_estimated_count(mongoc_collection_t *collection,
 								   bson_error_t *error);
+extern bool mongo_server_has_sample(mongoc_collection_t *collection);
 extern void mongo_set_deadline(int timeout_ms);
 extern bool mongo_deadline_passed(void);
 pg_noreturn extern void mongo_report_error(const bson_error_t *error,
@@ -512,6 +513,8 @@ typedef struct MongoSourceRange
 	uint64		start_offset;	/* a file: byte offset of the first document */
 	uint64		max_documents;	/* a file: documents to read, 0 for all */
 	const bson_t *id_filter;	/* a collection: the _id range to read */
+	int64		sample_size;	/* a collection: so many documents drawn
+								 * at random ($sample), 0 for all */
 	/* set by the scan */
 	bool		claimed;		/* a scan took it (mongo_source_take_range) */
 	uint64		documents;		/* documents read */
@@ -756,6 +759,8 @@ typedef struct MongoRequest
 	int64		limit;			/* at most so many, 0 for no limit */
 	bool		count;			/* count the documents instead */
 	const bson_t *group;		/* a $group stage's document, or NULL */
+	int64		sample;			/* so many documents drawn at random
+								 * ($sample), 0 for all */
 } MongoRequest;
 
 extern bool mongo_build_command(const MongoTableOptions *options,

@@ -329,6 +329,7 @@ describe_request(MongoScanSource *source, const bson_t *filter,
 	request->limit = source->limit;
 	request->count = source->count;
 	request->group = source->group;
+	request->sample = source->range != NULL ? source->range->sample_size : 0;
 }
 
 /*
@@ -515,7 +516,8 @@ mongo_source_offer_range(Oid relid, MongoSourceRange *range)
  * mongo_source_take_range
  *		The range offered for a scan of foreign table relid beginning now,
  *		if it is not taken yet and fits the source (a file's offsets, or a
- *		collection's _id filter); else NULL, and the scan reads all.  Any
+ *		collection's _id filter or sample size); else NULL, and the scan
+ *		reads all.  Any
  *		other scan of the table (say, in a trigger) reads the whole source.
  */
 MongoSourceRange *
@@ -524,7 +526,7 @@ mongo_source_take_range(Oid relid, bool file)
 	MongoSourceRange *range = offered_range;
 
 	if (range == NULL || offered_relid != relid || range->claimed ||
-		file != (range->id_filter == NULL))
+		file != (range->id_filter == NULL && range->sample_size == 0))
 		return NULL;
 	range->claimed = true;
 	return range;
