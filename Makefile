@@ -4,6 +4,7 @@
 MODULE_big = mongo_etl
 OBJS = \
 	$(WIN32RES) \
+	aggregate.o \
 	analyze.o \
 	bson_convert.o \
 	bson_encode.o \

@@ -1006,3 +1006,52 @@ mongo_server_has_sample(mongoc_collection_t *collection)
 	bson_destroy(pipeline);
 	return !failed;
 }
+
+/*
+ * mongo_server_aggregates
+ *		Whether the server evaluates what aggregate.c sends for exact
+ *		aggregates: $group by a document of $ifNull keys, $sum of $cond,
+ *		$in and $type, of $toDecimal, $min of a $literal MaxKey, and a
+ *		$project with $cond and $eq.  The stages are parsed before any
+ *		document is read, so a server that lacks one (FerretDB 1.x) fails
+ *		the command whatever the collection holds.
+ */
+bool
+mongo_server_aggregates(mongoc_collection_t *collection)
+{
+	/* constants alone, so that no document can make it fail */
+	bson_t	   *pipeline = BCON_NEW("pipeline", "[",
+									"{", "$limit", BCON_INT32(1), "}",
+									"{", "$group", "{",
+									"_id", "{", "k", "{", "$ifNull", "[",
+									BCON_NULL, BCON_INT32(0), "]", "}", "}",
+									"n", "{", "$sum", "{", "$cond", "[",
+									"{", "$in", "[", "{", "$type",
+									BCON_INT32(1), "}",
+									"[", BCON_UTF8("null"), "]", "]", "}",
+									BCON_INT32(0), BCON_INT32(1), "]", "}", "}",
+									"s", "{", "$sum", "{", "$toDecimal",
+									BCON_INT32(1), "}", "}",
+									"m", "{", "$min", "{", "$ifNull", "[",
+									BCON_NULL, "{", "$literal",
+									BCON_MAXKEY, "}", "]", "}", "}",
+									"}", "}",
+									"{", "$project", "{", "m", "{", "$cond", "[",
+									"{", "$eq", "[", BCON_UTF8("$n"),
+									BCON_INT32(0), "]", "}",
+									BCON_NULL, BCON_UTF8("$m"), "]", "}", "}", "}",
+									"]");
+	mongoc_cursor_t *cursor;
+	const bson_t *document;
+	bson_error_t error;
+	bool		failed;
+
+	cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE,
+										 pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &document))
+		;
+	failed = mongoc_cursor_error(cursor, &error);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(pipeline);
+	return !failed;
+}

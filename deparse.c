@@ -269,11 +269,11 @@ mongo_build_command(const MongoTableOptions *options,
 			BSON_APPEND_UTF8(&stage, "$count", "count");
 			bson_append_document_end(query, &stage);
 		}
-		else if (request->group != NULL)
+		else if (request->group != NULL &&
+				 bson_iter_init(&iter, request->group))
 		{
-			bson_append_document_begin(query, NEXT_STAGE(), -1, &stage);
-			BSON_APPEND_DOCUMENT(&stage, "$group", request->group);
-			bson_append_document_end(query, &stage);
+			while (bson_iter_next(&iter))
+				bson_append_iter(query, NEXT_STAGE(), -1, &iter);
 		}
 		else if (request->projection != NULL &&
 				 !bson_empty(request->projection))

@@ -52,6 +52,8 @@ typedef struct MongoEstimate
 	TimestampTz asked_at;		/* when */
 	double		rows;
 	bool		bytewise_strings;
+	bool		aggregates_asked;	/* server_aggregates is known */
+	bool		server_aggregates;
 } MongoEstimate;
 
 #define MONGO_ESTIMATE_CACHE_SIZE 64
@@ -75,11 +77,14 @@ static int	next_estimate_slot = 0;
 /* Bytes read from a dump file's start to estimate its documents */
 #define MONGO_SAMPLED_BYTES (64 * 1024)
 
-static void ask_server(Oid foreigntableid, Oid userid,
+static void ask_server(Oid foreigntableid, Oid userid, bool aggregates,
 					   MongoSizeEstimate *estimate);
-static bool ask_within_deadline(MongoConnection *conn,
+static bool ask_within_deadline(MongoConnection *conn, bool aggregates,
 								const MongoTableOptions *options,
 								MongoSizeEstimate *estimate, bool *timed_out);
+static bool server_aggregates(MongoConnection *conn,
+							  const MongoTableOptions *options,
+							  MongoSizeEstimate *estimate);
 static bool collection_metadata(MongoConnection *conn,
 								const MongoTableOptions *options,
 								MongoSizeEstimate *estimate);
@@ -108,7 +113,7 @@ mongo_estimate_size(Oid foreigntableid, Oid userid,
 	mongo_get_table_options(table, server, &options);
 	if (mongo_get_option(server->options, "uri") != NULL)
 	{
-		ask_server(foreigntableid, userid, estimate);
+		ask_server(foreigntableid, userid, false, estimate);
 		estimate->bytes = estimate->rows * MONGO_ASSUMED_DOCUMENT_BYTES;
 		estimate->splittable = options.pipeline == NULL &&
 			get_attnum(foreigntableid, "_id") != InvalidAttrNumber;
@@ -128,14 +133,18 @@ mongo_estimate_size(Oid foreigntableid, Oid userid,
  *		  documents from its metadata (no collection scan);
  *		- whether the collection (or view) has a default collation, under
  *		  which MongoDB would compare strings otherwise than by bytes: then
- *		  no text test or sort is sent.
+ *		  no text test or sort is sent;
+ *		- with aggregates, and only then (once per entry), whether the
+ *		  server evaluates what exact aggregates need
+ *		  (mongo_server_aggregates): else only count(*) is sent.
  *		Remembered (see MongoEstimate), failures too.  A server that cannot
  *		answer, or has not within MONGO_ESTIMATE_TIMEOUT_MS, gives the
  *		default rows and no text pushdown: planning goes on, and the scan
  *		reports the error.
  */
 static void
-ask_server(Oid foreigntableid, Oid userid, MongoSizeEstimate *estimate)
+ask_server(Oid foreigntableid, Oid userid, bool aggregates,
+		   MongoSizeEstimate *estimate)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
@@ -169,7 +178,9 @@ ask_server(Oid foreigntableid, Oid userid, MongoSizeEstimate *estimate)
 	{
 		estimate->rows = entry->rows;
 		estimate->bytewise_strings = entry->bytewise_strings;
-		return;
+		estimate->server_aggregates = entry->server_aggregates;
+		if (!aggregates || entry->aggregates_asked)
+			return;
 	}
 
 	if (user != NULL)
@@ -178,18 +189,26 @@ ask_server(Oid foreigntableid, Oid userid, MongoSizeEstimate *estimate)
 		bool		timed_out = false;
 
 		mongo_get_table_options(table, server, &options);
-		elog(DEBUG1, "mongo_etl: asking server \"%s\" about \"%s.%s\"",
-			 server->servername, options.database, options.collection);
-		if (!ask_within_deadline(mongo_get_connection(server, user),
-								 &options, estimate, &timed_out))
+		if (entry->relid != foreigntableid)
 		{
-			if (timed_out)
-				elog(DEBUG1, "mongo_etl: no answer from server \"%s\" about \"%s.%s\" within %d ms; assuming %d rows",
-					 server->servername, options.database, options.collection,
-					 MONGO_ESTIMATE_TIMEOUT_MS, MONGO_DEFAULT_ROWS);
-			estimate->rows = MONGO_DEFAULT_ROWS;
-			estimate->bytewise_strings = false;
+			elog(DEBUG1, "mongo_etl: asking server \"%s\" about \"%s.%s\"",
+				 server->servername, options.database, options.collection);
+			if (!ask_within_deadline(mongo_get_connection(server, user), false,
+									 &options, estimate, &timed_out))
+			{
+				if (timed_out)
+					elog(DEBUG1, "mongo_etl: no answer from server \"%s\" about \"%s.%s\" within %d ms; assuming %d rows",
+						 server->servername, options.database,
+						 options.collection, MONGO_ESTIMATE_TIMEOUT_MS,
+						 MONGO_DEFAULT_ROWS);
+				estimate->rows = MONGO_DEFAULT_ROWS;
+				estimate->bytewise_strings = false;
+			}
 		}
+		if (aggregates &&
+			!ask_within_deadline(mongo_get_connection(server, user), true,
+								 &options, estimate, &timed_out))
+			estimate->server_aggregates = false;
 	}
 
 	entry->relid = foreigntableid;
@@ -198,17 +217,42 @@ ask_server(Oid foreigntableid, Oid userid, MongoSizeEstimate *estimate)
 	entry->asked_at = GetCurrentTimestamp();
 	entry->rows = estimate->rows;
 	entry->bytewise_strings = estimate->bytewise_strings;
+	entry->aggregates_asked = aggregates;
+	entry->server_aggregates = estimate->server_aggregates;
+}
+
+/*
+ * mongo_estimate_aggregates
+ *		Whether the server of a foreign table evaluates what exact
+ *		aggregates need (aggregate.c), for the user userid, asked once per
+ *		estimate (see ask_server).  False for a dump file, and where
+ *		planning does not ask the server or it does not answer in time.
+ */
+bool
+mongo_estimate_aggregates(Oid foreigntableid, Oid userid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	MongoSizeEstimate estimate;
+
+	memset(&estimate, 0, sizeof(estimate));
+	if (mongo_get_option(GetForeignServer(table->serverid)->options,
+						 "uri") == NULL)
+		return false;
+	ask_server(foreigntableid, userid, true, &estimate);
+	return estimate.server_aggregates;
 }
 
 /*
  * ask_within_deadline
- *		collection_metadata, bounded to MONGO_ESTIMATE_TIMEOUT_MS; then let
+ *		collection_metadata, or with aggregates server_aggregates, bounded
+ *		to MONGO_ESTIMATE_TIMEOUT_MS; then let
  *		go of the connection, also on an error.  *timed_out tells whether
  *		the deadline cut it short.  A pending cancel is raised here, once
  *		the client is free.
  */
 static bool
-ask_within_deadline(MongoConnection *conn, const MongoTableOptions *options,
+ask_within_deadline(MongoConnection *conn, bool aggregates,
+					const MongoTableOptions *options,
 					MongoSizeEstimate *estimate, bool *timed_out)
 {
 	volatile bool ok = false;
@@ -216,7 +260,10 @@ ask_within_deadline(MongoConnection *conn, const MongoTableOptions *options,
 	mongo_set_deadline(MONGO_ESTIMATE_TIMEOUT_MS);
 	PG_TRY();
 	{
-		ok = collection_metadata(conn, options, estimate);
+		if (aggregates)
+			ok = server_aggregates(conn, options, estimate);
+		else
+			ok = collection_metadata(conn, options, estimate);
 		*timed_out = mongo_deadline_passed();
 	}
 	PG_FINALLY();
@@ -382,6 +429,26 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 	mongoc_database_destroy(database);
 	bson_destroy(&opts);
 	return true;
+}
+
+/*
+ * server_aggregates
+ *		Whether the server evaluates what exact aggregates need, asked on
+ *		the table's collection (mongo_server_aggregates).  False only when
+ *		the server cannot be asked: a refusal is an answer.
+ */
+static bool
+server_aggregates(MongoConnection *conn, const MongoTableOptions *options,
+				  MongoSizeEstimate *estimate)
+{
+	mongoc_collection_t *collection;
+
+	collection = mongoc_client_get_collection(mongo_connection_client(conn),
+											  options->database,
+											  options->collection);
+	estimate->server_aggregates = mongo_server_aggregates(collection);
+	mongoc_collection_destroy(collection);
+	return !mongo_deadline_passed();
 }
 
 /*

@@ -256,6 +256,7 @@ extern void mongo_forget_connection(MongoConnection *conn);
 extern int64 mongo_estimated_count(mongoc_collection_t *collection,
 								   bson_error_t *error);
 extern bool mongo_server_has_sample(mongoc_collection_t *collection);
+extern bool mongo_server_aggregates(mongoc_collection_t *collection);
 extern void mongo_set_deadline(int timeout_ms);
 extern bool mongo_deadline_passed(void);
 pg_noreturn extern void mongo_report_error(const bson_error_t *error,
@@ -319,10 +320,14 @@ typedef struct MongoSizeEstimate
 									 * bytes (no default collation) */
 	bool		splittable;		/* a parallel scan can cut it into ranges */
 	double		bytes;			/* its BSON, as far as known */
+	bool		server_aggregates;	/* the server evaluates what exact
+									 * aggregates need (aggregate.c), when
+									 * asked (mongo_estimate_aggregates) */
 } MongoSizeEstimate;
 
 extern void mongo_estimate_size(Oid foreigntableid, Oid userid,
 								MongoSizeEstimate *estimate);
+extern bool mongo_estimate_aggregates(Oid foreigntableid, Oid userid);
 
 /*
  * split.c
@@ -665,11 +670,11 @@ enum MongoScanPrivateIndex
 	MongoScanPrivateCount,
 	/* Integer: the column whose NULLs would break the sort, or 0 */
 	MongoScanPrivateNullGuard,
-	/* the $group stage when MongoDB groups, as a bytea Const, or NULL */
+	/* the stages that group, when MongoDB groups, as a bytea Const, or NULL */
 	MongoScanPrivateGroup,
 	/*
-	 * Integer list, one per item of fdw_scan_tlist when MongoDB groups: the
-	 * key's column in the table, or 0 for count(*)
+	 * one Integer list per item of fdw_scan_tlist when MongoDB groups: what
+	 * it is (mongo_group_stages)
 	 */
 	MongoScanPrivateGroupColumns,
 	/* Integer: 1 when the filter sends every WHERE clause exactly */
@@ -680,13 +685,19 @@ enum MongoScanPrivateIndex
 /* Executor state of a foreign scan, kept in ForeignScanState.fdw_state */
 typedef struct MongoScanState
 {
+	Oid			relid;			/* the foreign table */
 	const char *servername;		/* for error messages */
 	MongoTableOptions options;	/* database, collection, batch size */
 	MongoConverter *converter;	/* document-to-tuple conversion */
 	MongoScanSource source;		/* where the documents come from */
 	bool		count;			/* MongoDB counts the documents: the scan
 								 * returns one row, the count */
-	bool		counted;		/* that row was returned */
+	bool		counted;		/* that row was returned; of a grouped
+								 * scan: a group was */
+	bool		source_ended;	/* a grouped scan returned its row for no
+								 * document after the source's end */
+	List	   *group_items;	/* a grouped scan's, see aggregate.c */
+	List	   *group_tlist;	/* its fdw_scan_tlist */
 	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
 	MongoScanParticipant parallel;	/* in a parallel scan */
 	bool		timing;			/* measure the times below (under EXPLAIN
@@ -758,7 +769,8 @@ typedef struct MongoRequest
 	const bson_t *sort;			/* sort document, or NULL */
 	int64		limit;			/* at most so many, 0 for no limit */
 	bool		count;			/* count the documents instead */
-	const bson_t *group;		/* a $group stage's document, or NULL */
+	const bson_t *group;		/* the stages that group, as an array
+								 * document (aggregate.c), or NULL */
 	int64		sample;			/* so many documents drawn at random
 								 * ($sample), 0 for all */
 } MongoRequest;
@@ -769,5 +781,39 @@ extern bool mongo_build_command(const MongoTableOptions *options,
 extern char *mongo_command_string(const MongoTableOptions *options,
 								  bool aggregate, const bson_t *query,
 								  const bson_t *opts);
+
+/*
+ * aggregate.c
+ */
+
+/* What an item of a grouped scan's target list is */
+typedef enum MongoGroupItemKind
+{
+	MONGO_GROUP_KEY,			/* a GROUP BY column */
+	MONGO_GROUP_COUNT_STAR,
+	MONGO_GROUP_COUNT,
+	MONGO_GROUP_SUM,
+	MONGO_GROUP_AVG,
+	MONGO_GROUP_MIN,
+	MONGO_GROUP_MAX
+} MongoGroupItemKind;
+
+extern bool mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
+								 PathTarget *target, Oid relid,
+								 bool bytewise_strings,
+								 bool server_aggregates);
+extern List *mongo_group_scan_tlist(PlannerInfo *root, PathTarget *target);
+extern bson_t *mongo_group_stages(PlannerInfo *root, List *scan_tlist,
+								  Oid relid, List **items);
+extern int	mongo_group_columns(List *scan_tlist, List *items, Oid relid,
+								ForeignTable *table, MongoColumn *columns);
+extern void mongo_group_check_document(const bson_t *document,
+									   List *scan_tlist, List *items,
+									   Oid relid, const char *relname);
+extern void mongo_group_finish_row(const bson_t *document, List *scan_tlist,
+								   List *items, const char *relname,
+								   Datum *values, bool *isnull);
+extern bool mongo_group_empty_row(List *scan_tlist, List *items,
+								  Datum *values, bool *isnull);
 
 #endif							/* MONGO_ETL_H */

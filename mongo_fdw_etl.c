@@ -156,14 +156,9 @@ static bool next_implied_column(PlannerInfo *root, RelOptInfo *rel,
 static bool sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid,
 								 Expr *clause);
 static bool count_star(Expr *expr);
+static bool count_only(PlannerInfo *root, PathTarget *target);
 static void add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
-							 RelOptInfo *output_rel, PathTarget *target,
-							 Oid relid);
-static bool groupable_column(Oid relid, Var *key, bool bytewise_strings);
-static bson_t *group_stage(PlannerInfo *root, List *scan_tlist, Oid relid,
-						   List **columns);
-static int	group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
-						  MongoColumn *columns);
+							 RelOptInfo *output_rel, PathTarget *target);
 
 PG_FUNCTION_INFO_V1(mongo_etl_handler);
 
@@ -490,11 +485,11 @@ sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid, Expr *clause)
 
 /*
  * mongoGetForeignUpperPaths
- *		count(*) answered by MongoDB: for "SELECT count(*) FROM t [WHERE
- *		...]" when every WHERE clause is sent exactly (mongo_build_filter's
- *		exact), MongoDB counts the documents ($count) and no document
- *		travels.  Nothing else is computed there: no GROUP BY, HAVING or
- *		other aggregates.
+ *		Aggregates answered by MongoDB, when every WHERE clause is sent
+ *		exactly (mongo_build_filter's exact), so that no document travels:
+ *		"SELECT count(*) FROM t" as a $count; GROUP BY and the aggregates
+ *		aggregate.c computes exactly as a $group, one document per group,
+ *		with HAVING evaluated on the groups here.
  */
 static void
 mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
@@ -502,6 +497,7 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 						  void *extra)
 {
 	Query	   *parse = root->parse;
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) input_rel->fdw_private;
 	PathTarget *target;
 	RangeTblEntry *rte;
 	bson_t	   *filter;
@@ -512,35 +508,36 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	/* (an inheritance parent's relation has no fdw_private) */
 	if (!mongo_pushdown || stage != UPPERREL_GROUP_AGG ||
 		input_rel->reloptkind != RELOPT_BASEREL ||
-		input_rel->fdw_private == NULL ||
-		output_rel->fdw_private != NULL || root->hasPseudoConstantQuals ||
-		parse->groupingSets != NIL ||
-		parse->havingQual != NULL || root->hasHavingQual)
+		fpinfo == NULL || output_rel->fdw_private != NULL ||
+		root->hasPseudoConstantQuals || parse->groupingSets != NIL)
 		return;
 
 	/* a mongodump file has no server to count; WHERE must all be sent */
-	if (!((MongoRelationInfo *) input_rel->fdw_private)->from_server)
+	if (!fpinfo->from_server)
 		return;
 	rte = planner_rt_fetch(input_rel->relid, root);
 	filter = mongo_build_filter(extract_actual_clauses(input_rel->baserestrictinfo,
 													   false),
 								input_rel->relid, rte->relid,
-								((MongoRelationInfo *) input_rel->fdw_private)->bytewise_strings,
-								&params, &exact);
+								fpinfo->bytewise_strings, &params, &exact);
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (!exact)
 		return;
 
 	target = root->upper_targets[UPPERREL_GROUP_AGG];
-	if (parse->groupClause != NIL)
+	if (!count_only(root, target))
 	{
-		add_grouped_path(root, input_rel, output_rel, target, rte->relid);
+		/* the server is asked only when the query needs it to be */
+		if (mongo_group_sendable(root, input_rel, target, rte->relid,
+								 fpinfo->bytewise_strings, false) ||
+			mongo_group_sendable(root, input_rel, target, rte->relid,
+								 fpinfo->bytewise_strings,
+								 mongo_estimate_aggregates(rte->relid,
+														   input_rel->userid)))
+			add_grouped_path(root, input_rel, output_rel, target);
 		return;
 	}
-	if (list_length(target->exprs) != 1 ||
-		!count_star(linitial(target->exprs)))
-		return;
 
 	/* the count's relation points to the foreign table's */
 	output_rel->fdw_private = input_rel;
@@ -555,6 +552,20 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 											 NIL,	/* no pathkeys */
 											 NULL,	/* no extra plan */
 											 NIL));	/* no fdw_private */
+}
+
+/*
+ * count_only
+ *		Whether the grouped relation is a plain "SELECT count(*)": no GROUP
+ *		BY, no HAVING, and count(*) the only item.
+ */
+static bool
+count_only(PlannerInfo *root, PathTarget *target)
+{
+	return root->parse->groupClause == NIL &&
+		root->parse->havingQual == NULL && !root->hasHavingQual &&
+		list_length(target->exprs) == 1 &&
+		count_star(linitial(target->exprs));
 }
 
 /*
@@ -574,52 +585,23 @@ count_star(Expr *expr)
 
 /*
  * add_grouped_path
- *		GROUP BY one column with count(*), answered by MongoDB: a $group by
- *		the column's field counting each group's documents ($sum: 1), so
- *		that one document per group travels.  Only where MongoDB groups as
- *		PostgreSQL would (groupable_column): MongoDB puts null and missing
- *		fields in one group, as PostgreSQL puts NULLs.  The select list may
- *		hold the key and count(*) only, the caller has checked that every
- *		WHERE clause is sent exactly and that there is no HAVING.  A group
- *		of several columns is not sent: MongoDB would group a document
- *		missing one of them apart from one where it is null.  Costs: the
- *		server reads every document (cpu_operator_cost each), and each group
- *		costs what a document does.
+ *		The grouped relation computed by MongoDB's $group (aggregate.c),
+ *		which the caller found sendable.  Costs: the server reads every
+ *		document (cpu_operator_cost each), and each group costs what a
+ *		document does.
  */
 static void
 add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
-				 RelOptInfo *output_rel, PathTarget *target, Oid relid)
+				 RelOptInfo *output_rel, PathTarget *target)
 {
-	Query	   *parse = root->parse;
-	SortGroupClause *clause;
-	Var		   *key;
-	ListCell   *lc;
-	double		groups;
+	double		groups = 1;
 	Cost		startup_cost;
 
-	if (list_length(parse->groupClause) != 1)
-		return;
-	clause = linitial_node(SortGroupClause, parse->groupClause);
-	key = (Var *) get_sortgroupclause_expr(clause, parse->targetList);
-	if (!IsA(key, Var) || (Index) key->varno != input_rel->relid ||
-		key->varattno <= 0 || key->varlevelsup != 0 ||
-		clause->eqop != lookup_type_cache(key->vartype,
-										  TYPECACHE_EQ_OPR)->eq_opr ||
-		!groupable_column(relid, key,
-						  ((MongoRelationInfo *) input_rel->fdw_private)->bytewise_strings))
-		return;
-	foreach(lc, target->exprs)
-	{
-		Expr	   *expr = (Expr *) lfirst(lc);
-
-		if (!(IsA(expr, Var) && ((Var *) expr)->varno == key->varno &&
-			  ((Var *) expr)->varattno == key->varattno) &&
-			!count_star(expr))
-			return;
-	}
-
-	groups = estimate_num_groups(root, list_make1(key), input_rel->rows,
-								 NULL, NULL);
+	if (root->parse->groupClause != NIL)
+		groups = estimate_num_groups(root,
+									 get_sortgrouplist_exprs(root->parse->groupClause,
+															 root->parse->targetList),
+									 input_rel->rows, NULL, NULL);
 	startup_cost = MONGO_STARTUP_COST + input_rel->tuples * cpu_operator_cost;
 	output_rel->fdw_private = input_rel;
 	add_path(output_rel, (Path *)
@@ -631,53 +613,6 @@ add_grouped_path(PlannerInfo *root, RelOptInfo *input_rel,
 											 NIL, /* no pathkeys */
 											 NULL,	/* no extra plan */
 											 NIL));	/* no fdw_private */
-}
-
-/*
- * groupable_column
- *		Whether MongoDB's groups of a column's field are PostgreSQL's groups
- *		of the column: two of the BSON values the column takes compare
- *		equal in MongoDB exactly when their converted values are equal.  So
- *		the column must declare bson_type: int and long for an integer
- *		column (MongoDB compares numbers by value), string alone for text
- *		or varchar (compared by their bytes, as a deterministic collation
- *		does, where the collection has no other default collation), bool
- *		for boolean.  Its on_type_mismatch must be error: a value of
- *		another type then fails the query, grouped here or there, where
- *		under null it would be one more NULL group here.
- */
-static bool
-groupable_column(Oid relid, Var *key, bool bytewise_strings)
-{
-	ForeignTable *table = GetForeignTable(relid);
-	uint32		types = mongo_column_bson_types(relid, key->varattno);
-	char	   *name = get_attname(relid, key->varattno, false);
-
-	if (types == 0 ||
-		mongo_column_mismatch_policy(table, key->varattno) !=
-		MONGO_MISMATCH_ERROR ||
-		mongo_column_flag(relid, key->varattno, "bool_values") ||
-		mongo_column_flag(relid, key->varattno, "objectid_timestamp") ||
-		strcmp(mongo_get_column_field(relid, key->varattno, name),
-			   "$$ROOT") == 0)
-		return false;
-	switch (key->vartype)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			return (types & ~(MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
-							  MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64))) == 0;
-		case TEXTOID:
-		case VARCHAROID:
-			return types == MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) &&
-				bytewise_strings && OidIsValid(key->varcollid) &&
-				get_collation_isdeterministic(key->varcollid);
-		case BOOLOID:
-			return types == MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL);
-		default:
-			return false;
-	}
 }
 
 /*
@@ -696,8 +631,9 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
 	bool		upper = IS_UPPER_REL(foreignrel);
-	bool		grouped = upper && root->parse->groupClause != NIL;
-	bool		count = upper && !grouped;
+	bool		count = upper &&
+		count_only(root, root->upper_targets[UPPERREL_GROUP_AGG]);
+	bool		grouped = upper && !count;
 	RelOptInfo *baserel = upper
 		? (RelOptInfo *) foreignrel->fdw_private : foreignrel;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
@@ -718,8 +654,8 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	if (upper)
 	{
 		scan_clauses = baserel->baserestrictinfo;
-		fdw_scan_tlist = add_to_flat_tlist(NIL,
-										   root->upper_targets[UPPERREL_GROUP_AGG]->exprs);
+		fdw_scan_tlist = mongo_group_scan_tlist(root,
+												root->upper_targets[UPPERREL_GROUP_AGG]);
 	}
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
@@ -727,9 +663,11 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		? mongo_build_filter(scan_clauses, baserel->relid, rte->relid,
 							 fpinfo->bytewise_strings, &params, &exact)
 		: NULL;
-	local_clauses = upper ? NIL : scan_clauses;
+	/* a grouped scan's rows are groups: HAVING is checked on them here */
+	local_clauses = upper ? (List *) root->parse->havingQual : scan_clauses;
 	if (grouped)
-		group = group_stage(root, fdw_scan_tlist, rte->relid, &group_columns);
+		group = mongo_group_stages(root, fdw_scan_tlist, rte->relid,
+								   &group_columns);
 
 	if (!upper && best_path->path.pathkeys != NIL)
 		sort = mongo_build_sort(best_path->path.pathkeys, baserel->relid,
@@ -769,48 +707,6 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
-}
-
-/*
- * group_stage
- *		The $group stage of a grouped scan (add_grouped_path): {_id:
- *		"$<key field>", c<n>: {$sum: 1}} for each count(*) at position n of
- *		the scan's target list.  *columns gets, for each item of that list,
- *		the key's column or 0.
- */
-static bson_t *
-group_stage(PlannerInfo *root, List *scan_tlist, Oid relid, List **columns)
-{
-	SortGroupClause *clause = linitial_node(SortGroupClause,
-											root->parse->groupClause);
-	Var		   *key = (Var *) get_sortgroupclause_expr(clause,
-													   root->parse->targetList);
-	char	   *name = get_attname(relid, key->varattno, false);
-	bson_t	   *group = bson_new();
-	ListCell   *lc;
-
-	BSON_APPEND_UTF8(group, "_id",
-					 psprintf("$%s", mongo_get_column_field(relid,
-															key->varattno,
-															name)));
-	foreach(lc, scan_tlist)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (IsA(tle->expr, Var))
-			*columns = lappend_int(*columns, key->varattno);
-		else
-		{
-			bson_t		sum;
-
-			bson_append_document_begin(group, psprintf("c%d", tle->resno), -1,
-									   &sum);
-			BSON_APPEND_INT32(&sum, "$sum", 1);
-			bson_append_document_end(group, &sum);
-			*columns = lappend_int(*columns, 0);
-		}
-	}
-	return group;
 }
 
 /*
@@ -891,6 +787,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	int			ncolumns = 0;
 
 	node->fdw_state = state;
+	state->relid = relid;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
 	source->servername = state->servername;
@@ -910,7 +807,13 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 					 Max(list_length(retrieved) +
 						 list_length(fsplan->fdw_scan_tlist), 1));
 	if (source->group != NULL)
-		ncolumns = group_columns(fsplan, relid, table, columns);
+	{
+		state->group_items = list_nth(fsplan->fdw_private,
+									  MongoScanPrivateGroupColumns);
+		state->group_tlist = fsplan->fdw_scan_tlist;
+		ncolumns = mongo_group_columns(state->group_tlist, state->group_items,
+									   relid, table, columns);
+	}
 	foreach(lc, retrieved)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
@@ -976,43 +879,6 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * group_columns
- *		The columns a grouped scan fills from each group's document: its
- *		key, as the key column converts it (_id), and its count(*)s (c<n>).
- *		Their number.
- */
-static int
-group_columns(ForeignScan *fsplan, Oid relid, ForeignTable *table,
-			  MongoColumn *columns)
-{
-	List	   *keys = list_nth(fsplan->fdw_private,
-								MongoScanPrivateGroupColumns);
-	int			ncolumns = 0;
-	ListCell   *lc;
-
-	foreach(lc, fsplan->fdw_scan_tlist)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		AttrNumber	attnum = list_nth_int(keys, foreach_current_index(lc));
-		MongoColumn *col = &columns[ncolumns++];
-
-		if (attnum == 0)
-		{
-			mongo_init_column(col, tle->resno, "count(*)",
-							  psprintf("c%d", tle->resno), INT8OID, -1);
-			continue;
-		}
-		mongo_init_column(col, tle->resno, get_attname(relid, attnum, false),
-						  "_id", exprType((Node *) tle->expr),
-						  exprTypmod((Node *) tle->expr));
-		mongo_set_column_policy(col, mongo_column_mismatch_policy(table, attnum),
-								false, false);
-		col->bson_types = mongo_column_bson_types(relid, attnum);
-	}
-	return ncolumns;
-}
-
-/*
  * scan_user_id
  *		The user whose user mapping the scan connects with: the view owner
  *		when read through a view, else the current user.
@@ -1047,6 +913,10 @@ mongoIterateForeignScan(ForeignScanState *node)
 	if (state->count)
 		return count_row(state, slot);
 
+	/* after the row made for aggregates of no document, nothing */
+	if (state->source_ended)
+		return slot;
+
 	/* a row whose value did not fit a column with policy skip is left out */
 	for (;;)
 	{
@@ -1061,8 +931,23 @@ mongoIterateForeignScan(ForeignScanState *node)
 		{
 			if (state->timing)
 				add_time_since(&state->wait_time, start);
+			/* aggregates of no document: one row, which MongoDB omits */
+			if (state->group_items != NIL && !state->counted)
+			{
+				state->counted = true;
+				state->source_ended = true;
+				memset(slot->tts_isnull, true,
+					   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+				if (mongo_group_empty_row(state->group_tlist,
+										  state->group_items,
+										  slot->tts_values,
+										  slot->tts_isnull))
+					return ExecStoreVirtualTuple(slot);
+			}
 			return slot;
 		}
+		if (state->group_items != NIL)
+			state->counted = true;
 		if (state->timing)
 		{
 			add_time_since(&state->wait_time, start);
@@ -1072,8 +957,17 @@ mongoIterateForeignScan(ForeignScanState *node)
 		oldcxt = MemoryContextSwitchTo(state->row_cxt);
 		memset(slot->tts_isnull, true,
 			   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		if (state->group_items != NIL)
+			mongo_group_check_document(document, state->group_tlist,
+									   state->group_items, state->relid,
+									   state->converter->relname);
 		keep = mongo_document_to_slot(state->converter, document,
 									  slot->tts_values, slot->tts_isnull);
+		if (state->group_items != NIL)
+			mongo_group_finish_row(document, state->group_tlist,
+								   state->group_items,
+								   state->converter->relname,
+								   slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
 		/* counted where the leader sees them before it sees the row */
 		if (state->parallel.shared != NULL &&
@@ -1177,6 +1071,7 @@ mongoReScanForeignScan(ForeignScanState *node)
 	mongo_source_rescan(&state->source);
 	state->converter->dump = NULL;
 	state->counted = false;
+	state->source_ended = false;
 }
 
 /*
