@@ -21,9 +21,9 @@
 # BENCH_ONLY=documentdb also starts DocumentDB (test/servers.sh with
 # MONGO_ETL_SERVER=documentdb: its gateway on MONGO_ETL_BENCH_MONGOPORT,
 # 27141, its cluster on MONGO_ETL_BENCH_DOCUMENTDB_PGPORT, 54317, apart
-# from the bench's PostgreSQL), fills it with BENCH_ROWS (200000)
-# documents per shape, reads it next to the replay server and rewrites
-# that section of RESULTS.md.
+# from the bench's PostgreSQL), fills it with the BENCH_ROWS documents of
+# each shape, reads it next to the replay server and rewrites that section
+# of RESULTS.md.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,9 +49,7 @@ if [ -n "${PG:-}" ]; then
 	PG_CONFIG=$(bash test/build_postgres.sh "$PG")
 	export PG_CONFIG
 fi
-rows=${BENCH_ROWS:-1000000}
 if [ "${BENCH_ONLY:-}" = documentdb ]; then
-	rows=${BENCH_ROWS:-200000}
 	unset MONGO_URI
 	exports=$(MONGO_ETL_SERVER=documentdb \
 		MONGO_ETL_MONGOPORT=${MONGO_ETL_BENCH_MONGOPORT:-27141} \
@@ -87,7 +85,7 @@ mkdir -p "$data"
 chmod 755 "$(dirname "$data")"
 chown postgres: "$data"
 /usr/bin/python3 bench/bench.py --data "$data" \
-	--rows "$rows" --runs "${BENCH_RUNS:-3}" \
+	--rows "${BENCH_ROWS:-1000000}" --runs "${BENCH_RUNS:-3}" \
 	--slow-runs "${BENCH_SLOW_RUNS:-${BENCH_RUNS:-3}}" \
 	--shapes "${BENCH_SHAPES:-flat,user,orders}" \
 	--write-rows "${BENCH_WRITE_ROWS:-100000}" \
