@@ -987,8 +987,8 @@ the whole collection with a filter (`COLLSCAN` with a `runtimeFilterSet`
 in DocumentDB's explain), and the sorted find of each split step a
 `SORT` over a `COLLSCAN`. Turned back on for a trial (flat, 200,000
 documents, by hand), the ranges were read through the `_id` index, and
-neither a range's time nor the figures above moved beyond the noise
-(two workers, DocumentDB's CPU 14.6 µs a document against 14.2). Its
+neither a range's time nor a two-worker load's moved beyond the noise
+(DocumentDB's CPU 14.6 µs a document against 14.2 with them off). Its
 PostgreSQL also plans a find without sort in parallel (`Parallel Merge`,
 `max_parallel_workers_per_gather` 2): those workers are its cluster's
 processes, counted in its CPU.
