@@ -210,6 +210,32 @@ def reaped_children_ns(pid):
     return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
+def process_ns(pid):
+    """Nanoseconds of CPU of process pid, its ended threads' included
+    (utime and stime, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server):
+    """The CPU nanoseconds a server has spent so far, by part: a replay
+    server's pid, or an object that counts its own processes
+    (DocumentDB)."""
+    if server is None:
+        return {}
+    if isinstance(server, int):
+        return {"server": cpu_ns(server)}
+    return server.cpu_parts()
+
+
+def server_deltas(before, server):
+    """The server's CPU seconds since before (server_cpu), by part."""
+    return {part: (ns - before[part]) / 1e9
+            for part, ns in server_cpu(server).items()}
+
+
 def parent_pid(pid):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])
@@ -247,6 +273,49 @@ class ReplayServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class DocumentDB:
+    """DocumentDB as test/documentdb.sh starts it (bench/run.sh, through
+    test/servers.sh): its gateway, and the PostgreSQL cluster behind it,
+    whose backends the gateway keeps open from one statement to the next.
+    Its CPU is counted from /proc over all of them: the gateway's threads,
+    the postmaster, each of its children, and the children it has reaped
+    (a backend or background worker that ended meanwhile)."""
+
+    def __init__(self, uri, state):
+        self.uri = uri
+        # a foreign server's uri carries no password: the user mapping does
+        found = re.match(r"mongodb://([^:@/]+):([^@/]*)@(.*)", uri)
+        if not found:
+            sys.exit(f"DocumentDB's uri has no credentials: {uri}")
+        self.user, self.password = found.group(1), found.group(2)
+        self.server_uri = "mongodb://" + found.group(3)
+        with open(os.path.join(state, "gateway.pid")) as f:
+            self.gateway = int(f.read())
+        with open(os.path.join(state, "pg", "postmaster.pid")) as f:
+            lines = f.read().splitlines()
+        self.postmaster, self.pg_port = int(lines[0]), int(lines[3])
+
+    def children(self):
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if parent_pid(int(entry)) == self.postmaster:
+                        pids.append(int(entry))
+                except (FileNotFoundError, ProcessLookupError):
+                    pass        # a process that has just ended
+        return pids
+
+    def cpu_parts(self):
+        cluster = cpu_ns(self.postmaster) + reaped_children_ns(self.postmaster)
+        for pid in self.children():
+            try:
+                cluster += cpu_ns(pid)
+            except FileNotFoundError:
+                pass
+        return {"gateway": process_ns(self.gateway), "cluster": cluster}
 
 
 class Bench:
@@ -301,20 +370,29 @@ class Bench:
         # a parallel load's workers are the postmaster's children: their
         # CPU is the postmaster's reaped children's
         postmaster = parent_pid(pid)
-        server0 = cpu_ns(server_pid) if server_pid else 0
+        server0 = server_cpu(server_pid)
         workers0 = reaped_children_ns(postmaster)
         cpu0 = cpu_ns(pid)
         t0 = time.perf_counter()
         cur.execute(statement)
         wall = time.perf_counter() - t0
         cpu = cpu_ns(pid) - cpu0 + reaped_children_ns(postmaster) - workers0
-        server = cpu_ns(server_pid) - server0 if server_pid else None
+        server = server_deltas(server0, server_pid)
         hwm = status_kb(pid, "VmHWM")
         shmem = status_kb(pid, "RssShmem")
         self.close(conn)
         self.record(name, wall=wall, backend_cpu=cpu / 1e9,
-                    server_cpu=server / 1e9 if server is not None else None,
-                    hwm_kb=hwm, shmem_kb=shmem)
+                    hwm_kb=hwm, shmem_kb=shmem, **self.server_values(server))
+
+    @staticmethod
+    def server_values(parts):
+        """The values to record of a server's CPU by part: the whole as
+        server_cpu, and each part of several (DocumentDB's gateway and
+        cluster) on its own."""
+        values = {"server_cpu": sum(parts.values()) if parts else None}
+        if len(parts) > 1:
+            values.update({f"{part}_cpu": s for part, s in parts.items()})
+        return values
 
     def measure_client(self, name, argv, table, server_pid, rows=None,
                        reset=None):
@@ -327,7 +405,7 @@ class Bench:
             reset()
         else:
             self.sql(f"TRUNCATE {table}; CHECKPOINT")
-        server0 = cpu_ns(server_pid)
+        server0 = server_cpu(server_pid)
         with tempfile.TemporaryFile() as err:
             t0 = time.perf_counter()
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
@@ -336,7 +414,7 @@ class Bench:
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
             proc.stdout.close()
-            server = cpu_ns(server_pid) - server0
+            server = server_deltas(server0, server_pid)
             if proc.returncode != 0:
                 err.seek(0)
                 sys.exit(f"{name}: {' '.join(argv)} failed:\n"
@@ -354,7 +432,7 @@ class Bench:
                     client_rss_kb=usage.ru_maxrss,
                     backend_cpu=float(backend) if backend != "NA" else None,
                     hwm_kb=int(hwm) if hwm != "NA" else None,
-                    server_cpu=server / 1e9)
+                    **self.server_values(server))
 
     def record(self, name, **values):
         entry = self.results.setdefault(name, {})
@@ -397,11 +475,14 @@ def main():
     p.add_argument("--write-batch", type=int, default=WRITE_BATCH,
                    help="documents per insert command, mongo_etl's "
                    "batch_size and the client's --batch")
-    p.add_argument("--only", choices=["write", "versions"], default=None,
+    p.add_argument("--only", choices=["write", "versions", "documentdb"],
+                   default=None,
                    help="run only this section: write prints it and "
                    "writes no RESULTS.md (trials); versions measures the "
                    "parallel load on this PostgreSQL and rewrites that "
-                   "section of RESULTS.md")
+                   "section of RESULTS.md; documentdb reads from DocumentDB "
+                   "(started by run.sh) next to the replay server and "
+                   "rewrites its section")
     args = p.parse_args()
     if args.slow_runs is None:
         args.slow_runs = args.runs
@@ -440,6 +521,18 @@ def main():
             servers.append(s.server)
         b = Bench(args)
         setup(b, args, shapes)
+        if args.only == "documentdb":
+            ddb = DocumentDB(os.environ["MONGO_URI"], os.path.join(
+                os.environ["MONGO_ETL_TEST_DIR"], "documentdb"))
+            setup_documentdb(b, args, shapes, ddb)
+            for run_no in range(args.runs):
+                for s in shapes:
+                    print(f"run {run_no + 1} of {args.runs}: {s.name}, "
+                          "replay server and DocumentDB", file=sys.stderr)
+                    measure_documentdb(b, args, s, ddb, run_no)
+            update_documentdb_section(args, documentdb_section(
+                args, b, shapes, ddb))
+            return
         if args.only == "write":
             for run_no in range(args.runs):
                 for s in shapes:
@@ -765,6 +858,327 @@ def update_versions_section(args, versions):
         start = text.index(VERSIONS_BEGIN)
         end = text.index(VERSIONS_END) + len(VERSIONS_END)
         text = text[:start] + section + text[end:]
+    else:
+        text += "\n" + section
+    with open(args.results, "w") as f:
+        f.write(text)
+    print(section)
+
+
+# Reading from DocumentDB (issue 26): a real engine next to the replay
+# server, every shape in one collection of its own, filled from the shape's
+# dump file; the rows of RESULTS.md's section between these markers
+DOCUMENTDB_BEGIN = "<!-- reading from DocumentDB -->\n"
+DOCUMENTDB_END = "<!-- end of reading from DocumentDB -->\n"
+DOCUMENTDB_FILL_BATCH = 10_000
+DOCUMENTDB_METHODS = [
+    ("insert", "INSERT … SELECT"),
+    ("load", "CALL mongo_etl.load"),
+    ("load_w2", "CALL mongo_etl.load, workers => 2"),
+    ("client_copy", "C client, 2 workers, binary COPY ×10,000"),
+]
+DOCUMENTDB_SERVERS = [("replay", "replay server"),
+                      ("documentdb", "DocumentDB")]
+# MONGO_RANGES_PER_WORKER (mongo_etl.h): a load with two workers reads
+# eight _id ranges, whose seven bounds split.c finds one after the other
+SPLIT_RANGES_PER_WORKER = 4
+
+
+def setup_documentdb(b, args, shapes, ddb):
+    """A foreign server on DocumentDB, a foreign table {shape}_ddb on each
+    shape's collection, and the collections filled with the dump files'
+    documents as they are (insert_many of the raw BSON), then vacuumed in
+    DocumentDB's cluster so that no autovacuum runs while it is measured."""
+    b.sql(f"""
+        CREATE SERVER documentdb FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (uri '{ddb.server_uri}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER documentdb
+          OPTIONS (username '{ddb.user}', password '{ddb.password}');""")
+    client = ddb.client = pymongo.MongoClient(ddb.uri)
+    ddb.fill_s = {}
+    for s in shapes:
+        b.sql(f"CREATE FOREIGN TABLE {s.name}_ddb ({s.foreign_columns}) "
+              "SERVER documentdb OPTIONS (database 'bench', "
+              f"collection '{s.name}')")
+        coll = client.bench.get_collection(s.name)
+        coll.drop()
+        print(f"filling DocumentDB's bench.{s.name}", file=sys.stderr)
+        t0 = time.perf_counter()
+        with open(s.dump, "rb") as f:
+            batch = []
+            for doc in bson.decode_file_iter(f, CodecOptions(
+                    document_class=RawBSONDocument)):
+                batch.append(doc)
+                if len(batch) == DOCUMENTDB_FILL_BATCH:
+                    coll.insert_many(batch)
+                    batch = []
+            if batch:
+                coll.insert_many(batch)
+        ddb.fill_s[s.name] = time.perf_counter() - t0
+        count = coll.count_documents({})
+        if count != args.rows:
+            sys.exit(f"DocumentDB's bench.{s.name} holds {count} documents, "
+                     f"not {args.rows}")
+    conn = psycopg2.connect(host="127.0.0.1", port=ddb.pg_port,
+                            user="postgres", dbname="postgres")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("VACUUM (FREEZE, ANALYZE)")
+    cur.execute("SHOW server_version")
+    ddb.pg_version = cur.fetchone()[0]
+    conn.close()
+
+
+def measure_documentdb(b, args, s, ddb, run_no):
+    """COPY BINARY of the shape's rows (the reference), then each method of
+    DOCUMENTDB_METHODS from the replay server and from DocumentDB, one
+    after the other, the server read first taking turns from run to run;
+    on the first run, each method's rows compared with COPY's."""
+    sh = s.name
+    table = f"{sh}_target"
+    reset = f"TRUNCATE {table}; CHECKPOINT"
+    check = run_no == 0
+    b.measure(f"{sh}/copy_binary/target",
+              f"COPY {table} FROM '{s.copy}' (FORMAT binary)", setup=reset)
+    if check:
+        s.reference = b.checksum(table)
+        s.checks = {}
+    servers = [("replay", f"{sh}_net", s.server.pid, s.server.uri),
+               ("documentdb", f"{sh}_ddb", ddb, ddb.uri)]
+    if run_no % 2:
+        servers.reverse()
+    for key, _ in DOCUMENTDB_METHODS:
+        for where, source, server, uri in servers:
+            name = f"{sh}/{where}/{key}"
+            if key == "client_copy":
+                b.measure_client(name, [
+                    args.client, "--mongo", uri, "--db", "bench",
+                    "--collection", sh, "--pg", args.conninfo,
+                    "--table", table, "--shape", sh, "--workers", "2",
+                    "--mode", "copy", "--batch", "10000"], table, server)
+            else:
+                statement = {
+                    "insert": f"INSERT INTO {table} SELECT * FROM {source}",
+                    "load": f"CALL mongo_etl.load('{source}', '{table}')",
+                    "load_w2": f"CALL mongo_etl.load('{source}', '{table}', "
+                               "workers => 2)"}[key]
+                b.measure(name, statement, setup=reset, server_pid=server)
+            if check:
+                s.checks[(where, key)] = b.checksum(table)
+    # one step of the split of a load with two workers (split.c): the
+    # first bound, a find sorted by _id with a skip
+    for where, _, server, _ in servers:
+        client = ddb.client if where == "documentdb" else s.mongo
+        before = server_cpu(server)
+        t0 = time.perf_counter()
+        list(client.bench.get_collection(sh).find(
+            {}, {"_id": 1}, sort=[("_id", 1)],
+            skip=args.rows // (2 * SPLIT_RANGES_PER_WORKER), limit=1))
+        b.record(f"{sh}/{where}/split_step", wall=time.perf_counter() - t0,
+                 **b.server_values(server_deltas(before, server)))
+
+
+# What was found by hand about DocumentDB's side of the figures (not
+# regenerated)
+DOCUMENTDB_NOTES = """
+DocumentDB's test cluster runs with index and bitmap scans off, a
+workaround test/documentdb.sh explains: each `_id` range is a scan of
+the whole collection with a filter (`COLLSCAN` with a `runtimeFilterSet`
+in DocumentDB's explain), and the sorted find of each split step a
+`SORT` over a `COLLSCAN`. Turned back on for a trial (flat, 200,000
+documents, by hand), the ranges were read through the `_id` index, and
+neither a range's time nor a two-worker load's moved beyond the noise
+(DocumentDB's CPU 14.6 µs a document against 14.2 with them off). Its
+PostgreSQL also plans a find without sort in parallel (`Parallel Merge`,
+`max_parallel_workers_per_gather` 2): those workers are its cluster's
+processes, counted in its CPU.
+"""
+
+
+def documentdb_section(args, b, shapes, ddb):
+    """The section of RESULTS.md on reading from DocumentDB."""
+    m = b.median
+    n = args.rows
+
+    def us(name, key):
+        value = m(name, key)
+        return value * 1e6 / n if value is not None else None
+
+    def cell(value, digits=2):
+        return f"{value:.{digits}f}" if value is not None else ""
+
+    rows, ratios, where_time, checks = [], [], [], []
+    for s in shapes:
+        sh = s.name
+        copy = f"{sh}/copy_binary/target"
+        rows.append(f"| {sh} | COPY FROM binary file (no server) | "
+                    f"{cell(m(copy, 'wall'), 3)} | | | "
+                    f"{cell(us(copy, 'backend_cpu'))} | | | | | |")
+        for key, label in DOCUMENTDB_METHODS:
+            net, ddb_ = f"{sh}/replay/{key}", f"{sh}/documentdb/{key}"
+            wn, wd = m(net, "wall"), m(ddb_, "wall")
+            if wn is None or wd is None:
+                rows.append(f"| {sh} | {label} | not measured ||||||||")
+                continue
+            client = ""
+            if key == "client_copy":
+                client = (f" (client {cell(us(net, 'client_cpu'))} / "
+                          f"{cell(us(ddb_, 'client_cpu'))})")
+            rows.append(
+                f"| {sh} | {label} | {wn:.3f} | {wd:.3f} | "
+                f"**{wd / wn:.2f}** | {cell(us(net, 'backend_cpu'))} / "
+                f"{cell(us(ddb_, 'backend_cpu'))}{client} | "
+                f"{cell(us(net, 'server_cpu'), 3)} | "
+                f"{cell(us(ddb_, 'server_cpu'))} | "
+                f"{cell(us(ddb_, 'gateway_cpu'))} | "
+                f"{cell(us(ddb_, 'cluster_cpu'))} | {n / wd:,.0f} |")
+        cells = []
+        for key in ("insert", "load", "load_w2"):
+            for where, _ in DOCUMENTDB_SERVERS:
+                ours = m(f"{sh}/{where}/{key}", "wall")
+                theirs = m(f"{sh}/{where}/client_copy", "wall")
+                cells.append(f"{ours / theirs:.2f}" if ours and theirs
+                             else "")
+        ratios.append(f"| {sh} | " + " | ".join(cells) + " |")
+
+        load, w2 = f"{sh}/documentdb/load", f"{sh}/documentdb/load_w2"
+        step = f"{sh}/documentdb/split_step"
+        if None not in (m(load, "wall"), m(w2, "wall"), m(step, "wall")):
+            backend, server = us(load, "backend_cpu"), us(load, "server_cpu")
+            replay = us(f"{sh}/replay/load", "server_cpu")
+            steps = 2 * SPLIT_RANGES_PER_WORKER - 1
+            where_time.append(
+                f"- {sh}: `mongo_etl.load` with one worker spent "
+                f"{backend:.2f} µs of backend CPU per document, DocumentDB "
+                f"{server:.2f} µs ({us(load, 'gateway_cpu'):.2f} in its "
+                f"gateway, {us(load, 'cluster_cpu'):.2f} in its "
+                f"PostgreSQL): {server / backend:.1f} times mongo_etl's, "
+                + (f"{server / replay:.0f} times the replay server's "
+                   f"({replay:.3f} µs)" if replay else "the replay server's "
+                   "not measured")
+                + f". With two workers DocumentDB spent "
+                f"{us(w2, 'server_cpu'):.2f} µs a document, "
+                f"{m(w2, 'server_cpu') - m(load, 'server_cpu'):.2f} s more "
+                f"in all, and the load took {m(w2, 'wall') / m(load, 'wall'):.2f} "
+                "times the wall time of one worker: before the workers "
+                f"start, the load finds the {steps} bounds of its "
+                f"{steps + 1} `_id` ranges one after the other, each a find "
+                "sorted by `_id` with a skip, the first of which took "
+                f"{m(step, 'server_cpu'):.2f} s of DocumentDB's CPU "
+                f"({m(step, 'wall'):.2f} s; "
+                f"{m(f'{sh}/replay/split_step', 'wall'):.3f} s on the "
+                f"replay server), {steps} of them at most "
+                f"{steps * m(step, 'server_cpu'):.2f} s; the C client finds "
+                "one bound.")
+        checked = [(where, key) for key, _ in DOCUMENTDB_METHODS
+                   for where, _ in DOCUMENTDB_SERVERS]
+        differ = [f"{label} from {what}"
+                  for key, label in DOCUMENTDB_METHODS
+                  for where, what in DOCUMENTDB_SERVERS
+                  if s.checks.get((where, key)) != s.reference]
+        checks.append(
+            f"- {sh}: " + (f"the rows of all {len(checked)} loads (four "
+                           "methods, two servers) are identical to COPY's"
+                           if not differ else
+                           f"**the rows of {', '.join(differ)} differ from "
+                           "COPY's**") + " (count, and a digest of every "
+            "row by value).")
+    dominated = all(
+        (us(f"{s.name}/documentdb/{key}", "server_cpu") or 0) >
+        (us(f"{s.name}/documentdb/{key}", "backend_cpu") or 0)
+        for s in shapes for key, _ in DOCUMENTDB_METHODS)
+    fill = ", ".join(f"{s.name} {ddb.fill_s[s.name]:.1f} s "
+                     f"({n / ddb.fill_s[s.name]:,.0f} documents/s)"
+                     for s in shapes)
+    pg = b.query("SHOW server_version")[0][0]
+    shares = [m(f"{s.name}/documentdb/{key}", "gateway_cpu")
+              / m(f"{s.name}/documentdb/{key}", "server_cpu")
+              for s in shapes for key, _ in DOCUMENTDB_METHODS
+              if m(f"{s.name}/documentdb/{key}", "server_cpu")]
+    gateway = (f"{min(shares) * 100:.0f}–{max(shares) * 100:.0f}%"
+               if shares else "not measured")
+    verdict = (f"""A real engine's CPU per document dominates. DocumentDB
+spends more CPU on each document it serves than the bench's backend spends
+converting and inserting it, in every shape and method: {gateway} of it in
+the gateway, the rest in its PostgreSQL (reading its documents table and
+building each reply's BSON). The replay server spends a small fraction of
+the backend's. Both run on the same two cores, so a statement's wall time
+follows the sum of the two: what mongo_etl saves over the C client in its
+own CPU is a smaller share of the wall time from DocumentDB, and a second
+worker, or the client's two, can only use what DocumentDB leaves of the
+cores.
+""" if dominated else f"""DocumentDB's CPU per document does not exceed
+the backend's in every shape and method (above): the server is not all
+that is measured ({gateway} of DocumentDB's CPU in its gateway).
+""")
+    return f"""{DOCUMENTDB_BEGIN}## Reading from DocumentDB
+
+A real engine next to the replay server, measured by `make bench
+BENCH_ONLY=documentdb` on {datetime.date.today()}: Microsoft DocumentDB as
+`MONGO_ETL_SERVER=documentdb make test` runs it (test/documentdb.sh: its
+extensions in a PostgreSQL {ddb.pg_version} cluster of its own, and its
+Rust gateway, with TLS and SCRAM-SHA-256), on the same 2-core machine as
+the bench's PostgreSQL ({pg}) and the replay servers. Each shape's
+{n:,} documents are inserted into a collection of their own from the
+shape's dump file (`insert_many` of the raw BSON, {DOCUMENTDB_FILL_BATCH:,}
+documents a call: {fill}), and DocumentDB's cluster is vacuumed and
+analyzed before the runs. Then, for each shape in each run, every method
+reads the replay server and DocumentDB one after the other, which of the
+two first taking turns from run to run: median of {args.runs}
+run{'s' if args.runs != 1 else ''}, into a target table without index.
+
+Backend CPU is that of the bench's backend and its workers (for the C
+client, its two backends' together; its own CPU in parentheses). For
+DocumentDB, server CPU is its gateway's (all its threads) and that of
+every process of its cluster (the postmaster, the backends the gateway
+keeps open, background and parallel workers, and those that ended
+meanwhile), from /proc before and after each statement.
+
+| shape | method | wall s, replay server | wall s, DocumentDB | DocumentDB / replay | backend CPU µs/doc, replay / DocumentDB | replay server CPU µs/doc | DocumentDB CPU µs/doc | of which gateway | of which its PostgreSQL | rows/s from DocumentDB |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+mongo_etl over the C client (binary COPY, 2 workers), wall time, on each
+server:
+
+| shape | INSERT … SELECT, replay | INSERT … SELECT, DocumentDB | load, replay | load, DocumentDB | load w2, replay | load w2, DocumentDB |
+|---|---:|---:|---:|---:|---:|---:|
+{chr(10).join(ratios)}
+
+Where the time goes:
+
+{chr(10).join(where_time)}
+
+{verdict}{DOCUMENTDB_NOTES}
+{chr(10).join(checks)}
+{DOCUMENTDB_END}"""
+
+
+def kept_section(path, begin, end):
+    """The section of the file at path between the markers begin and end,
+    or nothing."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        text = f.read()
+    if begin in text and end in text:
+        return text[text.index(begin):text.index(end) + len(end)]
+    return ""
+
+
+def update_documentdb_section(args, section):
+    """Rewrite the DocumentDB section of RESULTS.md in place, or put it
+    before the per-document read table the first time."""
+    with open(args.results) as f:
+        text = f.read()
+    heading = "## Read and convert, per document\n"
+    if DOCUMENTDB_BEGIN in text and DOCUMENTDB_END in text:
+        start = text.index(DOCUMENTDB_BEGIN)
+        end = text.index(DOCUMENTDB_END) + len(DOCUMENTDB_END)
+        text = text[:start] + section + text[end:]
+    elif heading in text:
+        start = text.index(heading)
+        text = text[:start] + section + "\n" + text[start:]
     else:
         text += "\n" + section
     with open(args.results, "w") as f:
@@ -1551,6 +1965,9 @@ reading one `_id` range):
     slow = (f"; the two INSERT ×100 clients, the slowest, {args.slow_runs} "
             f"run{'s' if args.slow_runs != 1 else ''}"
             if args.slow_runs != args.runs else "")
+    # the DocumentDB section comes from runs of its own: kept as it is
+    documentdb = kept_section(args.results, DOCUMENTDB_BEGIN, DOCUMENTDB_END)
+    documentdb += "\n" if documentdb else ""
     read_lines = "\n".join(
         f"| {s.name} | {s.bytes / n:.0f} | {s.read:.2f} | {s.nothing:.2f} | "
         f"{s.read - s.nothing:.2f} | {s.read_net:.2f} | {s.server_cpu:.3f} |"
@@ -1656,7 +2073,7 @@ Earlier targets, on every shape:
 {chr(10).join(earlier)}
 
 {write_section(args, b, shapes, profiles, verdict)}
-## Read and convert, per document
+{documentdb}## Read and convert, per document
 
 | shape | bytes | backend CPU µs, dump file | of which reading alone | converting | backend CPU µs, replay server | replay server CPU µs |
 |---|---:|---:|---:|---:|---:|---:|

@@ -18,6 +18,12 @@
 # only the parallel load against COPY BINARY and rewrites that table of
 # RESULTS.md, keeping the other versions' rows: with PG=18 (or 17) it runs
 # on that PostgreSQL, built by test/build_postgres.sh.
+# BENCH_ONLY=documentdb also starts DocumentDB (test/servers.sh with
+# MONGO_ETL_SERVER=documentdb: its gateway on MONGO_ETL_BENCH_MONGOPORT,
+# 27141, its cluster on MONGO_ETL_BENCH_DOCUMENTDB_PGPORT, 54317, apart
+# from the bench's PostgreSQL), fills it with the BENCH_ROWS documents of
+# each shape, reads it next to the replay server and rewrites that section
+# of RESULTS.md.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +49,15 @@ if [ -n "${PG:-}" ]; then
 	PG_CONFIG=$(bash test/build_postgres.sh "$PG")
 	export PG_CONFIG
 fi
-exports=$(bash test/servers.sh start --postgres-only)
+if [ "${BENCH_ONLY:-}" = documentdb ]; then
+	unset MONGO_URI
+	exports=$(MONGO_ETL_SERVER=documentdb \
+		MONGO_ETL_MONGOPORT=${MONGO_ETL_BENCH_MONGOPORT:-27141} \
+		MONGO_ETL_DOCUMENTDB_PGPORT=${MONGO_ETL_BENCH_DOCUMENTDB_PGPORT:-54317} \
+		bash test/servers.sh start)
+else
+	exports=$(bash test/servers.sh start --postgres-only)
+fi
 eval "$exports"
 trap 'bash test/servers.sh stop' EXIT
 
@@ -56,10 +70,12 @@ gcc -O2 -Wall -Wextra -Werror -o bench/etl_client bench/etl_client.c \
 	-lpq -lpthread
 
 # the Rust client, where cargo is installed (bench.py reports it as not
-# built otherwise)
+# built otherwise); the DocumentDB section does not run it
 cargo=$(command -v cargo || true)
 [ -n "$cargo" ] || [ ! -x "$HOME/.cargo/bin/cargo" ] || cargo=$HOME/.cargo/bin/cargo
-if [ -f bench/etl_rust/Cargo.toml ] && [ -n "$cargo" ]; then
+if [ "${BENCH_ONLY:-}" = documentdb ]; then
+	:
+elif [ -f bench/etl_rust/Cargo.toml ] && [ -n "$cargo" ]; then
 	"$cargo" build --release --quiet --manifest-path bench/etl_rust/Cargo.toml
 elif [ -f bench/etl_rust/Cargo.toml ]; then
 	echo "bench/run.sh: no cargo: the Rust client is not built" >&2
