@@ -29,7 +29,9 @@
 # Settings: MONGO_ETL_TEST_DIR (state; this script uses its documentdb/
 # folder), MONGO_ETL_MONGOPORT (the gateway, 27117),
 # MONGO_ETL_DOCUMENTDB_PGPORT (DocumentDB's own cluster, 54316),
-# MONGO_ETL_CACHE (/var/tmp/mongo_etl), MONGO_ETL_VENDOR.
+# MONGO_ETL_CACHE (/var/tmp/mongo_etl), MONGO_ETL_VENDOR,
+# MONGO_ETL_DOCUMENTDB_TLS (on, the default; off: the gateway without TLS,
+# a MONGO_URI without tls=true).
 #
 set -euo pipefail
 shopt -s inherit_errexit
@@ -41,6 +43,8 @@ pgport=${MONGO_ETL_DOCUMENTDB_PGPORT:-54316}
 cache=${MONGO_ETL_CACHE:-/var/tmp/mongo_etl}/documentdb
 vendor=${MONGO_ETL_VENDOR:-$here/../../shared/vendor}
 mirror=${MONGO_ETL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# the gateway's TLS: on (enforced, the default) or off
+tls=${MONGO_ETL_DOCUMENTDB_TLS:-on}
 
 # what is built; a change to any of these builds again
 documentdb_commit=b2e220c47d85ec6fed1651f03968da2317f71c10
@@ -339,7 +343,7 @@ start() {
 		  "PostgresDatabase": "postgres",
 		  "GatewayListenPort": $gwport,
 		  "UseLocalHost": true,
-		  "EnforceSslTcp": true,
+		  "EnforceSslTcp": $([ "$tls" = off ] && echo false || echo true),
 		  "TransactionTimeoutSecs": 30,
 		  "CursorTimeoutSecs": 600,
 		  "PostgresCommandTimeoutSecs": 120,
@@ -355,6 +359,9 @@ start() {
 	echo $! >"$state/gateway.pid"
 
 	local uri="mongodb://$db_user:$password@127.0.0.1:$gwport/?tls=true&tlsCAFile=$state/tls/ca.pem"
+	if [ "$tls" = off ]; then
+		uri="mongodb://$db_user:$password@127.0.0.1:$gwport/"
+	fi
 	for _ in $(seq 1 60); do
 		if /usr/bin/python3 -c "import pymongo, sys
 pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=1000).admin.command('ping')" \

@@ -98,6 +98,9 @@ passed=$(find results -name '*.out' | wc -l)
 if [ -z "${MONGO_ETL_VALGRIND:-}" ]; then
 	/usr/bin/python3 test/faults.py
 	/usr/bin/python3 test/security.py
+	# new connections after parallel loads and scans, and replies that
+	# come in pieces (issue 30)
+	/usr/bin/python3 test/reconnect.py
 fi
 # DocumentDB's own authentication: SCRAM-SHA-256 only, and the salts
 # PostgreSQL makes, which libmongoc refuses
