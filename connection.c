@@ -135,6 +135,7 @@ static int32_t deadline_left_ms(void);
 static void invalidate_connections(Datum arg, int cacheid, uint32 hashvalue);
 static void destroy_all_clients(int code, Datum arg);
 static bool disconnect_clients(Oid serverid);
+static void forget_unreachable_server(const char *servername);
 
 /*
  * mongo_get_connection
@@ -919,6 +920,8 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 				 errdetail_internal("%s", error->message),
 				 errhint("Check the username and password of the user mapping, and the authSource in the server's uri: the database the MongoDB user was created in (admin if not given).")));
 	if (connection_failure)
+		forget_unreachable_server(servername);
+	if (connection_failure)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to MongoDB server \"%s\"",
@@ -930,6 +933,33 @@ mongo_report_error(const bson_error_t *error, const char *servername,
 					database, collection, servername),
 			 errdetail_internal("%s (error code %u)", error->message,
 								error->code)));
+}
+
+/*
+ * forget_unreachable_server
+ *		Have the next request of each cached client of a server that could
+ *		not be reached build a new one.  libmongoc's single-threaded client
+ *		does not select a server that failed within the last 5 seconds
+ *		(its cooldown), and would fail every query of the session at once
+ *		with "No servers yet eligible for rescan" when the server was only
+ *		busy; a new client waits for it up to connectTimeoutMS, and a
+ *		cancel ends that wait.
+ */
+static void
+forget_unreachable_server(const char *servername)
+{
+	ForeignServer *server = GetForeignServerByName(servername, true);
+	HASH_SEQ_STATUS scan;
+	MongoConnection *conn;
+
+	if (server == NULL || connection_cache == NULL)
+		return;
+	hash_seq_init(&scan, connection_cache);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+	{
+		if (conn->serverid == server->serverid)
+			conn->invalidated = true;
+	}
 }
 
 /*
