@@ -14,9 +14,10 @@ rest of the reply, and a read that got only part of it returned -1 with
 the part dropped, so the reply never completed.  Two cases:
 
 - two parallel loads and a parallel scan in a row, then new backends,
-  each of which must read the collection within 5 s;
+  each of which must connect and read a document within 5 s;
 - new backends through a relay that passes a connection's first replies
-  on in pieces of at most 7 bytes, 2 ms apart: each must read within 5 s.
+  on in pieces of at most 7 bytes, 2 ms apart: each must connect and read
+  a document within 5 s.
 
 Prints one line per case; exits non-zero on the first failure.
 """
@@ -101,19 +102,21 @@ def fail(message):
 
 
 def new_backend_reads(table, what):
-    """A new backend counts the table's documents, within BOUND seconds."""
+    """A new backend connects and reads a document (the limit is sent:
+    one document travels, so that the time is the connection's, also on
+    a slow server), within BOUND seconds."""
     started = time.monotonic()
     try:
         conn = connect()
         with conn.cursor() as cur:
-            cur.execute(f"SELECT count(*), sum(n) FROM {table}")
-            count, total = cur.fetchone()
+            cur.execute(f"SELECT n FROM {table} LIMIT 1")
+            rows = cur.fetchall()
         conn.close()
     except psycopg2.Error as e:
         fail(f"{what}: {e.pgerror or e}")
     took = time.monotonic() - started
-    if count != DOCUMENTS or total != DOCUMENTS * (DOCUMENTS - 1) // 2:
-        fail(f"{what}: {count} documents, sum {total}")
+    if len(rows) != 1 or not 0 <= rows[0][0] < DOCUMENTS:
+        fail(f"{what}: {rows}")
     if took > BOUND:
         fail(f"{what}: {took:.1f} s (connectTimeoutMS waited out?)")
     return took
@@ -172,8 +175,8 @@ def main():
         if "Parallel Foreign Scan" not in str(cur.fetchall()):
             fail("the scan is not parallel")
         cur.execute("SELECT count(*), sum(n) FROM docs_direct")
-        if cur.fetchone()[0] != DOCUMENTS:
-            fail("parallel scan: wrong count")
+        if cur.fetchone() != (DOCUMENTS, DOCUMENTS * (DOCUMENTS - 1) // 2):
+            fail("parallel scan: wrong count or sum")
         cur.execute("ALTER FOREIGN TABLE docs_direct"
                     " OPTIONS (DROP parallel_workers)")
     conn.close()
