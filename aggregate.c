@@ -32,7 +32,7 @@
  * another type as an error (on_type_mismatch 'error'); keys as
  * groupable_column says.  A server that does not evaluate these operators
  * (FerretDB 1.x: $group knows $sum and $count only) gets count(*) alone,
- * by one key or none (mongo_server_aggregates decides, when planning asks
+ * by one key or none (mongo_server_pipelines decides, when planning asks
  * the server about the collection).
  *
  * IDENTIFICATION
@@ -59,11 +59,10 @@
 /* BSON types the scan reads as NULL */
 static const char *const null_type_names[] = {"null", "missing", "undefined"};
 
-static bool groupable_key(Oid relid, Var *key, bool bytewise_strings);
 static bool aggregable_column(Oid relid, Expr *expr);
 static MongoGroupItemKind aggregate_kind(Aggref *aggref);
 static bool item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
-						  bool server_aggregates);
+						  bool server_pipelines);
 static List *group_keys(PlannerInfo *root);
 static const char *column_field(Oid relid, AttrNumber attnum);
 static void append_counted(bson_t *group, const char *name,
@@ -76,34 +75,34 @@ static void append_type_names(bson_t *array, uint32 types, bool nulls);
  *		key a groupable column of the scanned table, every item of the
  *		grouped target and every aggregate of HAVING (which stays local) a
  *		key or an aggregate MongoDB computes exactly.  Without
- *		server_aggregates, count(*) alone, by one key or none.  The caller
+ *		server_pipelines, count(*) alone, by one key or none.  The caller
  *		checked that there is no grouping set and that MongoDB decides
  *		every WHERE clause.
  */
 bool
 mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
 					 PathTarget *target, Oid relid, bool bytewise_strings,
-					 bool server_aggregates)
+					 bool server_pipelines)
 {
 	List	   *keys = group_keys(root);
 	List	   *having;
 	ListCell   *lc;
 
 	if (list_length(root->parse->groupClause) != list_length(keys) ||
-		(!server_aggregates && list_length(keys) > 1))
+		(!server_pipelines && list_length(keys) > 1))
 		return false;
 	foreach(lc, keys)
 	{
 		Var		   *key = lfirst(lc);
 
 		if (!IsA(key, Var) || (Index) key->varno != input_rel->relid ||
-			!groupable_key(relid, key, bytewise_strings))
+			!mongo_comparable_key(relid, key, bytewise_strings))
 			return false;
 	}
 	foreach(lc, target->exprs)
 	{
 		if (!item_sendable(lfirst(lc), relid, input_rel->relid, keys,
-						   server_aggregates))
+						   server_pipelines))
 			return false;
 	}
 	having = pull_var_clause(root->parse->havingQual,
@@ -111,11 +110,11 @@ mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
 	foreach(lc, having)
 	{
 		if (!item_sendable(lfirst(lc), relid, input_rel->relid, keys,
-						   server_aggregates))
+						   server_pipelines))
 			return false;
 	}
 	/* a HAVING needs what only PostgreSQL evaluates: not without them */
-	return having == NIL || server_aggregates;
+	return having == NIL || server_pipelines;
 }
 
 /*
@@ -521,12 +520,12 @@ group_keys(PlannerInfo *root)
  * item_sendable
  *		Whether an item of the grouped target (or an aggregate of HAVING)
  *		is a key, or an aggregate MongoDB computes: count(*), and with
- *		server_aggregates count, sum, avg, min and max of an aggregable
+ *		server_pipelines count, sum, avg, min and max of an aggregable
  *		column.  Plain aggregates only: no FILTER, DISTINCT or ORDER BY.
  */
 static bool
 item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
-			  bool server_aggregates)
+			  bool server_pipelines)
 {
 	Aggref	   *aggref = (Aggref *) expr;
 	MongoGroupItemKind kind;
@@ -542,7 +541,7 @@ item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
 	kind = aggregate_kind(aggref);
 	if (kind == MONGO_GROUP_COUNT_STAR)
 		return true;
-	if (kind == MONGO_GROUP_KEY || !server_aggregates ||
+	if (kind == MONGO_GROUP_KEY || !server_pipelines ||
 		list_length(aggref->args) != 1)
 		return false;
 	arg = (Var *) linitial_node(TargetEntry, aggref->args)->expr;
@@ -611,10 +610,11 @@ aggregable_column(Oid relid, Expr *expr)
 }
 
 /*
- * groupable_key
+ * mongo_comparable_key
  *		Whether MongoDB's groups of a column's field are PostgreSQL's groups
- *		of the column: two of the BSON values the column takes compare
- *		equal in MongoDB exactly when their converted values are equal.  So
+ *		of the column, and a join on it ($eq, lookup.c) PostgreSQL's
+ *		equality: two of the BSON values the column takes compare equal in
+ *		MongoDB exactly when their converted values are equal.  So
  *		the column must declare bson_type: int and long for an integer
  *		column (MongoDB compares numbers by value), string alone for text
  *		or varchar (compared by their bytes, as a deterministic collation
@@ -623,8 +623,8 @@ aggregable_column(Oid relid, Expr *expr)
  *		another type then fails the query, grouped here or there, where
  *		under null it would be one more NULL group here.
  */
-static bool
-groupable_key(Oid relid, Var *key, bool bytewise_strings)
+bool
+mongo_comparable_key(Oid relid, Var *key, bool bytewise_strings)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	uint32		types = mongo_column_bson_types(relid, key->varattno);
