@@ -17,6 +17,7 @@ OBJS = \
 	import.o \
 	library.o \
 	load.o \
+	lookup.o \
 	modify.o \
 	mongo_fdw_etl.o \
 	option.o \
@@ -24,7 +25,6 @@ OBJS = \
 	prefetch.o \
 	scan_parallel.o \
 	scan_source.o \
-	lookup.o \
 	split.o \
 	write.o
 PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"

@@ -238,9 +238,9 @@ mongo_join_stages(PlannerInfo *root, List *join, List *scan_tlist,
 
 	/*
 	 * an inner join's outer document whose key is of a type the column does
-	 * not declare joins an empty document, so that the key's conversion
-	 * fails the query, as it would without the join sent (a left join
-	 * keeps every outer document anyway)
+	 * not declare joins an empty document, so that the key's conversion fails
+	 * the query, as it would without the join sent (a left join keeps every
+	 * outer document anyway)
 	 */
 	outer_types = key_types(root, outer_key);
 	if (!left)

@@ -670,7 +670,7 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 			mongo_group_sendable(root, input_rel, target, rte->relid,
 								 fpinfo->bytewise_strings,
 								 mongo_estimate_pipelines(rte->relid,
-														   input_rel->userid)))
+														  input_rel->userid)))
 			add_grouped_path(root, input_rel, output_rel, target);
 		return;
 	}
@@ -1018,7 +1018,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->null_guard = intVal(list_nth(fsplan->fdw_private,
 										MongoScanPrivateNullGuard));
 	source->stages = mongo_node_bson(list_nth(fsplan->fdw_private,
-											 MongoScanPrivateStages));
+											  MongoScanPrivateStages));
 
 	/* a count fills no column: its one output column is the count */
 	columns = palloc(sizeof(MongoColumn) *
