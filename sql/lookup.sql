@@ -15,17 +15,17 @@ CREATE FOREIGN TABLE customers (
   _id bigint OPTIONS (bson_type 'int, long'),
   name text OPTIONS (bson_type 'string'),
   tier int OPTIONS (bson_type 'int'))
-  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'customers');
+  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'join_customers');
 CREATE FOREIGN TABLE orders (
   _id int OPTIONS (bson_type 'int'),
   customer int OPTIONS (bson_type 'int, long'),
   amount int OPTIONS (bson_type 'int'),
   code text OPTIONS (bson_type 'string'))
-  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'orders');
+  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'join_orders');
 -- the same fields without bson_type: MongoDB's $eq would not compare them
 -- as PostgreSQL does, and such a join stays here
 CREATE FOREIGN TABLE orders_any (_id int, customer int, amount int, code text)
-  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'orders');
+  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'join_orders');
 CREATE FOREIGN TABLE big (_id int, n int OPTIONS (bson_type 'int'))
   SERVER lookup_src OPTIONS (database 'mongo_etl_regress');
 
@@ -109,9 +109,9 @@ SELECT join_sent('SELECT o._id, c._id FROM orders o JOIN customers c ON o.custom
 -- a left join's outer key, and an inner join's (MongoDB joins the document
 -- an empty one, so that the key is converted here)
 CREATE FOREIGN TABLE orders_code (_id int, code int OPTIONS (bson_type 'int'))
-  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'orders');
+  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'join_orders');
 CREATE FOREIGN TABLE customers_name (_id bigint, name int OPTIONS (bson_type 'int'))
-  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'customers');
+  SERVER lookup_src OPTIONS (database 'mongo_etl_regress', collection 'join_customers');
 SELECT join_sent('SELECT o._id, c._id FROM orders_code o LEFT JOIN customers c ON o.code = c.tier');
 SELECT o._id, c._id FROM orders_code o LEFT JOIN customers c ON o.code = c.tier;
 SELECT join_sent('SELECT o._id, c._id FROM orders o JOIN customers_name c ON o.amount = c.name');
