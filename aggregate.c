@@ -26,11 +26,12 @@
  *   0, as sum, min and max of no value are NULL.  avg is the exact sum
  *   divided by n<n> here, as numeric_div divides in PostgreSQL's avg.
  *
- * Only integer columns are aggregated, declaring their BSON types with
- * bson_type (int for integer, int and long for bigint: every value then
+ * Only columns of integers are aggregated, declaring their BSON types
+ * with bson_type (int for integer; int and long for bigint, and for
+ * numeric without a typmod, summed as bigint is: every value then
  * converts exactly and compares as in PostgreSQL) and reading a value of
  * another type as an error (on_type_mismatch 'error'); keys as
- * groupable_column says.  A server that does not evaluate these operators
+ * mongo_comparable_key says.  A server that does not evaluate these operators
  * (FerretDB 1.x: $group knows $sum and $count only) gets count(*) alone,
  * by one key or none (mongo_server_pipelines decides, when planning asks
  * the server about the collection).
@@ -252,8 +253,9 @@ mongo_group_stages(PlannerInfo *root, List *scan_tlist, Oid relid,
 		{
 			case MONGO_GROUP_SUM:
 			case MONGO_GROUP_AVG:
+				/* sum(int) is bigint: no int32 sum overflows an int64 */
 				if (kind == MONGO_GROUP_SUM &&
-					exprType((Node *) arg) != INT8OID)
+					exprType((Node *) arg) == INT4OID)
 					BSON_APPEND_UTF8(&accumulator, "$sum",
 									 psprintf("$%s", field));
 				else
@@ -566,15 +568,19 @@ aggregate_kind(Aggref *aggref)
 			return MONGO_GROUP_COUNT;
 		case F_SUM_INT4:
 		case F_SUM_INT8:
+		case F_SUM_NUMERIC:
 			return MONGO_GROUP_SUM;
 		case F_AVG_INT4:
 		case F_AVG_INT8:
+		case F_AVG_NUMERIC:
 			return MONGO_GROUP_AVG;
 		case F_MIN_INT4:
 		case F_MIN_INT8:
+		case F_MIN_NUMERIC:
 			return MONGO_GROUP_MIN;
 		case F_MAX_INT4:
 		case F_MAX_INT8:
+		case F_MAX_NUMERIC:
 			return MONGO_GROUP_MAX;
 		default:
 			return MONGO_GROUP_KEY;
@@ -585,8 +591,11 @@ aggregate_kind(Aggref *aggref)
  * aggregable_column
  *		Whether MongoDB aggregates a column's values as PostgreSQL would
  *		aggregate what the scan converts: an integer or bigint column
- *		declaring int (integer) or int and long (bigint) as its BSON types,
- *		every one of which converts exactly, and refusing other types with
+ *		declaring int (integer) or int and long (bigint, or numeric without
+ *		a typmod) as its BSON types, every one of which converts exactly
+ *		(a double or a Decimal128 would not sum exactly: MongoDB rounds a
+ *		Decimal128 sum to 34 digits, and a double's conversion to numeric
+ *		is not MongoDB's $toDecimal of it), and refusing other types with
  *		an error (on_type_mismatch 'error'), which x<n> keeps.
  */
 static bool
@@ -597,7 +606,9 @@ aggregable_column(Oid relid, Expr *expr)
 	uint32		types = mongo_column_bson_types(relid, var->varattno);
 	uint32		integers = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32);
 
-	if (var->vartype == INT8OID)
+	/* a numeric(p, s) column rounds, or fails on, what numeric sums */
+	if (var->vartype == INT8OID ||
+		(var->vartype == NUMERICOID && var->vartypmod < 0))
 		integers |= MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64);
 	else if (var->vartype != INT4OID)
 		return false;

@@ -97,6 +97,16 @@ SELECT *, pushed = local AS same FROM both_ways('SELECT status, flag, n, count(*
 -- HAVING on the groups MongoDB returns
 SELECT plan_of($$SELECT status, sum(w) FROM grouping GROUP BY status HAVING count(w) > 1$$);
 SELECT *, pushed = local AS same FROM both_ways('SELECT status, sum(w) FROM grouping GROUP BY status HAVING count(w) > 1 OR max(v) > 5');
+-- numeric columns declaring int and long are aggregated as bigint's are
+CREATE FOREIGN TABLE grouping_numeric (
+  status text OPTIONS (bson_type 'string'),
+  w numeric OPTIONS (bson_type 'int, long'),
+  w_scaled numeric(30, 2) OPTIONS (field 'w', bson_type 'int, long'),
+  w_any numeric OPTIONS (field 'w'))
+  SERVER group_src OPTIONS (database 'mongo_etl_regress', collection 'grouping');
+SELECT plan_of($$SELECT status, sum(w), avg(w), min(w), max(w) FROM grouping_numeric GROUP BY status$$);
+SELECT *, pushed = local AS same FROM both_ways('SELECT status, count(w), sum(w), avg(w), min(w), max(w) FROM grouping_numeric GROUP BY status');
+SELECT *, pushed = local AS same FROM both_ways('SELECT count(w), sum(w), avg(w), min(w), max(w) FROM grouping_numeric');
 -- not sent: a column without bson_type, DISTINCT, FILTER (the plans
 -- that compute them here differ by PostgreSQL version: whether a $group
 -- is sent is shown)
@@ -110,6 +120,10 @@ SELECT group_sent('SELECT sum(w_any) FROM grouping') AS column_without_bson_type
        group_sent('SELECT count(DISTINCT v) FROM grouping') AS distinct_,
        group_sent('SELECT sum(v) FILTER (WHERE v > 0) FROM grouping') AS filter_,
        group_sent('SELECT sum(v) FROM grouping') AS sum_of_declared;
+-- nor a numeric(p, s) column, which rounds its values to scale s (and
+-- fails on values beyond its precision)
+SELECT group_sent('SELECT sum(w_scaled) FROM grouping_numeric') AS numeric_with_typmod,
+       group_sent('SELECT sum(w_any) FROM grouping_numeric') AS numeric_without_bson_type;
 
 -- a value of another type than declared fails the query either way (the
 -- first such value met differs)
