@@ -15,6 +15,9 @@
  *												   null]}]}}]}},
  *						  {$project: <inner fields>}],
  *			   as: MONGO_JOIN_FIELD}},
+ *	(an inner join: {$addFields: {MONGO_JOIN_FIELD: {$cond: [<the outer
+ *			   key's type declared, null or missing>, "$" MONGO_JOIN_FIELD,
+ *			   [{}]]}}})
  *	{$unwind: {path: "$" MONGO_JOIN_FIELD,
  *			   preserveNullAndEmptyArrays: <left join>}},
  *	{$project: {<outer fields>, MONGO_JOIN_FIELD: 1}}
@@ -28,10 +31,12 @@
  * key must not be null or missing, as NULL equals nothing.  So both keys
  * are columns MongoDB compares as PostgreSQL's equality does (the rule of
  * GROUP BY keys, aggregate.c, or both text declaring bson_type 'objectId'
- * alone), of one kind, and a value of another type fails the query (it is
- * converted: the keys are always fetched).  An inner join's other clauses
- * and both tables' WHERE clauses are evaluated here on the joined rows
- * (those MongoDB can decide are also sent, as for a scan); a left join
+ * alone), of one kind, and an outer key of another type fails the query
+ * (the keys are always fetched and converted; an inner join keeps that
+ * outer document with an empty inner one).  As in a parameterized scan,
+ * an inner document that joins none is not read.  An inner join's other
+ * clauses and both tables' WHERE clauses are evaluated here on the joined
+ * rows (those MongoDB can decide are also sent, as for a scan); a left join
  * sends its join only when its ON clause is the key alone and the inner
  * table's WHERE clauses are all sent exactly (they decide which inner
  * rows join, and are not checked again on rows that are null-extended).
