@@ -1211,6 +1211,9 @@ PUSHDOWN_COLUMNS = ("seq int OPTIONS (bson_type 'int'), "
 PUSHDOWN_SMALL = 10_000
 # outer rows of the join the planner sends, and of the one it keeps here
 PUSHDOWN_FEW, PUSHDOWN_MANY = 20, 1_000
+# a plan that another beat by less than this share of its wall time was
+# not a wrong choice: single runs on this busy 2-core machine vary by that
+PUSHDOWN_NOISE = 0.10
 PUSHDOWN_OFF = "SET mongo_etl.pushdown = off"
 # local joins made dear, so that the planner sends the join
 PUSHDOWN_FORCE = ("SET enable_hashjoin = off; SET enable_mergejoin = off; "
@@ -1351,6 +1354,24 @@ def measure_pushdown(b, args, s, ddb, run_no):
                          if n not in ("Hash", "Sort", "Result"))))
 
 
+def pushdown_beaten(m, prefix, chosen, other):
+    """Whether the plan not chosen beat the chosen one by more than the
+    noise (PUSHDOWN_NOISE of the chosen plan's wall time)."""
+    return (m(f"{prefix}/{other}", "wall")
+            < (1 - PUSHDOWN_NOISE) * m(f"{prefix}/{chosen}", "wall"))
+
+
+def pushdown_verdict(wrong):
+    """The verdict on the planner's choices: the shapes where another plan
+    was faster by more than the noise."""
+    if not wrong:
+        return (f"right (no other plan was more than "
+                f"{PUSHDOWN_NOISE:.0%} faster)")
+    return (f"**not** right for {', '.join(wrong)} (another plan was more "
+            f"than {PUSHDOWN_NOISE:.0%} faster)")
+
+
+
 def pushdown_section(args, b, shapes, ddb):
     """The section of RESULTS.md on pushdown of GROUP BY and joins."""
     m = b.median
@@ -1390,21 +1411,24 @@ def pushdown_section(args, b, shapes, ddb):
             faster = [s.name for s in shapes
                       if m(f"{s.name}/{key}/sent", "wall")
                       < m(f"{s.name}/{key}/local", "wall")]
+            wrong = [s.name for s in shapes
+                     if pushdown_beaten(m, f"{s.name}/{key}",
+                                        "sent" if s.name in sent else "local",
+                                        "local" if s.name in sent else "sent")]
             verdicts.append(
                 f"- {title}: not sent (`local`) took {min(ratios):.2f}–"
                 f"{max(ratios):.2f}× the wall time of the `$lookup`; the "
                 f"planner sent the join for {', '.join(sent) or 'no shape'}"
                 f", and sending it was faster for "
                 f"{', '.join(faster) or 'no shape'}: its choice was "
-                + ("right" if sent == faster else "**not** right for every "
-                   "shape") + ".")
+                + pushdown_verdict(wrong) + ".")
         else:
+            wrong = [s.name for s in shapes
+                     if pushdown_beaten(m, f"{s.name}/{key}", base, other)]
             verdicts.append(
                 f"- {title}: not sent ({other}) took {min(ratios):.2f}–"
                 f"{max(ratios):.2f}× the wall time of the {base} plan, "
-                "which the planner chose: "
-                + ("right" if min(ratios) >= 1 else "**not** right for "
-                   "every shape") + ".")
+                "which the planner chose: " + pushdown_verdict(wrong) + ".")
     return f"""{PUSHDOWN_BEGIN}## Pushdown of GROUP BY and joins
 
 `make bench BENCH_ONLY=pushdown` on {datetime.date.today()}: {args.rows:,}
