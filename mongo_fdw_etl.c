@@ -148,6 +148,10 @@ static void mongoGetForeignJoinPaths(PlannerInfo *root,
 									 JoinPathExtraData *extra);
 static bool same_collections(PlannerInfo *root, RelOptInfo *outerrel,
 							 RelOptInfo *innerrel);
+static List *scan_private(List *retrieved, const bson_t *filter,
+						  const bson_t *sort, int64 limit, bool count,
+						  AttrNumber null_guard, const bson_t *stages,
+						  List *group_columns, bool exact, List *join);
 static ForeignScan *join_plan(PlannerInfo *root, RelOptInfo *joinrel,
 							  ForeignPath *best_path, List *tlist,
 							  Plan *outer_plan);
@@ -155,7 +159,8 @@ static void init_table_column(MongoColumn *column, Oid relid,
 							  ForeignTable *table, AttrNumber attnum,
 							  AttrNumber position, Oid typid, int32 typmod);
 static void begin_join_scan(ForeignScanState *node, MongoScanState *state,
-							MongoColumn *columns, int *ncolumns);
+							ForeignTable *outer_table, MongoColumn *columns,
+							int *ncolumns);
 static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  UpperRelationKind stage,
 									  RelOptInfo *input_rel,
@@ -828,18 +833,9 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 		!skip_columns(root, baserel, retrieved))
 		limit = (int64) root->limit_tuples;
 
-	fdw_private = list_make5(retrieved,
-							 mongo_bson_node(filter),
-							 mongo_bson_node(sort),
-							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
-									   Int64GetDatum(limit), false,
-									   FLOAT8PASSBYVAL),
-							 makeInteger(count));
-	fdw_private = lappend(fdw_private, makeInteger(null_guard));
-	fdw_private = lappend(fdw_private, mongo_bson_node(group));
-	fdw_private = lappend(fdw_private, group_columns);
-	fdw_private = lappend(fdw_private, makeInteger(exact));
-	fdw_private = lappend(fdw_private, NIL);	/* not a join */
+	fdw_private = scan_private(retrieved, filter, sort, limit, count,
+							   null_guard, group, group_columns, exact,
+							   NIL /* not a join */ );
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (group != NULL)
@@ -854,6 +850,35 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							fdw_scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
+}
+
+/*
+ * scan_private
+ *		ForeignScan.fdw_private of a scan, its items in the order of enum
+ *		MongoScanPrivateIndex, the BSON documents copied into Consts.
+ */
+static List *
+scan_private(List *retrieved, const bson_t *filter, const bson_t *sort,
+			 int64 limit, bool count, AttrNumber null_guard,
+			 const bson_t *stages, List *group_columns, bool exact,
+			 List *join)
+{
+	List	   *items = NIL;
+
+	items = lappend(items, retrieved);
+	items = lappend(items, mongo_bson_node(filter));
+	items = lappend(items, mongo_bson_node(sort));
+	items = lappend(items, makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+									 Int64GetDatum(limit), false,
+									 FLOAT8PASSBYVAL));
+	items = lappend(items, makeInteger(count));
+	items = lappend(items, makeInteger(null_guard));
+	items = lappend(items, mongo_bson_node(stages));
+	items = lappend(items, group_columns);
+	items = lappend(items, makeInteger(exact));
+	items = lappend(items, join);
+	Assert(list_length(items) == MongoScanPrivateJoin + 1);
+	return items;
 }
 
 /*
@@ -888,24 +913,15 @@ join_plan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
 	stages = mongo_join_stages(root, join, scan_tlist,
 							   find_base_rel(root, inner_key->varno));
 
-	fdw_private = list_make5(NIL,	/* columns come from fdw_scan_tlist */
-							 mongo_bson_node(filter),
-							 mongo_bson_node(NULL), /* no sort */
-							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
-									   Int64GetDatum(0), false,
-									   FLOAT8PASSBYVAL),	/* no limit */
-							 makeInteger(false));	/* no count */
-	fdw_private = lappend(fdw_private, makeInteger(0));	/* no null guard */
-	fdw_private = lappend(fdw_private, mongo_bson_node(stages));
-	fdw_private = lappend(fdw_private, NIL);	/* no group */
-	fdw_private = lappend(fdw_private, makeInteger(exact));
-	fdw_private = lappend(fdw_private,
-						  list_make3_int(tlist_member((Expr *) outer_key,
-													  scan_tlist)->resno,
-										 tlist_member((Expr *) inner_key,
-													  scan_tlist)->resno,
-										 intVal(list_nth(join,
-														 MongoJoinPathLeft))));
+	/* the columns come from fdw_scan_tlist; no sort, limit or count */
+	fdw_private = scan_private(NIL, filter, NULL, 0, false, 0, stages, NIL,
+							   exact,
+							   list_make3_int(tlist_member((Expr *) outer_key,
+														   scan_tlist)->resno,
+											  tlist_member((Expr *) inner_key,
+														   scan_tlist)->resno,
+											  intVal(list_nth(join,
+															  MongoJoinPathLeft))));
 	if (filter != NULL)
 		bson_destroy(filter);
 	bson_destroy(stages);
@@ -1043,7 +1059,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 						  attr->atttypid, attr->atttypmod);
 	}
 	if (join != NIL)
-		begin_join_scan(node, state, columns, &ncolumns);
+		begin_join_scan(node, state, table, columns, &ncolumns);
 	state->converter = mongo_create_converter(get_rel_name(relid),
 											  columns, ncolumns);
 
@@ -1113,14 +1129,15 @@ init_table_column(MongoColumn *column, Oid relid, ForeignTable *table,
 
 /*
  * begin_join_scan
- *		The columns of a join MongoDB computes: the outer table's, added to
- *		columns (the scan's converter), and the inner table's, for a
- *		converter of their own, which reads the joined document's inner
- *		document and names the inner table in errors.
+ *		The columns of a join MongoDB computes: those of outer_table, the
+ *		scanned table, added to columns (the scan's converter), and the
+ *		inner table's, for a converter of their own, which reads the joined
+ *		document's inner document and names the inner table in errors.
  */
 static void
 begin_join_scan(ForeignScanState *node, MongoScanState *state,
-				MongoColumn *columns, int *ncolumns)
+				ForeignTable *outer_table, MongoColumn *columns,
+				int *ncolumns)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
@@ -1129,7 +1146,6 @@ begin_join_scan(ForeignScanState *node, MongoScanState *state,
 									 list_nth_node(TargetEntry,
 												   fsplan->fdw_scan_tlist,
 												   lsecond_int(join) - 1)->expr);
-	ForeignTable *outer_table = GetForeignTable(state->relid);
 	ForeignTable *inner_table;
 	MongoColumn *inner_columns;
 	int			ninner = 0;
