@@ -60,7 +60,7 @@ endif
 # every object depends on the shared declarations
 $(OBJS): mongo_etl.h compat.h
 
-.PHONY: test demo bench fuzz print-regress
+.PHONY: test test-citus demo bench fuzz print-regress
 
 # The regression tests' names, for test/run.sh
 print-regress:
@@ -72,6 +72,12 @@ print-regress:
 # /var/tmp/mongo_etl/pg); the default is Debian 12's PostgreSQL 15.
 test:
 	PG=$(PG) bash test/run.sh
+
+# Loads into distributed and reference tables on a Citus coordinator with
+# two workers (MONGO_ETL_CITUS=1; Citus built from source once and cached
+# under /var/tmp/mongo_etl/citus): sql/citus.sql, alone.
+test-citus:
+	PG=$(PG) bash test/run_citus.sh
 
 # Runs the end-to-end demo on a fresh machine.
 demo:

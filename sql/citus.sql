@@ -1,0 +1,125 @@
+--
+-- Citus (issue 28): loads into distributed and reference tables on a
+-- coordinator with two workers (MONGO_ETL_CITUS=1; make test-citus runs
+-- this file alone, in database postgres, where test/citus.sh created the
+-- citus extension on every node).  For each target the rows are counted
+-- three ways: through Citus (count(*) on the coordinator, which reads the
+-- shards), in the shards themselves (run_command_on_shards, or on every
+-- placement of a reference table), and in the coordinator's shell table,
+-- the local relation Citus never reads (pgstattuple reads its heap).
+--
+-- The expected output records what mongo_etl does today, before issue 28's
+-- point 2: INSERT ... SELECT and sync's upserts reach the shards (Citus
+-- plans them), but mongo_etl.load writes with table_multi_insert into the
+-- relation it opened, which on the coordinator is the shell table: every
+-- row lands there, where no query sees it, and the load reports them as
+-- loaded.
+--
+\i sql/include/mongo_uri.sql
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgstattuple;
+RESET client_min_messages;
+
+-- the cluster: a coordinator (group 0, which holds no shards of a
+-- distributed table) and two workers, mongo_etl of one version on all three
+SELECT groupid = 0 AS coordinator, noderole, shouldhaveshards, isactive
+  FROM pg_dist_node ORDER BY groupid;
+SELECT count(*) AS nodes, min(result) AS mongo_etl, bool_and(success) AS ok
+  FROM run_command_on_all_nodes(
+    $$SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl'$$);
+
+CREATE SERVER citus_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
+CREATE USER MAPPING FOR CURRENT_USER SERVER citus_src :mongo_login;
+CREATE SCHEMA citus_load;
+SET search_path = citus_load;
+-- 20,000 documents with _id 0 to 19,999 (test/fixtures.py big)
+CREATE FOREIGN TABLE big (_id int, n int, name text)
+  SERVER citus_src OPTIONS (database 'mongo_etl_citus', collection 'big');
+SELECT count(*), sum(n) FROM big;
+
+-- where a table's rows are: read through Citus, in its shards (each
+-- placement of a reference table), and in the coordinator's shell table
+CREATE FUNCTION public.rows_of(t regclass, OUT through_citus bigint,
+                               OUT in_shards bigint, OUT placements text,
+                               OUT in_shell bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %s', t) INTO through_citus;
+  SELECT sum(result::bigint) INTO in_shards
+    FROM run_command_on_shards(t, 'SELECT count(*) FROM %s');
+  SELECT string_agg(result, ' ' ORDER BY nodeport) INTO placements
+    FROM run_command_on_placements(t, 'SELECT count(*) FROM %s');
+  SELECT tuple_count INTO in_shell FROM public.pgstattuple(t);
+END $$;
+
+--
+-- A distributed table (hash on _id, 32 shards on the two workers)
+--
+CREATE TABLE dist (_id int PRIMARY KEY, n int, name text);
+SELECT create_distributed_table('dist', '_id');
+SELECT count(*) AS shards, count(DISTINCT nodeport) AS nodes
+  FROM citus_shards WHERE table_name = 'dist'::regclass;
+
+-- INSERT ... SELECT from the foreign table: Citus runs the SELECT on the
+-- coordinator and sends the rows to the shards
+INSERT INTO dist SELECT _id, n, name FROM big;
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist');
+TRUNCATE dist;
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist');
+
+-- mongo_etl.load, one worker: 20,000 rows reported loaded, none visible
+CALL mongo_etl.load('big', 'dist');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist');
+-- again: the shell table has the primary key's index too
+CALL mongo_etl.load('big', 'dist');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist');
+-- truncate => true (TRUNCATE through SPI, which Citus sees)
+CALL mongo_etl.load('big', 'dist', truncate => true);
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist');
+
+-- mongo_etl.load with two workers, into a table of its own: each
+-- background worker writes into the shell table too
+CREATE TABLE dist2 (_id int PRIMARY KEY, n int, name text);
+SELECT create_distributed_table('dist2', '_id');
+CALL mongo_etl.load('big', 'dist2', workers => 2);
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist2');
+-- resume (of a load that finished): the resume point is read through
+-- Citus, from the empty shards, so it loads everything again
+CALL mongo_etl.load('big', 'dist2', resume => true);
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('dist2');
+
+--
+-- A reference table: one shard, a placement on every node (the
+-- coordinator's too, as it is in the metadata)
+--
+CREATE TABLE ref (_id int PRIMARY KEY, n int, name text);
+SELECT create_reference_table('ref');
+INSERT INTO ref SELECT _id, n, name FROM big;
+SELECT * FROM public.rows_of('ref');
+TRUNCATE ref;
+CALL mongo_etl.load('big', 'ref');
+SELECT * FROM public.rows_of('ref');
+
+
+--
+-- mongo_etl.sync into a distributed table: upserts, then (after changes
+-- made in MongoDB through the foreign table) updates and deletes
+--
+CREATE TABLE synced (_id int PRIMARY KEY, n int, name text);
+SELECT create_distributed_table('synced', '_id');
+CALL mongo_etl.sync('big', 'synced');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('synced');
+UPDATE big SET name = 'changed' WHERE _id < 5;
+DELETE FROM big WHERE _id >= 19990;
+CALL mongo_etl.sync('big', 'synced');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('synced');
+SELECT count(*) FILTER (WHERE name = 'changed') AS changed, max(_id) FROM synced;
+-- delete_missing's DELETE ... WHERE NOT EXISTS (SELECT ... FROM the
+-- foreign table): a correlated subquery over a table Citus does not know
+CALL mongo_etl.sync('big', 'synced', delete_missing => true);
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('synced');
+
+DROP SCHEMA citus_load CASCADE;
+DROP FUNCTION public.rows_of;
+DROP SERVER citus_src CASCADE;
