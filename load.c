@@ -29,12 +29,15 @@
 
 #include <sys/stat.h>
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "commands/trigger.h"
@@ -54,6 +57,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -153,6 +157,7 @@ static bool splittable(LoadState *load, int workers);
 static void check_relations(Relation source, Relation target);
 static void map_columns(LoadState *load, Relation source, Relation target);
 static LoadMethod choose_method(Relation target);
+static bool is_citus_table(Relation rel);
 static char *resume_point(LoadState *load);
 static void find_source_file(LoadState *load, Relation source);
 static bool file_resume_point(LoadState *load);
@@ -968,12 +973,45 @@ map_columns(LoadState *load, Relation source, Relation target)
 }
 
 /*
+ * is_citus_table
+ *		Whether rel is in Citus's metadata (pg_dist_partition): a
+ *		distributed or reference table, or a local table Citus manages.
+ *		On a Citus node such a relation is a shell: its rows are in shards,
+ *		which Citus's planner routes statements to, and whatever is written
+ *		into the shell itself no query reads (issue 28).  Read as a catalog
+ *		by its first column, logicalrelid, without Citus's functions, so
+ *		that a node without Citus costs one name lookup.
+ */
+static bool
+is_citus_table(Relation rel)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition",
+											PG_CATALOG_NAMESPACE);
+	Relation	dist;
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	if (!OidIsValid(catalog))
+		return false;
+	dist = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationGetRelid(rel)));
+	scan = systable_beginscan(dist, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(dist, AccessShareLock);
+	return found;
+}
+
+/*
  * choose_method
  *		Multi-insert for a plain table whose rows need nothing before they
  *		are stored; INSERT ... SELECT for the rest: partitioned tables and
  *		partitions (routing, partition constraints), BEFORE and INSTEAD OF
  *		row triggers (they may change or drop a row), AFTER triggers with
- *		transition tables, and row-level security.
+ *		transition tables, row-level security, and Citus's tables (whose
+ *		rows the INSERT's plan sends to their shards).
  */
 static LoadMethod
 choose_method(Relation target)
@@ -981,6 +1019,7 @@ choose_method(Relation target)
 	TriggerDesc *trigdesc = target->trigdesc;
 
 	if (target->rd_rel->relkind != RELKIND_RELATION ||
+		is_citus_table(target) ||
 		target->rd_rel->relispartition ||
 		(trigdesc != NULL &&
 		 (trigdesc->trig_insert_before_row ||
