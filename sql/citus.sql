@@ -123,6 +123,83 @@ TRUNCATE ref;
 CALL mongo_etl.load('big', 'ref');
 SELECT * FROM public.rows_of('ref');
 
+--
+-- A colocated join: a table loaded by mongo_etl.load joined, shard by
+-- shard, with a distributed table of the database's own, distributed on
+-- the same key and colocated with it; the same join over the foreign table
+-- gives the same answer
+--
+CREATE TABLE orders (order_id int, big_id int, qty int);
+SELECT create_distributed_table('orders', 'big_id', colocate_with => 'dist2');
+INSERT INTO orders SELECT g, g % 20000, g % 3 FROM generate_series(1, 30000) g;
+SELECT (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'orders'::regclass) =
+       (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'dist2'::regclass)
+       AS colocated;
+SELECT count(*), sum(d.n * o.qty) FROM dist2 d JOIN orders o ON o.big_id = d._id;
+SELECT count(*), sum(b.n * o.qty)
+  FROM (SELECT _id, n FROM big) b
+  JOIN (SELECT big_id, qty FROM orders) o ON o.big_id = b._id;
+
+--
+-- A role that is not a superuser: Citus connects to the workers as that
+-- role, so it needs LOGIN (else "role ... is not permitted to log in");
+-- the serial and the parallel load write every row as that role (a
+-- column's default says who), into the shards
+--
+CREATE ROLE citus_loader LOGIN;
+GRANT USAGE ON SCHEMA citus_load, mongo_etl TO citus_loader;
+GRANT USAGE ON FOREIGN SERVER citus_src TO citus_loader;
+CREATE USER MAPPING FOR citus_loader SERVER citus_src
+  OPTIONS (password_required 'false');
+GRANT SELECT ON big TO citus_loader;
+CREATE TABLE byrole (_id int PRIMARY KEY, n int, name text,
+                     loaded_by name DEFAULT current_user);
+SELECT create_distributed_table('byrole', '_id');
+SET ROLE citus_loader;
+CALL mongo_etl.load('big', 'byrole');
+RESET ROLE;
+GRANT INSERT, SELECT ON byrole TO citus_loader;
+SET ROLE citus_loader;
+CALL mongo_etl.load('big', 'byrole');
+RESET ROLE;
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('byrole');
+SELECT sum(result::bigint) AS by_citus_loader
+  FROM run_command_on_shards('byrole',
+    $$SELECT count(*) FROM %s WHERE loaded_by = 'citus_loader'$$);
+TRUNCATE byrole;
+SET ROLE citus_loader;
+CALL mongo_etl.load('big', 'byrole', workers => 2);
+RESET ROLE;
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('byrole');
+SELECT sum(result::bigint) AS by_citus_loader
+  FROM run_command_on_shards('byrole',
+    $$SELECT count(*) FROM %s WHERE loaded_by = 'citus_loader'$$);
+DROP TABLE byrole;
+DROP USER MAPPING FOR citus_loader SERVER citus_src;
+REVOKE ALL ON big FROM citus_loader;
+REVOKE ALL ON FOREIGN SERVER citus_src FROM citus_loader;
+REVOKE ALL ON SCHEMA citus_load, mongo_etl FROM citus_loader;
+DROP ROLE citus_loader;
+
+--
+-- IMPORT FOREIGN SCHEMA on the coordinator (the foreign tables are the
+-- coordinator's own), then a load from the imported table into a
+-- distributed table
+--
+CREATE SCHEMA citus_imported;
+SET client_min_messages = warning;  -- the sampling NOTICE
+IMPORT FOREIGN SCHEMA mongo_etl_citus LIMIT TO (big)
+  FROM SERVER citus_src INTO citus_imported;
+RESET client_min_messages;
+SELECT attname, format_type(atttypid, atttypmod)
+  FROM pg_attribute WHERE attrelid = 'citus_imported.big'::regclass AND attnum > 0
+  ORDER BY attnum;
+CREATE TABLE from_import (_id int PRIMARY KEY, n int, name text, even boolean);
+SELECT create_distributed_table('from_import', '_id');
+CALL mongo_etl.load('citus_imported.big', 'from_import');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('from_import');
+SELECT count(*) FILTER (WHERE even) AS even, sum(n) FROM from_import;
+DROP SCHEMA citus_imported CASCADE;
 
 --
 -- mongo_etl.sync into a distributed table: upserts, then (after changes
