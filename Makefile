@@ -31,7 +31,7 @@ PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql \
-	mongo_etl--1.2--1.3.sql
+	mongo_etl--1.2--1.3.sql mongo_etl--1.3--1.4.sql
 
 REGRESS = setup options upgrade types scan pushdown join analyze group lookup write modify encoding load parallel parallel_scan sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
