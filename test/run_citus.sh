@@ -4,7 +4,8 @@
 # test servers with MONGO_ETL_CITUS=1 (a Citus coordinator on the test
 # PostgreSQL port and two workers, see test/citus.sh), builds and installs
 # the extension, creates it on every node, loads the fixture and runs
-# sql/citus.sql in database postgres, where the citus extension is.
+# sql/citus.sql in database postgres, where the citus extension is, then
+# test/citus_kill.py.
 # Exits non-zero on any failure.
 #
 # PG=17                    run it on that PostgreSQL, built from Debian's
@@ -45,4 +46,6 @@ if ! make installcheck REGRESS=citus REGRESS_OPTS="--use-existing --dbname=postg
 	cat regression.diffs >&2 || true
 	exit 1
 fi
+# a worker of a parallel load terminated, and the load resumed
+/usr/bin/python3 test/citus_kill.py
 echo "citus: passed"
