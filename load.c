@@ -80,8 +80,16 @@
 typedef enum LoadMethod
 {
 	LOAD_MULTI_INSERT,			/* buffered table_multi_insert */
-	LOAD_INSERT_SELECT			/* INSERT ... SELECT, for other targets */
+	LOAD_INSERT_SELECT,			/* INSERT ... SELECT, for other targets */
+	LOAD_CITUS					/* INSERT ... SELECT, which Citus routes */
 } LoadMethod;
+
+/* How the summary's DETAIL names each LoadMethod */
+static const char *const load_method_names[] = {
+	[LOAD_MULTI_INSERT] = "multi-insert",
+	[LOAD_INSERT_SELECT] = "INSERT ... SELECT",
+	[LOAD_CITUS] = "INSERT ... SELECT (read on the coordinator, routed by Citus)",
+};
 
 typedef struct LoadState LoadState;
 
@@ -1010,16 +1018,19 @@ is_citus_table(Relation rel)
  *		are stored; INSERT ... SELECT for the rest: partitioned tables and
  *		partitions (routing, partition constraints), BEFORE and INSTEAD OF
  *		row triggers (they may change or drop a row), AFTER triggers with
- *		transition tables, row-level security, and Citus's tables (whose
- *		rows the INSERT's plan sends to their shards).
+ *		transition tables, row-level security; and Citus's tables, whose
+ *		rows the INSERT's plan sends to their shards.  (Their ranges could
+ *		instead be read by the worker nodes, each writing its own shards:
+ *		not done, see README, "Citus".)
  */
 static LoadMethod
 choose_method(Relation target)
 {
 	TriggerDesc *trigdesc = target->trigdesc;
 
+	if (is_citus_table(target))
+		return LOAD_CITUS;
 	if (target->rd_rel->relkind != RELKIND_RELATION ||
-		is_citus_table(target) ||
 		target->rd_rel->relispartition ||
 		(trigdesc != NULL &&
 		 (trigdesc->trig_insert_before_row ||
@@ -1375,7 +1386,7 @@ chunk_query(LoadState *load, bool with_insert)
 static uint64
 load_chunk(LoadState *load)
 {
-	char	   *query = chunk_query(load, load->method == LOAD_INSERT_SELECT);
+	char	   *query = chunk_query(load, load->method != LOAD_MULTI_INSERT);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	SPIPlanPtr	plan;
@@ -1422,7 +1433,7 @@ load_chunk(LoadState *load)
 		elog(ERROR, "the load's query did not read file \"%s\"", load->file);
 	if (load->window.id_filter != NULL && !load->window.claimed)
 		elog(ERROR, "the load's query did not read its _id range");
-	if (load_rows_counter != NULL && load->method == LOAD_INSERT_SELECT)
+	if (load_rows_counter != NULL && load->method != LOAD_MULTI_INSERT)
 		pg_atomic_fetch_add_u64(load_rows_counter, rows);
 	SPI_freeplan(plan);
 
@@ -1442,7 +1453,7 @@ execute_chunk(LoadState *load, SPIPlanPtr plan, SPIExecuteOptions *options)
 {
 	uint64		rows;
 
-	if (load->method == LOAD_INSERT_SELECT)
+	if (load->method != LOAD_MULTI_INSERT)
 	{
 		int			ret = SPI_execute_plan_extended(plan, options);
 
@@ -1740,13 +1751,11 @@ report_progress(LoadState *load, bool final)
 				 load->workers_used > 0 ?
 				 errdetail("%.3f s, %.0f rows/s, by %s in %d workers.", seconds,
 						   seconds > 0 ? load->rows / seconds : 0.0,
-						   load->method == LOAD_MULTI_INSERT
-						   ? "multi-insert" : "INSERT ... SELECT",
+						   load_method_names[load->method],
 						   load->workers_used) :
 				 errdetail("%.3f s, %.0f rows/s, by %s.", seconds,
 						   seconds > 0 ? load->rows / seconds : 0.0,
-						   load->method == LOAD_MULTI_INSERT
-						   ? "multi-insert" : "INSERT ... SELECT")));
+						   load_method_names[load->method])));
 	else
 	{
 		ereport(NOTICE,

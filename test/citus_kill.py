@@ -110,8 +110,13 @@ def main():
           f"load: SQLSTATE {outcome.get('state')}; {done} of {ranges} "
           f"ranges done; {partial} rows in the shards; workers left {left}")
 
+    del conn.notices[:]
     cur.execute("CALL mongo_etl.load('kill_src', 'kill_dist', "
                 "resume => true, workers => 2)")
+    summary = [n for n in conn.notices if "rows into" in n]
+    check("the summary names the path: the coordinator reads, Citus routes",
+          len(summary) == 1 and "(read on the coordinator, routed by Citus)"
+          in summary[0], f"{summary}")
     cur.execute("SELECT count(*), count(DISTINCT _id), sum(n) "
                 "FROM kill_dist")
     rows = cur.fetchone()
