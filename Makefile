@@ -31,7 +31,7 @@ PGFILEDESC = "mongo_etl - MongoDB foreign data wrapper and loader"
 
 EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql \
-	mongo_etl--1.2--1.3.sql
+	mongo_etl--1.2--1.3.sql mongo_etl--1.3--1.4.sql
 
 REGRESS = setup options upgrade types scan pushdown join analyze group lookup write modify encoding load parallel parallel_scan sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
@@ -61,7 +61,7 @@ endif
 # every object depends on the shared declarations
 $(OBJS): mongo_etl.h compat.h
 
-.PHONY: test demo bench fuzz print-regress
+.PHONY: test test-citus demo bench fuzz print-regress
 
 # The regression tests' names, for test/run.sh
 print-regress:
@@ -73,6 +73,12 @@ print-regress:
 # /var/tmp/mongo_etl/pg); the default is Debian 12's PostgreSQL 15.
 test:
 	PG=$(PG) bash test/run.sh
+
+# Loads into distributed and reference tables on a Citus coordinator with
+# two workers (MONGO_ETL_CITUS=1; Citus built from source once and cached
+# under /var/tmp/mongo_etl/citus): sql/citus.sql, alone.
+test-citus:
+	PG=$(PG) bash test/run_citus.sh
 
 # Runs the end-to-end demo on a fresh machine.
 demo:

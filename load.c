@@ -29,12 +29,15 @@
 
 #include <sys/stat.h>
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "commands/trigger.h"
@@ -54,6 +57,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -76,8 +80,16 @@
 typedef enum LoadMethod
 {
 	LOAD_MULTI_INSERT,			/* buffered table_multi_insert */
-	LOAD_INSERT_SELECT			/* INSERT ... SELECT, for other targets */
+	LOAD_INSERT_SELECT,			/* INSERT ... SELECT, for other targets */
+	LOAD_CITUS					/* INSERT ... SELECT, which Citus routes */
 } LoadMethod;
+
+/* How the summary's DETAIL names each LoadMethod */
+static const char *const load_method_names[] = {
+	[LOAD_MULTI_INSERT] = "multi-insert",
+	[LOAD_INSERT_SELECT] = "INSERT ... SELECT",
+	[LOAD_CITUS] = "INSERT ... SELECT (read on the coordinator, routed by Citus)",
+};
 
 typedef struct LoadState LoadState;
 
@@ -153,6 +165,7 @@ static bool splittable(LoadState *load, int workers);
 static void check_relations(Relation source, Relation target);
 static void map_columns(LoadState *load, Relation source, Relation target);
 static LoadMethod choose_method(Relation target);
+static bool is_citus_table(Relation rel);
 static char *resume_point(LoadState *load);
 static void find_source_file(LoadState *load, Relation source);
 static bool file_resume_point(LoadState *load);
@@ -968,18 +981,55 @@ map_columns(LoadState *load, Relation source, Relation target)
 }
 
 /*
+ * is_citus_table
+ *		Whether rel is in Citus's metadata (pg_dist_partition): a
+ *		distributed or reference table, or a local table Citus manages.
+ *		On a Citus node such a relation is a shell: its rows are in shards,
+ *		which Citus's planner routes statements to, and whatever is written
+ *		into the shell itself no query reads (issue 28).  Read as a catalog
+ *		by its first column, logicalrelid, without Citus's functions, so
+ *		that a node without Citus costs one name lookup.
+ */
+static bool
+is_citus_table(Relation rel)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition",
+											PG_CATALOG_NAMESPACE);
+	Relation	dist;
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	if (!OidIsValid(catalog))
+		return false;
+	dist = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationGetRelid(rel)));
+	scan = systable_beginscan(dist, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(dist, AccessShareLock);
+	return found;
+}
+
+/*
  * choose_method
  *		Multi-insert for a plain table whose rows need nothing before they
  *		are stored; INSERT ... SELECT for the rest: partitioned tables and
  *		partitions (routing, partition constraints), BEFORE and INSTEAD OF
  *		row triggers (they may change or drop a row), AFTER triggers with
- *		transition tables, and row-level security.
+ *		transition tables, row-level security; and Citus's tables, whose
+ *		rows the INSERT's plan sends to their shards.  (Their ranges could
+ *		instead be read by the worker nodes, each writing its own shards:
+ *		not done, see README, "Citus".)
  */
 static LoadMethod
 choose_method(Relation target)
 {
 	TriggerDesc *trigdesc = target->trigdesc;
 
+	if (is_citus_table(target))
+		return LOAD_CITUS;
 	if (target->rd_rel->relkind != RELKIND_RELATION ||
 		target->rd_rel->relispartition ||
 		(trigdesc != NULL &&
@@ -1336,7 +1386,7 @@ chunk_query(LoadState *load, bool with_insert)
 static uint64
 load_chunk(LoadState *load)
 {
-	char	   *query = chunk_query(load, load->method == LOAD_INSERT_SELECT);
+	char	   *query = chunk_query(load, load->method != LOAD_MULTI_INSERT);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	SPIPlanPtr	plan;
@@ -1383,7 +1433,7 @@ load_chunk(LoadState *load)
 		elog(ERROR, "the load's query did not read file \"%s\"", load->file);
 	if (load->window.id_filter != NULL && !load->window.claimed)
 		elog(ERROR, "the load's query did not read its _id range");
-	if (load_rows_counter != NULL && load->method == LOAD_INSERT_SELECT)
+	if (load_rows_counter != NULL && load->method != LOAD_MULTI_INSERT)
 		pg_atomic_fetch_add_u64(load_rows_counter, rows);
 	SPI_freeplan(plan);
 
@@ -1403,7 +1453,7 @@ execute_chunk(LoadState *load, SPIPlanPtr plan, SPIExecuteOptions *options)
 {
 	uint64		rows;
 
-	if (load->method == LOAD_INSERT_SELECT)
+	if (load->method != LOAD_MULTI_INSERT)
 	{
 		int			ret = SPI_execute_plan_extended(plan, options);
 
@@ -1701,13 +1751,11 @@ report_progress(LoadState *load, bool final)
 				 load->workers_used > 0 ?
 				 errdetail("%.3f s, %.0f rows/s, by %s in %d workers.", seconds,
 						   seconds > 0 ? load->rows / seconds : 0.0,
-						   load->method == LOAD_MULTI_INSERT
-						   ? "multi-insert" : "INSERT ... SELECT",
+						   load_method_names[load->method],
 						   load->workers_used) :
 				 errdetail("%.3f s, %.0f rows/s, by %s.", seconds,
 						   seconds > 0 ? load->rows / seconds : 0.0,
-						   load->method == LOAD_MULTI_INSERT
-						   ? "multi-insert" : "INSERT ... SELECT")));
+						   load_method_names[load->method])));
 	else
 	{
 		ereport(NOTICE,

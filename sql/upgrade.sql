@@ -27,10 +27,15 @@ SELECT to_regclass('mongo_etl.load_ranges') AS load_ranges,
   FROM pg_class WHERE oid = 'mongo_etl.load_ranges'::regclass;
 SELECT pg_get_function_arguments('mongo_etl.load'::regproc) AS load_arguments;
 -- 1.3: the backend's connections, listed and closed
-ALTER EXTENSION mongo_etl UPDATE;
+ALTER EXTENSION mongo_etl UPDATE TO '1.3';
 SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
 SELECT * FROM mongo_etl.get_connections();
 SELECT mongo_etl.disconnect_all();
+-- 1.4: sync's delete_missing on a Citus table, the procedure replaced
+ALTER EXTENSION mongo_etl UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'mongo_etl';
+SELECT prosrc LIKE '%pg_dist_partition%' AS citus_aware_sync
+  FROM pg_proc WHERE oid = 'mongo_etl.sync'::regproc;
 -- (the row types of its tables, and their array types, are members too
 -- from PostgreSQL 18 on: left out, as they come with the tables)
 SELECT pg_describe_object(classid, objid, objsubid) AS member

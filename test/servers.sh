@@ -24,10 +24,19 @@
 # The cluster is of the PostgreSQL whose pg_config is $PG_CONFIG (as
 # test/build_postgres.sh prints it), else Debian's PostgreSQL 15.
 #
+# With MONGO_ETL_CITUS=1 that cluster is a Citus coordinator with two
+# worker clusters of the same PostgreSQL (test/citus.sh: Citus built from
+# source once, cached under /var/tmp/mongo_etl/citus), the citus extension
+# created and the workers registered in database postgres, and mongo_etl
+# created there too when it is installed; the export lines point at the
+# coordinator.
+#
 # Settings: MONGO_ETL_SERVER (ferretdb or documentdb), MONGO_ETL_TEST_DIR
 # (state, default /tmp/mongo_etl_test), MONGO_ETL_PGPORT (54315),
 # MONGO_ETL_MONGOPORT (27117), MONGO_ETL_DOCUMENTDB_PGPORT (DocumentDB's
-# own PostgreSQL cluster, 54316), MONGO_ETL_TOOLS
+# own PostgreSQL cluster, 54316), MONGO_ETL_CITUS (1: Citus),
+# MONGO_ETL_CITUS_PORT (the first Citus worker's port, the next one the
+# second's; default MONGO_ETL_PGPORT + 10, 54325), MONGO_ETL_TOOLS
 # (where the FerretDB binary is kept, /var/tmp/mongo_etl/bin), and
 # MONGO_ETL_PG_WRAPPER (a command to run postgres under, e.g. valgrind).
 #
@@ -46,6 +55,7 @@ if [ -n "${PG_CONFIG:-}" ] && [ "$PG_CONFIG" != pg_config ]; then
 fi
 ferretdb_version=v1.24.2
 server=${MONGO_ETL_SERVER:-ferretdb}
+citus=${MONGO_ETL_CITUS:-}
 case "$server" in
 ferretdb | documentdb) ;;
 *)
@@ -116,13 +126,21 @@ start_postgres() {
 		max_worker_processes = 16
 	EOF
 	# pg_cron, for the test that schedules mongo_etl.sync: its jobs run in
-	# their own database, as background workers
+	# their own database, as background workers.  Citus must come first.
+	local preload=()
+	if [ -n "$citus" ]; then
+		preload+=(citus)
+	fi
 	if [ -e "$pglib/pg_cron.so" ]; then
+		preload+=(pg_cron)
 		cat >>"$state/pg/postgresql.conf" <<-EOF
-			shared_preload_libraries = 'pg_cron'
 			cron.database_name = 'mongo_etl_cron'
 			cron.use_background_workers = on
 		EOF
+	fi
+	if [ ${#preload[@]} -gt 0 ]; then
+		local IFS=,
+		echo "shared_preload_libraries = '${preload[*]}'" >>"$state/pg/postgresql.conf"
 	fi
 	local wrapper=()
 	if [ -n "${MONGO_ETL_PG_WRAPPER:-}" ]; then
@@ -183,9 +201,17 @@ documentdb() {
 		bash "$here/documentdb.sh" "$@"
 }
 
+# Citus's workers next to the coordinator
+citus() {
+	MONGO_ETL_TEST_DIR=$state MONGO_ETL_PGPORT=$pgport bash "$here/citus.sh" "$@"
+}
+
 stop() {
 	if [ -d "$state/documentdb" ]; then
 		documentdb stop
+	fi
+	if [ -d "$state/citus" ]; then
+		citus stop
 	fi
 	# by signal, so that a cluster of another version stops too
 	if [ -f "$state/pg/postmaster.pid" ]; then
@@ -211,7 +237,15 @@ case "${1:-}" in
 start)
 	install_packages "${packages[@]}"
 	stop
+	if [ -n "$citus" ]; then
+		# built (or found in the cache) and installed into this
+		# PostgreSQL before the coordinator starts with it preloaded
+		citus build
+	fi
 	start_postgres
+	if [ -n "$citus" ]; then
+		citus start
+	fi
 	if [ "${2:-}" != --postgres-only ] && [ -z "${MONGO_URI:-}" ]; then
 		if [ "$server" = documentdb ]; then
 			MONGO_URI=$(documentdb start)
