@@ -580,7 +580,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		const MongoFieldNode *child;
 		int			i;
 
-		if (!bson_iter_next(iter))
+		if (!mongo_walk_next(iter))
 		{
 			if (iter->err_off != 0)
 			{
@@ -590,7 +590,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			break;
 		}
 
-		child = find_child(node, bson_iter_key(iter), bson_iter_key_len(iter),
+		child = find_child(node, bson_iter_key(iter), mongo_walk_key_len(iter),
 						   ++position);
 		if (child == NULL)
 			continue;

@@ -157,7 +157,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 	/* count the elements; an object's members are collected and sorted */
 	if (is_array)
 	{
-		while (bson_iter_next(&child))
+		while (mongo_walk_next(&child))
 			n++;
 	}
 	else
@@ -165,7 +165,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 		int			capacity = 8;
 
 		members = palloc(sizeof(JsonbMember) * capacity);
-		while (bson_iter_next(&child))
+		while (mongo_walk_next(&child))
 		{
 			JsonbMember *m;
 
@@ -176,7 +176,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 			}
 			m = &members[n];
 			m->order = n++;
-			m->bson_keylen = bson_iter_key_len(&child);
+			m->bson_keylen = mongo_walk_key_len(&child);
 			m->key = mongo_server_string(bson_iter_key(&child), m->bson_keylen,
 										 &m->keylen);
 			m->offset = bson_iter_offset(&child);
@@ -219,7 +219,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 
 		if (is_array)
 		{
-			if (!bson_iter_next(&child))
+			if (!mongo_walk_next(&child))
 				mongo_report_corrupt_document(&child);
 		}
 		else if (!bson_iter_init_from_data_at_offset(&child, data, data_len,
