@@ -18,6 +18,7 @@ OBJS = \
 	import.o \
 	library.o \
 	load.o \
+	lookup.o \
 	modify.o \
 	mongo_fdw_etl.o \
 	option.o \
@@ -33,7 +34,7 @@ EXTENSION = mongo_etl
 DATA = mongo_etl--1.0.sql mongo_etl--1.0--1.1.sql mongo_etl--1.1--1.2.sql \
 	mongo_etl--1.2--1.3.sql
 
-REGRESS = setup options upgrade types scan pushdown join analyze group write modify encoding load parallel parallel_scan sync cron import dump connection
+REGRESS = setup options upgrade types scan pushdown join analyze group lookup write modify encoding load parallel parallel_scan sync cron import dump connection
 REGRESS_OPTS = --dbname=mongo_etl_regress
 
 # libmongoc and libbson flags come from pkg-config; the first build on a

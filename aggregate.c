@@ -26,13 +26,14 @@
  *   0, as sum, min and max of no value are NULL.  avg is the exact sum
  *   divided by n<n> here, as numeric_div divides in PostgreSQL's avg.
  *
- * Only integer columns are aggregated, declaring their BSON types with
- * bson_type (int for integer, int and long for bigint: every value then
+ * Only columns of integers are aggregated, declaring their BSON types
+ * with bson_type (int for integer; int and long for bigint, and for
+ * numeric without a typmod, summed as bigint is: every value then
  * converts exactly and compares as in PostgreSQL) and reading a value of
  * another type as an error (on_type_mismatch 'error'); keys as
- * groupable_column says.  A server that does not evaluate these operators
+ * mongo_comparable_key says.  A server that does not evaluate these operators
  * (FerretDB 1.x: $group knows $sum and $count only) gets count(*) alone,
- * by one key or none (mongo_server_aggregates decides, when planning asks
+ * by one key or none (mongo_server_pipelines decides, when planning asks
  * the server about the collection).
  *
  * IDENTIFICATION
@@ -59,11 +60,10 @@
 /* BSON types the scan reads as NULL */
 static const char *const null_type_names[] = {"null", "missing", "undefined"};
 
-static bool groupable_key(Oid relid, Var *key, bool bytewise_strings);
 static bool aggregable_column(Oid relid, Expr *expr);
 static MongoGroupItemKind aggregate_kind(Aggref *aggref);
 static bool item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
-						  bool server_aggregates);
+						  bool server_pipelines);
 static List *group_keys(PlannerInfo *root);
 static const char *column_field(Oid relid, AttrNumber attnum);
 static void append_counted(bson_t *group, const char *name,
@@ -76,34 +76,34 @@ static void append_type_names(bson_t *array, uint32 types, bool nulls);
  *		key a groupable column of the scanned table, every item of the
  *		grouped target and every aggregate of HAVING (which stays local) a
  *		key or an aggregate MongoDB computes exactly.  Without
- *		server_aggregates, count(*) alone, by one key or none.  The caller
+ *		server_pipelines, count(*) alone, by one key or none.  The caller
  *		checked that there is no grouping set and that MongoDB decides
  *		every WHERE clause.
  */
 bool
 mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
 					 PathTarget *target, Oid relid, bool bytewise_strings,
-					 bool server_aggregates)
+					 bool server_pipelines)
 {
 	List	   *keys = group_keys(root);
 	List	   *having;
 	ListCell   *lc;
 
 	if (list_length(root->parse->groupClause) != list_length(keys) ||
-		(!server_aggregates && list_length(keys) > 1))
+		(!server_pipelines && list_length(keys) > 1))
 		return false;
 	foreach(lc, keys)
 	{
 		Var		   *key = lfirst(lc);
 
 		if (!IsA(key, Var) || (Index) key->varno != input_rel->relid ||
-			!groupable_key(relid, key, bytewise_strings))
+			!mongo_comparable_key(relid, key, bytewise_strings))
 			return false;
 	}
 	foreach(lc, target->exprs)
 	{
 		if (!item_sendable(lfirst(lc), relid, input_rel->relid, keys,
-						   server_aggregates))
+						   server_pipelines))
 			return false;
 	}
 	having = pull_var_clause(root->parse->havingQual,
@@ -111,11 +111,11 @@ mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
 	foreach(lc, having)
 	{
 		if (!item_sendable(lfirst(lc), relid, input_rel->relid, keys,
-						   server_aggregates))
+						   server_pipelines))
 			return false;
 	}
 	/* a HAVING needs what only PostgreSQL evaluates: not without them */
-	return having == NIL || server_aggregates;
+	return having == NIL || server_pipelines;
 }
 
 /*
@@ -253,8 +253,9 @@ mongo_group_stages(PlannerInfo *root, List *scan_tlist, Oid relid,
 		{
 			case MONGO_GROUP_SUM:
 			case MONGO_GROUP_AVG:
+				/* sum(int) is bigint: no int32 sum overflows an int64 */
 				if (kind == MONGO_GROUP_SUM &&
-					exprType((Node *) arg) != INT8OID)
+					exprType((Node *) arg) == INT4OID)
 					BSON_APPEND_UTF8(&accumulator, "$sum",
 									 psprintf("$%s", field));
 				else
@@ -521,12 +522,12 @@ group_keys(PlannerInfo *root)
  * item_sendable
  *		Whether an item of the grouped target (or an aggregate of HAVING)
  *		is a key, or an aggregate MongoDB computes: count(*), and with
- *		server_aggregates count, sum, avg, min and max of an aggregable
+ *		server_pipelines count, sum, avg, min and max of an aggregable
  *		column.  Plain aggregates only: no FILTER, DISTINCT or ORDER BY.
  */
 static bool
 item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
-			  bool server_aggregates)
+			  bool server_pipelines)
 {
 	Aggref	   *aggref = (Aggref *) expr;
 	MongoGroupItemKind kind;
@@ -542,7 +543,7 @@ item_sendable(Expr *expr, Oid relid, Index varno, List *keys,
 	kind = aggregate_kind(aggref);
 	if (kind == MONGO_GROUP_COUNT_STAR)
 		return true;
-	if (kind == MONGO_GROUP_KEY || !server_aggregates ||
+	if (kind == MONGO_GROUP_KEY || !server_pipelines ||
 		list_length(aggref->args) != 1)
 		return false;
 	arg = (Var *) linitial_node(TargetEntry, aggref->args)->expr;
@@ -567,15 +568,19 @@ aggregate_kind(Aggref *aggref)
 			return MONGO_GROUP_COUNT;
 		case F_SUM_INT4:
 		case F_SUM_INT8:
+		case F_SUM_NUMERIC:
 			return MONGO_GROUP_SUM;
 		case F_AVG_INT4:
 		case F_AVG_INT8:
+		case F_AVG_NUMERIC:
 			return MONGO_GROUP_AVG;
 		case F_MIN_INT4:
 		case F_MIN_INT8:
+		case F_MIN_NUMERIC:
 			return MONGO_GROUP_MIN;
 		case F_MAX_INT4:
 		case F_MAX_INT8:
+		case F_MAX_NUMERIC:
 			return MONGO_GROUP_MAX;
 		default:
 			return MONGO_GROUP_KEY;
@@ -586,8 +591,11 @@ aggregate_kind(Aggref *aggref)
  * aggregable_column
  *		Whether MongoDB aggregates a column's values as PostgreSQL would
  *		aggregate what the scan converts: an integer or bigint column
- *		declaring int (integer) or int and long (bigint) as its BSON types,
- *		every one of which converts exactly, and refusing other types with
+ *		declaring int (integer) or int and long (bigint, or numeric without
+ *		a typmod) as its BSON types, every one of which converts exactly
+ *		(a double or a Decimal128 would not sum exactly: MongoDB rounds a
+ *		Decimal128 sum to 34 digits, and a double's conversion to numeric
+ *		is not MongoDB's $toDecimal of it), and refusing other types with
  *		an error (on_type_mismatch 'error'), which x<n> keeps.
  */
 static bool
@@ -598,7 +606,9 @@ aggregable_column(Oid relid, Expr *expr)
 	uint32		types = mongo_column_bson_types(relid, var->varattno);
 	uint32		integers = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32);
 
-	if (var->vartype == INT8OID)
+	/* a numeric(p, s) column rounds, or fails on, what numeric sums */
+	if (var->vartype == INT8OID ||
+		(var->vartype == NUMERICOID && var->vartypmod < 0))
 		integers |= MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64);
 	else if (var->vartype != INT4OID)
 		return false;
@@ -611,10 +621,11 @@ aggregable_column(Oid relid, Expr *expr)
 }
 
 /*
- * groupable_key
+ * mongo_comparable_key
  *		Whether MongoDB's groups of a column's field are PostgreSQL's groups
- *		of the column: two of the BSON values the column takes compare
- *		equal in MongoDB exactly when their converted values are equal.  So
+ *		of the column, and a join on it ($eq, lookup.c) PostgreSQL's
+ *		equality: two of the BSON values the column takes compare equal in
+ *		MongoDB exactly when their converted values are equal.  So
  *		the column must declare bson_type: int and long for an integer
  *		column (MongoDB compares numbers by value), string alone for text
  *		or varchar (compared by their bytes, as a deterministic collation
@@ -623,8 +634,8 @@ aggregable_column(Oid relid, Expr *expr)
  *		another type then fails the query, grouped here or there, where
  *		under null it would be one more NULL group here.
  */
-static bool
-groupable_key(Oid relid, Var *key, bool bytewise_strings)
+bool
+mongo_comparable_key(Oid relid, Var *key, bool bytewise_strings)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	uint32		types = mongo_column_bson_types(relid, key->varattno);

@@ -110,6 +110,29 @@ mongo_create_foreign_upper_path(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
+ * mongo_create_foreign_join_path
+ *		create_foreign_join_path likewise.
+ */
+static inline ForeignPath *
+mongo_create_foreign_join_path(PlannerInfo *root, RelOptInfo *rel,
+							   PathTarget *target, double rows,
+							   Cost startup_cost, Cost total_cost,
+							   List *pathkeys, Relids required_outer,
+							   Path *fdw_outerpath, List *fdw_private)
+{
+	return create_foreign_join_path(root, rel, target, rows,
+#if PG_VERSION_NUM >= 180000
+									0,
+#endif
+									startup_cost, total_cost, pathkeys,
+									required_outer, fdw_outerpath,
+#if PG_VERSION_NUM >= 170000
+									NIL,
+#endif
+									fdw_private);
+}
+
+/*
  * mongo_pathkey_descending
  *		Whether a sort key sorts in descending order (18 names the order by
  *		a comparison type instead of a btree strategy).

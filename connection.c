@@ -1038,20 +1038,36 @@ mongo_server_has_sample(mongoc_collection_t *collection)
 }
 
 /*
- * mongo_server_aggregates
+ * mongo_server_pipelines
  *		Whether the server evaluates what aggregate.c sends for exact
- *		aggregates: $group by a document of $ifNull keys, $sum of $cond,
- *		$in and $type, of $toDecimal, $min of a $literal MaxKey, and a
- *		$project with $cond and $eq.  The stages are parsed before any
+ *		aggregates and lookup.c for joins: $group by a document of $ifNull
+ *		keys, $sum of $cond, $in and $type, of $toDecimal, $min of a
+ *		$literal MaxKey, a $project with $cond and $eq, and $lookup with a
+ *		sub-pipeline of $expr, and $unwind.  The stages are parsed before any
  *		document is read, so a server that lacks one (FerretDB 1.x) fails
  *		the command whatever the collection holds.
  */
 bool
-mongo_server_aggregates(mongoc_collection_t *collection)
+mongo_server_pipelines(mongoc_collection_t *collection)
 {
 	/* constants alone, so that no document can make it fail */
 	bson_t	   *pipeline = BCON_NEW("pipeline", "[",
 									"{", "$limit", BCON_INT32(1), "}",
+									"{", "$lookup", "{",
+									"from",
+									BCON_UTF8(mongoc_collection_get_name(collection)),
+									"let", "{", "key", BCON_INT32(1), "}",
+									"pipeline", "[",
+									"{", "$limit", BCON_INT32(1), "}",
+									"{", "$match", "{",
+									"$expr", "{", "$eq", "[",
+									BCON_UTF8("$_id"), BCON_UTF8("$$key"),
+									"]", "}", "}", "}", "]",
+									"as", BCON_UTF8("j"), "}", "}",
+									"{", "$unwind", "{",
+									"path", BCON_UTF8("$j"),
+									"preserveNullAndEmptyArrays", BCON_BOOL(true),
+									"}", "}",
 									"{", "$group", "{",
 									"_id", "{", "k", "{", "$ifNull", "[",
 									BCON_NULL, BCON_INT32(0), "]", "}", "}",

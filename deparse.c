@@ -191,7 +191,7 @@ mongo_build_command(const MongoTableOptions *options,
 					const MongoRequest *request, bson_t *query, bson_t *opts)
 {
 	bool		aggregate = options->pipeline != NULL || request->count ||
-		request->group != NULL || request->sample > 0;
+		request->stages != NULL || request->sample > 0;
 
 	if (!aggregate)
 	{
@@ -269,8 +269,8 @@ mongo_build_command(const MongoTableOptions *options,
 			BSON_APPEND_UTF8(&stage, "$count", "count");
 			bson_append_document_end(query, &stage);
 		}
-		else if (request->group != NULL &&
-				 bson_iter_init(&iter, request->group))
+		else if (request->stages != NULL &&
+				 bson_iter_init(&iter, request->stages))
 		{
 			while (bson_iter_next(&iter))
 				bson_append_iter(query, NEXT_STAGE(), -1, &iter);
@@ -288,7 +288,7 @@ mongo_build_command(const MongoTableOptions *options,
 	 * before MongoDB 6.0, a sort or a $group beyond 100 MB of memory fails
 	 * without it
 	 */
-	if (request->sort != NULL || request->group != NULL)
+	if (request->sort != NULL || request->stages != NULL)
 		BSON_APPEND_BOOL(opts, "allowDiskUse", true);
 	BSON_APPEND_INT32(opts, "batchSize", options->batch_size);
 	return aggregate;

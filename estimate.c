@@ -52,8 +52,8 @@ typedef struct MongoEstimate
 	TimestampTz asked_at;		/* when */
 	double		rows;
 	bool		bytewise_strings;
-	bool		aggregates_asked;	/* server_aggregates is known */
-	bool		server_aggregates;
+	bool		pipelines_asked;	/* server_pipelines is known */
+	bool		server_pipelines;
 } MongoEstimate;
 
 #define MONGO_ESTIMATE_CACHE_SIZE 64
@@ -77,12 +77,12 @@ static int	next_estimate_slot = 0;
 /* Bytes read from a dump file's start to estimate its documents */
 #define MONGO_SAMPLED_BYTES (64 * 1024)
 
-static void ask_server(Oid foreigntableid, Oid userid, bool aggregates,
+static void ask_server(Oid foreigntableid, Oid userid, bool pipelines,
 					   MongoSizeEstimate *estimate);
-static bool ask_within_deadline(MongoConnection *conn, bool aggregates,
+static bool ask_within_deadline(MongoConnection *conn, bool pipelines,
 								const MongoTableOptions *options,
 								MongoSizeEstimate *estimate, bool *timed_out);
-static bool server_aggregates(MongoConnection *conn,
+static bool server_pipelines(MongoConnection *conn,
 							  const MongoTableOptions *options,
 							  MongoSizeEstimate *estimate);
 static bool collection_metadata(MongoConnection *conn,
@@ -134,16 +134,17 @@ mongo_estimate_size(Oid foreigntableid, Oid userid,
  *		- whether the collection (or view) has a default collation, under
  *		  which MongoDB would compare strings otherwise than by bytes: then
  *		  no text test or sort is sent;
- *		- with aggregates, and only then (once per entry), whether the
- *		  server evaluates what exact aggregates need
- *		  (mongo_server_aggregates): else only count(*) is sent.
+ *		- with pipelines, and only then (once per entry), whether the
+ *		  server evaluates what exact aggregates and joins need
+ *		  (mongo_server_pipelines): else only count(*) is sent, and no
+ *		  join.
  *		Remembered (see MongoEstimate), failures too.  A server that cannot
  *		answer, or has not within MONGO_ESTIMATE_TIMEOUT_MS, gives the
  *		default rows and no text pushdown: planning goes on, and the scan
  *		reports the error.
  */
 static void
-ask_server(Oid foreigntableid, Oid userid, bool aggregates,
+ask_server(Oid foreigntableid, Oid userid, bool pipelines,
 		   MongoSizeEstimate *estimate)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
@@ -178,8 +179,8 @@ ask_server(Oid foreigntableid, Oid userid, bool aggregates,
 	{
 		estimate->rows = entry->rows;
 		estimate->bytewise_strings = entry->bytewise_strings;
-		estimate->server_aggregates = entry->server_aggregates;
-		if (!aggregates || entry->aggregates_asked)
+		estimate->server_pipelines = entry->server_pipelines;
+		if (!pipelines || entry->pipelines_asked)
 			return;
 	}
 
@@ -205,10 +206,10 @@ ask_server(Oid foreigntableid, Oid userid, bool aggregates,
 				estimate->bytewise_strings = false;
 			}
 		}
-		if (aggregates &&
+		if (pipelines &&
 			!ask_within_deadline(mongo_get_connection(server, user), true,
 								 &options, estimate, &timed_out))
-			estimate->server_aggregates = false;
+			estimate->server_pipelines = false;
 	}
 
 	entry->relid = foreigntableid;
@@ -217,19 +218,20 @@ ask_server(Oid foreigntableid, Oid userid, bool aggregates,
 	entry->asked_at = GetCurrentTimestamp();
 	entry->rows = estimate->rows;
 	entry->bytewise_strings = estimate->bytewise_strings;
-	entry->aggregates_asked = aggregates;
-	entry->server_aggregates = estimate->server_aggregates;
+	entry->pipelines_asked = pipelines;
+	entry->server_pipelines = estimate->server_pipelines;
 }
 
 /*
- * mongo_estimate_aggregates
+ * mongo_estimate_pipelines
  *		Whether the server of a foreign table evaluates what exact
- *		aggregates need (aggregate.c), for the user userid, asked once per
+ *		aggregates and joins need (aggregate.c, lookup.c), for the user
+ *		userid, asked once per
  *		estimate (see ask_server).  False for a dump file, and where
  *		planning does not ask the server or it does not answer in time.
  */
 bool
-mongo_estimate_aggregates(Oid foreigntableid, Oid userid)
+mongo_estimate_pipelines(Oid foreigntableid, Oid userid)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	MongoSizeEstimate estimate;
@@ -239,19 +241,19 @@ mongo_estimate_aggregates(Oid foreigntableid, Oid userid)
 						 "uri") == NULL)
 		return false;
 	ask_server(foreigntableid, userid, true, &estimate);
-	return estimate.server_aggregates;
+	return estimate.server_pipelines;
 }
 
 /*
  * ask_within_deadline
- *		collection_metadata, or with aggregates server_aggregates, bounded
+ *		collection_metadata, or with pipelines server_pipelines, bounded
  *		to MONGO_ESTIMATE_TIMEOUT_MS; then let
  *		go of the connection, also on an error.  *timed_out tells whether
  *		the deadline cut it short.  A pending cancel is raised here, once
  *		the client is free.
  */
 static bool
-ask_within_deadline(MongoConnection *conn, bool aggregates,
+ask_within_deadline(MongoConnection *conn, bool pipelines,
 					const MongoTableOptions *options,
 					MongoSizeEstimate *estimate, bool *timed_out)
 {
@@ -260,8 +262,8 @@ ask_within_deadline(MongoConnection *conn, bool aggregates,
 	mongo_set_deadline(MONGO_ESTIMATE_TIMEOUT_MS);
 	PG_TRY();
 	{
-		if (aggregates)
-			ok = server_aggregates(conn, options, estimate);
+		if (pipelines)
+			ok = server_pipelines(conn, options, estimate);
 		else
 			ok = collection_metadata(conn, options, estimate);
 		*timed_out = mongo_deadline_passed();
@@ -432,13 +434,14 @@ collection_metadata(MongoConnection *conn, const MongoTableOptions *options,
 }
 
 /*
- * server_aggregates
- *		Whether the server evaluates what exact aggregates need, asked on
- *		the table's collection (mongo_server_aggregates).  False only when
+ * server_pipelines
+ *		Whether the server evaluates what exact aggregates and joins need,
+ *		asked on
+ *		the table's collection (mongo_server_pipelines).  False only when
  *		the server cannot be asked: a refusal is an answer.
  */
 static bool
-server_aggregates(MongoConnection *conn, const MongoTableOptions *options,
+server_pipelines(MongoConnection *conn, const MongoTableOptions *options,
 				  MongoSizeEstimate *estimate)
 {
 	mongoc_collection_t *collection;
@@ -446,7 +449,7 @@ server_aggregates(MongoConnection *conn, const MongoTableOptions *options,
 	collection = mongoc_client_get_collection(mongo_connection_client(conn),
 											  options->database,
 											  options->collection);
-	estimate->server_aggregates = mongo_server_aggregates(collection);
+	estimate->server_pipelines = mongo_server_pipelines(collection);
 	mongoc_collection_destroy(collection);
 	return !mongo_deadline_passed();
 }

@@ -256,7 +256,7 @@ extern void mongo_forget_connection(MongoConnection *conn);
 extern int64 mongo_estimated_count(mongoc_collection_t *collection,
 								   bson_error_t *error);
 extern bool mongo_server_has_sample(mongoc_collection_t *collection);
-extern bool mongo_server_aggregates(mongoc_collection_t *collection);
+extern bool mongo_server_pipelines(mongoc_collection_t *collection);
 extern void mongo_set_deadline(int timeout_ms);
 extern bool mongo_deadline_passed(void);
 pg_noreturn extern void mongo_report_error(const bson_error_t *error,
@@ -320,14 +320,14 @@ typedef struct MongoSizeEstimate
 									 * bytes (no default collation) */
 	bool		splittable;		/* a parallel scan can cut it into ranges */
 	double		bytes;			/* its BSON, as far as known */
-	bool		server_aggregates;	/* the server evaluates what exact
-									 * aggregates need (aggregate.c), when
-									 * asked (mongo_estimate_aggregates) */
+	bool		server_pipelines;	/* the server evaluates what exact
+									 * aggregates and joins need, when
+									 * asked (mongo_estimate_pipelines) */
 } MongoSizeEstimate;
 
 extern void mongo_estimate_size(Oid foreigntableid, Oid userid,
 								MongoSizeEstimate *estimate);
-extern bool mongo_estimate_aggregates(Oid foreigntableid, Oid userid);
+extern bool mongo_estimate_pipelines(Oid foreigntableid, Oid userid);
 
 /*
  * split.c
@@ -572,7 +572,8 @@ typedef struct MongoScanSource
 	bson_t	   *sort;
 	int64		limit;
 	bool		count;
-	bson_t	   *group;
+	bson_t	   *stages;			/* the stages after the filter's $match: a
+								 * group's or a join's, or NULL */
 	List	   *param_exprs;	/* ExprStates of the run-time values */
 	Oid		   *param_types;
 	ExprContext *econtext;		/* to evaluate them in */
@@ -679,15 +680,24 @@ enum MongoScanPrivateIndex
 	MongoScanPrivateCount,
 	/* Integer: the column whose NULLs would break the sort, or 0 */
 	MongoScanPrivateNullGuard,
-	/* the stages that group, when MongoDB groups, as a bytea Const, or NULL */
-	MongoScanPrivateGroup,
+	/*
+	 * the stages that group or join, when MongoDB does, as a bytea Const, or
+	 * NULL
+	 */
+	MongoScanPrivateStages,
 	/*
 	 * one Integer list per item of fdw_scan_tlist when MongoDB groups: what
 	 * it is (mongo_group_stages)
 	 */
 	MongoScanPrivateGroupColumns,
 	/* Integer: 1 when the filter sends every WHERE clause exactly */
-	MongoScanPrivateExact
+	MongoScanPrivateExact,
+	/*
+	 * when MongoDB joins (lookup.c): an Integer list of the positions in
+	 * fdw_scan_tlist of the outer and the inner table's keys, and 1 for a
+	 * left join, 0 for an inner one; else NIL
+	 */
+	MongoScanPrivateJoin
 };
 
 
@@ -707,6 +717,10 @@ typedef struct MongoScanState
 								 * document after the source's end */
 	List	   *group_items;	/* a grouped scan's, see aggregate.c */
 	List	   *group_tlist;	/* its fdw_scan_tlist */
+	MongoConverter *inner_converter;	/* a join's inner table's columns,
+										 * or NULL */
+	Oid			inner_relid;	/* a join's inner table */
+	bool		left_join;		/* and whether it is a left join */
 	AttrNumber	null_guard;		/* a NULL here breaks the sort, or 0 */
 	MongoScanParticipant parallel;	/* in a parallel scan */
 	bool		timing;			/* measure the times below (under EXPLAIN
@@ -778,8 +792,9 @@ typedef struct MongoRequest
 	const bson_t *sort;			/* sort document, or NULL */
 	int64		limit;			/* at most so many, 0 for no limit */
 	bool		count;			/* count the documents instead */
-	const bson_t *group;		/* the stages that group, as an array
-								 * document (aggregate.c), or NULL */
+	const bson_t *stages;		/* the stages that group or join, as an
+								 * array document (aggregate.c, lookup.c),
+								 * or NULL */
 	int64		sample;			/* so many documents drawn at random
 								 * ($sample), 0 for all */
 } MongoRequest;
@@ -810,7 +825,7 @@ typedef enum MongoGroupItemKind
 extern bool mongo_group_sendable(PlannerInfo *root, RelOptInfo *input_rel,
 								 PathTarget *target, Oid relid,
 								 bool bytewise_strings,
-								 bool server_aggregates);
+								 bool server_pipelines);
 extern List *mongo_group_scan_tlist(PlannerInfo *root, PathTarget *target);
 extern bson_t *mongo_group_stages(PlannerInfo *root, List *scan_tlist,
 								  Oid relid, List **items);
@@ -824,5 +839,36 @@ extern void mongo_group_finish_row(const bson_t *document, List *scan_tlist,
 								   Datum *values, bool *isnull);
 extern bool mongo_group_empty_row(List *scan_tlist, List *items,
 								  Datum *values, bool *isnull);
+extern bool mongo_comparable_key(Oid relid, Var *key, bool bytewise_strings);
+
+/*
+ * lookup.c
+ */
+
+/* Items of a join's ForeignPath.fdw_private (mongo_join_sendable) */
+enum MongoJoinPathIndex
+{
+	/* Integer: 1 for a left join, 0 for an inner one */
+	MongoJoinPathLeft,
+	/* the outer table's key Var */
+	MongoJoinPathOuterKey,
+	/* the inner table's key Var */
+	MongoJoinPathInnerKey,
+	/* the clauses PostgreSQL evaluates on the joined rows */
+	MongoJoinPathLocal,
+	/* the inner table's filter, as a bytea Const of its BSON, or NULL */
+	MongoJoinPathInnerFilter
+};
+
+extern List *mongo_join_sendable(PlannerInfo *root, RelOptInfo *joinrel,
+								 RelOptInfo *outerrel, RelOptInfo *innerrel,
+								 JoinType jointype, List *restrictlist,
+								 bool bytewise_strings);
+extern List *mongo_join_scan_tlist(RelOptInfo *joinrel, List *join);
+extern bson_t *mongo_join_stages(PlannerInfo *root, List *join,
+								 List *scan_tlist, RelOptInfo *innerrel);
+extern bool mongo_join_to_slot(MongoConverter *inner,
+							   const bson_t *document,
+							   Datum *values, bool *isnull);
 
 #endif							/* MONGO_ETL_H */

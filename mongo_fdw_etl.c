@@ -89,6 +89,16 @@ static uint64 mismatch_rows = 0;
 #define MONGO_SORT_COST_PER_DOCUMENT 1.0
 
 /*
+ * Cost for the server of comparing one outer document's key with one inner
+ * document's in a join it computes ($lookup), relative to cpu_operator_cost:
+ * planning assumes that the server reads the inner collection for every
+ * outer document, as DocumentDB does without an index on the inner key
+ * (200 outer documents against 20,000 inner ones: 2 s); MongoDB, with an
+ * index on it, does far less.
+ */
+#define MONGO_JOIN_COMPARISON_COST 1.0
+
+/*
  * Where add_parameterized_paths is in the table's expressions that
  * equivalence classes join: the one it asks about, and those done
  */
@@ -130,6 +140,22 @@ static void mongoEndForeignScan(ForeignScanState *node);
 static void mongoExplainForeignScan(ForeignScanState *node,
 									ExplainState *es);
 
+static void mongoGetForeignJoinPaths(PlannerInfo *root,
+									 RelOptInfo *joinrel,
+									 RelOptInfo *outerrel,
+									 RelOptInfo *innerrel,
+									 JoinType jointype,
+									 JoinPathExtraData *extra);
+static bool same_collections(PlannerInfo *root, RelOptInfo *outerrel,
+							 RelOptInfo *innerrel);
+static ForeignScan *join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+							  ForeignPath *best_path, List *tlist,
+							  Plan *outer_plan);
+static void init_table_column(MongoColumn *column, Oid relid,
+							  ForeignTable *table, AttrNumber attnum,
+							  AttrNumber position, Oid typid, int32 typmod);
+static void begin_join_scan(ForeignScanState *node, MongoScanState *state,
+							MongoColumn *columns, int *ncolumns);
 static void mongoGetForeignUpperPaths(PlannerInfo *root,
 									  UpperRelationKind stage,
 									  RelOptInfo *input_rel,
@@ -217,6 +243,7 @@ mongo_etl_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = mongoReScanForeignScan;
 	routine->EndForeignScan = mongoEndForeignScan;
 	routine->ExplainForeignScan = mongoExplainForeignScan;
+	routine->GetForeignJoinPaths = mongoGetForeignJoinPaths;
 	routine->GetForeignUpperPaths = mongoGetForeignUpperPaths;
 	routine->ImportForeignSchema = mongoImportForeignSchema;
 	routine->IsForeignRelUpdatable = mongoIsForeignRelUpdatable;
@@ -484,6 +511,115 @@ sendable_join_clause(RelOptInfo *baserel, Oid foreigntableid, Expr *clause)
 }
 
 /*
+ * mongoGetForeignJoinPaths
+ *		An inner or left join of two foreign tables answered by MongoDB as
+ *		one aggregation with $lookup (lookup.c): tables of one server, user
+ *		and database, read from the server as their collections are (no
+ *		option filter or pipeline), and a join MongoDB computes exactly.
+ *		Its cost is the server's comparisons (MONGO_JOIN_COMPARISON_COST)
+ *		and the joined documents, against a join here of both tables' or
+ *		lookups into the inner one (parameterized scans).
+ */
+static void
+mongoGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+						 RelOptInfo *outerrel, RelOptInfo *innerrel,
+						 JoinType jointype, JoinPathExtraData *extra)
+{
+	MongoRelationInfo *outer_info;
+	MongoRelationInfo *inner_info;
+	List	   *join;
+	ForeignPath *path;
+	QualCost	local_cost;
+	Cost		total_cost;
+
+	/* b RIGHT JOIN a is a LEFT JOIN b */
+	if (jointype == JOIN_RIGHT)
+	{
+		RelOptInfo *swap = outerrel;
+
+		outerrel = innerrel;
+		innerrel = swap;
+		jointype = JOIN_LEFT;
+	}
+	if (!mongo_pushdown || (jointype != JOIN_INNER && jointype != JOIN_LEFT) ||
+		outerrel->reloptkind != RELOPT_BASEREL ||
+		innerrel->reloptkind != RELOPT_BASEREL ||
+		root->parse->commandType != CMD_SELECT || root->rowMarks != NIL ||
+		root->hasPseudoConstantQuals ||
+		!bms_is_empty(joinrel->lateral_relids) ||
+		outerrel->userid != innerrel->userid)
+		return;
+	outer_info = (MongoRelationInfo *) outerrel->fdw_private;
+	inner_info = (MongoRelationInfo *) innerrel->fdw_private;
+	if (outer_info == NULL || inner_info == NULL ||
+		!outer_info->from_server || !inner_info->from_server ||
+		!same_collections(root, outerrel, innerrel))
+		return;
+
+	join = mongo_join_sendable(root, joinrel, outerrel, innerrel, jointype,
+							   extra->restrictlist,
+							   outer_info->bytewise_strings &&
+							   inner_info->bytewise_strings);
+	/* the server is asked only when the query could use it */
+	if (join == NIL ||
+		!mongo_estimate_pipelines(planner_rt_fetch(outerrel->relid,
+												   root)->relid,
+								  outerrel->userid))
+		return;
+
+	cost_qual_eval(&local_cost, list_nth(join, MongoJoinPathLocal), root);
+	total_cost = MONGO_STARTUP_COST + local_cost.startup +
+		outerrel->tuples * cpu_operator_cost +
+		outerrel->rows * innerrel->tuples * cpu_operator_cost *
+		MONGO_JOIN_COMPARISON_COST +
+		joinrel->rows * (cpu_tuple_cost * MONGO_PER_DOCUMENT_COST_FACTOR +
+						 local_cost.per_tuple);
+	path = mongo_create_foreign_join_path(root, joinrel,
+										  NULL, /* the join's own target */
+										  joinrel->rows,
+										  MONGO_STARTUP_COST,
+										  total_cost,
+										  NIL,	/* no pathkeys */
+										  NULL, /* no required outer rels */
+										  NULL, /* no plan for EvalPlanQual */
+										  join);
+	/* one process reads it: it has no partial form */
+	path->path.parallel_safe = false;
+	add_path(joinrel, (Path *) path);
+}
+
+/*
+ * same_collections
+ *		Whether two foreign tables read collections of one database, as
+ *		they are: $lookup's "from" names a collection of the aggregation's
+ *		database, and neither table may have the option filter or pipeline,
+ *		which a join would have to apply on each side.
+ */
+static bool
+same_collections(PlannerInfo *root, RelOptInfo *outerrel,
+				 RelOptInfo *innerrel)
+{
+	MongoTableOptions options[2];
+	RelOptInfo *rels[2] = {outerrel, innerrel};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		ForeignTable *table =
+			GetForeignTable(planner_rt_fetch(rels[i]->relid, root)->relid);
+
+		if (table->serverid != rels[0]->serverid)
+			return false;
+		mongo_get_table_options(table, GetForeignServer(table->serverid),
+								&options[i]);
+		if (options[i].dump_file != NULL || options[i].filter != NULL ||
+			options[i].pipeline != NULL)
+			return false;
+	}
+	return strcmp(options[0].database, options[1].database) == 0;
+}
+
+/*
  * mongoGetForeignUpperPaths
  *		Aggregates answered by MongoDB, when every WHERE clause is sent
  *		exactly (mongo_build_filter's exact), so that no document travels:
@@ -533,8 +669,8 @@ mongoGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 								 fpinfo->bytewise_strings, false) ||
 			mongo_group_sendable(root, input_rel, target, rte->relid,
 								 fpinfo->bytewise_strings,
-								 mongo_estimate_aggregates(rte->relid,
-														   input_rel->userid)))
+								 mongo_estimate_pipelines(rte->relid,
+														  input_rel->userid)))
 			add_grouped_path(root, input_rel, output_rel, target);
 		return;
 	}
@@ -630,15 +766,13 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 					Oid foreigntableid, ForeignPath *best_path,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
-	bool		upper = IS_UPPER_REL(foreignrel);
-	bool		count = upper &&
-		count_only(root, root->upper_targets[UPPERREL_GROUP_AGG]);
-	bool		grouped = upper && !count;
-	RelOptInfo *baserel = upper
-		? (RelOptInfo *) foreignrel->fdw_private : foreignrel;
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	MongoRelationInfo *fpinfo = (MongoRelationInfo *) baserel->fdw_private;
-	List	   *retrieved = upper ? NIL : retrieved_attrs_list(root, baserel);
+	bool		upper;
+	bool		count;
+	bool		grouped;
+	RelOptInfo *baserel;
+	RangeTblEntry *rte;
+	MongoRelationInfo *fpinfo;
+	List	   *retrieved;
 	List	   *fdw_private;
 	List	   *fdw_scan_tlist = NIL;
 	bson_t	   *filter;
@@ -650,6 +784,18 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	bool		exact = false;
 	bson_t	   *group = NULL;
 	List	   *group_columns = NIL;
+
+	if (IS_JOIN_REL(foreignrel))
+		return join_plan(root, foreignrel, best_path, tlist, outer_plan);
+
+	upper = IS_UPPER_REL(foreignrel);
+	count = upper &&
+		count_only(root, root->upper_targets[UPPERREL_GROUP_AGG]);
+	grouped = upper && !count;
+	baserel = upper ? (RelOptInfo *) foreignrel->fdw_private : foreignrel;
+	rte = planner_rt_fetch(baserel->relid, root);
+	fpinfo = (MongoRelationInfo *) baserel->fdw_private;
+	retrieved = upper ? NIL : retrieved_attrs_list(root, baserel);
 
 	if (upper)
 	{
@@ -693,6 +839,7 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = lappend(fdw_private, mongo_bson_node(group));
 	fdw_private = lappend(fdw_private, group_columns);
 	fdw_private = lappend(fdw_private, makeInteger(exact));
+	fdw_private = lappend(fdw_private, NIL);	/* not a join */
 	if (filter != NULL)
 		bson_destroy(filter);
 	if (group != NULL)
@@ -705,6 +852,70 @@ mongoGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 							params, /* the filter's run-time values */
 							fdw_private,
 							fdw_scan_tlist,
+							NIL,	/* no remote quals */
+							outer_plan);
+}
+
+/*
+ * join_plan
+ *		The ForeignScan of a join MongoDB computes (mongoGetForeignJoinPaths):
+ *		an aggregation on the outer table's collection, with its WHERE
+ *		clauses as the $match, then lookup.c's stages.  Its rows are
+ *		fdw_scan_tlist's columns of both tables; the clauses the path kept
+ *		local are evaluated on them.
+ */
+static ForeignScan *
+join_plan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
+		  List *tlist, Plan *outer_plan)
+{
+	List	   *join = best_path->fdw_private;
+	Var		   *outer_key = list_nth(join, MongoJoinPathOuterKey);
+	Var		   *inner_key = list_nth(join, MongoJoinPathInnerKey);
+	RelOptInfo *outerrel = find_base_rel(root, outer_key->varno);
+	MongoRelationInfo *fpinfo = (MongoRelationInfo *) outerrel->fdw_private;
+	List	   *scan_tlist = mongo_join_scan_tlist(joinrel, join);
+	List	   *params = NIL;
+	List	   *fdw_private;
+	bool		exact;
+	bson_t	   *filter;
+	bson_t	   *stages;
+
+	filter = mongo_build_filter(extract_actual_clauses(outerrel->baserestrictinfo,
+													   false),
+								outerrel->relid,
+								planner_rt_fetch(outerrel->relid, root)->relid,
+								fpinfo->bytewise_strings, &params, &exact);
+	stages = mongo_join_stages(root, join, scan_tlist,
+							   find_base_rel(root, inner_key->varno));
+
+	fdw_private = list_make5(NIL,	/* columns come from fdw_scan_tlist */
+							 mongo_bson_node(filter),
+							 mongo_bson_node(NULL), /* no sort */
+							 makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+									   Int64GetDatum(0), false,
+									   FLOAT8PASSBYVAL),	/* no limit */
+							 makeInteger(false));	/* no count */
+	fdw_private = lappend(fdw_private, makeInteger(0));	/* no null guard */
+	fdw_private = lappend(fdw_private, mongo_bson_node(stages));
+	fdw_private = lappend(fdw_private, NIL);	/* no group */
+	fdw_private = lappend(fdw_private, makeInteger(exact));
+	fdw_private = lappend(fdw_private,
+						  list_make3_int(tlist_member((Expr *) outer_key,
+													  scan_tlist)->resno,
+										 tlist_member((Expr *) inner_key,
+													  scan_tlist)->resno,
+										 intVal(list_nth(join,
+														 MongoJoinPathLeft))));
+	if (filter != NULL)
+		bson_destroy(filter);
+	bson_destroy(stages);
+
+	return make_foreignscan(tlist,
+							list_nth(join, MongoJoinPathLocal),
+							0,	/* a join scans no one relation */
+							params, /* the filter's run-time values */
+							fdw_private,
+							scan_tlist,
 							NIL,	/* no remote quals */
 							outer_plan);
 }
@@ -773,7 +984,12 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
+	List	   *join = list_nth(fsplan->fdw_private, MongoScanPrivateJoin);
 	Index		rtindex = fsplan->scan.scanrelid > 0 ? fsplan->scan.scanrelid
+		: join != NIL
+		? (Index) castNode(Var,
+						   list_nth_node(TargetEntry, fsplan->fdw_scan_tlist,
+										 linitial_int(join) - 1)->expr)->varno
 		: (Index) bms_next_member(fsplan->fs_relids, -1);
 	Oid			relid = exec_rt_fetch(rtindex, estate)->relid;
 	List	   *retrieved = list_nth(fsplan->fdw_private,
@@ -793,20 +1009,22 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	source->servername = state->servername;
 	source->options = &state->options;
 	source->cxt = estate->es_query_cxt;
-	source->range = mongo_source_take_range(relid,
-											state->options.dump_file != NULL);
+	/* a range offered for the table is for its own scan, not a join */
+	if (join == NIL)
+		source->range = mongo_source_take_range(relid,
+												state->options.dump_file != NULL);
 	state->count = intVal(list_nth(fsplan->fdw_private,
 								   MongoScanPrivateCount)) != 0;
 	state->null_guard = intVal(list_nth(fsplan->fdw_private,
 										MongoScanPrivateNullGuard));
-	source->group = mongo_node_bson(list_nth(fsplan->fdw_private,
-											 MongoScanPrivateGroup));
+	source->stages = mongo_node_bson(list_nth(fsplan->fdw_private,
+											  MongoScanPrivateStages));
 
 	/* a count fills no column: its one output column is the count */
 	columns = palloc(sizeof(MongoColumn) *
 					 Max(list_length(retrieved) +
 						 list_length(fsplan->fdw_scan_tlist), 1));
-	if (source->group != NULL)
+	if (list_nth(fsplan->fdw_private, MongoScanPrivateGroupColumns) != NIL)
 	{
 		state->group_items = list_nth(fsplan->fdw_private,
 									  MongoScanPrivateGroupColumns);
@@ -820,20 +1038,12 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 		Form_pg_attribute attr =
 			TupleDescAttr(RelationGetDescr(node->ss.ss_currentRelation),
 						  attnum - 1);
-		char	   *attname = NameStr(attr->attname);
 
-		mongo_init_column(&columns[ncolumns], attnum, attname,
-						  mongo_get_column_field(relid, attnum, attname),
+		init_table_column(&columns[ncolumns++], relid, table, attnum, attnum,
 						  attr->atttypid, attr->atttypmod);
-		mongo_set_column_policy(&columns[ncolumns],
-								mongo_column_mismatch_policy(table, attnum),
-								mongo_column_flag(relid, attnum,
-												  "objectid_timestamp"),
-								mongo_column_flag(relid, attnum,
-												  "bool_values"));
-		columns[ncolumns++].bson_types =
-			mongo_column_bson_types(relid, attnum);
 	}
+	if (join != NIL)
+		begin_join_scan(node, state, columns, &ncolumns);
 	state->converter = mongo_create_converter(get_rel_name(relid),
 											  columns, ncolumns);
 
@@ -868,7 +1078,7 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 		source->param_types[foreach_current_index(lc)] =
 			exprType((Node *) lfirst(lc));
 	source->econtext = node->ss.ps.ps_ExprContext;
-	if (!state->count && source->group == NULL)
+	if (!state->count && source->stages == NULL)
 		source->projection = mongo_build_projection(columns, ncolumns);
 
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
@@ -876,6 +1086,77 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 											GetUserMapping(scan_user_id(node,
 																		rtindex),
 														   server->serverid));
+}
+
+/*
+ * init_table_column
+ *		Prepare the conversion of a column of a foreign table, into the
+ *		scan tuple's attribute position, with the column's options.
+ */
+static void
+init_table_column(MongoColumn *column, Oid relid, ForeignTable *table,
+				  AttrNumber attnum, AttrNumber position, Oid typid,
+				  int32 typmod)
+{
+	char	   *attname = get_attname(relid, attnum, false);
+
+	mongo_init_column(column, position, attname,
+					  mongo_get_column_field(relid, attnum, attname),
+					  typid, typmod);
+	mongo_set_column_policy(column,
+							mongo_column_mismatch_policy(table, attnum),
+							mongo_column_flag(relid, attnum,
+											  "objectid_timestamp"),
+							mongo_column_flag(relid, attnum, "bool_values"));
+	column->bson_types = mongo_column_bson_types(relid, attnum);
+}
+
+/*
+ * begin_join_scan
+ *		The columns of a join MongoDB computes: the outer table's, added to
+ *		columns (the scan's converter), and the inner table's, for a
+ *		converter of their own, which reads the joined document's inner
+ *		document and names the inner table in errors.
+ */
+static void
+begin_join_scan(ForeignScanState *node, MongoScanState *state,
+				MongoColumn *columns, int *ncolumns)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	List	   *join = list_nth(fsplan->fdw_private, MongoScanPrivateJoin);
+	Var		   *inner_key = castNode(Var,
+									 list_nth_node(TargetEntry,
+												   fsplan->fdw_scan_tlist,
+												   lsecond_int(join) - 1)->expr);
+	ForeignTable *outer_table = GetForeignTable(state->relid);
+	ForeignTable *inner_table;
+	MongoColumn *inner_columns;
+	int			ninner = 0;
+	ListCell   *lc;
+
+	state->inner_relid = exec_rt_fetch(inner_key->varno, estate)->relid;
+	state->left_join = lthird_int(join) != 0;
+	inner_table = GetForeignTable(state->inner_relid);
+	inner_columns = palloc(sizeof(MongoColumn) *
+						   list_length(fsplan->fdw_scan_tlist));
+	foreach(lc, fsplan->fdw_scan_tlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var = castNode(Var, tle->expr);
+
+		if (var->varno == inner_key->varno)
+			init_table_column(&inner_columns[ninner++], state->inner_relid,
+							  inner_table, var->varattno, tle->resno,
+							  var->vartype, var->vartypmod);
+		else
+			init_table_column(&columns[(*ncolumns)++], state->relid,
+							  outer_table, var->varattno, tle->resno,
+							  var->vartype, var->vartypmod);
+	}
+	state->inner_converter =
+		mongo_create_converter(get_rel_name(state->inner_relid),
+							   inner_columns, ninner);
 }
 
 /*
@@ -963,6 +1244,10 @@ mongoIterateForeignScan(ForeignScanState *node)
 									   state->converter->relname);
 		keep = mongo_document_to_slot(state->converter, document,
 									  slot->tts_values, slot->tts_isnull);
+		if (state->inner_converter != NULL)
+			keep = mongo_join_to_slot(state->inner_converter, document,
+									  slot->tts_values, slot->tts_isnull) &&
+				keep;
 		if (state->group_items != NIL)
 			mongo_group_finish_row(document, state->group_tlist,
 								   state->group_items,
@@ -1162,6 +1447,13 @@ mongoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 													   state->options.database,
 													   state->options.collection)),
 							es);
+		if (state->inner_converter != NULL)
+			ExplainPropertyText("MongoDB Join",
+								psprintf("%s %s JOIN %s",
+										 quote_identifier(get_rel_name(state->relid)),
+										 state->left_join ? "LEFT" : "INNER",
+										 quote_identifier(get_rel_name(state->inner_relid))),
+								es);
 		if (es->verbose)
 		{
 			/*

@@ -328,7 +328,7 @@ describe_request(MongoScanSource *source, const bson_t *filter,
 	request->sort = source->sort;
 	request->limit = source->limit;
 	request->count = source->count;
-	request->group = source->group;
+	request->stages = source->stages;
 	request->sample = source->range != NULL ? source->range->sample_size : 0;
 }
 
@@ -417,9 +417,9 @@ mongo_source_end(MongoScanSource *source)
 	if (source->sort != NULL)
 		bson_destroy(source->sort);
 	source->sort = NULL;
-	if (source->group != NULL)
-		bson_destroy(source->group);
-	source->group = NULL;
+	if (source->stages != NULL)
+		bson_destroy(source->stages);
+	source->stages = NULL;
 	if (source->conn != NULL)
 		mongo_release_connection(source->conn);
 	source->conn = NULL;

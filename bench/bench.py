@@ -475,14 +475,16 @@ def main():
     p.add_argument("--write-batch", type=int, default=WRITE_BATCH,
                    help="documents per insert command, mongo_etl's "
                    "batch_size and the client's --batch")
-    p.add_argument("--only", choices=["write", "versions", "documentdb"],
+    p.add_argument("--only", choices=["write", "versions", "documentdb",
+                                      "pushdown"],
                    default=None,
                    help="run only this section: write prints it and "
                    "writes no RESULTS.md (trials); versions measures the "
                    "parallel load on this PostgreSQL and rewrites that "
                    "section of RESULTS.md; documentdb reads from DocumentDB "
                    "(started by run.sh) next to the replay server and "
-                   "rewrites its section")
+                   "rewrites its section; pushdown measures GROUP BY and "
+                   "joins sent and not, and rewrites its section")
     args = p.parse_args()
     if args.slow_runs is None:
         args.slow_runs = args.runs
@@ -530,8 +532,20 @@ def main():
                     print(f"run {run_no + 1} of {args.runs}: {s.name}, "
                           "replay server and DocumentDB", file=sys.stderr)
                     measure_documentdb(b, args, s, ddb, run_no)
-            update_documentdb_section(args, documentdb_section(
-                args, b, shapes, ddb))
+            update_section(args, documentdb_section(args, b, shapes, ddb),
+                           DOCUMENTDB_BEGIN, DOCUMENTDB_END)
+            return
+        if args.only == "pushdown":
+            ddb = DocumentDB(os.environ["MONGO_URI"], os.path.join(
+                os.environ["MONGO_ETL_TEST_DIR"], "documentdb"))
+            setup_pushdown(b, args, shapes, ddb)
+            for run_no in range(args.runs):
+                for s in shapes:
+                    print(f"run {run_no + 1} of {args.runs}: {s.name}, "
+                          "pushed and not", file=sys.stderr)
+                    measure_pushdown(b, args, s, ddb, run_no)
+            update_section(args, pushdown_section(args, b, shapes, ddb),
+                           PUSHDOWN_BEGIN, PUSHDOWN_END)
             return
         if args.only == "write":
             for run_no in range(args.runs):
@@ -1240,15 +1254,16 @@ def kept_section(path, begin, end):
     return ""
 
 
-def update_documentdb_section(args, section):
-    """Rewrite the DocumentDB section of RESULTS.md in place, or put it
-    before the per-document read table the first time."""
+def update_section(args, section, begin, end_marker):
+    """Rewrite the section of RESULTS.md between the markers begin and
+    end_marker (the DocumentDB or the pushdown section) in place, or put
+    it before the per-document read table the first time."""
     with open(args.results) as f:
         text = f.read()
     heading = "## Read and convert, per document\n"
-    if DOCUMENTDB_BEGIN in text and DOCUMENTDB_END in text:
-        start = text.index(DOCUMENTDB_BEGIN)
-        end = text.index(DOCUMENTDB_END) + len(DOCUMENTDB_END)
+    if begin in text and end_marker in text:
+        start = text.index(begin)
+        end = text.index(end_marker) + len(end_marker)
         text = text[:start] + section + text[end:]
     elif heading in text:
         start = text.index(heading)
@@ -1258,6 +1273,235 @@ def update_documentdb_section(args, section):
     with open(args.results, "w") as f:
         f.write(text)
     print(section)
+
+
+# The pushdown benchmark (BENCH_ONLY=pushdown): GROUP BY and joins sent to
+# the server against the same queries evaluated here
+PUSHDOWN_BEGIN = "<!-- pushdown of GROUP BY and joins -->\n"
+PUSHDOWN_END = "<!-- end of pushdown of GROUP BY and joins -->\n"
+PUSHDOWN_COLUMNS = ("seq int OPTIONS (bson_type 'int'), "
+                    "age int OPTIONS (bson_type 'int'), name text")
+# the inner collection of the joins: the shape's first documents
+PUSHDOWN_SMALL = 10_000
+# outer rows of the join the planner sends, and of the one it keeps here
+PUSHDOWN_FEW, PUSHDOWN_MANY = 20, 1_000
+PUSHDOWN_OFF = "SET mongo_etl.pushdown = off"
+# local joins made dear, so that the planner sends the join
+PUSHDOWN_FORCE = ("SET enable_hashjoin = off; SET enable_mergejoin = off; "
+                  "SET enable_nestloop = off")
+PUSHDOWN_GROUP = ("SELECT age, count(*), sum(seq), avg(seq), min(seq), "
+                  "max(seq) FROM {t} GROUP BY age")
+PUSHDOWN_COUNT = "SELECT age, count(*) FROM {t} GROUP BY age"
+PUSHDOWN_JOIN = ("SELECT o.seq, i.name FROM {t} o JOIN {t}_small i "
+                 "ON o.age{plus} = i.seq WHERE o.seq < {n}")
+# (key, server, title, [(variant, statement, settings, sent)]): sent says
+# whether EXPLAIN must show the aggregate or join sent (True), not sent
+# (False) or either (None, the planner's choice, recorded)
+PUSHDOWN_QUERIES = [
+    ("count", "replay", "`count(*)` GROUP BY age, replay server", [
+        ("pushed", PUSHDOWN_COUNT, "", True),
+        ("local", PUSHDOWN_COUNT, PUSHDOWN_OFF, False)]),
+    ("group", "documentdb",
+     "count, sum, avg, min, max GROUP BY age, DocumentDB", [
+         ("pushed", PUSHDOWN_GROUP, "", True),
+         ("local", PUSHDOWN_GROUP, PUSHDOWN_OFF, False)]),
+    ("join_few", "documentdb",
+     f"join, {PUSHDOWN_FEW} outer rows, DocumentDB", [
+         ("sent", PUSHDOWN_JOIN.format(t="{t}", plus="", n=PUSHDOWN_FEW),
+          PUSHDOWN_FORCE, True),
+         ("local", PUSHDOWN_JOIN.format(t="{t}", plus=" + 0",
+                                        n=PUSHDOWN_FEW), "", False),
+         ("chosen", PUSHDOWN_JOIN.format(t="{t}", plus="", n=PUSHDOWN_FEW),
+          "", None),
+         ("off", PUSHDOWN_JOIN.format(t="{t}", plus="", n=PUSHDOWN_FEW),
+          PUSHDOWN_OFF, False)]),
+    ("join_many", "documentdb",
+     f"join, {PUSHDOWN_MANY:,} outer rows, DocumentDB", [
+         ("sent", PUSHDOWN_JOIN.format(t="{t}", plus="", n=PUSHDOWN_MANY),
+          PUSHDOWN_FORCE, True),
+         ("local", PUSHDOWN_JOIN.format(t="{t}", plus=" + 0",
+                                        n=PUSHDOWN_MANY), "", False),
+         ("chosen", PUSHDOWN_JOIN.format(t="{t}", plus="", n=PUSHDOWN_MANY),
+          "", None)]),
+]
+
+
+def setup_pushdown(b, args, shapes, ddb):
+    """DocumentDB filled as setup_documentdb fills it, plus bench.{shape}
+    _small, the shape's first PUSHDOWN_SMALL documents; foreign tables
+    declaring the grouped and joined fields' BSON types: {shape}_pd_net
+    on the replay server, {shape}_pd and {shape}_pd_small on DocumentDB."""
+    setup_documentdb(b, args, shapes, ddb)
+    for s in shapes:
+        coll = ddb.client.bench.get_collection(f"{s.name}_small")
+        coll.drop()
+        with open(s.dump, "rb") as f:
+            docs = []
+            for doc in bson.decode_file_iter(f, CodecOptions(
+                    document_class=RawBSONDocument)):
+                docs.append(doc)
+                if len(docs) == PUSHDOWN_SMALL:
+                    break
+        coll.insert_many(docs)
+        b.sql(f"""
+            CREATE FOREIGN TABLE {s.name}_pd_net ({PUSHDOWN_COLUMNS})
+              SERVER replay_{s.name}
+              OPTIONS (database 'bench', collection '{s.name}');
+            CREATE FOREIGN TABLE {s.name}_pd ({PUSHDOWN_COLUMNS})
+              SERVER documentdb
+              OPTIONS (database 'bench', collection '{s.name}');
+            CREATE FOREIGN TABLE {s.name}_pd_small ({PUSHDOWN_COLUMNS})
+              SERVER documentdb
+              OPTIONS (database 'bench', collection '{s.name}_small');""")
+    conn = psycopg2.connect(host="127.0.0.1", port=ddb.pg_port,
+                            user="postgres", dbname="postgres")
+    conn.autocommit = True
+    conn.cursor().execute("VACUUM (FREEZE, ANALYZE)")
+    conn.close()
+
+
+def explain_pushdown(b, statement, settings):
+    """EXPLAIN (ANALYZE, VERBOSE) of statement after settings: the
+    documents its scans read, summed, whether a scan sent a join or an
+    aggregate, and the plan's node types, outermost first."""
+    conn = b.connect()
+    cur = conn.cursor()
+    if settings:
+        cur.execute(settings)
+    cur.execute(f"EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) {statement}")
+    plan = cur.fetchone()[0][0]["Plan"]
+    b.close(conn)
+    found = {"documents": 0, "join": False, "group": False, "nodes": []}
+
+    def walk(node):
+        found["nodes"].append(node["Node Type"])
+        found["documents"] += node.get("Documents Read", 0)
+        found["join"] |= "MongoDB Join" in node
+        found["group"] |= (node["Node Type"] == "Foreign Scan"
+                           and "$group" in node.get("MongoDB Command", ""))
+        for child in node.get("Plans", []):
+            walk(child)
+    walk(plan)
+    return found
+
+
+def measure_pushdown(b, args, s, ddb, run_no):
+    """Each query of PUSHDOWN_QUERIES on the shape, its variants one after
+    the other, in turns reversed from run to run; on the first run, each
+    variant's EXPLAIN ANALYZE (documents read, what was sent) and rows,
+    which must equal the first variant's."""
+    servers = {"replay": (f"{s.name}_pd_net", s.server.pid),
+               "documentdb": (f"{s.name}_pd", ddb)}
+    for key, where, _, variants in PUSHDOWN_QUERIES:
+        table, server = servers[where]
+        order = variants[::-1] if run_no % 2 else variants
+        for variant, statement, settings, sent in order:
+            statement = statement.format(t=table)
+            name = f"{s.name}/{key}/{variant}"
+            b.measure(name, statement, server_pid=server, settings=settings)
+            if run_no:
+                continue
+            plan = explain_pushdown(b, statement, settings)
+            done = plan["join"] if key.startswith("join") else plan["group"]
+            if sent is not None and done != sent:
+                sys.exit(f"{name}: the plan {'does not send' if sent else 'sends'}"
+                         f" the {key}: {plan['nodes']}")
+            conn = b.connect()
+            cur = conn.cursor()
+            if settings:
+                cur.execute(settings)
+            cur.execute(statement)
+            rows = sorted(cur.fetchall())
+            b.close(conn)
+            if variant == variants[0][0]:
+                s.pushdown_rows = rows
+            elif rows != s.pushdown_rows:
+                sys.exit(f"{name}: {len(rows)} rows differ from "
+                         f"{s.name}/{key}/{variants[0][0]}'s "
+                         f"{len(s.pushdown_rows)}")
+            b.record(name, documents=plan["documents"], sent=int(done),
+                     nodes=" → ".join(dict.fromkeys(
+                         n for n in plan["nodes"]
+                         if n not in ("Hash", "Sort", "Result"))))
+
+
+def pushdown_section(args, b, shapes, ddb):
+    """The section of RESULTS.md on pushdown of GROUP BY and joins."""
+    m = b.median
+
+    def first(name, key):
+        values = b.results.get(name, {}).get(key)
+        return values[0] if values else None
+
+    tables, verdicts = [], []
+    for key, _, title, variants in PUSHDOWN_QUERIES:
+        base = variants[0][0]
+        lines = [f"### {title}", "",
+                 "`" + variants[0][1].format(t="t") + "`", "",
+                 "| shape | variant | plan | wall ms | × " + base
+                 + " | documents read | backend CPU ms | server CPU ms |",
+                 "|---|---|---|---:|---:|---:|---:|---:|"]
+        for s in shapes:
+            ref = m(f"{s.name}/{key}/{base}", "wall")
+            for variant, _, settings, _ in variants:
+                name = f"{s.name}/{key}/{variant}"
+                wall = m(name, "wall")
+                lines.append(
+                    f"| {s.name} | {variant}"
+                    f"{' (' + settings.replace('SET ', '') + ')' if settings else ''}"
+                    f" | {first(name, 'nodes')} | {wall * 1000:,.1f} | "
+                    f"{wall / ref:.2f} | {first(name, 'documents'):,} | "
+                    f"{m(name, 'backend_cpu') * 1000:,.1f} | "
+                    f"{m(name, 'server_cpu') * 1000:,.1f} |")
+        tables.append("\n".join(lines))
+        other = variants[1][0]
+        ratios = [m(f"{s.name}/{key}/{other}", "wall")
+                  / m(f"{s.name}/{key}/{base}", "wall") for s in shapes]
+        chosen = [v for v, _, _, sent in variants if sent is None]
+        if chosen:
+            sent = [s.name for s in shapes
+                    if first(f"{s.name}/{key}/{chosen[0]}", "sent")]
+            faster = [s.name for s in shapes
+                      if m(f"{s.name}/{key}/sent", "wall")
+                      < m(f"{s.name}/{key}/local", "wall")]
+            verdicts.append(
+                f"- {title}: not sent (`local`) took {min(ratios):.2f}–"
+                f"{max(ratios):.2f}× the wall time of the `$lookup`; the "
+                f"planner sent the join for {', '.join(sent) or 'no shape'}"
+                f", and sending it was faster for "
+                f"{', '.join(faster) or 'no shape'}: its choice was "
+                + ("right" if sent == faster else "**not** right for every "
+                   "shape") + ".")
+        else:
+            verdicts.append(
+                f"- {title}: not sent ({other}) took {min(ratios):.2f}–"
+                f"{max(ratios):.2f}× the wall time of the {base} plan, "
+                "which the planner chose: "
+                + ("right" if min(ratios) >= 1 else "**not** right for "
+                   "every shape") + ".")
+    return f"""{PUSHDOWN_BEGIN}## Pushdown of GROUP BY and joins
+
+`make bench BENCH_ONLY=pushdown` on {datetime.date.today()}: {args.rows:,}
+documents a shape (`BENCH_ROWS`), in DocumentDB ({ddb.pg_version}, filled as
+in [Reading from DocumentDB](#reading-from-documentdb), its test cluster
+with index scans off) and from the replay server, which serves only
+`count(*)` by a field; the joins' inner collection is each shape's first
+{PUSHDOWN_SMALL:,} documents (`bench.<shape>_small`). Foreign tables declare
+`seq` and `age` `bson_type 'int'`. Medians of {args.runs} runs, each in a
+fresh backend, the variants' order reversed from one run to the next;
+documents read are the scans' `Documents Read` of one EXPLAIN ANALYZE,
+summed; server CPU is the replay server's or DocumentDB's (gateway and
+cluster). Every variant's rows equal the first's. In the joins, `local`
+is the same query with `o.age + 0 = i.seq`, a key MongoDB is not sent
+(the outer `WHERE` still is), `off` is `mongo_etl.pushdown = off`
+(nothing sent), `chosen` the plan the planner chooses, and `sent` the
+join sent as `$lookup`, local joins made dear so that the planner sends it. The machine's two cores are shared: the ratios, measured side by
+side, are the figures to read.
+
+{chr(10).join(verdicts)}
+
+{(chr(10) + chr(10)).join(tables)}
+{PUSHDOWN_END}"""
 
 
 def measure_parallel_scans(b, s, check):
@@ -2042,6 +2286,8 @@ reading one `_id` range):
     # the DocumentDB section comes from runs of its own: kept as it is
     documentdb = kept_section(args.results, DOCUMENTDB_BEGIN, DOCUMENTDB_END)
     documentdb += "\n" if documentdb else ""
+    pushdown = kept_section(args.results, PUSHDOWN_BEGIN, PUSHDOWN_END)
+    documentdb += pushdown + "\n" if pushdown else ""
     read_lines = "\n".join(
         f"| {s.name} | {s.bytes / n:.0f} | {s.read:.2f} | {s.nothing:.2f} | "
         f"{s.read - s.nothing:.2f} | {s.read_net:.2f} | {s.server_cpu:.3f} |"

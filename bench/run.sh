@@ -23,7 +23,11 @@
 # 27141, its cluster on MONGO_ETL_BENCH_DOCUMENTDB_PGPORT, 54317, apart
 # from the bench's PostgreSQL), fills it with the BENCH_ROWS documents of
 # each shape, reads it next to the replay server and rewrites that section
-# of RESULTS.md.
+# of RESULTS.md.  BENCH_ONLY=pushdown starts DocumentDB likewise, fills it
+# with BENCH_ROWS (200000 for it) documents of each shape and a smaller
+# collection of each shape's first 10,000, and measures GROUP BY and joins
+# sent to the server against not sent (bench.py's PUSHDOWN_QUERIES; the
+# replay server's count(*) by age too), rewriting that section.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +53,11 @@ if [ -n "${PG:-}" ]; then
 	PG_CONFIG=$(bash test/build_postgres.sh "$PG")
 	export PG_CONFIG
 fi
-if [ "${BENCH_ONLY:-}" = documentdb ]; then
+case ${BENCH_ONLY:-} in
+documentdb|pushdown) with_documentdb=1 ;;
+*) with_documentdb= ;;
+esac
+if [ -n "$with_documentdb" ]; then
 	unset MONGO_URI
 	exports=$(MONGO_ETL_SERVER=documentdb \
 		MONGO_ETL_MONGOPORT=${MONGO_ETL_BENCH_MONGOPORT:-27141} \
@@ -70,10 +78,10 @@ gcc -O2 -Wall -Wextra -Werror -o bench/etl_client bench/etl_client.c \
 	-lpq -lpthread
 
 # the Rust client, where cargo is installed (bench.py reports it as not
-# built otherwise); the DocumentDB section does not run it
+# built otherwise); the DocumentDB and pushdown sections do not run it
 cargo=$(command -v cargo || true)
 [ -n "$cargo" ] || [ ! -x "$HOME/.cargo/bin/cargo" ] || cargo=$HOME/.cargo/bin/cargo
-if [ "${BENCH_ONLY:-}" = documentdb ]; then
+if [ -n "$with_documentdb" ]; then
 	:
 elif [ -f bench/etl_rust/Cargo.toml ] && [ -n "$cargo" ]; then
 	"$cargo" build --release --quiet --manifest-path bench/etl_rust/Cargo.toml
@@ -81,11 +89,13 @@ elif [ -f bench/etl_rust/Cargo.toml ]; then
 	echo "bench/run.sh: no cargo: the Rust client is not built" >&2
 fi
 
+rows=1000000
+[ "${BENCH_ONLY:-}" != pushdown ] || rows=200000
 mkdir -p "$data"
 chmod 755 "$(dirname "$data")"
 chown postgres: "$data"
 /usr/bin/python3 bench/bench.py --data "$data" \
-	--rows "${BENCH_ROWS:-1000000}" --runs "${BENCH_RUNS:-3}" \
+	--rows "${BENCH_ROWS:-$rows}" --runs "${BENCH_RUNS:-3}" \
 	--slow-runs "${BENCH_SLOW_RUNS:-${BENCH_RUNS:-3}}" \
 	--shapes "${BENCH_SHAPES:-flat,user,orders}" \
 	--write-rows "${BENCH_WRITE_ROWS:-100000}" \
