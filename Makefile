@@ -10,6 +10,7 @@ OBJS = \
 	bson_encode.o \
 	bson_json.o \
 	bson_value.o \
+	bson_walk.o \
 	connection.o \
 	deparse.o \
 	dump.o \

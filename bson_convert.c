@@ -580,7 +580,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		const MongoFieldNode *child;
 		int			i;
 
-		if (!bson_iter_next(iter))
+		if (!mongo_walk_next(iter))
 		{
 			if (iter->err_off != 0)
 			{
@@ -590,7 +590,8 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			break;
 		}
 
-		child = find_child(node, bson_iter_key(iter), bson_iter_key_len(iter),
+		child = find_child(node, bson_iter_key_unsafe(iter),
+						   mongo_walk_key_len(iter),
 						   ++position);
 		if (child == NULL)
 			continue;
@@ -831,10 +832,11 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 	{
 		case BSON_TYPE_UTF8:
 			{
-				uint32		len;
-				const char *utf8 = bson_iter_utf8(iter, &len);
+				size_t		len;
+				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
 				int			server_len;
-				char	   *str = mongo_server_string(utf8, len, &server_len);
+				char	   *str = mongo_server_string(utf8, (uint32) len,
+													  &server_len);
 
 				result = cstring_to_text_with_len(str, server_len);
 				break;

@@ -157,7 +157,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 	/* count the elements; an object's members are collected and sorted */
 	if (is_array)
 	{
-		while (bson_iter_next(&child))
+		while (mongo_walk_next(&child))
 			n++;
 	}
 	else
@@ -165,7 +165,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 		int			capacity = 8;
 
 		members = palloc(sizeof(JsonbMember) * capacity);
-		while (bson_iter_next(&child))
+		while (mongo_walk_next(&child))
 		{
 			JsonbMember *m;
 
@@ -176,8 +176,9 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 			}
 			m = &members[n];
 			m->order = n++;
-			m->bson_keylen = bson_iter_key_len(&child);
-			m->key = mongo_server_string(bson_iter_key(&child), m->bson_keylen,
+			m->bson_keylen = mongo_walk_key_len(&child);
+			m->key = mongo_server_string(bson_iter_key_unsafe(&child),
+										 m->bson_keylen,
 										 &m->keylen);
 			m->offset = bson_iter_offset(&child);
 		}
@@ -219,7 +220,7 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 
 		if (is_array)
 		{
-			if (!bson_iter_next(&child))
+			if (!mongo_walk_next(&child))
 				mongo_report_corrupt_document(&child);
 		}
 		else if (!bson_iter_init_from_data_at_offset(&child, data, data_len,
@@ -595,6 +596,18 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 		return JENTRY_ISCONTAINER;
 	}
 
+	/* strings, the most common scalar in arrays, appended directly */
+	if (bson_iter_type(iter) == BSON_TYPE_UTF8)
+	{
+		size_t		len;
+		const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
+		int			server_len;
+		char	   *str = mongo_server_string(utf8, (uint32) len, &server_len);
+
+		appendBinaryStringInfo(out, str, server_len);
+		return JENTRY_ISSTRING;
+	}
+
 	if (extended_json_object(iter, &object, &object_len))
 	{
 		mongo_encode_container(conv, out, object, object_len, false, col,
@@ -754,11 +767,11 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_UTF8:
 			{
-				uint32		len;
-				const char *utf8 = bson_iter_utf8(iter, &len);
+				size_t		len;
+				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
 
 				result->type = jbvString;
-				result->val.string.val = mongo_server_string(utf8, len,
+				result->val.string.val = mongo_server_string(utf8, (uint32) len,
 															 &result->val.string.len);
 				break;
 			}

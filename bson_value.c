@@ -50,6 +50,32 @@ static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 #define UNIX_TO_POSTGRES_EPOCH_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+/*
+ * numeric's short on-disk format (utils/adt/numeric.c), which every numeric
+ * function reads and which numeric.c itself writes for every value that
+ * fits it: a 16-bit header (the flag, the sign, the display scale, the
+ * weight of the first digit), then the digits in base 10000, most
+ * significant first, with no leading or trailing zero digits.  pg_upgrade
+ * keeps numerics on disk as they are, so this layout cannot change.
+ */
+#define NUMERIC_BASE			10000	/* NBASE */
+#define NUMERIC_BASE_DIGITS		4	/* DEC_DIGITS: decimal digits a digit */
+#define NUMERIC_SHORT_FLAG		0x8000	/* NUMERIC_SHORT */
+#define NUMERIC_SHORT_NEGATIVE	0x2000	/* NUMERIC_SHORT_SIGN_MASK */
+#define NUMERIC_SHORT_SCALE_SHIFT 7 /* NUMERIC_SHORT_DSCALE_SHIFT */
+#define NUMERIC_SHORT_SCALE_MAX 63	/* NUMERIC_SHORT_DSCALE_MAX */
+#define NUMERIC_SHORT_WEIGHT_NEGATIVE 0x0040	/* ..._WEIGHT_SIGN_MASK */
+#define NUMERIC_SHORT_WEIGHT_MASK 0x003F	/* NUMERIC_SHORT_WEIGHT_MASK */
+#define NUMERIC_SHORT_WEIGHT_MIN (-64)	/* NUMERIC_SHORT_WEIGHT_MIN */
+#define NUMERIC_SHORT_WEIGHT_MAX 63 /* NUMERIC_SHORT_WEIGHT_MAX */
+
+/* a magnitude below this, times 10^3, still fits in a uint64 */
+#define SHORT_NUMERIC_LIMIT		UINT64CONST(1000000000000000)
+
+/* enough base-10000 digits for any magnitude below SHORT_NUMERIC_LIMIT */
+#define SHORT_NUMERIC_DIGITS	5
+
+static Numeric short_numeric(uint64 magnitude, bool negative, int scale);
 static Numeric scaled_int64_numeric(int64 mantissa, int scale);
 static Numeric decimal_string_numeric(const char *decimal);
 static int	errhint_on_type_mismatch(const MongoColumn *col);
@@ -303,6 +329,17 @@ scaled_int64_numeric(int64 mantissa, int scale)
 	int64		result = mantissa;
 	int			i;
 
+	if (scale >= 0 && scale <= NUMERIC_SHORT_SCALE_MAX &&
+		mantissa > -(int64) SHORT_NUMERIC_LIMIT &&
+		mantissa < (int64) SHORT_NUMERIC_LIMIT)
+	{
+		Numeric		direct = short_numeric(mantissa < 0 ? -mantissa : mantissa,
+										   mantissa < 0, scale);
+
+		if (direct != NULL)
+			return direct;
+	}
+
 	/*
 	 * int64_div_fast_to_numeric may multiply the mantissa by up to 1000, and
 	 * has no exact fallback for large scales before PostgreSQL 16.
@@ -319,6 +356,67 @@ scaled_int64_numeric(int64 mantissa, int scale)
 			return NULL;
 	}
 	return int64_to_numeric(result);
+}
+
+/*
+ * short_numeric
+ *		magnitude / 10^scale (negated when negative) with scale as its
+ *		display scale, written straight in numeric's short format, exactly
+ *		as numeric.c would write the same value; NULL when the value's
+ *		first digit is beyond the short format's weights.  magnitude is
+ *		below SHORT_NUMERIC_LIMIT and scale at most NUMERIC_SHORT_SCALE_MAX.
+ */
+static Numeric
+short_numeric(uint64 magnitude, bool negative, int scale)
+{
+	int			pad = (NUMERIC_BASE_DIGITS - scale % NUMERIC_BASE_DIGITS) %
+		NUMERIC_BASE_DIGITS;
+	int			fraction_digits = (scale + pad) / NUMERIC_BASE_DIGITS;
+	int16		digits[SHORT_NUMERIC_DIGITS];	/* least significant first */
+	int			ndigits = 0;
+	int			low = 0;
+	int			weight = 0;
+	int			i;
+	uint16		header;
+	Size		len;
+	Numeric		result;
+
+	/* align the decimal point on a digit boundary */
+	for (i = 0; i < pad; i++)
+		magnitude *= 10;
+	while (magnitude != 0)
+	{
+		digits[ndigits++] = (int16) (magnitude % NUMERIC_BASE);
+		magnitude /= NUMERIC_BASE;
+	}
+
+	/* zero has no digits, weight 0 and a positive sign */
+	if (ndigits == 0)
+		negative = false;
+	else
+	{
+		weight = ndigits - 1 - fraction_digits;
+		if (weight < NUMERIC_SHORT_WEIGHT_MIN ||
+			weight > NUMERIC_SHORT_WEIGHT_MAX)
+			return NULL;
+		while (digits[low] == 0)
+			low++;
+	}
+
+	header = NUMERIC_SHORT_FLAG |
+		(negative ? NUMERIC_SHORT_NEGATIVE : 0) |
+		(scale << NUMERIC_SHORT_SCALE_SHIFT) |
+		(weight < 0 ? NUMERIC_SHORT_WEIGHT_NEGATIVE : 0) |
+		(weight & NUMERIC_SHORT_WEIGHT_MASK);
+
+	len = VARHDRSZ + sizeof(uint16) + (ndigits - low) * sizeof(int16);
+	result = (Numeric) palloc(len);
+	SET_VARSIZE(result, len);
+	memcpy(VARDATA(result), &header, sizeof(uint16));
+	for (i = ndigits - 1; i >= low; i--)
+		memcpy(VARDATA(result) + sizeof(uint16) +
+			   (ndigits - 1 - i) * sizeof(int16), &digits[i], sizeof(int16));
+	return result;
 }
 
 /*

@@ -16,8 +16,11 @@
  * (as one compressed by mongodump --gzip when it starts as gzip does);
  * every document it yields is copied to the very end of pages of its own,
  * followed by an inaccessible page, so that any read past its end crashes
- * (the reader's large buffer would hide it), and converted twice: into
- * columns of every kind with on_type_mismatch 'null', and with 'error'.
+ * (the reader's large buffer would hide it), walked element by element with
+ * the scan's walker (bson_walk.c) and with libbson's bson_iter_next side by
+ * side, at every depth, which must agree on every step, and converted
+ * twice: into columns of every kind with on_type_mismatch 'null', and with
+ * 'error'.
  * An ERROR is a correct outcome for a bad input, and is caught; a crash or
  * an UndefinedBehaviorSanitizer report is a bug.
  *
@@ -45,6 +48,9 @@
 #include "utils/resowner.h"
 
 #include "mongo_etl.h"
+
+/* how deep check_walker follows documents and arrays */
+#define FUZZ_WALK_DEPTH 100
 
 /* libFuzzer's entry point for a program that has a main() of its own */
 extern int	LLVMFuzzerRunDriver(int *argc, char ***argv,
@@ -110,6 +116,8 @@ static MongoConverter *make_converter(MongoMismatchPolicy policy,
 									  bool lenient);
 static int	fuzz_one_input(const uint8_t *data, size_t size);
 static void convert_document(const bson_t *document, MongoDumpReader *reader);
+static void check_walker(bson_iter_t *walker, bson_iter_t *reference,
+						 int depth);
 
 /*
  * mongo_etl_fuzz_dump(input_file text, libfuzzer_args text[])
@@ -241,6 +249,8 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 	uint8_t    *region;
 	uint8_t    *copy;
 	bson_t		exact;
+	bson_iter_t walker;
+	bson_iter_t reference;
 	Datum		values[FUZZ_NCOLUMNS];
 	bool		isnull[FUZZ_NCOLUMNS];
 
@@ -253,6 +263,8 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 	memcpy(copy, bson_get_data(document), document->len);
 	if (!bson_init_static(&exact, copy, document->len))
 		elog(FATAL, "the reader returned a document with a wrong length");
+	if (bson_iter_init(&walker, &exact) && bson_iter_init(&reference, &exact))
+		check_walker(&walker, &reference, 0);
 
 	PG_TRY();
 	{
@@ -272,4 +284,48 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(document_context);
+}
+
+/*
+ * check_walker
+ *		Walk a document or array with mongo_walk_next and with bson_iter_next
+ *		side by side, from two iterators placed on its start, and abort, as
+ *		a crash libFuzzer reports, at the first step where they differ: in
+ *		the result, in any offset the iterator keeps (the accessors read the
+ *		value from them), in err_off (quoted by the error) or in the key's
+ *		length.  Documents and arrays inside are entered with
+ *		bson_iter_recurse, as the scan enters them.
+ */
+static void
+check_walker(bson_iter_t *walker, bson_iter_t *reference, int depth)
+{
+	for (;;)
+	{
+		bool		walked = mongo_walk_next(walker);
+		bool		stepped = bson_iter_next(reference);
+
+		if (walked != stepped ||
+			memcmp(walker, reference, offsetof(bson_iter_t, value)) != 0 ||
+			(walked &&
+			 mongo_walk_key_len(walker) != bson_iter_key_len(reference)))
+		{
+			fprintf(stderr, "mongo_walk_next and bson_iter_next differ at byte %u\n",
+					reference->off);
+			abort();
+		}
+		if (!walked)
+			break;
+
+		if (depth < FUZZ_WALK_DEPTH &&
+			(BSON_ITER_HOLDS_DOCUMENT(walker) ||
+			 BSON_ITER_HOLDS_ARRAY(walker)))
+		{
+			bson_iter_t sub_walker;
+			bson_iter_t sub_reference;
+
+			if (bson_iter_recurse(walker, &sub_walker) &&
+				bson_iter_recurse(reference, &sub_reference))
+				check_walker(&sub_walker, &sub_reference, depth + 1);
+		}
+	}
 }
