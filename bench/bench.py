@@ -2176,6 +2176,14 @@ def write_results(args, b, shapes, profiles):
             "the same rows, wall time, single worker, the worse of no index "
             "and primary key",
             f" (no index {load_copy:.2f}, primary key {load_copy_pk:.2f})"))
+        if sh in ("flat", "user"):
+            insert_copy = ratio(k("insert_dump/target"),
+                                k("copy_binary/target"))
+            targets.append(verdict(
+                insert_copy, 1.15,
+                f"{sh}: INSERT … SELECT from the dump file over COPY BINARY "
+                "of the same rows, wall time, no index (the row-at-a-time "
+                "insert's floor)"))
         ahead_load = ratio(k("load_net/target"), k("load_net_serial/target"))
         ahead_read = ratio(k("read_net"), k("read_net_serial"))
         w2 = [ratio(k(f"load_dump_w2/{t}"), k(f"load_dump/{t}"))
