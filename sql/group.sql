@@ -12,7 +12,7 @@
 CREATE SERVER group_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER group_src :mongo_login;
 CREATE SCHEMA g;
-SET search_path = g;
+SET search_path = g, public;
 -- grouping: nulls and missing fields, ints and longs of one value
 CREATE FOREIGN TABLE grouping (
   _id int,
@@ -41,18 +41,6 @@ CREATE FOREIGN TABLE big (_id int, n int OPTIONS (bson_type 'int'),
 SET enable_hashagg = off;
 SET enable_sort = off;
 
--- a query, its result with pushdown and without, and whether they agree
-CREATE FUNCTION both_ways(query text) RETURNS TABLE (pushed text, local text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  SET LOCAL mongo_etl.pushdown = on;
-  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
-    INTO pushed;
-  SET LOCAL mongo_etl.pushdown = off;
-  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
-    INTO local;
-  RETURN NEXT;
-END $$;
 
 -- text: case and trailing spaces apart, null and missing in one group
 EXPLAIN (VERBOSE, COSTS OFF) SELECT status, count(*) FROM grouping GROUP BY status;

@@ -10,7 +10,7 @@
 CREATE SERVER lookup_src FOREIGN DATA WRAPPER mongo_etl OPTIONS (uri :'mongo_uri');
 CREATE USER MAPPING FOR CURRENT_USER SERVER lookup_src :mongo_login;
 CREATE SCHEMA l;
-SET search_path = l;
+SET search_path = l, public;
 CREATE FOREIGN TABLE customers (
   _id bigint OPTIONS (bson_type 'int, long'),
   name text OPTIONS (bson_type 'string'),
@@ -29,18 +29,6 @@ CREATE FOREIGN TABLE orders_any (_id int, customer int, amount int, code text)
 CREATE FOREIGN TABLE big (_id int, n int OPTIONS (bson_type 'int'))
   SERVER lookup_src OPTIONS (database 'mongo_etl_regress');
 
--- a query, its result with pushdown and without, and whether they agree
-CREATE FUNCTION both_ways(query text) RETURNS TABLE (pushed text, local text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  SET LOCAL mongo_etl.pushdown = on;
-  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
-    INTO pushed;
-  SET LOCAL mongo_etl.pushdown = off;
-  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
-    INTO local;
-  RETURN NEXT;
-END $$;
 
 -- whether the join is sent: the plan's top node
 CREATE FUNCTION join_sent(query text) RETURNS text LANGUAGE plpgsql AS $$

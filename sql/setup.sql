@@ -25,3 +25,17 @@ BEGIN
     RETURN NEXT line;
   END LOOP;
 END $$;
+
+-- a query's result with pushdown and without (sql/group.sql and
+-- sql/lookup.sql compare them)
+CREATE FUNCTION public.both_ways(query text) RETURNS TABLE (pushed text, local text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL mongo_etl.pushdown = on;
+  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
+    INTO pushed;
+  SET LOCAL mongo_etl.pushdown = off;
+  EXECUTE 'SELECT string_agg(r::text, '' '' ORDER BY r::text) FROM (' || query || ') r'
+    INTO local;
+  RETURN NEXT;
+END $$;
