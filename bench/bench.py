@@ -219,6 +219,25 @@ def process_ns(pid):
     return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
+def cluster_ns(postmaster):
+    """Nanoseconds of CPU of a PostgreSQL cluster's processes: the
+    postmaster, each of its live children (backends, background workers,
+    the checkpointer, Citus's maintenance daemon) and the children it has
+    reaped (a backend or background worker that ended meanwhile).  Read
+    before and after a statement, the difference is all the cluster did,
+    whichever process did it."""
+    total = cpu_ns(postmaster) + reaped_children_ns(postmaster)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if parent_pid(int(entry)) == postmaster:
+                total += cpu_ns(int(entry))
+        except (FileNotFoundError, ProcessLookupError):
+            pass                # a process that has just ended
+    return total
+
+
 def server_cpu(server):
     """The CPU nanoseconds a server has spent so far, by part: a replay
     server's pid, or an object that counts its own processes
@@ -297,25 +316,9 @@ class DocumentDB:
             lines = f.read().splitlines()
         self.postmaster, self.pg_port = int(lines[0]), int(lines[3])
 
-    def children(self):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if parent_pid(int(entry)) == self.postmaster:
-                        pids.append(int(entry))
-                except (FileNotFoundError, ProcessLookupError):
-                    pass        # a process that has just ended
-        return pids
-
     def cpu_parts(self):
-        cluster = cpu_ns(self.postmaster) + reaped_children_ns(self.postmaster)
-        for pid in self.children():
-            try:
-                cluster += cpu_ns(pid)
-            except FileNotFoundError:
-                pass
-        return {"gateway": process_ns(self.gateway), "cluster": cluster}
+        return {"gateway": process_ns(self.gateway),
+                "cluster": cluster_ns(self.postmaster)}
 
 
 class Bench:
@@ -476,7 +479,7 @@ def main():
                    help="documents per insert command, mongo_etl's "
                    "batch_size and the client's --batch")
     p.add_argument("--only", choices=["write", "versions", "documentdb",
-                                      "pushdown"],
+                                      "pushdown", "citus"],
                    default=None,
                    help="run only this section: write prints it and "
                    "writes no RESULTS.md (trials); versions measures the "
@@ -484,7 +487,10 @@ def main():
                    "section of RESULTS.md; documentdb reads from DocumentDB "
                    "(started by run.sh) next to the replay server and "
                    "rewrites its section; pushdown measures GROUP BY and "
-                   "joins sent and not, and rewrites its section")
+                   "joins sent and not, and rewrites its section; citus "
+                   "loads into a distributed table (the bench's PostgreSQL "
+                   "a Citus coordinator, started by run.sh) and rewrites "
+                   "its section")
     args = p.parse_args()
     if args.slow_runs is None:
         args.slow_runs = args.runs
@@ -522,6 +528,20 @@ def main():
             s.server = ReplayServer(args.replay, s.dump, args.replay_port + i)
             servers.append(s.server)
         b = Bench(args)
+        if args.only == "citus":
+            # a setup of its own: the other sections' tables are not needed
+            cluster = CitusCluster(b)
+            setup_citus(b, args, shapes, cluster)
+            for s in shapes:
+                s.citus_checks = {}
+            for run_no in range(args.runs):
+                for s in shapes:
+                    print(f"run {run_no + 1} of {args.runs}: {s.name}, "
+                          "into Citus", file=sys.stderr)
+                    measure_citus(b, args, s, cluster, run_no)
+            update_section(args, citus_section(args, b, shapes, cluster),
+                           CITUS_BEGIN, CITUS_END)
+            return
         setup(b, args, shapes)
         if args.only == "documentdb":
             ddb = DocumentDB(os.environ["MONGO_URI"], os.path.join(
@@ -1430,6 +1450,289 @@ side, are the figures to read.
 {PUSHDOWN_END}"""
 
 
+# Loading into a Citus distributed table (issue 28, point 5): COPY BINARY
+# of the shape's rows against mongo_etl.load with one worker and with two,
+# from the replay server, into a table hash-distributed on _id over two
+# worker nodes; the rows of RESULTS.md's section between these markers
+CITUS_BEGIN = "<!-- loading into Citus -->\n"
+CITUS_END = "<!-- end of loading into Citus -->\n"
+CITUS_METHODS = [
+    ("copy", "COPY FROM binary file"),
+    ("load", "CALL mongo_etl.load"),
+    ("load_w2", "CALL mongo_etl.load, workers => 2"),
+    # the same documents read and converted on the coordinator with no
+    # insert: what the coordinator spends on mongo_etl's own work, apart
+    # from handing rows to Citus
+    ("read", "read and convert alone (no insert)"),
+]
+
+
+class CitusCluster:
+    """The Citus coordinator (the bench's PostgreSQL) and its worker nodes,
+    as test/citus.sh starts them, all on this machine: each node's port
+    from pg_dist_node, its postmaster's pid as the parent of a backend of
+    it, so that each node's CPU can be read from /proc."""
+
+    def __init__(self, b):
+        self.nodes = []         # (name, port, postmaster pid)
+        rows = b.query("SELECT groupid, nodeport FROM pg_dist_node "
+                       "WHERE isactive ORDER BY groupid, nodeport")
+        for i, (group, port) in enumerate(rows):
+            name = "coordinator" if group == 0 else f"worker{i}"
+            conn = self.connect(port)
+            cur = conn.cursor()
+            cur.execute("SELECT pg_backend_pid()")
+            postmaster = parent_pid(cur.fetchone()[0])
+            conn.close()
+            self.nodes.append((name, port, postmaster))
+        self.workers = [name for name, _, _ in self.nodes
+                        if name != "coordinator"]
+        # "Citus 13.2.2 on x86_64-pc-linux-gnu, gcc ...": the version
+        self.version = b.query(
+            "SELECT citus_version()")[0][0].split(" on ")[0].split()[-1]
+        self.shards = {}
+
+    @staticmethod
+    def connect(port):
+        conn = psycopg2.connect(port=port)
+        conn.autocommit = True
+        return conn
+
+    def each_node(self, statement):
+        """Run statement on every node itself, not through Citus (which
+        does not propagate CHECKPOINT or ALTER SYSTEM)."""
+        for _, port, _ in self.nodes:
+            conn = self.connect(port)
+            conn.cursor().execute(statement)
+            conn.close()
+
+    def cpu_parts(self):
+        return {name: cluster_ns(postmaster)
+                for name, _, postmaster in self.nodes}
+
+
+def setup_citus(b, args, shapes, cluster):
+    """mongo_etl on the coordinator (Citus creates it on the workers), a
+    foreign table on each shape's replay server and on its dump file (to
+    write the COPY file if it is missing), and {shape}_dist, a table of the
+    shape's columns hash-distributed on _id (Citus's default of 32 shards,
+    16 on each worker), without index, as the bench's other targets."""
+    # autovacuum off on every node: after each load of a million rows it
+    # would vacuum and analyze the 32 shards while the next statement is
+    # measured, counted as that statement's CPU
+    cluster.each_node("ALTER SYSTEM SET autovacuum = off")
+    cluster.each_node("SELECT pg_reload_conf()")
+    b.sql(f"""
+        DROP EXTENSION IF EXISTS mongo_etl CASCADE;
+        CREATE EXTENSION mongo_etl;
+        CREATE SERVER files FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (dump_dir '{args.data}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER files;""")
+    for s in shapes:
+        n = s.name
+        b.sql(f"""
+            CREATE SERVER replay_{n} FOREIGN DATA WRAPPER mongo_etl
+              OPTIONS (uri '{s.server.uri}');
+            CREATE USER MAPPING FOR CURRENT_USER SERVER replay_{n};
+            CREATE FOREIGN TABLE {n}_file ({s.foreign_columns}) SERVER files
+              OPTIONS (file '{os.path.basename(s.dump)}');
+            CREATE FOREIGN TABLE {n}_net ({s.foreign_columns})
+              SERVER replay_{n} OPTIONS (database 'bench', collection '{n}');
+            DROP TABLE IF EXISTS {n}_dist;
+            CREATE TABLE {n}_dist ({s.columns});""")
+        # on its own: Citus refuses to distribute a table in a transaction
+        # that has created other objects before it
+        b.sql(f"SELECT create_distributed_table('{n}_dist', '_id')")
+        cluster.shards[n] = b.query(
+            "SELECT count(*), count(DISTINCT nodeport) FROM citus_shards "
+            f"WHERE table_name = '{n}_dist'::regclass")[0]
+        if not os.path.exists(s.copy):
+            b.sql(f"COPY (SELECT * FROM {n}_file) TO '{s.copy}' "
+                  f"(FORMAT binary)")
+
+
+def citus_digest(b, table):
+    """The rows of a distributed table, as a count and an order-independent
+    digest by value (bench.checksum's), summed over its shards, each read
+    on its worker (run_command_on_shards); and the rows Citus reads, and
+    the pages of the coordinator's shell table, which must hold none."""
+    counts, digest = 0, 0
+    for (result,) in b.query(
+            f"SELECT result FROM run_command_on_shards('{table}', "
+            "$$SELECT count(*) || ' ' || coalesce(sum(hash_record(t)::"
+            "numeric), 0) FROM %s t$$)"):
+        count, value = result.split()
+        counts += int(count)
+        digest += int(value)
+    through_citus = b.query(f"SELECT count(*) FROM {table}")[0][0]
+    shell = b.query(f"SELECT pg_relation_size('{table}')")[0][0]
+    return counts, digest, through_citus, shell
+
+
+def measure_citus(b, args, s, cluster, run_no):
+    """Each method of CITUS_METHODS on the shape, in a fresh coordinator
+    backend, after a TRUNCATE of the distributed table and a CHECKPOINT on
+    every node (so that no node writes the last load's pages while the
+    next is measured), in an order reversed from run to run; every node's
+    CPU and the replay server's read before and after; on the first run,
+    the rows each load left in the shards compared with COPY's."""
+    sh = s.name
+    table = f"{sh}_dist"
+    methods = CITUS_METHODS[::-1] if run_no % 2 else CITUS_METHODS
+    for key, _ in methods:
+        statement = {
+            "copy": f"COPY {table} FROM '{s.copy}' (FORMAT binary)",
+            "load": f"CALL mongo_etl.load('{sh}_net', '{table}')",
+            "load_w2": f"CALL mongo_etl.load('{sh}_net', '{table}', "
+                       "workers => 2)",
+            "read": f"EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM {sh}_net",
+        }[key]
+        b.sql(f"TRUNCATE {table}")
+        cluster.each_node("CHECKPOINT")
+        conn = b.connect()
+        cur = conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        nodes0 = cluster.cpu_parts()
+        backend0 = cpu_ns(pid)
+        replay0 = cpu_ns(s.server.pid)
+        t0 = time.perf_counter()
+        cur.execute(statement)
+        wall = time.perf_counter() - t0
+        replay = cpu_ns(s.server.pid) - replay0
+        backend = cpu_ns(pid) - backend0
+        nodes = {name: ns - nodes0[name]
+                 for name, ns in cluster.cpu_parts().items()}
+        b.close(conn)
+        b.record(f"{sh}/citus/{key}", wall=wall, backend_cpu=backend / 1e9,
+                 server_cpu=replay / 1e9,
+                 **{f"{name}_cpu": ns / 1e9 for name, ns in nodes.items()},
+                 all_cpu=(sum(nodes.values()) + replay) / 1e9)
+        if run_no == 0 and key != "read":
+            s.citus_checks[key] = citus_digest(b, table)
+    if run_no == 0:
+        reference = s.citus_checks["copy"]
+        if reference[0] != args.rows or reference[2] != args.rows:
+            sys.exit(f"{sh}: COPY left {reference[0]} rows in the shards "
+                     f"({reference[2]} through Citus), not {args.rows}")
+        for key, found in s.citus_checks.items():
+            if found[:2] != reference[:2] or found[2] != args.rows:
+                sys.exit(f"{sh}: the rows {key} left in the shards differ "
+                         f"from COPY's: {found} against {reference}")
+            if found[3] != 0:
+                sys.exit(f"{sh}: {key} wrote {found[3]} bytes into the "
+                         "coordinator's shell table")
+
+
+# What was found about the figures by reading them (not regenerated)
+CITUS_NOTES = """
+"""
+
+
+def citus_section(args, b, shapes, cluster):
+    """The section of RESULTS.md on loading into a distributed table."""
+    n = args.rows
+    parts = [name for name, _, _ in cluster.nodes]
+
+    def us(name, key):
+        value = b.median(name, key)
+        return value * 1e6 / n if value is not None else None
+
+    def side_by_side(name, key):
+        """The ratios of name's key to COPY's, run by run (each pair
+        measured in the same run), as median and range."""
+        ours = b.results[name][key]
+        copy = b.results[f"{name.rsplit('/', 1)[0]}/copy"][key]
+        ratios = [a / c for a, c in zip(ours, copy)]
+        text = f"**{statistics.median(ratios):.2f}**"
+        if len(ratios) > 1:
+            text += f" ({min(ratios):.2f}–{max(ratios):.2f})"
+        return text
+
+    rows, where = [], []
+    for s in shapes:
+        for key, label in CITUS_METHODS:
+            name = f"{s.name}/citus/{key}"
+            wall = b.median(name, "wall")
+            cells = [s.name, label, f"{wall:.2f}",
+                     side_by_side(name, "wall") if key != "copy" else "1",
+                     f"{us(name, 'coordinator_cpu'):.2f} "
+                     f"({us(name, 'backend_cpu'):.2f})"]
+            cells += [f"{us(name, f'{w}_cpu'):.2f}" for w in cluster.workers]
+            cells += [f"{us(name, 'server_cpu'):.3f}",
+                      f"{us(name, 'all_cpu'):.2f}",
+                      side_by_side(name, "all_cpu") if key != "copy"
+                      else "1", f"{n / wall:,.0f}"]
+            rows.append("| " + " | ".join(cells) + " |")
+        k = lambda key, part: us(f"{s.name}/citus/{key}", f"{part}_cpu")
+        workers = lambda key: sum(k(key, w) for w in cluster.workers)
+        where.append(
+            f"- {s.name}: COPY spent {k('copy', 'coordinator'):.2f} µs a "
+            f"document on the coordinator and {workers('copy'):.2f} on the "
+            f"{len(cluster.workers)} workers; `mongo_etl.load` "
+            f"{k('load', 'coordinator'):.2f} on the coordinator (reading "
+            f"and converting alone, with no insert: "
+            f"{k('read', 'coordinator'):.2f}) and {workers('load'):.2f} on "
+            f"the workers, with two workers {k('load_w2', 'coordinator'):.2f}"
+            f" and {workers('load_w2'):.2f}; the replay server "
+            f"{k('load', 'server'):.3f}. The coordinator's share of all "
+            "the CPU: COPY "
+            f"{k('copy', 'coordinator') / us(f'{s.name}/citus/copy', 'all_cpu') * 100:.0f}%, "
+            "load "
+            f"{k('load', 'coordinator') / us(f'{s.name}/citus/load', 'all_cpu') * 100:.0f}%, "
+            "load with two workers "
+            f"{k('load_w2', 'coordinator') / us(f'{s.name}/citus/load_w2', 'all_cpu') * 100:.0f}%.")
+    checks = ", ".join(s.name for s in shapes)
+    pg = b.query("SHOW server_version")[0][0]
+    worker_heads = " | ".join(f"{w} CPU µs/doc" for w in cluster.workers)
+    shards = ", ".join(f"{s.name} {cluster.shards[s.name][0]} shards on "
+                       f"{cluster.shards[s.name][1]} nodes" for s in shapes)
+    return f"""{CITUS_BEGIN}## Loading into Citus
+
+Issue 28: {n:,} documents of each shape loaded into a Citus distributed
+table, measured by `make bench BENCH_ONLY=citus` on
+{datetime.date.today()}: Citus {cluster.version} on PostgreSQL {pg}, a
+coordinator and {len(cluster.workers)} worker nodes (test/citus.sh), each a
+cluster of its own on this 2-core machine, with the replay servers. Each
+shape's table has the shape's columns, no index, and is hash-distributed
+on `_id` ({shards}); the coordinator holds no shard. For each shape in
+each run, in a fresh coordinator session after a `TRUNCATE` and a
+`CHECKPOINT` on every node, the methods one after the other, their order
+reversed from run to run: `COPY … FROM` the shape's binary COPY file
+(the reference: Citus parses it on the coordinator and sends each row to
+its shard), `CALL mongo_etl.load` from the replay server with one worker
+and with `workers => 2` (an `INSERT … SELECT` that Citus routes to the
+shards, run by the calling backend or by each background worker for its
+`_id` ranges), and the same documents read and converted on the
+coordinator with no insert (`EXPLAIN (ANALYZE, TIMING OFF) SELECT *`).
+Autovacuum is off on every node. Median of {args.runs}
+run{'s' if args.runs != 1 else ''}; a ratio to COPY is taken within each
+run, between statements measured side by side, and given as its median
+(and range).
+
+CPU is read from /proc before and after each statement, for every process
+of each node: its postmaster, every child (backends, among them those
+serving Citus's connections from the coordinator, background workers, the
+checkpointer, Citus's maintenance daemon) and the children it reaped
+meanwhile (a load's background workers, ended connections). The
+coordinator's figure includes the calling backend's, shown in
+parentheses; the replay server's is its own process's.
+
+| shape | method | wall s | wall / COPY | coordinator CPU µs/doc (calling backend) | {worker_heads} | replay server CPU µs/doc | all CPU µs/doc | all CPU / COPY | rows/s |
+|---|---|---:|---:|---:|{'---:|' * len(cluster.workers)}---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+Where the CPU goes:
+
+{chr(10).join(where)}
+{CITUS_NOTES}
+On the first run, the rows each load left in the shards (counted and
+digested on each worker, `run_command_on_shards`) equal COPY's, count and
+digest of every row by value, for {checks}; Citus reads {n:,} rows of each
+table, and the coordinator's shell tables have no page.
+{CITUS_END}"""
+
+
 def measure_parallel_scans(b, s, check):
     """CREATE TABLE AS, REFRESH MATERIALIZED VIEW and an aggregate over the
     dump file and the replay server, with no worker and with two; on the
@@ -2214,6 +2517,8 @@ reading one `_id` range):
     documentdb += "\n" if documentdb else ""
     pushdown = kept_section(args.results, PUSHDOWN_BEGIN, PUSHDOWN_END)
     documentdb += pushdown + "\n" if pushdown else ""
+    citus = kept_section(args.results, CITUS_BEGIN, CITUS_END)
+    documentdb += citus + "\n" if citus else ""
     read_lines = "\n".join(
         f"| {s.name} | {s.bytes / n:.0f} | {s.read:.2f} | {s.nothing:.2f} | "
         f"{s.read - s.nothing:.2f} | {s.read_net:.2f} | {s.server_cpu:.3f} |"
