@@ -219,6 +219,19 @@ def process_ns(pid):
     return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
+def children_of(postmaster):
+    """The pids of the processes whose parent is postmaster."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if parent_pid(int(entry)) == postmaster:
+                    pids.add(int(entry))
+            except (FileNotFoundError, ProcessLookupError):
+                pass            # a process that has just ended
+    return pids
+
+
 def cluster_ns(postmaster):
     """Nanoseconds of CPU of a PostgreSQL cluster's processes: the
     postmaster, each of its live children (backends, background workers,
@@ -227,12 +240,9 @@ def cluster_ns(postmaster):
     before and after a statement, the difference is all the cluster did,
     whichever process did it."""
     total = cpu_ns(postmaster) + reaped_children_ns(postmaster)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in children_of(postmaster):
         try:
-            if parent_pid(int(entry)) == postmaster:
-                total += cpu_ns(int(entry))
+            total += cpu_ns(pid)
         except (FileNotFoundError, ProcessLookupError):
             pass                # a process that has just ended
     return total
@@ -532,6 +542,7 @@ def main():
             # a setup of its own: the other sections' tables are not needed
             cluster = CitusCluster(b)
             setup_citus(b, args, shapes, cluster)
+            cluster.settle()
             for s in shapes:
                 s.citus_checks = {}
             for run_no in range(args.runs):
@@ -1510,6 +1521,54 @@ class CitusCluster:
         return {name: cluster_ns(postmaster)
                 for name, _, postmaster in self.nodes}
 
+    def settle(self):
+        """The processes each node runs when no session is open (its
+        auxiliary processes, Citus's maintenance daemon and the connection
+        it keeps), taken once the setup's sessions have ended: quiet()
+        waits for every other to end."""
+        time.sleep(2)
+        self.baseline = {name: children_of(postmaster)
+                         for name, _, postmaster in self.nodes}
+
+    def quiet(self, keep=()):
+        """Wait until every process a node started beyond its baseline
+        (but keep) has ended and been reaped, its CPU then in its
+        postmaster's reaped children's: a backend that is ending is
+        counted neither among the live nor among the reaped, and Citus
+        closes most of its connections to the workers only when a
+        statement's transaction ends, so that without this wait their
+        last work would be lost or, ending later, counted as the next
+        statement's.  A process that outlives 10 s joins the baseline."""
+        deadline = time.monotonic() + 10
+        while True:
+            extra = {name: children_of(postmaster) - self.baseline[name]
+                     - set(keep) for name, _, postmaster in self.nodes}
+            if not any(extra.values()):
+                return
+            if time.monotonic() > deadline:
+                print(f"still running after 10 s, taken as lasting: "
+                      f"{extra}", file=sys.stderr)
+                for name, pids in extra.items():
+                    self.baseline[name] |= pids
+                return
+            time.sleep(0.005)
+
+    def sessions(self):
+        """Sessions each worker node has accepted in database postgres
+        (pg_stat_database), read from a connection to another database,
+        which does not count: the connections Citus opened."""
+        counts = {}
+        for name, port, _ in self.nodes:
+            if name == "coordinator":
+                continue
+            conn = psycopg2.connect(port=port, dbname="template1")
+            cur = conn.cursor()
+            cur.execute("SELECT sessions FROM pg_stat_database "
+                        "WHERE datname = 'postgres'")
+            counts[name] = cur.fetchone()[0]
+            conn.close()
+        return counts
+
 
 def setup_citus(b, args, shapes, cluster):
     """mongo_etl on the coordinator (Citus creates it on the workers), a
@@ -1589,25 +1648,35 @@ def measure_citus(b, args, s, cluster, run_no):
         }[key]
         b.sql(f"TRUNCATE {table}")
         cluster.each_node("CHECKPOINT")
+        sessions0 = cluster.sessions()
         conn = b.connect()
         cur = conn.cursor()
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
+        # the setup's sessions, here and on the workers, gone
+        cluster.quiet(keep=[pid])
         nodes0 = cluster.cpu_parts()
         backend0 = cpu_ns(pid)
         replay0 = cpu_ns(s.server.pid)
         t0 = time.perf_counter()
         cur.execute(statement)
         wall = time.perf_counter() - t0
-        replay = cpu_ns(s.server.pid) - replay0
         backend = cpu_ns(pid) - backend0
+        # the statement's CPU on every node: once its session and the
+        # connections Citus opened for it have ended (the few ms of their
+        # exits are counted too)
+        b.close(conn)
+        cluster.quiet()
         nodes = {name: ns - nodes0[name]
                  for name, ns in cluster.cpu_parts().items()}
-        b.close(conn)
+        replay = cpu_ns(s.server.pid) - replay0
+        sessions = cluster.sessions()
         b.record(f"{sh}/citus/{key}", wall=wall, backend_cpu=backend / 1e9,
                  server_cpu=replay / 1e9,
                  **{f"{name}_cpu": ns / 1e9 for name, ns in nodes.items()},
-                 all_cpu=(sum(nodes.values()) + replay) / 1e9)
+                 all_cpu=(sum(nodes.values()) + replay) / 1e9,
+                 connections=sum(sessions.values())
+                 - sum(sessions0.values()))
         if run_no == 0 and key != "read":
             s.citus_checks[key] = citus_digest(b, table)
     if run_no == 0:
@@ -1662,7 +1731,8 @@ def citus_section(args, b, shapes, cluster):
             cells += [f"{us(name, 'server_cpu'):.3f}",
                       f"{us(name, 'all_cpu'):.2f}",
                       side_by_side(name, "all_cpu") if key != "copy"
-                      else "1", f"{n / wall:,.0f}"]
+                      else "1", f"{b.median(name, 'connections'):.0f}",
+                      f"{n / wall:,.0f}"]
             rows.append("| " + " | ".join(cells) + " |")
         k = lambda key, part: us(f"{s.name}/citus/{key}", f"{part}_cpu")
         workers = lambda key: sum(k(key, w) for w in cluster.workers)
@@ -1716,10 +1786,14 @@ serving Citus's connections from the coordinator, background workers, the
 checkpointer, Citus's maintenance daemon) and the children it reaped
 meanwhile (a load's background workers, ended connections). The
 coordinator's figure includes the calling backend's, shown in
-parentheses; the replay server's is its own process's.
+parentheses; the replay server's is its own process's. Each statement is
+measured until its session has closed and every process it started on any
+node has ended. The connections are the sessions the worker nodes
+accepted during the statement (`pg_stat_database.sessions`): the
+connections Citus opened to them, each a backend started and ended.
 
-| shape | method | wall s | wall / COPY | coordinator CPU µs/doc (calling backend) | {worker_heads} | replay server CPU µs/doc | all CPU µs/doc | all CPU / COPY | rows/s |
-|---|---|---:|---:|---:|{'---:|' * len(cluster.workers)}---:|---:|---:|---:|
+| shape | method | wall s | wall / COPY | coordinator CPU µs/doc (calling backend) | {worker_heads} | replay server CPU µs/doc | all CPU µs/doc | all CPU / COPY | connections to the workers | rows/s |
+|---|---|---:|---:|---:|{'---:|' * len(cluster.workers)}---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 Where the CPU goes:
