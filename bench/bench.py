@@ -1465,12 +1465,19 @@ side, are the figures to read.
 # of the shape's rows against mongo_etl.load with one worker and with two,
 # from the replay server, into a table hash-distributed on _id over two
 # worker nodes; the rows of RESULTS.md's section between these markers
+CITUS_CACHED = ("ALTER DATABASE postgres SET "
+                "citus.max_cached_conns_per_worker = 16")
 CITUS_BEGIN = "<!-- loading into Citus -->\n"
 CITUS_END = "<!-- end of loading into Citus -->\n"
 CITUS_METHODS = [
     ("copy", "COPY FROM binary file"),
     ("load", "CALL mongo_etl.load"),
     ("load_w2", "CALL mongo_etl.load, workers => 2"),
+    # each range is a transaction of its own, in which Citus opens a
+    # connection to each shard (16 a worker here) and keeps one a worker
+    # when it ends (citus.max_cached_conns_per_worker): the same load with
+    # the database set to keep them all, from one range to the next
+    ("load_w2_cached", "the same, citus.max_cached_conns_per_worker = 16"),
     # the same documents read and converted on the coordinator with no
     # insert: what the coordinator spends on mongo_etl's own work, apart
     # from handing rows to Citus
@@ -1644,10 +1651,16 @@ def measure_citus(b, args, s, cluster, run_no):
             "load": f"CALL mongo_etl.load('{sh}_net', '{table}')",
             "load_w2": f"CALL mongo_etl.load('{sh}_net', '{table}', "
                        "workers => 2)",
+            "load_w2_cached": f"CALL mongo_etl.load('{sh}_net', '{table}', "
+                              "workers => 2)",
             "read": f"EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM {sh}_net",
         }[key]
         b.sql(f"TRUNCATE {table}")
         cluster.each_node("CHECKPOINT")
+        # a database setting, which the load's background workers take
+        # (they do not take the caller's SET)
+        b.sql(CITUS_CACHED if key == "load_w2_cached" else
+              "ALTER DATABASE postgres RESET citus.max_cached_conns_per_worker")
         sessions0 = cluster.sessions()
         conn = b.connect()
         cur = conn.cursor()
@@ -1693,8 +1706,52 @@ def measure_citus(b, args, s, cluster, run_no):
                          "coordinator's shell table")
 
 
-# What was found about the figures by reading them (not regenerated)
+# What was found about the figures by reading them and Citus 13's source
+# (not regenerated)
 CITUS_NOTES = """
+What the figures say, and how a load into Citus scales with nodes:
+
+- With one worker, `mongo_etl.load` takes about COPY's wall time and
+  CPU, less on the orders shape, whose jsonb COPY parses from text on the
+  coordinator where mongo_etl builds it from BSON; the worker nodes spend
+  about as much per row for both: Citus sends them the same rows, as
+  binary COPY data over one connection per shard. In that format a jsonb
+  value travels as its text, which the coordinator prints and each worker
+  parses again: most of what the orders shape, with two jsonb columns,
+  costs beyond the others on both sides.
+- The coordinator does over 40% of all the CPU in either method, in one
+  process: COPY parses the file and routes each row to its shard;
+  `mongo_etl.load` reads and converts the documents (a quarter to a third
+  of its CPU) and hands each row to Citus's `INSERT … SELECT`, which
+  routes and serializes it (the rest). On machines of their own, the
+  worker nodes' part divides among them as the shards do; the
+  coordinator's does not, and one process on it caps the load at the rate
+  given above, however many worker nodes there are.
+- `workers => 2` spreads the coordinator's part over two background
+  workers, that is over the coordinator's cores: the path as it is scales
+  with the coordinator's cores, not with the nodes. Here it is not faster:
+  the three nodes and the replay server share two cores, so the wall time
+  follows the CPU of all of them, and two workers add CPU. Each of the
+  load's eight ranges is a transaction of its own, which Citus commits on
+  the worker nodes with two-phase commit, and in which it opens a
+  connection to each of the 32 shards, keeping one per worker node when
+  it ends (`citus.max_cached_conns_per_worker` is 1 by default): 244
+  connections instead of 32, each a backend started on a worker node.
+  With the database set to keep 16 (a load's background workers take
+  database and role settings, not the caller's `SET`), each background
+  worker opens its 32 once, 64 in all, and the two-worker load comes
+  closer to the CPU of one.
+- Running the ranges as Citus tasks on the worker nodes (issue 28, point
+  3) would move the coordinator's part to them: each node would read its
+  `_id` ranges from MongoDB, convert the documents and route the rows.
+  `_id` ranges do not line up with hash shards, so with N worker nodes
+  about (N − 1)/N of each node's rows would still go to another node's
+  shards: the routing stays, but N nodes share it instead of one
+  coordinator, and the load would scale with the nodes until MongoDB or
+  the network is the limit (the replay server spends under 0.11 µs a
+  document). On this machine that cannot be measured faster, for the
+  reason above: moving work from the coordinator's processes to the
+  workers' on the same two cores leaves the same CPU to do.
 """
 
 
@@ -1734,24 +1791,45 @@ def citus_section(args, b, shapes, cluster):
                       else "1", f"{b.median(name, 'connections'):.0f}",
                       f"{n / wall:,.0f}"]
             rows.append("| " + " | ".join(cells) + " |")
-        k = lambda key, part: us(f"{s.name}/citus/{key}", f"{part}_cpu")
-        workers = lambda key: sum(k(key, w) for w in cluster.workers)
+        def k(key, part):
+            return us(f"{s.name}/citus/{key}", f"{part}_cpu")
+
+        def workers(key):
+            return sum(k(key, w) for w in cluster.workers)
+
+        def share(key):
+            return k(key, "coordinator") / k(key, "all") * 100
+
+        def connections(key):
+            return b.median(f"{s.name}/citus/{key}", "connections")
+        # the worker nodes' CPU a connection Citus opened costs: what the
+        # two-worker load spent there beyond the one-worker load, over the
+        # connections it opened beyond it
+        extra = connections("load_w2") - connections("load")
+        per_connection = ((workers("load_w2") - workers("load")) * n / 1e6
+                          / extra * 1e3 if extra > 0 else None)
         where.append(
             f"- {s.name}: COPY spent {k('copy', 'coordinator'):.2f} µs a "
-            f"document on the coordinator and {workers('copy'):.2f} on the "
-            f"{len(cluster.workers)} workers; `mongo_etl.load` "
-            f"{k('load', 'coordinator'):.2f} on the coordinator (reading "
-            f"and converting alone, with no insert: "
-            f"{k('read', 'coordinator'):.2f}) and {workers('load'):.2f} on "
-            f"the workers, with two workers {k('load_w2', 'coordinator'):.2f}"
-            f" and {workers('load_w2'):.2f}; the replay server "
-            f"{k('load', 'server'):.3f}. The coordinator's share of all "
-            "the CPU: COPY "
-            f"{k('copy', 'coordinator') / us(f'{s.name}/citus/copy', 'all_cpu') * 100:.0f}%, "
-            "load "
-            f"{k('load', 'coordinator') / us(f'{s.name}/citus/load', 'all_cpu') * 100:.0f}%, "
-            "load with two workers "
-            f"{k('load_w2', 'coordinator') / us(f'{s.name}/citus/load_w2', 'all_cpu') * 100:.0f}%.")
+            f"document on the coordinator ({share('copy'):.0f}% of all) and "
+            f"{workers('copy'):.2f} on the {len(cluster.workers)} worker "
+            f"nodes; `mongo_etl.load` {k('load', 'coordinator'):.2f} on the "
+            f"coordinator ({share('load'):.0f}%), of which reading and "
+            f"converting (the read alone) {k('read', 'coordinator'):.2f} "
+            "and handing the rows to Citus, which routes each to its shard, "
+            f"the other {k('load', 'coordinator') - k('read', 'coordinator'):.2f}"
+            f", and {workers('load'):.2f} on the worker nodes; the replay "
+            f"server {k('load', 'server'):.3f}. With two workers: "
+            f"{k('load_w2', 'coordinator'):.2f} on the coordinator and "
+            f"{workers('load_w2'):.2f} on the worker nodes, which accepted "
+            f"{connections('load_w2'):.0f} connections instead of "
+            f"{connections('load'):.0f}"
+            + (f" (about {per_connection:.0f} ms of their CPU each)"
+               if per_connection else "")
+            + f"; keeping them, {connections('load_w2_cached'):.0f} "
+            f"connections and {workers('load_w2_cached'):.2f} µs. One "
+            "process on the coordinator can thus load at most "
+            f"{1e6 / k('load', 'coordinator'):,.0f} rows/s of this shape "
+            f"(COPY {1e6 / k('copy', 'coordinator'):,.0f}).")
     checks = ", ".join(s.name for s in shapes)
     pg = b.query("SHOW server_version")[0][0]
     worker_heads = " | ".join(f"{w} CPU µs/doc" for w in cluster.workers)
@@ -1773,7 +1851,10 @@ reversed from run to run: `COPY … FROM` the shape's binary COPY file
 its shard), `CALL mongo_etl.load` from the replay server with one worker
 and with `workers => 2` (an `INSERT … SELECT` that Citus routes to the
 shards, run by the calling backend or by each background worker for its
-`_id` ranges), and the same documents read and converted on the
+`_id` ranges), the two-worker load again with the database set to keep
+Citus's connections from one range to the next
+(`citus.max_cached_conns_per_worker = 16`; below), and the same
+documents read and converted on the
 coordinator with no insert (`EXPLAIN (ANALYZE, TIMING OFF) SELECT *`).
 Autovacuum is off on every node. Median of {args.runs}
 run{'s' if args.runs != 1 else ''}; a ratio to COPY is taken within each
