@@ -228,6 +228,35 @@ def process_ns(pid):
     return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
+def children_of(postmaster):
+    """The pids of the processes whose parent is postmaster."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if parent_pid(int(entry)) == postmaster:
+                    pids.add(int(entry))
+            except (FileNotFoundError, ProcessLookupError):
+                pass            # a process that has just ended
+    return pids
+
+
+def cluster_ns(postmaster):
+    """Nanoseconds of CPU of a PostgreSQL cluster's processes: the
+    postmaster, each of its live children (backends, background workers,
+    the checkpointer, Citus's maintenance daemon) and the children it has
+    reaped (a backend or background worker that ended meanwhile).  Read
+    before and after a statement, the difference is all the cluster did,
+    whichever process did it."""
+    total = cpu_ns(postmaster) + reaped_children_ns(postmaster)
+    for pid in children_of(postmaster):
+        try:
+            total += cpu_ns(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass                # a process that has just ended
+    return total
+
+
 def server_cpu(server):
     """The CPU nanoseconds a server has spent so far, by part: a replay
     server's pid, or an object that counts its own processes
@@ -306,25 +335,9 @@ class DocumentDB:
             lines = f.read().splitlines()
         self.postmaster, self.pg_port = int(lines[0]), int(lines[3])
 
-    def children(self):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if parent_pid(int(entry)) == self.postmaster:
-                        pids.append(int(entry))
-                except (FileNotFoundError, ProcessLookupError):
-                    pass        # a process that has just ended
-        return pids
-
     def cpu_parts(self):
-        cluster = cpu_ns(self.postmaster) + reaped_children_ns(self.postmaster)
-        for pid in self.children():
-            try:
-                cluster += cpu_ns(pid)
-            except FileNotFoundError:
-                pass
-        return {"gateway": process_ns(self.gateway), "cluster": cluster}
+        return {"gateway": process_ns(self.gateway),
+                "cluster": cluster_ns(self.postmaster)}
 
 
 class Bench:
@@ -485,7 +498,7 @@ def main():
                    help="documents per insert command, mongo_etl's "
                    "batch_size and the client's --batch")
     p.add_argument("--only", choices=["write", "versions", "documentdb",
-                                      "pushdown"],
+                                      "pushdown", "citus"],
                    default=None,
                    help="run only this section: write prints it and "
                    "writes no RESULTS.md (trials); versions measures the "
@@ -493,7 +506,10 @@ def main():
                    "section of RESULTS.md; documentdb reads from DocumentDB "
                    "(started by run.sh) next to the replay server and "
                    "rewrites its section; pushdown measures GROUP BY and "
-                   "joins sent and not, and rewrites its section")
+                   "joins sent and not, and rewrites its section; citus "
+                   "loads into a distributed table (the bench's PostgreSQL "
+                   "a Citus coordinator, started by run.sh) and rewrites "
+                   "its section")
     args = p.parse_args()
     if args.slow_runs is None:
         args.slow_runs = args.runs
@@ -536,6 +552,21 @@ def main():
             s.server = ReplayServer(args.replay, s.dump, args.replay_port + i)
             servers.append(s.server)
         b = Bench(args)
+        if args.only == "citus":
+            # a setup of its own: the other sections' tables are not needed
+            cluster = CitusCluster(b)
+            setup_citus(b, args, shapes, cluster)
+            cluster.settle()
+            for s in shapes:
+                s.citus_checks = {}
+            for run_no in range(args.runs):
+                for s in shapes:
+                    print(f"run {run_no + 1} of {args.runs}: {s.name}, "
+                          "into Citus", file=sys.stderr)
+                    measure_citus(b, args, s, cluster, run_no)
+            update_section(args, citus_section(args, b, shapes, cluster),
+                           CITUS_BEGIN, CITUS_END)
+            return
         setup(b, args, shapes)
         if args.only == "documentdb":
             ddb = DocumentDB(os.environ["MONGO_URI"], os.path.join(
@@ -1554,6 +1585,433 @@ side, are the figures to read.
 {PUSHDOWN_END}"""
 
 
+# Loading into a Citus distributed table (issue 28, point 5): COPY BINARY
+# of the shape's rows against mongo_etl.load with one worker and with two,
+# from the replay server, into a table hash-distributed on _id over two
+# worker nodes; the rows of RESULTS.md's section between these markers
+CITUS_CACHED = ("ALTER DATABASE postgres SET "
+                "citus.max_cached_conns_per_worker = 16")
+CITUS_BEGIN = "<!-- loading into Citus -->\n"
+CITUS_END = "<!-- end of loading into Citus -->\n"
+CITUS_METHODS = [
+    ("copy", "COPY FROM binary file"),
+    ("load", "CALL mongo_etl.load"),
+    ("load_w2", "CALL mongo_etl.load, workers => 2"),
+    # each range is a transaction of its own, in which Citus opens a
+    # connection to each shard (16 a worker here) and keeps one a worker
+    # when it ends (citus.max_cached_conns_per_worker): the same load with
+    # the database set to keep them all, from one range to the next
+    ("load_w2_cached", "the same, citus.max_cached_conns_per_worker = 16"),
+    # the same documents read and converted on the coordinator with no
+    # insert: what the coordinator spends on mongo_etl's own work, apart
+    # from handing rows to Citus
+    ("read", "read and convert alone (no insert)"),
+]
+
+
+class CitusCluster:
+    """The Citus coordinator (the bench's PostgreSQL) and its worker nodes,
+    as test/citus.sh starts them, all on this machine: each node's port
+    from pg_dist_node, its postmaster's pid as the parent of a backend of
+    it, so that each node's CPU can be read from /proc."""
+
+    def __init__(self, b):
+        self.nodes = []         # (name, port, postmaster pid)
+        rows = b.query("SELECT groupid, nodeport FROM pg_dist_node "
+                       "WHERE isactive ORDER BY groupid, nodeport")
+        for i, (group, port) in enumerate(rows):
+            name = "coordinator" if group == 0 else f"worker{i}"
+            conn = self.connect(port)
+            cur = conn.cursor()
+            cur.execute("SELECT pg_backend_pid()")
+            postmaster = parent_pid(cur.fetchone()[0])
+            conn.close()
+            self.nodes.append((name, port, postmaster))
+        self.workers = [name for name, _, _ in self.nodes
+                        if name != "coordinator"]
+        # "Citus 13.2.2 on x86_64-pc-linux-gnu, gcc ...": the version
+        self.version = b.query(
+            "SELECT citus_version()")[0][0].split(" on ")[0].split()[-1]
+        self.shards = {}
+
+    @staticmethod
+    def connect(port):
+        conn = psycopg2.connect(port=port)
+        conn.autocommit = True
+        return conn
+
+    def each_node(self, statement):
+        """Run statement on every node itself, not through Citus (which
+        does not propagate CHECKPOINT or ALTER SYSTEM)."""
+        for _, port, _ in self.nodes:
+            conn = self.connect(port)
+            conn.cursor().execute(statement)
+            conn.close()
+
+    def cpu_parts(self):
+        return {name: cluster_ns(postmaster)
+                for name, _, postmaster in self.nodes}
+
+    def settle(self):
+        """The processes each node runs when no session is open (its
+        auxiliary processes, Citus's maintenance daemon and the connection
+        it keeps), taken once the setup's sessions have ended: quiet()
+        waits for every other to end."""
+        time.sleep(2)
+        self.baseline = {name: children_of(postmaster)
+                         for name, _, postmaster in self.nodes}
+
+    def quiet(self, keep=()):
+        """Wait until every process a node started beyond its baseline
+        (but keep) has ended and been reaped, its CPU then in its
+        postmaster's reaped children's: a backend that is ending is
+        counted neither among the live nor among the reaped, and Citus
+        closes most of its connections to the workers only when a
+        statement's transaction ends, so that without this wait their
+        last work would be lost or, ending later, counted as the next
+        statement's.  A process that outlives 10 s joins the baseline."""
+        deadline = time.monotonic() + 10
+        while True:
+            extra = {name: children_of(postmaster) - self.baseline[name]
+                     - set(keep) for name, _, postmaster in self.nodes}
+            if not any(extra.values()):
+                return
+            if time.monotonic() > deadline:
+                print(f"still running after 10 s, taken as lasting: "
+                      f"{extra}", file=sys.stderr)
+                for name, pids in extra.items():
+                    self.baseline[name] |= pids
+                return
+            time.sleep(0.005)
+
+    def sessions(self):
+        """Sessions each worker node has accepted in database postgres
+        (pg_stat_database), read from a connection to another database,
+        which does not count: the connections Citus opened."""
+        counts = {}
+        for name, port, _ in self.nodes:
+            if name == "coordinator":
+                continue
+            conn = psycopg2.connect(port=port, dbname="template1")
+            cur = conn.cursor()
+            cur.execute("SELECT sessions FROM pg_stat_database "
+                        "WHERE datname = 'postgres'")
+            counts[name] = cur.fetchone()[0]
+            conn.close()
+        return counts
+
+
+def setup_citus(b, args, shapes, cluster):
+    """mongo_etl on the coordinator (Citus creates it on the workers), a
+    foreign table on each shape's replay server and on its dump file (to
+    write the COPY file if it is missing), and {shape}_dist, a table of the
+    shape's columns hash-distributed on _id (Citus's default of 32 shards,
+    16 on each worker), without index, as the bench's other targets."""
+    # autovacuum off on every node: after each load of a million rows it
+    # would vacuum and analyze the 32 shards while the next statement is
+    # measured, counted as that statement's CPU
+    cluster.each_node("ALTER SYSTEM SET autovacuum = off")
+    cluster.each_node("SELECT pg_reload_conf()")
+    b.sql(f"""
+        DROP EXTENSION IF EXISTS mongo_etl CASCADE;
+        CREATE EXTENSION mongo_etl;
+        CREATE SERVER files FOREIGN DATA WRAPPER mongo_etl
+          OPTIONS (dump_dir '{args.data}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER files;""")
+    for s in shapes:
+        n = s.name
+        b.sql(f"""
+            CREATE SERVER replay_{n} FOREIGN DATA WRAPPER mongo_etl
+              OPTIONS (uri '{s.server.uri}');
+            CREATE USER MAPPING FOR CURRENT_USER SERVER replay_{n};
+            CREATE FOREIGN TABLE {n}_file ({s.foreign_columns}) SERVER files
+              OPTIONS (file '{os.path.basename(s.dump)}');
+            CREATE FOREIGN TABLE {n}_net ({s.foreign_columns})
+              SERVER replay_{n} OPTIONS (database 'bench', collection '{n}');
+            DROP TABLE IF EXISTS {n}_dist;
+            CREATE TABLE {n}_dist ({s.columns});""")
+        # on its own: Citus refuses to distribute a table in a transaction
+        # that has created other objects before it
+        b.sql(f"SELECT create_distributed_table('{n}_dist', '_id')")
+        cluster.shards[n] = b.query(
+            "SELECT count(*), count(DISTINCT nodeport) FROM citus_shards "
+            f"WHERE table_name = '{n}_dist'::regclass")[0]
+        if not os.path.exists(s.copy):
+            b.sql(f"COPY (SELECT * FROM {n}_file) TO '{s.copy}' "
+                  f"(FORMAT binary)")
+
+
+def citus_digest(b, table):
+    """The rows of a distributed table, as a count and an order-independent
+    digest by value (bench.checksum's), summed over its shards, each read
+    on its worker (run_command_on_shards); and the rows Citus reads, and
+    the pages of the coordinator's shell table, which must hold none."""
+    counts, digest = 0, 0
+    for (result,) in b.query(
+            f"SELECT result FROM run_command_on_shards('{table}', "
+            "$$SELECT count(*) || ' ' || coalesce(sum(hash_record(t)::"
+            "numeric), 0) FROM %s t$$)"):
+        count, value = result.split()
+        counts += int(count)
+        digest += int(value)
+    through_citus = b.query(f"SELECT count(*) FROM {table}")[0][0]
+    shell = b.query(f"SELECT pg_relation_size('{table}')")[0][0]
+    return counts, digest, through_citus, shell
+
+
+def measure_citus(b, args, s, cluster, run_no):
+    """Each method of CITUS_METHODS on the shape, in a fresh coordinator
+    backend, after a TRUNCATE of the distributed table and a CHECKPOINT on
+    every node (so that no node writes the last load's pages while the
+    next is measured), in an order reversed from run to run; every node's
+    CPU and the replay server's read before and after; on the first run,
+    the rows each load left in the shards compared with COPY's."""
+    sh = s.name
+    table = f"{sh}_dist"
+    methods = CITUS_METHODS[::-1] if run_no % 2 else CITUS_METHODS
+    for key, _ in methods:
+        statement = {
+            "copy": f"COPY {table} FROM '{s.copy}' (FORMAT binary)",
+            "load": f"CALL mongo_etl.load('{sh}_net', '{table}')",
+            "load_w2": f"CALL mongo_etl.load('{sh}_net', '{table}', "
+                       "workers => 2)",
+            "load_w2_cached": f"CALL mongo_etl.load('{sh}_net', '{table}', "
+                              "workers => 2)",
+            "read": f"EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM {sh}_net",
+        }[key]
+        b.sql(f"TRUNCATE {table}")
+        cluster.each_node("CHECKPOINT")
+        # a database setting, which the load's background workers take
+        # (they do not take the caller's SET)
+        b.sql(CITUS_CACHED if key == "load_w2_cached" else
+              "ALTER DATABASE postgres RESET citus.max_cached_conns_per_worker")
+        sessions0 = cluster.sessions()
+        conn = b.connect()
+        cur = conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        # the setup's sessions, here and on the workers, gone
+        cluster.quiet(keep=[pid])
+        nodes0 = cluster.cpu_parts()
+        backend0 = cpu_ns(pid)
+        replay0 = cpu_ns(s.server.pid)
+        t0 = time.perf_counter()
+        cur.execute(statement)
+        wall = time.perf_counter() - t0
+        backend = cpu_ns(pid) - backend0
+        # the statement's CPU on every node: once its session and the
+        # connections Citus opened for it have ended (the few ms of their
+        # exits are counted too)
+        b.close(conn)
+        cluster.quiet()
+        nodes = {name: ns - nodes0[name]
+                 for name, ns in cluster.cpu_parts().items()}
+        replay = cpu_ns(s.server.pid) - replay0
+        sessions = cluster.sessions()
+        b.record(f"{sh}/citus/{key}", wall=wall, backend_cpu=backend / 1e9,
+                 server_cpu=replay / 1e9,
+                 **{f"{name}_cpu": ns / 1e9 for name, ns in nodes.items()},
+                 all_cpu=(sum(nodes.values()) + replay) / 1e9,
+                 connections=sum(sessions.values())
+                 - sum(sessions0.values()))
+        if run_no == 0 and key != "read":
+            s.citus_checks[key] = citus_digest(b, table)
+    if run_no == 0:
+        reference = s.citus_checks["copy"]
+        if reference[0] != args.rows or reference[2] != args.rows:
+            sys.exit(f"{sh}: COPY left {reference[0]} rows in the shards "
+                     f"({reference[2]} through Citus), not {args.rows}")
+        for key, found in s.citus_checks.items():
+            if found[:2] != reference[:2] or found[2] != args.rows:
+                sys.exit(f"{sh}: the rows {key} left in the shards differ "
+                         f"from COPY's: {found} against {reference}")
+            if found[3] != 0:
+                sys.exit(f"{sh}: {key} wrote {found[3]} bytes into the "
+                         "coordinator's shell table")
+
+
+# What was found about the figures by reading them and Citus 13's source
+# (not regenerated)
+CITUS_NOTES = """
+What the figures say, and how a load into Citus scales with nodes:
+
+- With one worker, `mongo_etl.load` takes about COPY's wall time and
+  CPU, less on the orders shape, whose jsonb COPY parses from text on the
+  coordinator where mongo_etl builds it from BSON; the worker nodes spend
+  about as much per row for both: Citus sends them the same rows, as
+  binary COPY data over one connection per shard. In that format a jsonb
+  value travels as its text, which the coordinator prints and each worker
+  parses again: most of what the orders shape, with two jsonb columns,
+  costs beyond the others on both sides.
+- The coordinator does over 40% of all the CPU in either method, in one
+  process: COPY parses the file and routes each row to its shard;
+  `mongo_etl.load` reads and converts the documents (a quarter to a third
+  of its CPU) and hands each row to Citus's `INSERT … SELECT`, which
+  routes and serializes it (the rest). On machines of their own, the
+  worker nodes' part divides among them as the shards do; the
+  coordinator's does not, and one process on it caps the load at the rate
+  given above, however many worker nodes there are.
+- `workers => 2` spreads the coordinator's part over two background
+  workers, that is over the coordinator's cores: the path as it is scales
+  with the coordinator's cores, not with the nodes. Here it is not faster:
+  the three nodes and the replay server share two cores, so the wall time
+  follows the CPU of all of them, and two workers add CPU. Each of the
+  load's eight ranges is a transaction of its own, which Citus commits on
+  the worker nodes with two-phase commit, and in which it opens a
+  connection to each of the 32 shards, keeping one per worker node when
+  it ends (`citus.max_cached_conns_per_worker` is 1 by default): 244
+  connections instead of 32, each a backend started on a worker node.
+  With the database set to keep 16 (a load's background workers take
+  database and role settings, not the caller's `SET`), each background
+  worker opens its 32 once, 64 in all, and the two-worker load comes
+  closer to the CPU of one.
+- Running the ranges as Citus tasks on the worker nodes (issue 28, point
+  3) would move the coordinator's part to them: each node would read its
+  `_id` ranges from MongoDB, convert the documents and route the rows.
+  `_id` ranges do not line up with hash shards, so with N worker nodes
+  about (N − 1)/N of each node's rows would still go to another node's
+  shards: the routing stays, but N nodes share it instead of one
+  coordinator, and the load would scale with the nodes until MongoDB or
+  the network is the limit (the replay server spends under 0.11 µs a
+  document). On this machine that cannot be measured faster, for the
+  reason above: moving work from the coordinator's processes to the
+  workers' on the same two cores leaves the same CPU to do.
+"""
+
+
+def citus_section(args, b, shapes, cluster):
+    """The section of RESULTS.md on loading into a distributed table."""
+    n = args.rows
+    parts = [name for name, _, _ in cluster.nodes]
+
+    def us(name, key):
+        value = b.median(name, key)
+        return value * 1e6 / n if value is not None else None
+
+    def side_by_side(name, key):
+        """The ratios of name's key to COPY's, run by run (each pair
+        measured in the same run), as median and range."""
+        ours = b.results[name][key]
+        copy = b.results[f"{name.rsplit('/', 1)[0]}/copy"][key]
+        ratios = [a / c for a, c in zip(ours, copy)]
+        text = f"**{statistics.median(ratios):.2f}**"
+        if len(ratios) > 1:
+            text += f" ({min(ratios):.2f}–{max(ratios):.2f})"
+        return text
+
+    rows, where = [], []
+    for s in shapes:
+        for key, label in CITUS_METHODS:
+            name = f"{s.name}/citus/{key}"
+            wall = b.median(name, "wall")
+            cells = [s.name, label, f"{wall:.2f}",
+                     side_by_side(name, "wall") if key != "copy" else "1",
+                     f"{us(name, 'coordinator_cpu'):.2f} "
+                     f"({us(name, 'backend_cpu'):.2f})"]
+            cells += [f"{us(name, f'{w}_cpu'):.2f}" for w in cluster.workers]
+            cells += [f"{us(name, 'server_cpu'):.3f}",
+                      f"{us(name, 'all_cpu'):.2f}",
+                      side_by_side(name, "all_cpu") if key != "copy"
+                      else "1", f"{b.median(name, 'connections'):.0f}",
+                      f"{n / wall:,.0f}"]
+            rows.append("| " + " | ".join(cells) + " |")
+        def k(key, part):
+            return us(f"{s.name}/citus/{key}", f"{part}_cpu")
+
+        def workers(key):
+            return sum(k(key, w) for w in cluster.workers)
+
+        def share(key):
+            return k(key, "coordinator") / k(key, "all") * 100
+
+        def connections(key):
+            return b.median(f"{s.name}/citus/{key}", "connections")
+        # the worker nodes' CPU a connection Citus opened costs: what the
+        # two-worker load spent there beyond the one-worker load, over the
+        # connections it opened beyond it
+        extra = connections("load_w2") - connections("load")
+        per_connection = ((workers("load_w2") - workers("load")) * n / 1e6
+                          / extra * 1e3 if extra > 0 else None)
+        where.append(
+            f"- {s.name}: COPY spent {k('copy', 'coordinator'):.2f} µs a "
+            f"document on the coordinator ({share('copy'):.0f}% of all) and "
+            f"{workers('copy'):.2f} on the {len(cluster.workers)} worker "
+            f"nodes; `mongo_etl.load` {k('load', 'coordinator'):.2f} on the "
+            f"coordinator ({share('load'):.0f}%), of which reading and "
+            f"converting (the read alone) {k('read', 'coordinator'):.2f} "
+            "and handing the rows to Citus, which routes each to its shard, "
+            f"the other {k('load', 'coordinator') - k('read', 'coordinator'):.2f}"
+            f", and {workers('load'):.2f} on the worker nodes; the replay "
+            f"server {k('load', 'server'):.3f}. With two workers: "
+            f"{k('load_w2', 'coordinator'):.2f} on the coordinator and "
+            f"{workers('load_w2'):.2f} on the worker nodes, which accepted "
+            f"{connections('load_w2'):.0f} connections instead of "
+            f"{connections('load'):.0f}"
+            + (f" (about {per_connection:.0f} ms of their CPU each)"
+               if per_connection else "")
+            + f"; keeping them, {connections('load_w2_cached'):.0f} "
+            f"connections and {workers('load_w2_cached'):.2f} µs. One "
+            "process on the coordinator can thus load at most "
+            f"{1e6 / k('load', 'coordinator'):,.0f} rows/s of this shape "
+            f"(COPY {1e6 / k('copy', 'coordinator'):,.0f}).")
+    checks = ", ".join(s.name for s in shapes)
+    pg = b.query("SHOW server_version")[0][0]
+    worker_heads = " | ".join(f"{w} CPU µs/doc" for w in cluster.workers)
+    shards = ", ".join(f"{s.name} {cluster.shards[s.name][0]} shards on "
+                       f"{cluster.shards[s.name][1]} nodes" for s in shapes)
+    return f"""{CITUS_BEGIN}## Loading into Citus
+
+Issue 28: {n:,} documents of each shape loaded into a Citus distributed
+table, measured by `make bench BENCH_ONLY=citus` on
+{datetime.date.today()}: Citus {cluster.version} on PostgreSQL {pg}, a
+coordinator and {len(cluster.workers)} worker nodes (test/citus.sh), each a
+cluster of its own on this 2-core machine, with the replay servers. Each
+shape's table has the shape's columns, no index, and is hash-distributed
+on `_id` ({shards}); the coordinator holds no shard. For each shape in
+each run, in a fresh coordinator session after a `TRUNCATE` and a
+`CHECKPOINT` on every node, the methods one after the other, their order
+reversed from run to run: `COPY … FROM` the shape's binary COPY file
+(the reference: Citus parses it on the coordinator and sends each row to
+its shard), `CALL mongo_etl.load` from the replay server with one worker
+and with `workers => 2` (an `INSERT … SELECT` that Citus routes to the
+shards, run by the calling backend or by each background worker for its
+`_id` ranges), the two-worker load again with the database set to keep
+Citus's connections from one range to the next
+(`citus.max_cached_conns_per_worker = 16`; below), and the same
+documents read and converted on the
+coordinator with no insert (`EXPLAIN (ANALYZE, TIMING OFF) SELECT *`).
+Autovacuum is off on every node. Median of {args.runs}
+run{'s' if args.runs != 1 else ''}; a ratio to COPY is taken within each
+run, between statements measured side by side, and given as its median
+(and range).
+
+CPU is read from /proc before and after each statement, for every process
+of each node: its postmaster, every child (backends, among them those
+serving Citus's connections from the coordinator, background workers, the
+checkpointer, Citus's maintenance daemon) and the children it reaped
+meanwhile (a load's background workers, ended connections). The
+coordinator's figure includes the calling backend's, shown in
+parentheses; the replay server's is its own process's. Each statement is
+measured until its session has closed and every process it started on any
+node has ended. The connections are the sessions the worker nodes
+accepted during the statement (`pg_stat_database.sessions`): the
+connections Citus opened to them, each a backend started and ended.
+
+| shape | method | wall s | wall / COPY | coordinator CPU µs/doc (calling backend) | {worker_heads} | replay server CPU µs/doc | all CPU µs/doc | all CPU / COPY | connections to the workers | rows/s |
+|---|---|---:|---:|---:|{'---:|' * len(cluster.workers)}---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+Where the CPU goes:
+
+{chr(10).join(where)}
+{CITUS_NOTES}
+On the first run, the rows each load left in the shards (counted and
+digested on each worker, `run_command_on_shards`) equal COPY's, count and
+digest of every row by value, for {checks}; Citus reads {n:,} rows of each
+table, and the coordinator's shell tables have no page.
+{CITUS_END}"""
+
+
 def measure_parallel_scans(b, s, check):
     """CREATE TABLE AS, REFRESH MATERIALIZED VIEW and an aggregate over the
     dump file and the replay server, with no worker and with two; on the
@@ -2351,6 +2809,8 @@ reading one `_id` range):
     documentdb += "\n" if documentdb else ""
     pushdown = kept_section(args.results, PUSHDOWN_BEGIN, PUSHDOWN_END)
     documentdb += pushdown + "\n" if pushdown else ""
+    citus = kept_section(args.results, CITUS_BEGIN, CITUS_END)
+    documentdb += citus + "\n" if citus else ""
     read_lines = "\n".join(
         f"| {s.name} | {s.bytes / n:.0f} | {s.read:.2f} | {s.nothing:.2f} | "
         f"{s.read - s.nothing:.2f} | {s.read_net:.2f} | {s.server_cpu:.3f} |"

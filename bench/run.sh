@@ -28,6 +28,13 @@
 # collection of each shape's first 10,000, and measures GROUP BY and joins
 # sent to the server against not sent (bench.py's PUSHDOWN_QUERIES; the
 # replay server's count(*) by age too), rewriting that section.
+# BENCH_ONLY=citus makes the bench's PostgreSQL a Citus coordinator with two
+# worker nodes (test/servers.sh with MONGO_ETL_CITUS=1, test/citus.sh; the
+# workers on MONGO_ETL_BENCH_CITUS_PORT and the next, default the bench's
+# port + 20: 54336 and 54337, clear of the tests' Citus workers), loads
+# BENCH_ROWS documents of each shape into a distributed table by COPY and
+# by mongo_etl.load with one worker and two, with every node's CPU, and
+# rewrites that section of RESULTS.md.
 #
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +64,12 @@ case ${BENCH_ONLY:-} in
 documentdb|pushdown) with_documentdb=1 ;;
 *) with_documentdb= ;;
 esac
+if [ "${BENCH_ONLY:-}" = citus ]; then
+	# the bench's cluster becomes the coordinator; its workers on ports
+	# of their own, not the tests' (the coordinator's port + 10)
+	export MONGO_ETL_CITUS=1
+	export MONGO_ETL_CITUS_PORT=${MONGO_ETL_BENCH_CITUS_PORT:-$((MONGO_ETL_PGPORT + 20))}
+fi
 if [ -n "$with_documentdb" ]; then
 	unset MONGO_URI
 	exports=$(MONGO_ETL_SERVER=documentdb \
@@ -78,10 +91,11 @@ gcc -O2 -Wall -Wextra -Werror -o bench/etl_client bench/etl_client.c \
 	-lpq -lpthread
 
 # the Rust client, where cargo is installed (bench.py reports it as not
-# built otherwise); the DocumentDB and pushdown sections do not run it
+# built otherwise); the DocumentDB, pushdown and Citus sections do not run
+# it
 cargo=$(command -v cargo || true)
 [ -n "$cargo" ] || [ ! -x "$HOME/.cargo/bin/cargo" ] || cargo=$HOME/.cargo/bin/cargo
-if [ -n "$with_documentdb" ]; then
+if [ -n "$with_documentdb" ] || [ "${BENCH_ONLY:-}" = citus ]; then
 	:
 elif [ -f bench/etl_rust/Cargo.toml ] && [ -n "$cargo" ]; then
 	"$cargo" build --release --quiet --manifest-path bench/etl_rust/Cargo.toml
