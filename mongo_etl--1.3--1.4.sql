@@ -27,6 +27,8 @@ DECLARE
   upserted bigint;
   deleted bigint := 0;
   citus_table boolean := false;
+  missing text := format('mongo_etl_sync_missing_%s', target::oid);
+  null_keys bigint;
   i int;
 BEGIN
   IF source IS NULL OR target IS NULL OR key IS NULL THEN
@@ -120,19 +122,19 @@ BEGIN
     ELSE
       -- Citus plans no DELETE of a distributed or reference table whose
       -- subquery reads a foreign table, but it reads a temporary table:
-      -- the keys of the target that the source lacks go there first.
-      -- Rows with a NULL key, which no source key equals, go as above.
-      EXECUTE format('CREATE TEMPORARY TABLE mongo_etl_sync_missing ON COMMIT DROP AS '
-                     'SELECT %1$I AS key FROM %2$s EXCEPT SELECT %1$I FROM %3$s',
-                     key, target, source);
-      EXECUTE format('DELETE FROM %s WHERE %I IN '
-                     '(SELECT key FROM pg_temp.mongo_etl_sync_missing)',
-                     target, key);
+      -- the keys of the target that the source lacks go there first
+      -- (compared as EXCEPT compares, by the key type's equality).  Rows
+      -- with a NULL key, which no source key equals, go as above.
+      EXECUTE format('CREATE TEMPORARY TABLE %1$I ON COMMIT DROP AS '
+                     'SELECT %2$I AS key FROM %3$s EXCEPT SELECT %2$I FROM %4$s',
+                     missing, key, target, source);
+      EXECUTE format('DELETE FROM %s WHERE %I IN (SELECT key FROM pg_temp.%I)',
+                     target, key, missing);
       GET DIAGNOSTICS deleted = ROW_COUNT;
-      DROP TABLE pg_temp.mongo_etl_sync_missing;
+      EXECUTE format('DROP TABLE pg_temp.%I', missing);
       EXECUTE format('DELETE FROM %s WHERE %I IS NULL', target, key);
-      GET DIAGNOSTICS i = ROW_COUNT;
-      deleted := deleted + i;
+      GET DIAGNOSTICS null_keys = ROW_COUNT;
+      deleted := deleted + null_keys;
     END IF;
   END IF;
 

@@ -124,6 +124,16 @@ CALL mongo_etl.load('big', 'ref');
 SELECT * FROM public.rows_of('ref');
 
 --
+-- A Citus-managed local table: its one shard is on the coordinator, the
+-- table itself a shell there too
+--
+CREATE TABLE managed (_id int PRIMARY KEY, n int, name text);
+SELECT citus_add_local_table_to_metadata('managed');
+CALL mongo_etl.load('big', 'managed');
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('managed');
+SELECT count(*), sum(n) FROM managed;
+
+--
 -- A colocated join: a table loaded by mongo_etl.load joined, shard by
 -- shard, with a distributed table of the database's own, distributed on
 -- the same key and colocated with it; the same join over the foreign table
@@ -174,9 +184,22 @@ SELECT through_citus, in_shards, in_shell FROM public.rows_of('byrole');
 SELECT sum(result::bigint) AS by_citus_loader
   FROM run_command_on_shards('byrole',
     $$SELECT count(*) FROM %s WHERE loaded_by = 'citus_loader'$$);
+-- sync with delete_missing by the role (its temporary table too): the row
+-- MongoDB lacks leaves the shards (mongo_etl.sync_state has no row
+-- security: a role that syncs is granted the table)
+INSERT INTO byrole VALUES (-1, 0, 'not in MongoDB');
+GRANT UPDATE, DELETE ON byrole TO citus_loader;
+GRANT SELECT, INSERT, UPDATE ON mongo_etl.sync_state TO citus_loader;
+SET ROLE citus_loader;
+CALL mongo_etl.sync('big', 'byrole', delete_missing => true);
+RESET ROLE;
+SELECT through_citus, in_shards, in_shell FROM public.rows_of('byrole');
+SELECT min(_id) FROM byrole;
+DELETE FROM mongo_etl.sync_state WHERE target = 'byrole'::regclass;
 DROP TABLE byrole;
 DROP USER MAPPING FOR citus_loader SERVER citus_src;
 REVOKE ALL ON big FROM citus_loader;
+REVOKE ALL ON mongo_etl.sync_state FROM citus_loader;
 REVOKE ALL ON FOREIGN SERVER citus_src FROM citus_loader;
 REVOKE ALL ON SCHEMA citus_load, mongo_etl FROM citus_loader;
 DROP ROLE citus_loader;

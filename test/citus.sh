@@ -210,8 +210,9 @@ start() {
 		psql_at "$pgport" -c \
 			"SELECT citus_add_node('127.0.0.1', $port)" >/dev/null
 	done
-	# mongo_etl where it is installed (test/run_citus.sh installs it
-	# before starting the servers); Citus creates it on the workers
+	# mongo_etl where it is installed already (test/run_citus.sh then
+	# builds, installs and creates it anew); Citus creates it on the
+	# workers
 	if psql_at "$pgport" -Atc \
 		"SELECT 1 FROM pg_available_extensions WHERE name = 'mongo_etl'" |
 		grep -qx 1; then

@@ -91,8 +91,13 @@ def main():
                     "WHERE target = 'kill_dist'::regclass")
         done = cur.fetchone()[0]
         time.sleep(0.01)
-    if len(workers) == 2:
-        cur.execute("SELECT pg_terminate_backend(%s)", (workers[0],))
+    # one that is loading a range (not one that has found none left)
+    cur.execute("SELECT pid FROM pg_stat_activity "
+                "WHERE backend_type = 'mongo_etl load worker' "
+                "AND query LIKE 'mongo_etl.load range%%' ORDER BY pid LIMIT 1")
+    loading = cur.fetchone()
+    if len(workers) == 2 and loading:
+        cur.execute("SELECT pg_terminate_backend(%s)", (loading[0],))
     thread.join()
     left = wait_for_workers(cur, 0)
     cur.execute("SELECT count(*), count(*) FILTER (WHERE done) "

@@ -139,8 +139,12 @@ start_postgres() {
 		EOF
 	fi
 	if [ ${#preload[@]} -gt 0 ]; then
-		local IFS=,
-		echo "shared_preload_libraries = '${preload[*]}'" >>"$state/pg/postgresql.conf"
+		# (IFS in a subshell: a local one would split every later
+		# word of this function on commas)
+		(
+			IFS=,
+			echo "shared_preload_libraries = '${preload[*]}'"
+		) >>"$state/pg/postgresql.conf"
 	fi
 	local wrapper=()
 	if [ -n "${MONGO_ETL_PG_WRAPPER:-}" ]; then
