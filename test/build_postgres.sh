@@ -25,6 +25,11 @@
 # (the Debian mirror, default the one the system's apt uses).
 #
 set -euo pipefail
+# run from `make test PG=...`, this script would hand the outer make's
+# settings to PostgreSQL's build: a MAKELEVEL above 0 makes it skip its
+# generated headers (utils/errcodes.h missing on a first build), and
+# MAKEFLAGS carries the outer command line's variables (REGRESS, PG)
+unset MAKELEVEL MAKEFLAGS MFLAGS
 shopt -s inherit_errexit
 
 major=${1:-}
