@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "bson_walk.h"
 #include "mongo_etl.h"
 
 /*
@@ -60,6 +61,9 @@ struct MongoFieldNode
 {
 	char	   *name;			/* this segment; NULL for the root */
 	int			name_len;
+	uint64		name_word;		/* a name of at most 8 bytes, as the word a
+								 * key's first 8 bytes are read into */
+	uint64		name_mask;		/* its bytes in that word */
 	uint64		child_lengths;	/* bit n set: a child's name has length n (63:
 								 * 63 or more) */
 	int		   *columns;		/* columns reading exactly this path */
@@ -88,7 +92,7 @@ static void finish_field_node(MongoFieldNode *node);
 static int	compare_field_nodes(const void *a, const void *b);
 static const MongoFieldNode *find_child(const MongoFieldNode *node,
 										const char *key, int keylen,
-										int position);
+										uint32 key_bytes, int position);
 static Datum whole_document_value(MongoConverter *conv,
 								  const bson_t *document,
 								  const MongoColumn *col);
@@ -306,6 +310,16 @@ new_field_node(const char *name)
 
 	node->name = name ? pstrdup(name) : NULL;
 	node->name_len = name ? strlen(name) : 0;
+	if (node->name_len <= (int) sizeof(uint64))
+	{
+		char		word[sizeof(uint64)] = {0};
+		char		mask[sizeof(uint64)] = {0};
+
+		memcpy(word, node->name, node->name_len);
+		memset(mask, 0xFF, node->name_len);
+		memcpy(&node->name_word, word, sizeof(uint64));
+		memcpy(&node->name_mask, mask, sizeof(uint64));
+	}
 	return node;
 }
 
@@ -405,11 +419,12 @@ compare_field_nodes(const void *a, const void *b)
  *		The child of a node named key, or NULL.  Most keys are settled
  *		without comparing strings: a key whose length no child has is not
  *		wanted, and the child that the previous document had at this
- *		position is tried next; only then comes a binary search.
+ *		position is tried next; only then comes a binary search.  key_bytes
+ *		is what the document holds from the key on.
  */
 static const MongoFieldNode *
 find_child(const MongoFieldNode *node, const char *key, int keylen,
-		   int position)
+		   uint32 key_bytes, int position)
 {
 	int			low = 0;
 	int			high = node->nchildren - 1;
@@ -417,9 +432,22 @@ find_child(const MongoFieldNode *node, const char *key, int keylen,
 
 	if ((node->child_lengths & (UINT64CONST(1) << Min(keylen, 63))) == 0)
 		return NULL;
-	if (hint >= 0 && node->children[hint]->name_len == keylen &&
-		memcmp(key, node->children[hint]->name, keylen) == 0)
-		return node->children[hint];
+	if (hint >= 0 && node->children[hint]->name_len == keylen)
+	{
+		const MongoFieldNode *child = node->children[hint];
+
+		/* short names compared as one word, when the document has one */
+		if (keylen <= (int) sizeof(uint64) && key_bytes >= sizeof(uint64))
+		{
+			uint64		word;
+
+			memcpy(&word, key, sizeof(uint64));
+			if (((word ^ child->name_word) & child->name_mask) == 0)
+				return child;
+		}
+		else if (memcmp(key, child->name, keylen) == 0)
+			return child;
+	}
 
 	while (low <= high)
 	{
@@ -592,7 +620,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 
 		child = find_child(node, bson_iter_key_unsafe(iter),
 						   mongo_walk_key_len(iter),
-						   ++position);
+						   iter->len - iter->key, ++position);
 		if (child == NULL)
 			continue;
 
