@@ -106,6 +106,7 @@ static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
 static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
 								   MongoColumn *col, bool *isnull);
+static inline text *text_datum(const char *str, int len);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -805,7 +806,7 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 		case MONGO_TARGET_BOOL:
 			if (type != BSON_TYPE_BOOL)
 				mongo_report_mismatch(iter, col);
-			return BoolGetDatum(bson_iter_bool(iter));
+			return BoolGetDatum(bson_iter_bool_unsafe(iter));
 		case MONGO_TARGET_TIMESTAMPTZ:
 			return TimestampTzGetDatum(mongo_timestamp_value(conv, iter, col));
 		case MONGO_TARGET_TIMESTAMP:
@@ -866,22 +867,22 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				char	   *str = mongo_server_string(utf8, (uint32) len,
 													  &server_len);
 
-				result = cstring_to_text_with_len(str, server_len);
+				result = text_datum(str, server_len);
 				break;
 			}
 		case BSON_TYPE_OID:
 			{
 				char		hex[25];
 
-				bson_oid_to_string(bson_iter_oid(iter), hex);
-				result = cstring_to_text_with_len(hex, 24);
+				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
+				result = text_datum(hex, 24);
 				break;
 			}
 		case BSON_TYPE_INT32:
 			{
 				char		buf[12];
 
-				pg_ltoa(bson_iter_int32(iter), buf);
+				pg_ltoa(bson_iter_int32_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -889,7 +890,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				char		buf[MAXINT8LEN + 1];
 
-				pg_lltoa(bson_iter_int64(iter), buf);
+				pg_lltoa(bson_iter_int64_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -897,7 +898,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
-				double_to_shortest_decimal_buf(bson_iter_double(iter), buf);
+				double_to_shortest_decimal_buf(bson_iter_double_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -914,7 +915,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = cstring_to_text(bson_iter_bool(iter) ? "true" : "false");
+			result = cstring_to_text(bson_iter_bool_unsafe(iter) ? "true" : "false");
 			break;
 		case BSON_TYPE_CODE:
 		case BSON_TYPE_SYMBOL:
@@ -944,6 +945,20 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 }
 
 /*
+ * text_datum
+ *		cstring_to_text_with_len, inlined: nearly every row has text columns.
+ */
+static inline text *
+text_datum(const char *str, int len)
+{
+	text	   *result = (text *) palloc(len + VARHDRSZ);
+
+	SET_VARSIZE(result, len + VARHDRSZ);
+	memcpy(VARDATA(result), str, len);
+	return result;
+}
+
+/*
  * integer_value
  *		An int32, int64, or integral double or Decimal128, range-checked.  A
  *		value with a fractional part is a mismatch, never truncated.
@@ -958,19 +973,19 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			value = bson_iter_int32(iter);
+			value = bson_iter_int32_unsafe(iter);
 			break;
 		case BSON_TYPE_INT64:
-			value = bson_iter_int64(iter);
+			value = bson_iter_int64_unsafe(iter);
 			break;
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			value = bson_iter_bool(iter) ? 1 : 0;
+			value = bson_iter_bool_unsafe(iter) ? 1 : 0;
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
-				double		d = bson_iter_double(iter);
+				double		d = bson_iter_double_unsafe(iter);
 
 				if (isnan(d) || d != rint(d))
 					mongo_report_not_integer(iter, col, double_to_shortest_decimal(d));
@@ -1031,11 +1046,11 @@ float_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_DOUBLE:
-			return bson_iter_double(iter);
+			return bson_iter_double_unsafe(iter);
 		case BSON_TYPE_INT32:
-			return (double) bson_iter_int32(iter);
+			return (double) bson_iter_int32_unsafe(iter);
 		case BSON_TYPE_INT64:
-			return (double) bson_iter_int64(iter);
+			return (double) bson_iter_int64_unsafe(iter);
 		case BSON_TYPE_DECIMAL128:
 			{
 				bson_decimal128_t dec;
@@ -1070,13 +1085,13 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int32(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int32_unsafe(iter)));
 			break;
 		case BSON_TYPE_INT64:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int64(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int64_unsafe(iter)));
 			break;
 		case BSON_TYPE_DOUBLE:
-			result = NumericGetDatum(mongo_double_numeric(bson_iter_double(iter)));
+			result = NumericGetDatum(mongo_double_numeric(bson_iter_double_unsafe(iter)));
 			break;
 		case BSON_TYPE_DECIMAL128:
 			result = NumericGetDatum(mongo_decimal128_numeric(iter));
@@ -1084,7 +1099,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = NumericGetDatum(int64_to_numeric(bson_iter_bool(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_bool_unsafe(iter)));
 			break;
 		default:
 			mongo_report_mismatch(iter, col);

@@ -449,7 +449,7 @@ mongo_append_json_container(MongoConverter *conv, StringInfo out,
  *		libbson allocation outlives an error) for encode_container.  Returns
  *		false for every other type.
  */
-static bool
+static pg_noinline bool
 extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
 {
 	bson_t		object;
@@ -889,7 +889,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_BOOL:
 			result->type = jbvBool;
-			result->val.boolean = bson_iter_bool(iter);
+			result->val.boolean = bson_iter_bool_unsafe(iter);
 			break;
 		case BSON_TYPE_UTF8:
 			{
@@ -903,15 +903,15 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case BSON_TYPE_INT32:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int32(iter));
+			result->val.numeric = mongo_small_int_numeric(bson_iter_int32_unsafe(iter));
 			break;
 		case BSON_TYPE_INT64:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int64(iter));
+			result->val.numeric = mongo_small_int_numeric(bson_iter_int64_unsafe(iter));
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
-				double		d = bson_iter_double(iter);
+				double		d = bson_iter_double_unsafe(iter);
 
 				if (isnan(d) || isinf(d))
 				{
@@ -947,7 +947,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_OID:
 			result->type = jbvString;
 			result->val.string.val = palloc(25);
-			bson_oid_to_string(bson_iter_oid(iter), result->val.string.val);
+			bson_oid_to_string(bson_iter_oid_unsafe(iter), result->val.string.val);
 			result->val.string.len = 24;
 			break;
 		case BSON_TYPE_DATE_TIME:
