@@ -54,6 +54,14 @@
 #define bson_iter_type(iter) bson_iter_type_unsafe(iter)
 
 /*
+ * libbson aligns bson_iter_t to 128 bytes, so a function with one on its
+ * stack realigns its frame on every call.  The conversions of the rarer
+ * column kinds that walk a value (arrays, uuid, input functions) are
+ * pg_noinline, to keep that out of convert_value, which every value goes
+ * through.
+ */
+
+/*
  * One segment of the columns' field paths.  The children of a node are
  * the next segments, sorted by name for binary search.
  */
@@ -1119,7 +1127,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
  *		(every sub-array of a level as long as the first, scalars only at
  *		the deepest level); anything else is an error, never a guess.
  */
-static Datum
+static pg_noinline Datum
 array_value(MongoConverter *conv, const bson_iter_t *iter,
 			const MongoColumn *col)
 {
@@ -1277,7 +1285,7 @@ bytea_value(const bson_iter_t *iter, const MongoColumn *col)
  *		subtype 3 are taken in the order they are stored; drivers that wrote
  *		them in another byte order wrote other UUIDs.
  */
-static Datum
+static pg_noinline Datum
 uuid_value(MongoConverter *conv, const bson_iter_t *iter,
 		   const MongoColumn *col)
 {
@@ -1332,7 +1340,7 @@ bson_timestamp_int8(const bson_iter_t *iter, const MongoColumn *col)
  *		A type with no direct conversion, built from a BSON string (or an
  *		ObjectId's hex form) by the type's input function.
  */
-static Datum
+static pg_noinline Datum
 input_function_value(MongoConverter *conv, const bson_iter_t *iter,
 					 const MongoColumn *col)
 {

@@ -694,9 +694,11 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
  *		if they are all strings and at most MONGO_STRING_ARRAY_FAST.  False
  *		as soon as one is not, or if the array is malformed, leaves the
  *		array to mongo_encode_container's general path, which reports the
- *		damage.
+ *		damage.  Not inlined into mongo_jsonb_value, and so into every
+ *		conversion: its bson_iter_t, which libbson aligns to 128 bytes,
+ *		would realign the stack frame of each.
  */
-static bool
+static pg_noinline bool
 walk_string_array(const uint8_t *data, uint32 data_len, StringArray *array)
 {
 	bson_iter_t child;
