@@ -319,7 +319,7 @@ new_field_node(const char *name)
 
 	node->name = name ? pstrdup(name) : NULL;
 	node->name_len = name ? strlen(name) : 0;
-	if (node->name_len <= (int) sizeof(uint64))
+	if (name != NULL && node->name_len <= (int) sizeof(uint64))
 	{
 		char		word[sizeof(uint64)] = {0};
 		char		mask[sizeof(uint64)] = {0};
