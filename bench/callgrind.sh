@@ -30,6 +30,10 @@ fi
 
 mkdir -p "$dir"
 chmod 755 "$dir"
+if [ ${#run_as[@]} -gt 0 ]; then
+	# the server writes callgrind's files here
+	chown postgres: "$dir"
+fi
 /usr/bin/python3 - "$dir" "$rows" <<'EOF'
 import os, sys
 import bench
@@ -61,7 +65,9 @@ EOF
 cluster=$dir/cluster
 rm -rf "$cluster"
 mkdir -p "$cluster"
-chown -R "${run_as[@]:+postgres}" "$cluster" 2>/dev/null || true
+if [ ${#run_as[@]} -gt 0 ]; then
+	chown postgres: "$cluster"
+fi
 "${run_as[@]}" "$bindir/initdb" -D "$cluster" -A trust >/dev/null
 "${run_as[@]}" "$bindir/postgres" --single -D "$cluster" postgres \
 	< "$dir/tables.sql" >/dev/null
