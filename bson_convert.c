@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "bson_walk.h"
 #include "mongo_etl.h"
 
 /*
@@ -53,6 +54,14 @@
 #define bson_iter_type(iter) bson_iter_type_unsafe(iter)
 
 /*
+ * libbson aligns bson_iter_t to 128 bytes, so a function with one on its
+ * stack realigns its frame on every call.  The conversions of the rarer
+ * column kinds that walk a value (arrays, uuid, input functions) are
+ * pg_noinline, to keep that out of convert_value, which every value goes
+ * through.
+ */
+
+/*
  * One segment of the columns' field paths.  The children of a node are
  * the next segments, sorted by name for binary search.
  */
@@ -60,6 +69,9 @@ struct MongoFieldNode
 {
 	char	   *name;			/* this segment; NULL for the root */
 	int			name_len;
+	uint64		name_word;		/* a name of at most 8 bytes, as the word a
+								 * key's first 8 bytes are read into */
+	uint64		name_mask;		/* its bytes in that word */
 	uint64		child_lengths;	/* bit n set: a child's name has length n (63:
 								 * 63 or more) */
 	int		   *columns;		/* columns reading exactly this path */
@@ -88,7 +100,7 @@ static void finish_field_node(MongoFieldNode *node);
 static int	compare_field_nodes(const void *a, const void *b);
 static const MongoFieldNode *find_child(const MongoFieldNode *node,
 										const char *key, int keylen,
-										int position);
+										uint32 key_bytes, int position);
 static Datum whole_document_value(MongoConverter *conv,
 								  const bson_t *document,
 								  const MongoColumn *col);
@@ -102,6 +114,7 @@ static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
 static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
 								   MongoColumn *col, bool *isnull);
+static inline text *text_datum(const char *str, int len);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -306,6 +319,16 @@ new_field_node(const char *name)
 
 	node->name = name ? pstrdup(name) : NULL;
 	node->name_len = name ? strlen(name) : 0;
+	if (name != NULL && node->name_len <= (int) sizeof(uint64))
+	{
+		char		word[sizeof(uint64)] = {0};
+		char		mask[sizeof(uint64)] = {0};
+
+		memcpy(word, node->name, node->name_len);
+		memset(mask, 0xFF, node->name_len);
+		memcpy(&node->name_word, word, sizeof(uint64));
+		memcpy(&node->name_mask, mask, sizeof(uint64));
+	}
 	return node;
 }
 
@@ -405,11 +428,12 @@ compare_field_nodes(const void *a, const void *b)
  *		The child of a node named key, or NULL.  Most keys are settled
  *		without comparing strings: a key whose length no child has is not
  *		wanted, and the child that the previous document had at this
- *		position is tried next; only then comes a binary search.
+ *		position is tried next; only then comes a binary search.  key_bytes
+ *		is what the document holds from the key on.
  */
 static const MongoFieldNode *
 find_child(const MongoFieldNode *node, const char *key, int keylen,
-		   int position)
+		   uint32 key_bytes, int position)
 {
 	int			low = 0;
 	int			high = node->nchildren - 1;
@@ -417,9 +441,22 @@ find_child(const MongoFieldNode *node, const char *key, int keylen,
 
 	if ((node->child_lengths & (UINT64CONST(1) << Min(keylen, 63))) == 0)
 		return NULL;
-	if (hint >= 0 && node->children[hint]->name_len == keylen &&
-		memcmp(key, node->children[hint]->name, keylen) == 0)
-		return node->children[hint];
+	if (hint >= 0 && node->children[hint]->name_len == keylen)
+	{
+		const MongoFieldNode *child = node->children[hint];
+
+		/* short names compared as one word, when the document has one */
+		if (keylen <= (int) sizeof(uint64) && key_bytes >= sizeof(uint64))
+		{
+			uint64		word;
+
+			memcpy(&word, key, sizeof(uint64));
+			if (((word ^ child->name_word) & child->name_mask) == 0)
+				return child;
+		}
+		else if (memcmp(key, child->name, keylen) == 0)
+			return child;
+	}
 
 	while (low <= high)
 	{
@@ -592,7 +629,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 
 		child = find_child(node, bson_iter_key_unsafe(iter),
 						   mongo_walk_key_len(iter),
-						   ++position);
+						   iter->len - iter->key, ++position);
 		if (child == NULL)
 			continue;
 
@@ -777,7 +814,7 @@ convert_value(MongoConverter *conv, const bson_iter_t *iter,
 		case MONGO_TARGET_BOOL:
 			if (type != BSON_TYPE_BOOL)
 				mongo_report_mismatch(iter, col);
-			return BoolGetDatum(bson_iter_bool(iter));
+			return BoolGetDatum(bson_iter_bool_unsafe(iter));
 		case MONGO_TARGET_TIMESTAMPTZ:
 			return TimestampTzGetDatum(mongo_timestamp_value(conv, iter, col));
 		case MONGO_TARGET_TIMESTAMP:
@@ -838,22 +875,22 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				char	   *str = mongo_server_string(utf8, (uint32) len,
 													  &server_len);
 
-				result = cstring_to_text_with_len(str, server_len);
+				result = text_datum(str, server_len);
 				break;
 			}
 		case BSON_TYPE_OID:
 			{
 				char		hex[25];
 
-				bson_oid_to_string(bson_iter_oid(iter), hex);
-				result = cstring_to_text_with_len(hex, 24);
+				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
+				result = text_datum(hex, 24);
 				break;
 			}
 		case BSON_TYPE_INT32:
 			{
 				char		buf[12];
 
-				pg_ltoa(bson_iter_int32(iter), buf);
+				pg_ltoa(bson_iter_int32_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -861,7 +898,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				char		buf[MAXINT8LEN + 1];
 
-				pg_lltoa(bson_iter_int64(iter), buf);
+				pg_lltoa(bson_iter_int64_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -869,7 +906,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
-				double_to_shortest_decimal_buf(bson_iter_double(iter), buf);
+				double_to_shortest_decimal_buf(bson_iter_double_unsafe(iter), buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -886,7 +923,7 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = cstring_to_text(bson_iter_bool(iter) ? "true" : "false");
+			result = cstring_to_text(bson_iter_bool_unsafe(iter) ? "true" : "false");
 			break;
 		case BSON_TYPE_CODE:
 		case BSON_TYPE_SYMBOL:
@@ -916,6 +953,20 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 }
 
 /*
+ * text_datum
+ *		cstring_to_text_with_len, inlined: nearly every row has text columns.
+ */
+static inline text *
+text_datum(const char *str, int len)
+{
+	text	   *result = (text *) palloc(len + VARHDRSZ);
+
+	SET_VARSIZE(result, len + VARHDRSZ);
+	memcpy(VARDATA(result), str, len);
+	return result;
+}
+
+/*
  * integer_value
  *		An int32, int64, or integral double or Decimal128, range-checked.  A
  *		value with a fractional part is a mismatch, never truncated.
@@ -930,19 +981,19 @@ integer_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			value = bson_iter_int32(iter);
+			value = bson_iter_int32_unsafe(iter);
 			break;
 		case BSON_TYPE_INT64:
-			value = bson_iter_int64(iter);
+			value = bson_iter_int64_unsafe(iter);
 			break;
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			value = bson_iter_bool(iter) ? 1 : 0;
+			value = bson_iter_bool_unsafe(iter) ? 1 : 0;
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
-				double		d = bson_iter_double(iter);
+				double		d = bson_iter_double_unsafe(iter);
 
 				if (isnan(d) || d != rint(d))
 					mongo_report_not_integer(iter, col, double_to_shortest_decimal(d));
@@ -1003,11 +1054,11 @@ float_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_DOUBLE:
-			return bson_iter_double(iter);
+			return bson_iter_double_unsafe(iter);
 		case BSON_TYPE_INT32:
-			return (double) bson_iter_int32(iter);
+			return (double) bson_iter_int32_unsafe(iter);
 		case BSON_TYPE_INT64:
-			return (double) bson_iter_int64(iter);
+			return (double) bson_iter_int64_unsafe(iter);
 		case BSON_TYPE_DECIMAL128:
 			{
 				bson_decimal128_t dec;
@@ -1042,13 +1093,13 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int32(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int32_unsafe(iter)));
 			break;
 		case BSON_TYPE_INT64:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int64(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_int64_unsafe(iter)));
 			break;
 		case BSON_TYPE_DOUBLE:
-			result = NumericGetDatum(mongo_double_numeric(bson_iter_double(iter)));
+			result = NumericGetDatum(mongo_double_numeric(bson_iter_double_unsafe(iter)));
 			break;
 		case BSON_TYPE_DECIMAL128:
 			result = NumericGetDatum(mongo_decimal128_numeric(iter));
@@ -1056,7 +1107,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = NumericGetDatum(int64_to_numeric(bson_iter_bool(iter)));
+			result = NumericGetDatum(int64_to_numeric(bson_iter_bool_unsafe(iter)));
 			break;
 		default:
 			mongo_report_mismatch(iter, col);
@@ -1076,7 +1127,7 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
  *		(every sub-array of a level as long as the first, scalars only at
  *		the deepest level); anything else is an error, never a guess.
  */
-static Datum
+static pg_noinline Datum
 array_value(MongoConverter *conv, const bson_iter_t *iter,
 			const MongoColumn *col)
 {
@@ -1234,7 +1285,7 @@ bytea_value(const bson_iter_t *iter, const MongoColumn *col)
  *		subtype 3 are taken in the order they are stored; drivers that wrote
  *		them in another byte order wrote other UUIDs.
  */
-static Datum
+static pg_noinline Datum
 uuid_value(MongoConverter *conv, const bson_iter_t *iter,
 		   const MongoColumn *col)
 {
@@ -1289,7 +1340,7 @@ bson_timestamp_int8(const bson_iter_t *iter, const MongoColumn *col)
  *		A type with no direct conversion, built from a BSON string (or an
  *		ObjectId's hex form) by the type's input function.
  */
-static Datum
+static pg_noinline Datum
 input_function_value(MongoConverter *conv, const bson_iter_t *iter,
 					 const MongoColumn *col)
 {

@@ -30,6 +30,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "bson_walk.h"
 #include "mongo_etl.h"
 
 /*
@@ -56,6 +57,13 @@
  */
 #define MONGO_MAX_NESTING_DEPTH 100
 
+/*
+ * Arrays of at most this many elements that are all strings (tags, labels,
+ * roles: the most common arrays in documents) are encoded from one walk,
+ * their strings kept from it, into memory allocated once at their size.
+ */
+#define MONGO_STRING_ARRAY_FAST 16
+
 /* One member of an object being encoded by encode_container */
 typedef struct JsonbMember
 {
@@ -65,6 +73,16 @@ typedef struct JsonbMember
 	uint32		offset;			/* the element's offset in the document */
 	uint32		bson_keylen;	/* its key's length in the BSON */
 } JsonbMember;
+
+/* The strings of an array, kept by walk_string_array */
+typedef struct StringArray
+{
+	int			n;
+	uint32		total;			/* the strings' bytes */
+	const char *strings[MONGO_STRING_ARRAY_FAST];	/* in the database
+													 * encoding */
+	int			lens[MONGO_STRING_ARRAY_FAST];
+} StringArray;
 
 static void check_nesting(int depth);
 static void append_json_string(StringInfo out, const char *utf8,
@@ -77,6 +95,10 @@ static void encode_container_value(MongoConverter *conv, StringInfo out,
 static JEntry encode_value(MongoConverter *conv, StringInfo out,
 						   const bson_iter_t *iter, const MongoColumn *col,
 						   int depth);
+static bool walk_string_array(const uint8_t *data, uint32 data_len,
+							  StringArray *array);
+static uint32 string_array_size(const StringArray *array);
+static void write_string_array(char *dest, const StringArray *array);
 static int	sort_members(JsonbMember *members, int n);
 static void set_jentry(StringInfo out, int jentry_offset, int i, JEntry type,
 					   int len, uint32 end_offset);
@@ -99,6 +121,23 @@ mongo_jsonb_value(MongoConverter *conv, const bson_iter_t *iter,
 	uint8_t    *object;
 	uint32		object_len;
 
+	if (BSON_ITER_HOLDS_ARRAY(iter))
+	{
+		const uint8_t *data;
+		uint32		data_len;
+		StringArray array;
+
+		bson_iter_array(iter, &data_len, &data);
+		if (walk_string_array(data, data_len, &array))
+		{
+			uint32		size = VARHDRSZ + string_array_size(&array);
+			Jsonb	   *result = palloc(size);
+
+			SET_VARSIZE(result, size);
+			write_string_array(VARDATA(result), &array);
+			return result;
+		}
+	}
 	if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter) ||
 		extended_json_object(iter, &object, &object_len))
 	{
@@ -149,8 +188,20 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 	uint32		header;
 	uint32		totallen = 0;
 	int			i;
+	StringArray array;
 
 	check_nesting(depth);
+	if (is_array && walk_string_array(data, data_len, &array))
+	{
+		uint32		size = string_array_size(&array);
+
+		pad_to_int(out);
+		enlargeStringInfo(out, size);
+		write_string_array(out->data + out->len, &array);
+		out->len += size;
+		out->data[out->len] = '\0';
+		return;
+	}
 	if (!bson_iter_init_from_data(&child, data, data_len))
 		mongo_report_corrupt_document(NULL);
 
@@ -398,7 +449,7 @@ mongo_append_json_container(MongoConverter *conv, StringInfo out,
  *		libbson allocation outlives an error) for encode_container.  Returns
  *		false for every other type.
  */
-static bool
+static pg_noinline bool
 extended_json_object(const bson_iter_t *iter, uint8_t **data, uint32 *len)
 {
 	bson_t		object;
@@ -638,6 +689,83 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
 }
 
 /*
+ * walk_string_array
+ *		Walk a BSON array once, keeping its elements in the database encoding,
+ *		if they are all strings and at most MONGO_STRING_ARRAY_FAST.  False
+ *		as soon as one is not, or if the array is malformed, leaves the
+ *		array to mongo_encode_container's general path, which reports the
+ *		damage.  Not inlined into mongo_jsonb_value, and so into every
+ *		conversion: its bson_iter_t, which libbson aligns to 128 bytes,
+ *		would realign the stack frame of each.
+ */
+static pg_noinline bool
+walk_string_array(const uint8_t *data, uint32 data_len, StringArray *array)
+{
+	bson_iter_t child;
+
+	array->n = 0;
+	array->total = 0;
+	if (!bson_iter_init_from_data(&child, data, data_len))
+		return false;
+	while (mongo_walk_next(&child))
+	{
+		size_t		len;
+		const char *utf8;
+
+		if (array->n == MONGO_STRING_ARRAY_FAST ||
+			bson_iter_type(&child) != BSON_TYPE_UTF8)
+			return false;
+		utf8 = bson_iter_utf8_unsafe(&child, &len);
+		array->strings[array->n] = mongo_server_string(utf8, (uint32) len,
+													   &array->lens[array->n]);
+		array->total += array->lens[array->n];
+		array->n++;
+	}
+	return child.err_off == 0 && array->total <= JENTRY_OFFLENMASK;
+}
+
+/*
+ * string_array_size
+ *		The bytes of a walked array of strings as a jsonb container.
+ */
+static uint32
+string_array_size(const StringArray *array)
+{
+	return sizeof(uint32) + array->n * sizeof(JEntry) + array->total;
+}
+
+/*
+ * write_string_array
+ *		Write a walked array of strings at dest (4-byte aligned) as a jsonb
+ *		array container, laid out as mongo_encode_container's general path
+ *		lays it out: header, JEntries, the strings.
+ */
+static void
+write_string_array(char *dest, const StringArray *array)
+{
+	uint32		header = array->n | JB_FARRAY;
+	char	   *jentries = dest + sizeof(uint32);
+	char	   *value = jentries + array->n * sizeof(JEntry);
+	uint32		end_offset = 0;
+	int			i;
+
+	memcpy(dest, &header, sizeof(uint32));
+	for (i = 0; i < array->n; i++)
+	{
+		JEntry		entry;
+
+		memcpy(value, array->strings[i], array->lens[i]);
+		value += array->lens[i];
+		end_offset += array->lens[i];
+		if (i % JB_OFFSET_STRIDE == 0)
+			entry = JENTRY_ISSTRING | end_offset | JENTRY_HAS_OFF;
+		else
+			entry = JENTRY_ISSTRING | array->lens[i];
+		memcpy(jentries + i * sizeof(JEntry), &entry, sizeof(JEntry));
+	}
+}
+
+/*
  * sort_members
  *		Put an object's members in jsonb's key order and drop repeated keys,
  *		keeping the last; returns how many remain.  Objects are mostly
@@ -763,7 +891,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			break;
 		case BSON_TYPE_BOOL:
 			result->type = jbvBool;
-			result->val.boolean = bson_iter_bool(iter);
+			result->val.boolean = bson_iter_bool_unsafe(iter);
 			break;
 		case BSON_TYPE_UTF8:
 			{
@@ -777,15 +905,15 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case BSON_TYPE_INT32:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int32(iter));
+			result->val.numeric = mongo_small_int_numeric(bson_iter_int32_unsafe(iter));
 			break;
 		case BSON_TYPE_INT64:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int64(iter));
+			result->val.numeric = mongo_small_int_numeric(bson_iter_int64_unsafe(iter));
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
-				double		d = bson_iter_double(iter);
+				double		d = bson_iter_double_unsafe(iter);
 
 				if (isnan(d) || isinf(d))
 				{
@@ -821,7 +949,7 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_OID:
 			result->type = jbvString;
 			result->val.string.val = palloc(25);
-			bson_oid_to_string(bson_iter_oid(iter), result->val.string.val);
+			bson_oid_to_string(bson_iter_oid_unsafe(iter), result->val.string.val);
 			result->val.string.len = 24;
 			break;
 		case BSON_TYPE_DATE_TIME:

@@ -146,6 +146,16 @@ mongo_server_string(const char *utf8, uint32 len, int *result_len)
 			UINT64CONST(0x8080808080808080))
 			break;
 	}
+	/* the bytes after the last whole word: the string's last word */
+	if (i + sizeof(uint64) > len && i < len && len >= sizeof(uint64))
+	{
+		uint64		word;
+
+		memcpy(&word, utf8 + len - sizeof(uint64), sizeof(uint64));
+		if ((((word - UINT64CONST(0x0101010101010101)) | word) &
+			 UINT64CONST(0x8080808080808080)) == 0)
+			i = len;
+	}
 	for (; i < len; i++)
 	{
 		if ((unsigned char) (utf8[i] - 1) >= 0x7F)

@@ -1,26 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * bson_walk.c
- *		  A bounds-checked step from one BSON element to the next, for the
- *		  scan's hot path.
- *
- * A scan visits every element of every document it reads, and libbson's
- * bson_iter_next, an out-of-line call that handles every BSON type in one
- * large switch, was the largest single cost of converting a document.
- * mongo_walk_next does the same step for the types documents are made of
- * (numbers, strings, dates, ObjectIds, booleans, null, documents and
- * arrays) and leaves every other type to bson_iter_next itself.
- *
- * The step fills the bson_iter_t exactly as bson_iter_next does (the same
- * offsets of key and value, the same next element, the same err_off on a
- * malformed element), so that libbson's accessors (bson_iter_utf8,
- * bson_iter_recurse, ...) and the error reports that quote err_off work
- * unchanged, and it accepts and rejects exactly the elements libbson does:
- * the element's key must end inside the document, its value (with a
- * string's length prefix and terminating NUL, a document's length prefix,
- * a boolean's byte) must end before the document's last byte.  The fuzz
- * target (fuzz/fuzz_dump.c) checks both steps agree on every element of
- * every input.
+ *		  The out-of-line parts of the scan's step from one BSON element to
+ *		  the next (bson_walk.h): the end of a document, the rarer types,
+ *		  and a malformed element.
  *
  * IDENTIFICATION
  *		  bson_walk.c
@@ -29,76 +12,42 @@
  */
 #include "postgres.h"
 
-#include "port/pg_bitutils.h"
-
+#include "bson_walk.h"
 #include "mongo_etl.h"
 
-/* sizes of the fixed-length values, from the BSON specification */
-#define WALK_INT32_SIZE		4	/* int32 */
-#define WALK_INT64_SIZE		8	/* double, int64, date, timestamp */
-#define WALK_OID_SIZE		12	/* ObjectId */
-#define WALK_DECIMAL_SIZE	16	/* Decimal128 */
-#define WALK_LENGTH_SIZE	4	/* a string's or document's length prefix */
-
 /*
- * A word has a zero byte when (word - WALK_LOW_BYTES) & ~word & WALK_HIGH_BITS
- * is not 0, and its lowest set bit is in the first zero byte (a borrow only
- * flags bytes above a zero byte).
+ * mongo_walk_other
+ *		mongo_walk_next for an element whose type byte is none of the common
+ *		types: the document's terminating byte ends the walk; a zero type
+ *		byte inside the document, or a rarer type, is bson_iter_next's.
  */
-#define WALK_LOW_BYTES	UINT64CONST(0x0101010101010101)
-#define WALK_HIGH_BITS	UINT64CONST(0x8080808080808080)
-
-static inline uint32 read_length(const uint8 *data, uint32 at);
-static inline uint32 key_end(const uint8 *data, uint32 o, uint32 len);
-static bool walk_invalid(bson_iter_t *iter, uint32 err_off);
-
-/*
- * read_length
- *		The little-endian 32-bit length stored at data + at.
- */
-static inline uint32
-read_length(const uint8 *data, uint32 at)
+bool
+mongo_walk_other(bson_iter_t *iter)
 {
-	uint32		value;
+	uint32		off = iter->next_off;
 
-	memcpy(&value, data + at, sizeof(value));
-	return BSON_UINT32_FROM_LE(value);
-}
-
-/*
- * key_end
- *		The offset of the first NUL byte at or after o and before len, or
- *		len when there is none; looked for a word at a time while a whole
- *		word is inside the document, since keys are short.
- */
-static inline uint32
-key_end(const uint8 *data, uint32 o, uint32 len)
-{
-	while (o + sizeof(uint64) <= len)
+	if (iter->raw[off] == BSON_TYPE_EOD && off + 1 >= iter->len)
 	{
-		uint64		word;
-		uint64		zeroes;
-
-		memcpy(&word, data + o, sizeof(word));
-		word = BSON_UINT64_FROM_LE(word);
-		zeroes = (word - WALK_LOW_BYTES) & ~word & WALK_HIGH_BITS;
-		if (zeroes != 0)
-			return o + pg_rightmost_one_pos64(zeroes) / BITS_PER_BYTE;
-		o += sizeof(uint64);
+		iter->off = off;
+		iter->type = off;
+		iter->key = off + 1;
+		iter->d1 = 0;
+		iter->d2 = 0;
+		iter->d3 = 0;
+		iter->d4 = 0;
+		return mongo_walk_invalid(iter, iter->err_off);
 	}
-	while (o < len && data[o] != '\0')
-		o++;
-	return o;
+	return bson_iter_next(iter);
 }
 
 /*
- * walk_invalid
+ * mongo_walk_invalid
  *		End the walk on a malformed element, as bson_iter_next does: the
  *		iterator is left unusable and err_off (0 when the document simply
  *		ended) says where the damage is.
  */
-static bool
-walk_invalid(bson_iter_t *iter, uint32 err_off)
+bool
+mongo_walk_invalid(bson_iter_t *iter, uint32 err_off)
 {
 	iter->err_off = err_off;
 	iter->raw = NULL;
@@ -107,139 +56,3 @@ walk_invalid(bson_iter_t *iter, uint32 err_off)
 	return false;
 }
 
-/*
- * mongo_walk_next
- *		Advance iter to the next element of its document, as bson_iter_next
- *		does; false at the end of the document or on a malformed element
- *		(then iter->err_off is not 0).  The key's length is then
- *		mongo_walk_key_len(iter), with no second pass over the key.
- */
-bool
-mongo_walk_next(bson_iter_t *iter)
-{
-	const uint8 *data = iter->raw;
-	uint32		len = iter->len;
-	uint32		off;
-	uint32		o;
-	uint32		next;
-	uint32		l;
-	uint8		type;
-
-	if (data == NULL)
-		return false;
-
-	/*
-	 * next_off is below len: the iterator was initialized on a document of
-	 * at least five bytes, and every step checks the next element starts
-	 * inside it.
-	 */
-	off = iter->next_off;
-	type = data[off];
-	switch (type)
-	{
-		case BSON_TYPE_DOUBLE:
-		case BSON_TYPE_UTF8:
-		case BSON_TYPE_DOCUMENT:
-		case BSON_TYPE_ARRAY:
-		case BSON_TYPE_OID:
-		case BSON_TYPE_BOOL:
-		case BSON_TYPE_DATE_TIME:
-		case BSON_TYPE_NULL:
-		case BSON_TYPE_INT32:
-		case BSON_TYPE_TIMESTAMP:
-		case BSON_TYPE_INT64:
-		case BSON_TYPE_DECIMAL128:
-			break;
-		case BSON_TYPE_EOD:
-			if (off + 1 >= len)
-			{
-				/* the document's terminating byte: the walk is over */
-				iter->off = off;
-				iter->type = off;
-				iter->key = off + 1;
-				iter->d1 = 0;
-				iter->d2 = 0;
-				iter->d3 = 0;
-				iter->d4 = 0;
-				return walk_invalid(iter, iter->err_off);
-			}
-			/* a zero type byte inside the document: libbson reports it */
-			return bson_iter_next(iter);
-		default:
-			/* a rarer type */
-			return bson_iter_next(iter);
-	}
-
-	iter->off = off;
-	iter->type = off;
-	iter->key = off + 1;
-	iter->d1 = 0;
-	iter->d2 = 0;
-	iter->d3 = 0;
-	iter->d4 = 0;
-
-	/* the key: a NUL-terminated name that ends inside the document */
-	o = key_end(data, off + 1, len);
-	if (o >= len)
-		return walk_invalid(iter, iter->err_off);
-	o++;
-	iter->d1 = o;
-
-	switch (type)
-	{
-		case BSON_TYPE_INT32:
-			next = o + WALK_INT32_SIZE;
-			break;
-		case BSON_TYPE_DOUBLE:
-		case BSON_TYPE_DATE_TIME:
-		case BSON_TYPE_TIMESTAMP:
-		case BSON_TYPE_INT64:
-			next = o + WALK_INT64_SIZE;
-			break;
-		case BSON_TYPE_OID:
-			next = o + WALK_OID_SIZE;
-			break;
-		case BSON_TYPE_DECIMAL128:
-			next = o + WALK_DECIMAL_SIZE;
-			break;
-		case BSON_TYPE_NULL:
-			next = o;
-			break;
-		case BSON_TYPE_BOOL:
-			if (o >= len || (data[o] != 0 && data[o] != 1))
-				return walk_invalid(iter, o);
-			next = o + 1;
-			break;
-		case BSON_TYPE_UTF8:
-			/* length prefix, then that many bytes, the last a NUL */
-			if (o + WALK_LENGTH_SIZE >= len)
-				return walk_invalid(iter, o);
-			iter->d2 = o + WALK_LENGTH_SIZE;
-			l = read_length(data, o);
-			if (l > len - (o + WALK_LENGTH_SIZE))
-				return walk_invalid(iter, o);
-			next = o + WALK_LENGTH_SIZE + l;
-			if (l == 0 || next >= len)
-				return walk_invalid(iter, o);
-			if (data[next - 1] != '\0')
-				return walk_invalid(iter, next - 1);
-			break;
-		default:
-			/* a document or an array: its length counts its prefix */
-			if (o >= len - WALK_LENGTH_SIZE)
-				return walk_invalid(iter, o);
-			l = read_length(data, o);
-			if (l > len || l > len - o)
-				return walk_invalid(iter, o);
-			next = o + l;
-			break;
-	}
-
-	/* the value ends before the document's terminating byte */
-	if (next >= len)
-		return walk_invalid(iter, o);
-
-	iter->next_off = next;
-	iter->err_off = 0;
-	return true;
-}

@@ -461,15 +461,6 @@ extern bool mongo_document_to_slot(MongoConverter *converter,
 extern char *mongo_document_id_string(const bson_t *document);
 
 /*
- * bson_walk.c
- */
-
-extern bool mongo_walk_next(bson_iter_t *iter);
-
-/* the key length of the element mongo_walk_next stepped to */
-#define mongo_walk_key_len(iter) ((iter)->d1 - (iter)->key - 1)
-
-/*
  * bson_value.c
  */
 

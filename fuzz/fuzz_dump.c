@@ -47,6 +47,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "bson_walk.h"
 #include "mongo_etl.h"
 
 /* how deep check_walker follows documents and arrays */

@@ -153,6 +153,11 @@ SELECT whole FROM shapes_json WHERE _id = 2;
 SELECT doc -> 33 AS element_33, doc -> 39 AS element_39 FROM shapes WHERE _id = 2;
 SELECT doc ->> 'k0' AS k0, length(doc ->> 'k33') AS k33, length(doc ->> 'k39') AS k39
   FROM shapes WHERE _id = 3;
+-- arrays of strings (one walk up to 16 elements), as jsonb parses them
+SELECT _id, doc FROM shapes WHERE _id >= 4 ORDER BY _id;
+SELECT doc ->> 15 AS last_of_16, doc ->> 16 AS last_of_17,
+       doc #>> '{more,list,0}' AS nested
+  FROM shapes WHERE _id IN (4, 5, 8) ORDER BY _id;
 
 -- BSON types JSON has no value for: jsonb holds them as MongoDB's canonical
 -- extended JSON objects, also when nested; binData and ObjectIds go into

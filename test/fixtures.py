@@ -259,7 +259,23 @@ def write_hostile(directory):
           + raw_document(int32("_id", 2), array("doc", *(
               int32(str(i), i) for i in range(40))))
           + raw_document(int32("_id", 3), document("doc", *(
-              string(f"k{i}", "v" * i) for i in range(40)))))
+              string(f"k{i}", "v" * i) for i in range(40))))
+          # arrays of strings, which are encoded from one walk up to 16
+          # elements: 16, 17, strings then a number, empty, and inside an
+          # object after a key of odd length (the array padded to 4 bytes)
+          + raw_document(int32("_id", 4), array("doc", *(
+              string(str(i), ["", "é", "日本", "tag"][i % 4] * (i // 4))
+              for i in range(16))))
+          + raw_document(int32("_id", 5), array("doc", *(
+              string(str(i), f"s{i}") for i in range(17))))
+          + raw_document(int32("_id", 6), array("doc", string("0", "a"),
+              string("1", "b"), int32("2", 3), string("3", "d")))
+          + raw_document(int32("_id", 7), array("doc"))
+          + raw_document(int32("_id", 8), document("doc",
+              string("k", "odd"), array("tags", string("0", "x"),
+                                        string("1", "yz")),
+              document("more", array("list", string("0", "é")),
+                       array("none")))))
     # a field of every BSON type JSON has no value for, some of which
     # neither the test server nor pymongo can store
     uuid = bytes.fromhex("a0eebc999c0b4ef8bb6d6bb9bd380a11")
