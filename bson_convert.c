@@ -906,7 +906,8 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
-				double_to_shortest_decimal_buf(bson_iter_double_unsafe(iter), buf);
+				double_to_shortest_decimal_buf(bson_iter_double_unsafe(iter),
+											   buf);
 				result = cstring_to_text(buf);
 				break;
 			}
@@ -923,7 +924,8 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = cstring_to_text(bson_iter_bool_unsafe(iter) ? "true" : "false");
+			result = cstring_to_text(bson_iter_bool_unsafe(iter)
+									 ? "true" : "false");
 			break;
 		case BSON_TYPE_CODE:
 		case BSON_TYPE_SYMBOL:
@@ -1093,13 +1095,16 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 	switch (bson_iter_type(iter))
 	{
 		case BSON_TYPE_INT32:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int32_unsafe(iter)));
+			result = NumericGetDatum(
+				int64_to_numeric(bson_iter_int32_unsafe(iter)));
 			break;
 		case BSON_TYPE_INT64:
-			result = NumericGetDatum(int64_to_numeric(bson_iter_int64_unsafe(iter)));
+			result = NumericGetDatum(
+				int64_to_numeric(bson_iter_int64_unsafe(iter)));
 			break;
 		case BSON_TYPE_DOUBLE:
-			result = NumericGetDatum(mongo_double_numeric(bson_iter_double_unsafe(iter)));
+			result = NumericGetDatum(
+				mongo_double_numeric(bson_iter_double_unsafe(iter)));
 			break;
 		case BSON_TYPE_DECIMAL128:
 			result = NumericGetDatum(mongo_decimal128_numeric(iter));
@@ -1107,7 +1112,8 @@ numeric_value(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_BOOL:
 			if (!col->bool_values)
 				mongo_report_mismatch(iter, col);
-			result = NumericGetDatum(int64_to_numeric(bson_iter_bool_unsafe(iter)));
+			result = NumericGetDatum(
+				int64_to_numeric(bson_iter_bool_unsafe(iter)));
 			break;
 		default:
 			mongo_report_mismatch(iter, col);

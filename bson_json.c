@@ -905,11 +905,13 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 			}
 		case BSON_TYPE_INT32:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int32_unsafe(iter));
+			result->val.numeric =
+				mongo_small_int_numeric(bson_iter_int32_unsafe(iter));
 			break;
 		case BSON_TYPE_INT64:
 			result->type = jbvNumeric;
-			result->val.numeric = mongo_small_int_numeric(bson_iter_int64_unsafe(iter));
+			result->val.numeric =
+				mongo_small_int_numeric(bson_iter_int64_unsafe(iter));
 			break;
 		case BSON_TYPE_DOUBLE:
 			{
@@ -949,7 +951,8 @@ bson_scalar_to_jsonb(MongoConverter *conv, const bson_iter_t *iter,
 		case BSON_TYPE_OID:
 			result->type = jbvString;
 			result->val.string.val = palloc(25);
-			bson_oid_to_string(bson_iter_oid_unsafe(iter), result->val.string.val);
+			bson_oid_to_string(bson_iter_oid_unsafe(iter),
+							   result->val.string.val);
 			result->val.string.len = 24;
 			break;
 		case BSON_TYPE_DATE_TIME:
