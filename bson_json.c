@@ -78,7 +78,7 @@ typedef struct JsonbMember
 typedef struct StringArray
 {
 	int			n;
-	uint32		total;			/* the strings' bytes */
+	uint64		total;			/* the strings' bytes */
 	const char *strings[MONGO_STRING_ARRAY_FAST];	/* in the database
 													 * encoding */
 	int			lens[MONGO_STRING_ARRAY_FAST];
@@ -191,7 +191,8 @@ mongo_encode_container(MongoConverter *conv, StringInfo out, const uint8_t *data
 	StringArray array;
 
 	check_nesting(depth);
-	if (is_array && walk_string_array(data, data_len, &array))
+	/* (mongo_jsonb_value tried a top-level array already) */
+	if (is_array && depth > 1 && walk_string_array(data, data_len, &array))
 	{
 		uint32		size = string_array_size(&array);
 
@@ -692,16 +693,21 @@ encode_value(MongoConverter *conv, StringInfo out, const bson_iter_t *iter,
  * walk_string_array
  *		Walk a BSON array once, keeping its elements in the database encoding,
  *		if they are all strings and at most MONGO_STRING_ARRAY_FAST.  False
- *		as soon as one is not, or if the array is malformed, leaves the
- *		array to mongo_encode_container's general path, which reports the
- *		damage.  Not inlined into mongo_jsonb_value, and so into every
- *		conversion: its bson_iter_t, which libbson aligns to 128 bytes,
- *		would realign the stack frame of each.
+ *		as soon as one is not, if the array is malformed, or if it would be
+ *		too large for jsonb, leaves the array to mongo_encode_container's
+ *		general path, which reports what is wrong.  The strings are verified
+ *		only once the walk has found the array sound, as the general path
+ *		does: a damaged document is an error even where a bad string would be
+ *		read as NULL (on_type_mismatch).  Not inlined into mongo_jsonb_value,
+ *		and so into every conversion: its bson_iter_t, which libbson aligns
+ *		to 128 bytes, would realign the stack frame of each.
  */
 static pg_noinline bool
 walk_string_array(const uint8_t *data, uint32 data_len, StringArray *array)
 {
 	bson_iter_t child;
+	uint32		bson_lens[MONGO_STRING_ARRAY_FAST];
+	int			i;
 
 	array->n = 0;
 	array->total = 0;
@@ -710,18 +716,25 @@ walk_string_array(const uint8_t *data, uint32 data_len, StringArray *array)
 	while (mongo_walk_next(&child))
 	{
 		size_t		len;
-		const char *utf8;
 
 		if (array->n == MONGO_STRING_ARRAY_FAST ||
 			bson_iter_type(&child) != BSON_TYPE_UTF8)
 			return false;
-		utf8 = bson_iter_utf8_unsafe(&child, &len);
-		array->strings[array->n] = mongo_server_string(utf8, (uint32) len,
-													   &array->lens[array->n]);
-		array->total += array->lens[array->n];
-		array->n++;
+		array->strings[array->n] = bson_iter_utf8_unsafe(&child, &len);
+		bson_lens[array->n++] = (uint32) len;
 	}
-	return child.err_off == 0 && array->total <= JENTRY_OFFLENMASK;
+	if (child.err_off != 0)
+		return false;
+
+	for (i = 0; i < array->n; i++)
+	{
+		array->strings[i] = mongo_server_string(array->strings[i],
+												bson_lens[i],
+												&array->lens[i]);
+		array->total += array->lens[i];
+	}
+	return sizeof(uint32) + array->n * sizeof(JEntry) + array->total <=
+		JENTRY_OFFLENMASK;
 }
 
 /*

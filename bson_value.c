@@ -146,7 +146,11 @@ mongo_server_string(const char *utf8, uint32 len, int *result_len)
 			UINT64CONST(0x8080808080808080))
 			break;
 	}
-	/* the bytes after the last whole word: the string's last word */
+	/*
+	 * The bytes after the last whole word, checked as the string's last
+	 * word (overlapping the one before) rather than one at a time: most
+	 * strings are ASCII and not a multiple of 8 bytes long.
+	 */
 	if (i + sizeof(uint64) > len && i < len && len >= sizeof(uint64))
 	{
 		uint64		word;

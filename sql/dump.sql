@@ -303,6 +303,13 @@ SELECT in_dump('SELECT name FROM damaged');
 ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/badutf8.bson');
 SELECT in_dump('SELECT _id::text FROM damaged');
 SELECT in_dump('SELECT name FROM damaged');
+-- a damaged array is an error, also where its bad string alone would be
+-- read as NULL
+ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/badarray.bson');
+ALTER FOREIGN TABLE damaged ALTER COLUMN doc OPTIONS (ADD on_type_mismatch 'null');
+SELECT in_dump('SELECT doc::text FROM damaged');
+ALTER FOREIGN TABLE damaged ALTER COLUMN doc OPTIONS (DROP on_type_mismatch);
+SELECT in_dump('SELECT doc::text FROM damaged');
 ALTER FOREIGN TABLE damaged OPTIONS (SET file 'regress/deep.bson');
 SELECT in_dump('SELECT _id::text FROM damaged');
 SELECT in_dump('SELECT doc::text FROM damaged');

@@ -240,6 +240,12 @@ def write_hostile(directory):
     at = damaged.index(b"name\x00") + 5
     damaged[at:at + 4] = (1000).to_bytes(4, "little")
     write("badelement.bson", good + bytes(damaged))
+    # an array whose first string holds a zero byte (an error that
+    # on_type_mismatch may turn into NULL) and whose next element is a
+    # boolean of value 5 (a damaged document, which stays an error)
+    write("badarray.bson", good + raw_document(
+        int32("_id", 5), array("doc", string("0", "x\x00y"),
+                               element(0x08, "1", b"\x05"))))
     # 500 levels of nesting
     nested = {"v": 1}
     for _ in range(500):
