@@ -662,8 +662,9 @@ def setup(b, args, shapes):
           OPTIONS (file '{os.path.basename(s.dump)}');
         CREATE FOREIGN TABLE {n}_net ({s.foreign_columns}) SERVER replay_{n}
           OPTIONS (database 'bench', collection '{n}');{heldout_table(s)}
-        DROP TABLE IF EXISTS {n}_target, {n}_target_pk;
+        DROP TABLE IF EXISTS {n}_target, {n}_target_pk, {n}_heap;
         CREATE TABLE {n}_target ({s.columns});
+        CREATE TABLE {n}_heap ({s.columns});
         CREATE TABLE {n}_target_pk ({s.columns}, PRIMARY KEY (_id));
         CREATE MATERIALIZED VIEW {n}_file_view AS SELECT * FROM {n}_file
           WITH NO DATA;
@@ -687,6 +688,11 @@ def setup(b, args, shapes):
         if not os.path.exists(s.copy):
             b.sql(f"COPY (SELECT * FROM {s.name}_file) TO '{s.copy}' "
                   f"(FORMAT binary)")
+    # the same rows in a heap table, frozen and analyzed, for the floor of
+    # the row-at-a-time insert: INSERT ... SELECT with nothing to convert
+    for s in shapes:
+        b.sql(f"COPY {s.name}_heap FROM '{s.copy}' (FORMAT binary)")
+        b.sql(f"VACUUM (FREEZE, ANALYZE) {s.name}_heap")
 
 
 # A scan without read ahead (README: Read ahead)
@@ -791,8 +797,9 @@ def run(b, args, shapes):
 
 def measure_file_loads(b, s, check, insert):
     """COPY BINARY, then the dump file loaded with one worker and with
-    two (and, with insert, INSERT ... SELECT), into the target without an
-    index and with a primary key."""
+    two (and, with insert, INSERT ... SELECT, and without an index the
+    same from a heap table of the rows: the row-at-a-time insert's floor),
+    into the target without an index and with a primary key."""
     sh = s.name
     for table in (f"{sh}_target", f"{sh}_target_pk"):
         t = table[len(sh) + 1:]
@@ -805,6 +812,10 @@ def measure_file_loads(b, s, check, insert):
         if insert:
             b.measure(f"{sh}/insert_dump/{t}",
                       f"INSERT INTO {table} SELECT * FROM {sh}_file",
+                      setup=reset)
+        if insert and t == "target":
+            b.measure(f"{sh}/insert_heap/{t}",
+                      f"INSERT INTO {table} SELECT * FROM {sh}_heap",
                       setup=reset)
         b.measure(f"{sh}/load_dump/{t}",
                   f"CALL mongo_etl.load('{sh}_file', '{table}')",
@@ -1016,14 +1027,49 @@ Against the issue's targets: the user shape's read + convert was 0.47 µs
 instructions (held-out 0.78) and took 0.87 of its CPU side by side
 (held-out 0.75): 0.37–0.41 µs (held-out 0.39–0.41) on that machine,
 under 0.45 by either measure, but not yet measured there by a full run.
-INSERT … SELECT ≤ 1.15× COPY BINARY: user met (0.85 in instructions,
-0.99 in wall time side by side); flat **not met** (1.13 in instructions,
-1.36 in wall time: the row-at-a-time heap insert takes more time per
-instruction than COPY's batches, and that is PostgreSQL's executor, not
-the conversion). Single-worker load ≤ 0.85× COPY BINARY: in instructions
-flat 0.84, user 0.67, orders 0.51; in wall time side by side 0.87, 0.68,
-0.60: flat at the line, and its primary-key case (0.94 in the full run
-above) not measured again.
+A full `make bench` on this session's Intel Xeon machine (2026-12-06,
+1,000,000 documents a shape, 73e19ab; not kept as this file, because the
+held-out documents, of the user shape's kind, read at 0.75 µs against
+the user shape's 0.53 in it: that machine's noise) measured 0.53: **not
+met** there, where the full run above, scaled by the instructions
+(0.47 × 245.2M / 284.7M), gives 0.40. Single-worker load ≤ 0.85× COPY
+BINARY in that run, no index / primary key: flat 0.76 / 0.53, user
+0.64 / 0.82, orders 0.56 / 0.73, met on every shape (in instructions,
+no index: flat 0.84, user 0.67, orders 0.51).
+
+**Where INSERT … SELECT's time goes.** The bench now also runs INSERT …
+SELECT from a heap table holding the same rows (row 2h of each shape's
+table below, from the next full run on; `bench/callgrind.sh` counts it
+too): the row-at-a-time insert with nothing to convert. It is far below
+COPY BINARY, so the row-at-a-time insert alone is not what keeps flat
+above 1.15. Instructions per document (callgrind, PostgreSQL 15.20, the
+first 50,000 documents, 73e19ab):
+
+| per document | flat | user | orders |
+|---|---:|---:|---:|
+| COPY BINARY | 7,718 | 12,171 | 35,565 |
+| of which forming the heap tuple / `heap_multi_insert` | 1,456 / 827 | 1,602 / 869 | 2,054 / 1,754 |
+| INSERT … SELECT from the dump file | 8,737 (1.132) | 10,315 (0.848) | 20,081 (0.565) |
+| of which reading and converting / forming / `heap_insert` | 3,418 / 1,456 / 3,244 | 4,812 / 1,602 / 3,283 | 13,327 / 2,053 / 4,051 |
+| INSERT … SELECT from a heap table | 4,241 (0.549) | 4,284 (0.352) | 5,076 (0.143) |
+
+(In parentheses: over COPY BINARY.) A row-at-a-time `heap_insert` (a
+WAL record and a buffer lookup per row) costs about 2,400 instructions a
+row more than `heap_multi_insert`, 31% of flat's COPY and 20% of user's;
+COPY, the load and INSERT … SELECT all form the same heap tuple, and the
+heap table's rows are copied, not formed. So on flat INSERT … SELECT is
+the conversion (0.44 of COPY) plus forming (0.19) plus the row-at-a-time
+insert (0.42) plus the executor (0.08): 1.132, under 1.15 in
+instructions. In wall time it is not: the Xeon run took 1.287 s for flat's
+INSERT … SELECT against 1.040 s for COPY: **1.24**, not met; 0.705 s
+from the heap table (0.68), 0.342 s to read and convert alone. The two
+code paths taking turns a row at a time run fewer instructions a cycle
+than each alone (about 1.10 times the time their instructions predict).
+User met it: 0.98.
+Meeting 1.15 on flat in wall time needs the conversion about 20% faster
+again (about 670 instructions a document); PostgreSQL's executor inserts
+a row at a time, which an FDW cannot change (`mongo_etl.load` is the
+multi-row path: 0.76 of COPY on flat in the same run).
 """
 
 
@@ -2771,11 +2817,14 @@ def write_results(args, b, shapes, profiles):
         if sh in ("flat", "user"):
             insert_copy = ratio(k("insert_dump/target"),
                                 k("copy_binary/target"))
+            floor = ratio(k("insert_heap/target"), k("copy_binary/target"))
+            floor_text = (f" (INSERT … SELECT from a heap table of the same "
+                          f"rows, nothing to convert: {floor:.2f}, the "
+                          "row-at-a-time insert's floor)" if floor else "")
             targets.append(verdict(
                 insert_copy, 1.15,
                 f"{sh}: INSERT … SELECT from the dump file over COPY BINARY "
-                "of the same rows, wall time, no index (the row-at-a-time "
-                "insert's floor)"))
+                "of the same rows, wall time, no index", floor_text))
         ahead_load = ratio(k("load_net/target"), k("load_net_serial/target"))
         ahead_read = ratio(k("read_net"), k("read_net_serial"))
         w2 = [ratio(k(f"load_dump_w2/{t}"), k(f"load_dump/{t}"))
@@ -2873,7 +2922,7 @@ Target table: `{" ".join(s.columns.split())}`; foreign table:
 
 From the dump file ({n:,} rows, single backend):
 
-{header}{row("1. COPY FROM binary file", k("copy_binary/target"), s)}{row("2. INSERT … SELECT from the dump file", k("insert_dump/target"), s)}{row("5. CALL mongo_etl.load from the dump file", k("load_dump/target"), s)}{row("5w. the same, workers => 2", k("load_dump_w2/target"), s)}{row(f"5b. the same, batch_rows => {max(n // 10, 1):,}", k("load_dump_batched/target"), s)}{row("1. COPY FROM binary file, with PK", k("copy_binary/target_pk"), s)}{row("2. INSERT … SELECT from the dump file, with PK", k("insert_dump/target_pk"), s)}{row("5. CALL mongo_etl.load from the dump file, with PK", k("load_dump/target_pk"), s)}{row("5w. the same, workers => 2, with PK", k("load_dump_w2/target_pk"), s)}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_dump"), s)}{row("read alone, no column converted (SELECT count(*))", k("read_dump_nothing"), s)}
+{header}{row("1. COPY FROM binary file", k("copy_binary/target"), s)}{row("2. INSERT … SELECT from the dump file", k("insert_dump/target"), s)}{row("2h. INSERT … SELECT from a heap table of the same rows", k("insert_heap/target"), s)}{row("5. CALL mongo_etl.load from the dump file", k("load_dump/target"), s)}{row("5w. the same, workers => 2", k("load_dump_w2/target"), s)}{row(f"5b. the same, batch_rows => {max(n // 10, 1):,}", k("load_dump_batched/target"), s)}{row("1. COPY FROM binary file, with PK", k("copy_binary/target_pk"), s)}{row("2. INSERT … SELECT from the dump file, with PK", k("insert_dump/target_pk"), s)}{row("5. CALL mongo_etl.load from the dump file, with PK", k("load_dump/target_pk"), s)}{row("5w. the same, workers => 2, with PK", k("load_dump_w2/target_pk"), s)}{row("read and convert alone (EXPLAIN ANALYZE SELECT *)", k("read_dump"), s)}{row("read alone, no column converted (SELECT count(*))", k("read_dump_nothing"), s)}
 From the replay server ({n:,} rows; the clients use 2 workers, each
 reading one `_id` range):
 

@@ -13,7 +13,9 @@
 # instructions under standard_ExecutorRun; then, for the three shapes, the
 # instructions of COPY FROM a binary file of the same rows (DoCopy), of
 # mongo_etl.load (ExecuteCallStmt) and of INSERT ... SELECT into a table
-# without index, and their ratios.  Uses the PostgreSQL of
+# without index, from the dump file and from a heap table of the same rows
+# (the row-at-a-time insert with nothing to convert), and their ratios.
+# Uses the PostgreSQL of
 # $PG_CONFIG (default pg_config) with mongo_etl installed in it; files are
 # kept in $MONGO_ETL_CALLGRIND_DIR (/var/tmp/mongo_etl/callgrind).
 #
@@ -57,7 +59,11 @@ with open(os.path.join(data, "tables.sql"), "w") as f:
         columns = " ".join(s.columns.split())
         f.write(f"CREATE TABLE {s.name}_target ({columns});\n"
                 f"COPY (SELECT * FROM {s.name}_file) TO "
-                f"'{data}/{s.name}_{rows}.copy' (FORMAT binary);\n")
+                f"'{data}/{s.name}_{rows}.copy' (FORMAT binary);\n"
+                f"CREATE TABLE {s.name}_heap ({columns});\n"
+                f"COPY {s.name}_heap FROM "
+                f"'{data}/{s.name}_{rows}.copy' (FORMAT binary);\n"
+                f"VACUUM (FREEZE, ANALYZE) {s.name}_heap;\n")
 EOF
 
 # a scratch cluster, made anew each run so that the extension's objects
@@ -95,8 +101,8 @@ for shape in flat user orders heldout; do
 done
 
 echo "loads into a table without index, over COPY FROM of a binary file of the same rows:"
-printf '%-8s %15s %15s %15s %8s %8s\n' shape copy load insert_select \
-	load/copy ins/copy
+printf '%-8s %15s %15s %15s %15s %8s %8s %9s\n' shape copy load \
+	insert_select insert_heap load/copy ins/copy heap/copy
 for shape in flat user orders; do
 	copy=$(count "$shape.copy" DoCopy \
 		"COPY ${shape}_target FROM '$dir/${shape}_$rows.copy' (FORMAT binary);")
@@ -104,7 +110,11 @@ for shape in flat user orders; do
 		"CALL mongo_etl.load('${shape}_file', '${shape}_target');")
 	insert=$(count "$shape.insert" standard_ExecutorRun \
 		"INSERT INTO ${shape}_target SELECT * FROM ${shape}_file;")
-	printf '%-8s %15s %15s %15s %8.3f %8.3f\n' "$shape" "$copy" "$load" \
-		"$insert" "$(echo "$load / $copy" | bc -l)" \
-		"$(echo "$insert / $copy" | bc -l)"
+	heap=$(count "$shape.heap" standard_ExecutorRun \
+		"INSERT INTO ${shape}_target SELECT * FROM ${shape}_heap;")
+	printf '%-8s %15s %15s %15s %15s %8.3f %8.3f %9.3f\n' "$shape" \
+		"$copy" "$load" "$insert" "$heap" \
+		"$(echo "$load / $copy" | bc -l)" \
+		"$(echo "$insert / $copy" | bc -l)" \
+		"$(echo "$heap / $copy" | bc -l)"
 done
