@@ -1062,10 +1062,11 @@ the conversion (0.44 of COPY) plus forming (0.19) plus the row-at-a-time
 insert (0.42) plus the executor (0.08): 1.132, under 1.15 in
 instructions. In wall time it is not: the Xeon run took 1.287 s for flat's
 INSERT … SELECT against 1.040 s for COPY: **1.24**, not met; 0.705 s
-from the heap table (0.68), 0.342 s to read and convert alone. The two
-code paths taking turns a row at a time run fewer instructions a cycle
-than each alone (about 1.10 times the time their instructions predict).
-User met it: 0.98.
+from the heap table (0.68), 0.342 s to read and convert alone. By these
+figures, the insert and the conversion taking turns a row at a time run
+fewer instructions a cycle than each alone: 1.287 s is about 1.10 times
+what each one's own rate predicts for its instructions. User met it:
+0.98.
 Meeting 1.15 on flat in wall time needs the conversion about 20% faster
 again (about 670 instructions a document); PostgreSQL's executor inserts
 a row at a time, which an FDW cannot change (`mongo_etl.load` is the
