@@ -15,9 +15,9 @@
 # mongo_etl.load (ExecuteCallStmt) and of INSERT ... SELECT into a table
 # without index, from the dump file and from a heap table of the same rows
 # (the row-at-a-time insert with nothing to convert), and their ratios.
-# Uses the PostgreSQL of
-# $PG_CONFIG (default pg_config) with mongo_etl installed in it; files are
-# kept in $MONGO_ETL_CALLGRIND_DIR (/var/tmp/mongo_etl/callgrind).
+# Uses the PostgreSQL of $PG_CONFIG (default pg_config) with mongo_etl
+# installed in it; files are kept in $MONGO_ETL_CALLGRIND_DIR
+# (/var/tmp/mongo_etl/callgrind).
 #
 set -euo pipefail
 cd "$(dirname "$0")"
