@@ -24,7 +24,8 @@
 # stop     stops the workers.
 #
 # Sources come from $MONGO_ETL_VENDOR (default ../shared/vendor, next to
-# the repository) when it holds them, else from the upstream release URLs.
+# the repository) when it holds them, else from the upstream release URLs,
+# and are kept in $MONGO_ETL_CACHE/citus/downloads for later runs.
 #
 # Settings: MONGO_ETL_TEST_DIR (state; this script uses its citus/
 # folder), MONGO_ETL_PGPORT (the coordinator, 54315),
@@ -74,17 +75,19 @@ log() { echo "citus.sh: $*" >&2; }
 # shellcheck source=packages.sh
 source "$here/packages.sh"
 
-# the source tarball's path: from the vendor folder, or downloaded once
-# into the cache
+# the source tarball's path in the cache, put there the first time: copied
+# from the vendor folder, or downloaded.  Kept, so that a clone of the
+# project elsewhere on the machine, without the vendor folder next to it,
+# finds the source too.
 source_path() {
-	if [ -f "$vendor/$citus_tarball" ]; then
-		echo "$vendor/$citus_tarball"
-		return
-	fi
 	mkdir -p "$cache/downloads"
 	if [ ! -f "$cache/downloads/$citus_tarball" ]; then
-		log "downloading $citus_url"
-		curl -fsSL -o "$cache/downloads/$citus_tarball.part" "$citus_url"
+		if [ -f "$vendor/$citus_tarball" ]; then
+			cp "$vendor/$citus_tarball" "$cache/downloads/$citus_tarball.part"
+		else
+			log "downloading $citus_url"
+			curl -fsSL -o "$cache/downloads/$citus_tarball.part" "$citus_url"
+		fi
 		mv "$cache/downloads/$citus_tarball.part" "$cache/downloads/$citus_tarball"
 	fi
 	echo "$cache/downloads/$citus_tarball"

@@ -22,7 +22,8 @@
 # stop   stops both.
 #
 # Sources come from $MONGO_ETL_VENDOR (default ../shared/vendor, next to
-# the repository) when it holds them, else from the upstream release URLs;
+# the repository) when it holds them, else from the upstream release URLs,
+# and are kept in $MONGO_ETL_CACHE/documentdb/downloads for later runs;
 # pgvector, which Debian 12 does not package, from Debian trixie's source
 # package (apt with a sources list of its own), else from its release.
 #
@@ -75,45 +76,36 @@ log() { echo "documentdb.sh: $*" >&2; }
 # shellcheck source=packages.sh
 source "$here/packages.sh"
 
-# copies source tarball $1 to $2: from the vendor folder, or downloaded
-# from $3 once into the cache
-fetch_source() {
-	local name=$1 dest=$2 url=$3
-	if [ -f "$vendor/$name" ]; then
-		cp "$vendor/$name" "$dest"
-		return
-	fi
+# the path of source tarball $1 in the cache, put there the first time:
+# copied from the vendor folder, or downloaded from $2.  Kept, so that a
+# clone of the project elsewhere on the machine, without the vendor folder
+# next to it, finds the sources too.
+cached_source() {
+	local name=$1 url=$2
 	mkdir -p "$cache/downloads"
 	if [ ! -f "$cache/downloads/$name" ]; then
-		log "downloading $url"
-		curl -fsSL -o "$cache/downloads/$name.part" "$url"
+		if [ -f "$vendor/$name" ]; then
+			cp "$vendor/$name" "$cache/downloads/$name.part"
+		else
+			log "downloading $url"
+			curl -fsSL -o "$cache/downloads/$name.part" "$url"
+		fi
 		mv "$cache/downloads/$name.part" "$cache/downloads/$name"
 	fi
-	cp "$cache/downloads/$name" "$dest"
-}
-
-# the path of source tarball $1, as fetch_source would take it
-source_path() {
-	if [ -f "$vendor/$1" ]; then
-		echo "$vendor/$1"
-	else
-		echo "$cache/downloads/$1"
-	fi
+	echo "$cache/downloads/$name"
 }
 
 # the cache key: checksums of the two tarballs (downloaded first if need
 # be), the PostgreSQL copied, and the recipe's revision
 cache_key() {
-	local tmp
-	tmp=$(mktemp -d)
-	fetch_source "$documentdb_tarball" "$tmp/d.tar.gz" "$documentdb_url"
-	fetch_source "$libbson_tarball" "$tmp/m.tar.gz" "$libbson_url"
+	local documentdb libbson
+	documentdb=$(cached_source "$documentdb_tarball" "$documentdb_url")
+	libbson=$(cached_source "$libbson_tarball" "$libbson_url")
 	{
-		sha256sum "$tmp/d.tar.gz" "$tmp/m.tar.gz" | cut -d' ' -f1
+		sha256sum "$documentdb" "$libbson" | cut -d' ' -f1
 		"$sys_pglib/bin/postgres" --version
 		echo "pgvector $pgvector_version recipe $recipe_revision"
 	} | sha256sum | cut -c1-16
-	rm -rf "$tmp"
 }
 
 # pgvector's source into $1: Debian trixie's source package, else the
@@ -177,8 +169,10 @@ build() {
 	local buildlog=$work/build.log
 	log "build log: $buildlog"
 
-	fetch_source "$documentdb_tarball" "$work/documentdb.tar.gz" "$documentdb_url"
-	fetch_source "$libbson_tarball" "$work/libbson.tar.gz" "$libbson_url"
+	cp "$(cached_source "$documentdb_tarball" "$documentdb_url")" \
+		"$work/documentdb.tar.gz"
+	cp "$(cached_source "$libbson_tarball" "$libbson_url")" \
+		"$work/libbson.tar.gz"
 	tar -xzf "$work/documentdb.tar.gz" -C "$work/src" --strip-components=1
 	tar -xzf "$work/libbson.tar.gz" -C "$work/libbson" --strip-components=1
 	fetch_pgvector "$work/pgvector"
