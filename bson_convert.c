@@ -5,13 +5,15 @@
  *		  is turned straight into a Datum of its column's type.
  *
  * A document is walked once.  The columns' field paths are prepared at the
- * start of the scan as a tree of sorted path segments; a field is matched
- * by its key's length and by the field found at the same position in the
- * previous document, falling back to a binary search, and the walk stops as
- * soon as every wanted field was seen.  Values never pass through JSON text:
- * numbers, dates and strings are converted directly (bson_value.c), and
- * documents and arrays for jsonb and json columns are written straight
- * from the BSON (bson_json.c).
+ * start of the scan as a tree of sorted path segments.  Each element's key
+ * is first compared with the one the previous document had at the same
+ * position, which also tells where the key ends; a key that differs is
+ * looked up by its length and a binary search.  The walk stops as soon as
+ * every wanted field was seen.  The values most documents hold (numbers,
+ * dates, strings, ObjectIds) are converted in the walk itself, the others
+ * directly too (bson_value.c), never through JSON text; documents and
+ * arrays for jsonb and json columns are written straight from the BSON
+ * (bson_json.c).
  *
  * A value that does not fit its column is an error naming the BSON type,
  * the PostgreSQL type, the column, the foreign table and the document's
@@ -69,9 +71,8 @@ struct MongoFieldNode
 {
 	char	   *name;			/* this segment; NULL for the root */
 	int			name_len;
-	uint64		name_word;		/* a name of at most 8 bytes, as the word a
-								 * key's first 8 bytes are read into */
-	uint64		name_mask;		/* its bytes in that word */
+	uint64		key_word;		/* the name as mongo_walk_has_key compares */
+	uint64		key_mask;		/* it (mongo_walk_key_word) */
 	uint64		child_lengths;	/* bit n set: a child's name has length n (63:
 								 * 63 or more) */
 	int		   *columns;		/* columns reading exactly this path */
@@ -81,7 +82,8 @@ struct MongoFieldNode
 	int			nwanted;		/* columns in this subtree */
 	bool		named_children; /* a child name is not an array index */
 	int		   *hints;			/* per field position in the last document
-								 * walked: the child found there, or -1 */
+								 * walked: the child found there, or -1
+								 * when no child was */
 };
 
 /*
@@ -98,15 +100,18 @@ static void add_field_path(MongoFieldNode *root, const char *path,
 						   int column);
 static void finish_field_node(MongoFieldNode *node);
 static int	compare_field_nodes(const void *a, const void *b);
-static const MongoFieldNode *find_child(const MongoFieldNode *node,
-										const char *key, int keylen,
-										uint32 key_bytes, int position);
+static int	find_child(const MongoFieldNode *node, const char *key,
+					   int keylen);
 static Datum whole_document_value(MongoConverter *conv,
 								  const bson_t *document,
 								  const MongoColumn *col);
 static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
+static uint32 direct_types(const MongoColumn *col);
+static inline Datum direct_value(MongoConverter *conv,
+								 const bson_iter_t *iter,
+								 const MongoColumn *col);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
 static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
@@ -303,9 +308,58 @@ mongo_create_converter(const char *relname, MongoColumn *columns,
 			conv->has_whole_document = true;
 		else
 			add_field_path(conv->fields, columns[i].field, i);
+		columns[i].direct_types = direct_types(&columns[i]);
 	}
 	finish_field_node(conv->fields);
 	return conv;
+}
+
+/*
+ * direct_types
+ *		The BSON types whose values a column takes the way most documents
+ *		hold them, converted in the walk itself (direct_value) rather than
+ *		through convert_value: a value that cannot fail to fit, or whose
+ *		failure is an error that no on_type_mismatch policy catches.
+ */
+static uint32
+direct_types(const MongoColumn *col)
+{
+	uint32		types = 0;
+
+	if (col->whole_document || col->on_mismatch != MONGO_MISMATCH_ERROR)
+		return 0;
+	switch (col->kind)
+	{
+		case MONGO_TARGET_TEXT:
+			/* varchar(n) and char(n) apply their length rules */
+			if (col->typmod < 0)
+				types = MONGO_BSON_TYPE_BIT(BSON_TYPE_UTF8) |
+					MONGO_BSON_TYPE_BIT(BSON_TYPE_OID);
+			break;
+		case MONGO_TARGET_INT4:
+			types = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32);
+			break;
+		case MONGO_TARGET_INT8:
+			types = MONGO_BSON_TYPE_BIT(BSON_TYPE_INT32) |
+				MONGO_BSON_TYPE_BIT(BSON_TYPE_INT64);
+			break;
+		case MONGO_TARGET_FLOAT8:
+			types = MONGO_BSON_TYPE_BIT(BSON_TYPE_DOUBLE);
+			break;
+		case MONGO_TARGET_BOOL:
+			types = MONGO_BSON_TYPE_BIT(BSON_TYPE_BOOL);
+			break;
+		case MONGO_TARGET_TIMESTAMPTZ:
+		case MONGO_TARGET_TIMESTAMP:
+			types = MONGO_BSON_TYPE_BIT(BSON_TYPE_DATE_TIME);
+			break;
+		default:
+			break;
+	}
+	/* a column declaring its BSON types takes no other (convert_value) */
+	if (col->bson_types != 0)
+		types &= col->bson_types;
+	return types;
 }
 
 /*
@@ -319,16 +373,9 @@ new_field_node(const char *name)
 
 	node->name = name ? pstrdup(name) : NULL;
 	node->name_len = name ? strlen(name) : 0;
-	if (name != NULL && node->name_len <= (int) sizeof(uint64))
-	{
-		char		word[sizeof(uint64)] = {0};
-		char		mask[sizeof(uint64)] = {0};
-
-		memcpy(word, node->name, node->name_len);
-		memset(mask, 0xFF, node->name_len);
-		memcpy(&node->name_word, word, sizeof(uint64));
-		memcpy(&node->name_mask, mask, sizeof(uint64));
-	}
+	if (name != NULL)
+		mongo_walk_key_word(node->name, node->name_len, &node->key_word,
+							&node->key_mask);
 	return node;
 }
 
@@ -425,56 +472,31 @@ compare_field_nodes(const void *a, const void *b)
 
 /*
  * find_child
- *		The child of a node named key, or NULL.  Most keys are settled
- *		without comparing strings: a key whose length no child has is not
- *		wanted, and the child that the previous document had at this
- *		position is tried next; only then comes a binary search.  key_bytes
- *		is what the document holds from the key on.
+ *		The position among a node's children of the one named key, or -1.
+ *		A key whose length no child has is not wanted, without comparing
+ *		strings; the others are searched for.
  */
-static const MongoFieldNode *
-find_child(const MongoFieldNode *node, const char *key, int keylen,
-		   uint32 key_bytes, int position)
+static int
+find_child(const MongoFieldNode *node, const char *key, int keylen)
 {
 	int			low = 0;
 	int			high = node->nchildren - 1;
-	int			hint = position < MONGO_FIELD_HINTS ? node->hints[position] : -1;
 
 	if ((node->child_lengths & (UINT64CONST(1) << Min(keylen, 63))) == 0)
-		return NULL;
-	if (hint >= 0 && node->children[hint]->name_len == keylen)
-	{
-		const MongoFieldNode *child = node->children[hint];
-
-		/* short names compared as one word, when the document has one */
-		if (keylen <= (int) sizeof(uint64) && key_bytes >= sizeof(uint64))
-		{
-			uint64		word;
-
-			memcpy(&word, key, sizeof(uint64));
-			if (((word ^ child->name_word) & child->name_mask) == 0)
-				return child;
-		}
-		else if (memcmp(key, child->name, keylen) == 0)
-			return child;
-	}
-
+		return -1;
 	while (low <= high)
 	{
 		int			middle = (low + high) / 2;
 		int			cmp = strcmp(key, node->children[middle]->name);
 
 		if (cmp == 0)
-		{
-			if (position < MONGO_FIELD_HINTS)
-				node->hints[position] = middle;
-			return node->children[middle];
-		}
+			return middle;
 		if (cmp < 0)
 			high = middle - 1;
 		else
 			low = middle + 1;
 	}
-	return NULL;
+	return -1;
 }
 
 /*
@@ -614,10 +636,28 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 
 	while (filled < node->nwanted)
 	{
-		const MongoFieldNode *child;
+		const MongoFieldNode *child = NULL;
+		int			hint = -1;
+		bool		stepped;
 		int			i;
 
-		if (!mongo_walk_next(iter))
+		/* first the key the previous document had here, if it had one */
+		if (++position < MONGO_FIELD_HINTS)
+			hint = node->hints[position];
+		if (hint >= 0)
+		{
+			const MongoFieldNode *expected = node->children[hint];
+
+			if (mongo_walk_has_key(iter, expected->name, expected->name_len,
+								   expected->key_word, expected->key_mask))
+				child = expected;
+		}
+		if (child != NULL)
+			stepped = mongo_walk_step(iter, iter->next_off + 1 +
+									  child->name_len);
+		else
+			stepped = mongo_walk_next(iter);
+		if (!stepped)
 		{
 			if (iter->err_off != 0)
 			{
@@ -627,11 +667,17 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			break;
 		}
 
-		child = find_child(node, bson_iter_key_unsafe(iter),
-						   mongo_walk_key_len(iter),
-						   iter->len - iter->key, ++position);
 		if (child == NULL)
-			continue;
+		{
+			int			found = find_child(node, bson_iter_key_unsafe(iter),
+										   mongo_walk_key_len(iter));
+
+			if (position < MONGO_FIELD_HINTS)
+				node->hints[position] = found;
+			if (found < 0)
+				continue;
+			child = node->children[found];
+		}
 
 		for (i = 0; i < child->ncolumns; i++)
 		{
@@ -642,9 +688,16 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 				continue;
 			conv->seen[c] = true;
 			conv->current_column = c;
-			values[col->attnum - 1] =
-				convert_column(conv, iter, &conv->columns[c],
-							   &isnull[col->attnum - 1]);
+			if (col->direct_types &
+				MONGO_BSON_TYPE_BIT(bson_iter_type(iter) & 31))
+			{
+				values[col->attnum - 1] = direct_value(conv, iter, col);
+				isnull[col->attnum - 1] = false;
+			}
+			else
+				values[col->attnum - 1] =
+					convert_column(conv, iter, &conv->columns[c],
+								   &isnull[col->attnum - 1]);
 			filled++;
 		}
 
@@ -665,6 +718,59 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		}
 	}
 	return filled;
+}
+
+/*
+ * direct_value
+ *		The value of a field of one of its column's direct_types, converted
+ *		as convert_value would, without its calls: most of a document's
+ *		fields are numbers, dates and strings.
+ */
+static pg_attribute_always_inline Datum
+direct_value(MongoConverter *conv, const bson_iter_t *iter,
+			 const MongoColumn *col)
+{
+	switch (bson_iter_type(iter))
+	{
+		case BSON_TYPE_INT32:
+			if (col->kind == MONGO_TARGET_INT4)
+				return Int32GetDatum(bson_iter_int32_unsafe(iter));
+			return Int64GetDatum(bson_iter_int32_unsafe(iter));
+		case BSON_TYPE_INT64:
+			return Int64GetDatum(bson_iter_int64_unsafe(iter));
+		case BSON_TYPE_DOUBLE:
+			return Float8GetDatum(bson_iter_double_unsafe(iter));
+		case BSON_TYPE_BOOL:
+			return BoolGetDatum(bson_iter_bool_unsafe(iter));
+		case BSON_TYPE_DATE_TIME:
+			{
+				Timestamp	result;
+
+				/* a date is stored as an int64; out of range is reported */
+				if (!mongo_unix_ms_timestamp(bson_iter_int64_unsafe(iter),
+											 &result))
+					result = mongo_timestamp_value(conv, iter, col);
+				return TimestampGetDatum(result);
+			}
+		case BSON_TYPE_UTF8:
+			{
+				size_t		len;
+				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
+				int			server_len;
+				char	   *str = mongo_server_string(utf8, (uint32) len,
+													  &server_len);
+
+				return PointerGetDatum(text_datum(str, server_len));
+			}
+		default:
+			{
+				char		hex[25];
+
+				Assert(bson_iter_type(iter) == BSON_TYPE_OID);
+				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
+				return PointerGetDatum(text_datum(hex, 24));
+			}
+	}
 }
 
 /*

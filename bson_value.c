@@ -46,10 +46,6 @@
 /* Powers of ten that doubles hold exactly, for double_numeric */
 static const double pow10_table[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
 
-/* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
-#define UNIX_TO_POSTGRES_EPOCH_MS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
-
 /*
  * numeric's short on-disk format (utils/adt/numeric.c), which every numeric
  * function reads and which numeric.c itself writes for every value that
@@ -90,7 +86,6 @@ mongo_timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 					  const MongoColumn *col)
 {
 	int64		unix_ms;
-	int64		postgres_ms;
 	Timestamp	result;
 
 	if (BSON_ITER_HOLDS_TIMESTAMP(iter))
@@ -109,9 +104,7 @@ mongo_timestamp_value(MongoConverter *conv, const bson_iter_t *iter,
 	else
 		mongo_report_mismatch(iter, col);
 
-	if (pg_sub_s64_overflow(unix_ms, UNIX_TO_POSTGRES_EPOCH_MS, &postgres_ms) ||
-		pg_mul_s64_overflow(postgres_ms, 1000, &result) ||
-		!IS_VALID_TIMESTAMP(result))
+	if (!mongo_unix_ms_timestamp(unix_ms, &result))
 	{
 		char		buf[MAXINT8LEN + 32];
 

@@ -97,14 +97,15 @@ mongo_walk_key_end(const uint8 *data, uint32 o, uint32 len)
 }
 
 /*
- * mongo_walk_next
- *		Advance iter to the next element of its document, as bson_iter_next
- *		does; false at the end of the document or on a malformed element
- *		(then iter->err_off is not 0).  The key's length is then
- *		mongo_walk_key_len(iter), with no second pass over the key.
+ * mongo_walk_step
+ *		Advance iter to the next element of its document, whose key ends at
+ *		offset key_end (its first NUL byte, or the document's length when
+ *		it has none), as bson_iter_next does; false at the end of the
+ *		document or on a malformed element (then iter->err_off is not 0).
+ *		The key's length is then mongo_walk_key_len(iter).
  */
 static pg_attribute_always_inline bool
-mongo_walk_next(bson_iter_t *iter)
+mongo_walk_step(bson_iter_t *iter, uint32 key_end)
 {
 	const uint8 *data = iter->raw;
 	uint32		len = iter->len;
@@ -153,10 +154,9 @@ mongo_walk_next(bson_iter_t *iter)
 	iter->d4 = 0;
 
 	/* the key: a NUL-terminated name that ends inside the document */
-	o = mongo_walk_key_end(data, off + 1, len);
-	if (o >= len)
+	if (key_end >= len)
 		return mongo_walk_invalid(iter, iter->err_off);
-	o++;
+	o = key_end + 1;
 	iter->d1 = o;
 
 	switch (type)
@@ -216,6 +216,70 @@ mongo_walk_next(bson_iter_t *iter)
 	iter->next_off = next;
 	iter->err_off = 0;
 	return true;
+}
+
+/*
+ * mongo_walk_next
+ *		Advance iter to the next element of its document, as bson_iter_next
+ *		does, finding where its key ends.  (On an iterator a failed step
+ *		left, raw is NULL and len 0: the key is not looked for.)
+ */
+static pg_attribute_always_inline bool
+mongo_walk_next(bson_iter_t *iter)
+{
+	return mongo_walk_step(iter, mongo_walk_key_end(iter->raw,
+													iter->next_off + 1,
+													iter->len));
+}
+
+/*
+ * mongo_walk_key_word
+ *		The word and mask mongo_walk_has_key compares a key with: a name
+ *		shorter than a word and its terminating NUL, as the word the key's
+ *		first 8 bytes are read into; a mask of 0 for a longer name.
+ */
+static inline void
+mongo_walk_key_word(const char *name, int name_len, uint64 *key_word,
+					uint64 *key_mask)
+{
+	char		word[sizeof(uint64)] = {0};
+	char		mask[sizeof(uint64)] = {0};
+
+	if (name_len < (int) sizeof(uint64))
+	{
+		memcpy(word, name, name_len);
+		memset(mask, 0xFF, name_len + 1);
+	}
+	memcpy(key_word, word, sizeof(uint64));
+	memcpy(key_mask, mask, sizeof(uint64));
+}
+
+/*
+ * mongo_walk_has_key
+ *		Whether the next element of iter's document has the key name, of
+ *		name_len bytes, compared as one word when the name is that short
+ *		(mongo_walk_key_word gives key_word and key_mask).  Then
+ *		mongo_walk_step(iter, iter->next_off + 1 + name_len) steps to it
+ *		without looking for the key's end: a scan tries the key the
+ *		previous document had at this position.  False at the end of a
+ *		walk, and near the end of the document where the key cannot be read
+ *		as one word (mongo_walk_next will do).
+ */
+static pg_attribute_always_inline bool
+mongo_walk_has_key(const bson_iter_t *iter, const char *name, int name_len,
+				   uint64 key_word, uint64 key_mask)
+{
+	uint32		key = iter->next_off + 1;
+	uint64		word;
+
+	if (key_mask == 0)
+		return iter->raw != NULL &&
+			(uint64) key + name_len + 1 <= iter->len &&
+			memcmp(iter->raw + key, name, name_len + 1) == 0;
+	if (iter->raw == NULL || (uint64) key + sizeof(uint64) > iter->len)
+		return false;
+	memcpy(&word, iter->raw + key, sizeof(uint64));
+	return ((word ^ key_word) & key_mask) == 0;
 }
 
 #endif							/* BSON_WALK_H */

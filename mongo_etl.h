@@ -16,6 +16,7 @@
 
 #include "access/attnum.h"
 #include "access/parallel.h"
+#include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
@@ -415,6 +416,8 @@ typedef struct MongoColumn
 	bool		bool_values;	/* booleans give 1/0 or 'true'/'false' */
 	uint32		bson_types;		/* option bson_type: the only BSON types
 								 * accepted, or 0 for any that converts */
+	uint32		direct_types;	/* BSON types converted without a call, as
+								 * mongo_create_converter decides */
 	FmgrInfo	input_fn;		/* types filled by their input function */
 	Oid			typioparam;
 	struct MongoColumn *element;	/* MONGO_TARGET_ARRAY: the elements */
@@ -463,6 +466,27 @@ extern char *mongo_document_id_string(const bson_t *document);
 /*
  * bson_value.c
  */
+
+/* Milliseconds from the Unix epoch to the PostgreSQL epoch (2000-01-01) */
+#define UNIX_TO_POSTGRES_EPOCH_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+/*
+ * mongo_unix_ms_timestamp
+ *		Milliseconds since 1970 as a PostgreSQL timestamp into *result;
+ *		false when outside PostgreSQL's range.  Inline: most documents
+ *		hold a date.
+ */
+static inline bool
+mongo_unix_ms_timestamp(int64 unix_ms, Timestamp *result)
+{
+	int64		postgres_ms;
+
+	return !pg_sub_s64_overflow(unix_ms, UNIX_TO_POSTGRES_EPOCH_MS,
+								&postgres_ms) &&
+		!pg_mul_s64_overflow(postgres_ms, 1000, result) &&
+		IS_VALID_TIMESTAMP(*result);
+}
 
 extern Timestamp mongo_timestamp_value(MongoConverter *conv,
 									   const bson_iter_t *iter,

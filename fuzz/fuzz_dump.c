@@ -17,10 +17,10 @@
  * every document it yields is copied to the very end of pages of its own,
  * followed by an inaccessible page, so that any read past its end crashes
  * (the reader's large buffer would hide it), walked element by element with
- * the scan's walker (bson_walk.c) and with libbson's bson_iter_next side by
- * side, at every depth, which must agree on every step, and converted
- * twice: into columns of every kind with on_type_mismatch 'null', and with
- * 'error'.
+ * the scan's walker (bson_walk.h), both its steps, and with libbson's
+ * bson_iter_next side by side, at every depth, which must agree on every
+ * step, and converted twice: into columns of every kind with
+ * on_type_mismatch 'null', and with 'error'.
  * An ERROR is a correct outcome for a bad input, and is caught; a crash or
  * an UndefinedBehaviorSanitizer report is a bug.
  *
@@ -52,6 +52,9 @@
 
 /* how deep check_walker follows documents and arrays */
 #define FUZZ_WALK_DEPTH 100
+
+/* keys this long and longer are not tried as the expected key */
+#define FUZZ_KEY_SIZE 64
 
 /* libFuzzer's entry point for a program that has a main() of its own */
 extern int	LLVMFuzzerRunDriver(int *argc, char ***argv,
@@ -117,6 +120,8 @@ static MongoConverter *make_converter(MongoMismatchPolicy policy,
 									  bool lenient);
 static int	fuzz_one_input(const uint8_t *data, size_t size);
 static void convert_document(const bson_t *document, MongoDumpReader *reader);
+static void check_keyed_step(const bson_iter_t *before,
+							 const bson_iter_t *walked, const char *key);
 static void check_walker(bson_iter_t *walker, bson_iter_t *reference,
 						 int depth);
 
@@ -288,20 +293,54 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 }
 
 /*
+ * check_keyed_step
+ *		From the iterator before a step, step as the scan does when it
+ *		expects the key key, and abort if that takes a step mongo_walk_next
+ *		did not take (walked is the iterator after mongo_walk_next's step).
+ */
+static void
+check_keyed_step(const bson_iter_t *before, const bson_iter_t *walked,
+				 const char *key)
+{
+	bson_iter_t keyed = *before;
+	int			key_len = strlen(key);
+	uint64		key_word;
+	uint64		key_mask;
+
+	mongo_walk_key_word(key, key_len, &key_word, &key_mask);
+	if (!mongo_walk_has_key(&keyed, key, key_len, key_word, key_mask))
+		return;
+	if (!mongo_walk_step(&keyed, keyed.next_off + 1 + key_len) ||
+		memcmp(&keyed, walked, offsetof(bson_iter_t, value)) != 0)
+	{
+		fprintf(stderr, "the step to the expected key \"%s\" differs from mongo_walk_next at byte %u\n",
+				key, walked->off);
+		abort();
+	}
+}
+
+/*
  * check_walker
  *		Walk a document or array with mongo_walk_next and with bson_iter_next
  *		side by side, from two iterators placed on its start, and abort, as
  *		a crash libFuzzer reports, at the first step where they differ: in
  *		the result, in any offset the iterator keeps (the accessors read the
  *		value from them), in err_off (quoted by the error) or in the key's
- *		length.  Documents and arrays inside are entered with
- *		bson_iter_recurse, as the scan enters them.
+ *		length.  At each step, the step the scan takes when it expects a key
+ *		(mongo_walk_has_key, then mongo_walk_step) is checked too, with the
+ *		element's own key and with the previous element's: when the key
+ *		matches, it must step exactly as mongo_walk_next did.  Documents and
+ *		arrays inside are entered with bson_iter_recurse, as the scan enters
+ *		them.
  */
 static void
 check_walker(bson_iter_t *walker, bson_iter_t *reference, int depth)
 {
+	char		previous_key[FUZZ_KEY_SIZE] = "";
+
 	for (;;)
 	{
+		bson_iter_t before = *walker;
 		bool		walked = mongo_walk_next(walker);
 		bool		stepped = bson_iter_next(reference);
 
@@ -313,6 +352,15 @@ check_walker(bson_iter_t *walker, bson_iter_t *reference, int depth)
 			fprintf(stderr, "mongo_walk_next and bson_iter_next differ at byte %u\n",
 					reference->off);
 			abort();
+		}
+		if (walked && mongo_walk_key_len(walker) < FUZZ_KEY_SIZE)
+		{
+			char		key[FUZZ_KEY_SIZE];
+
+			strlcpy(key, bson_iter_key_unsafe(walker), sizeof(key));
+			check_keyed_step(&before, walker, key);
+			check_keyed_step(&before, walker, previous_key);
+			strlcpy(previous_key, key, sizeof(previous_key));
 		}
 		if (!walked)
 			break;
