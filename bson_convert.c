@@ -112,6 +112,7 @@ static uint32 direct_types(const MongoColumn *col);
 static inline Datum direct_value(MongoConverter *conv,
 								 const bson_iter_t *iter,
 								 const MongoColumn *col);
+static inline bool plain_document_string(const char *str, uint32 len);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
 static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
@@ -757,9 +758,11 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				size_t		len;
 				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
 				int			server_len;
-				char	   *str = mongo_server_string(utf8, (uint32) len,
-													  &server_len);
+				char	   *str;
 
+				if (plain_document_string(utf8, (uint32) len))
+					return PointerGetDatum(text_datum(utf8, (int) len));
+				str = mongo_server_string(utf8, (uint32) len, &server_len);
 				return PointerGetDatum(text_datum(str, server_len));
 			}
 		default:
@@ -771,6 +774,46 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				return PointerGetDatum(text_datum(hex, 24));
 			}
 	}
+}
+
+/*
+ * plain_document_string
+ *		Whether a string of a document is plain ASCII without NUL, the same
+ *		in every server encoding (mongo_server_string's test), read a word
+ *		at a time.  The last word read is the one that ends with the
+ *		string, which is always inside the document: a string's element
+ *		has at least its type byte, its key's NUL and its length prefix
+ *		before the string, and the document its length before that.
+ */
+static pg_attribute_always_inline bool
+plain_document_string(const char *str, uint32 len)
+{
+	uint64		flags = 0;
+	uint64		word;
+	uint32		i;
+
+	if (len == 0)
+		return true;
+	for (i = 0; i + sizeof(uint64) < len; i += sizeof(uint64))
+	{
+		memcpy(&word, str + i, sizeof(uint64));
+		/* a byte of 0, or of 0x80 and above, sets its top bit here */
+		flags |= (word - WALK_LOW_BYTES) | word;
+	}
+	memcpy(&word, str + len - sizeof(uint64), sizeof(uint64));
+	word = BSON_UINT64_FROM_LE(word);
+	if (len < sizeof(uint64))
+	{
+		/*
+		 * only the last len bytes are the string's: shifted down, with zero
+		 * bytes above them, which cannot borrow from the string's
+		 */
+		word >>= (sizeof(uint64) - len) * BITS_PER_BYTE;
+		return (((word - WALK_LOW_BYTES) | word) & WALK_HIGH_BITS &
+				(~UINT64CONST(0) >> (sizeof(uint64) - len) * BITS_PER_BYTE))
+			== 0;
+	}
+	return (((word - WALK_LOW_BYTES) | word | flags) & WALK_HIGH_BITS) == 0;
 }
 
 /*
