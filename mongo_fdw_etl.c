@@ -1064,16 +1064,9 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 											  columns, ncolumns);
 
 	state->query_cxt = estate->es_query_cxt;
-
-	/*
-	 * A row's values are allocated and then all freed at once by the reset
-	 * before the next row: a generation context, which keeps no free lists,
-	 * allocates them in fewer instructions than an AllocSet (callgrind,
-	 * bench/RESULTS.md), and still lets any of them be pfree'd.
-	 */
-	state->row_cxt = GenerationContextCreate(estate->es_query_cxt,
-											 "mongo_etl row data",
-											 ALLOCSET_DEFAULT_SIZES);
+	state->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "mongo_etl row data",
+										   ALLOCSET_DEFAULT_SIZES);
 
 	/* from here on libmongoc memory exists; free it however the scan ends */
 	state->cleanup.func = release_scan_resources;
