@@ -109,10 +109,11 @@ static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
 static uint32 direct_types(const MongoColumn *col);
-static inline Datum direct_value(MongoConverter *conv,
-								 const bson_iter_t *iter,
-								 const MongoColumn *col);
-static inline bool plain_document_string(const char *str, uint32 len);
+static pg_attribute_always_inline Datum direct_value(MongoConverter *conv,
+													 const bson_iter_t *iter,
+													 const MongoColumn *col);
+static pg_attribute_always_inline bool plain_document_string(const char *str,
+																uint32 len);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
 						   const MongoColumn *col, bool *isnull);
 static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
@@ -319,8 +320,9 @@ mongo_create_converter(const char *relname, MongoColumn *columns,
  * direct_types
  *		The BSON types whose values a column takes the way most documents
  *		hold them, converted in the walk itself (direct_value) rather than
- *		through convert_value: a value that cannot fail to fit, or whose
- *		failure is an error that no on_type_mismatch policy catches.
+ *		through convert_value.  Only columns whose on_type_mismatch is
+ *		'error' take this path: the other policies catch a value's error,
+ *		which needs convert_value_or_null around it.
  */
 static uint32
 direct_types(const MongoColumn *col)
@@ -689,6 +691,7 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 				continue;
 			conv->seen[c] = true;
 			conv->current_column = c;
+			/* MinKey and MaxKey fall on bit 31, which no direct type has */
 			if (col->direct_types &
 				MONGO_BSON_TYPE_BIT(bson_iter_type(iter) & 31))
 			{
@@ -765,15 +768,20 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				str = mongo_server_string(utf8, (uint32) len, &server_len);
 				return PointerGetDatum(text_datum(str, server_len));
 			}
-		default:
+		case BSON_TYPE_OID:
 			{
 				char		hex[25];
 
-				Assert(bson_iter_type(iter) == BSON_TYPE_OID);
 				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
 				return PointerGetDatum(text_datum(hex, 24));
 			}
+		default:
+			break;
 	}
+	/* direct_types gives no other type */
+	elog(ERROR, "BSON type 0x%02x has no direct conversion",
+		 (unsigned int) bson_iter_type(iter));
+	pg_unreachable();
 }
 
 /*
