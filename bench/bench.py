@@ -1087,11 +1087,11 @@ first 50,000 documents), after each step:
 | values converted in the walk (b485214, its first part) | 145.4M | 219.9M | 642.2M | 219.9M |
 | the expected key read as one word, with its end (b485214) | 134.4M | 208.1M | 628.6M | 208.1M |
 | strings checked for ASCII inline (d85dab1) | 132.6M | 206.7M | 624.6M | 206.8M |
-| a generation context for each row (3528606) | 129.2M (0.549) | 201.9M (0.538) | 613.5M (0.699) | 201.9M (0.539) |
+| an explicit case for ObjectIds in `direct_value` (fbc9899) | 131.1M (0.557) | 205.3M (0.547) | 622.7M (0.710) | 205.3M (0.548) |
 
-(In parentheses: over before issue 29.) Per document, flat 3,510 → 2,583
-instructions (−26%), user 4,904 → 4,038 (−18%), orders 13,418 → 12,271
-(−9%).
+(In parentheses: over before issue 29.) Per document, flat 3,510 → 2,622
+instructions (−25%), user 4,904 → 4,106 (−16%), orders 13,418 → 12,453
+(−7%).
 
 - **Values converted in the walk.** For a column whose `on_type_mismatch`
   is `error`, the scan decides once which BSON types it takes as most
@@ -1115,28 +1115,34 @@ instructions (−26%), user 4,904 → 4,038 (−18%), orders 13,418 → 12,271
   plain ASCII a word at a time, its last word the one that ends with the
   string (always inside the document, after its length prefix), where
   strings shorter than a word were checked a byte at a time.
-- **A generation context for each row.** A row's values are allocated,
-  then all freed by the reset before the next row; a generation context
-  allocates them in fewer instructions than an AllocSet, keeps the
-  per-row bound on memory, and still lets any value be `pfree`'d.
-  Text datums carved from one allocation a row would have saved about
-  100 instructions more a document and were left out: on PostgreSQL 16
-  and later, `pfree` of such a datum reads a chunk header it does not
-  have.
+- **Tried and left out.** A generation context as the per-row context
+  (3528606: flat 129.2M, user 201.9M, orders 613.5M) was reverted
+  (ec78027): it never reuses a freed chunk, and the json writer and the
+  jsonb writer of embedded documents allocate and free per value within
+  a row, so a row of many strings or objects would have kept about a
+  kilobyte (json) or 200 bytes (jsonb) per value until the reset. Text
+  datums carved from one allocation a row (about 100 instructions a
+  document): on PostgreSQL 16 and later, `pfree` of such a datum reads a
+  chunk header it does not have.
 
 The loads, counted the same way (instructions over COPY BINARY's, no
 index; round two → round three):
 
 | | flat | user | orders |
 |---|---:|---:|---:|
-| `mongo_etl.load` / COPY BINARY | 0.843 → 0.724 | 0.666 → 0.595 | 0.507 → 0.475 |
-| INSERT … SELECT / COPY BINARY | 1.132 → 1.012 | 0.848 → 0.776 | 0.565 → 0.532 |
+| `mongo_etl.load` / COPY BINARY | 0.843 → 0.729 | 0.666 → 0.601 | 0.507 → 0.480 |
+| INSERT … SELECT / COPY BINARY | 1.132 → 1.017 | 0.848 → 0.782 | 0.565 → 0.538 |
 
 The regression suite passed under valgrind (`MONGO_ETL_VALGRIND=1 make
 test`: no error in mongo_etl, libmongoc or libbson).
 
 The full `make bench` after round three (the run at the top of this file,
-2026-12-06, the same Intel Xeon machine, 7.9 minutes) ran about 7–10%
+2026-12-06, the same Intel Xeon machine, 7.9 minutes) measured the build
+with the generation context (3528606), reverted afterwards; the code that
+stays runs 1.5% more instructions reading and converting flat (131.1M
+against 129.2M), 1.7% more on user, and 0.5% more of a whole flat load or
+INSERT … SELECT (load 281.1M against 279.2M, INSERT … SELECT 392.4M
+against 390.5M). That run was about 7–10%
 slower than the one before it on what mongo_etl does not touch (COPY
 BINARY of flat 0.714 s against 0.668 s, of user 1.081 against 0.982; the
 heap-table INSERT … SELECT 0.530 against 0.476), so each run's ratios are
@@ -1155,10 +1161,11 @@ BINARY: met on every shape, with and without a primary key (flat 0.78 and
 not met**: 0.838 s against 0.714 s, of which the row-at-a-time insert
 from a heap table of the same rows takes 0.530 s (0.74) and read and
 convert alone 0.197 s. It needs 0.017 s less a million rows, about 9% of
-the conversion. What flat's read + convert runs now (2,583 instructions a
-document, callgrind, self): `convert_fields` with the conversions it now
-does inline 40%, the walk 19%, allocating the four text datums 8%, the
-scan node and the file reader 15%. A side effect: flat's backend CPU per
+the conversion (more without the generation context). What flat's read
++ convert runs now (2,622 instructions a document, callgrind, self):
+`convert_fields` with the conversions it now does inline 43%, the walk
+18%, allocating the four text datums 12%, the scan node and the file
+reader 15%. A side effect: flat's backend CPU per
 document read from the replay server (0.22 µs) is now 4.19 times the
 replay server's own (0.053 µs), under the 5 the bench asks of its
 server, which was met at 5.25 before.
