@@ -744,6 +744,7 @@ typedef struct MongoScanState
 	instr_time	convert_time;	/* converting documents to tuples */
 	MemoryContext query_cxt;	/* lives as long as the scan */
 	MemoryContext row_cxt;		/* per-row data, reset for every document */
+	TupleTableSlot *row_slot;	/* the rows returned, a virtual slot */
 	MemoryContextCallback cleanup;	/* frees libmongoc objects on error */
 } MongoScanState;
 

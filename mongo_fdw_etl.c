@@ -1068,6 +1068,19 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 										   "mongo_etl row data",
 										   ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Rows are returned in a virtual slot of the scan tuple's descriptor,
+	 * not in the node's heap tuple slot.  A consumer that keeps the row (an
+	 * INSERT, a sort, a hash, a Gather) then forms it once from the values;
+	 * from a heap tuple slot holding values it forms a tuple in the slot
+	 * and copies it.  The executor accepts a virtual slot wherever a scan
+	 * slot is expected, as it never needs deforming.
+	 */
+	state->row_slot =
+		ExecInitExtraTupleSlot(estate,
+							   node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+							   &TTSOpsVirtual);
+
 	/* from here on libmongoc memory exists; free it however the scan ends */
 	state->cleanup.func = release_scan_resources;
 	state->cleanup.arg = state;
@@ -1197,7 +1210,7 @@ static TupleTableSlot *
 mongoIterateForeignScan(ForeignScanState *node)
 {
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleTableSlot *slot = state->row_slot;
 	const bson_t *document;
 	MemoryContext oldcxt;
 	instr_time	start;
@@ -1370,6 +1383,7 @@ mongoReScanForeignScan(ForeignScanState *node)
 	MongoScanState *state = (MongoScanState *) node->fdw_state;
 
 	mongo_source_rescan(&state->source);
+	ExecClearTuple(state->row_slot);
 	state->converter->dump = NULL;
 	state->counted = false;
 	state->source_ended = false;
