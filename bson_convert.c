@@ -122,6 +122,7 @@ static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
 								   MongoColumn *col, bool *isnull);
 static inline text *text_datum(const char *str, int len);
+static pg_attribute_always_inline text *object_id_text(const bson_oid_t *oid);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -530,7 +531,7 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	if (!bson_iter_init(&iter, document))
+	if (!mongo_walk_init(&iter, bson_get_data(document), document->len))
 		mongo_report_corrupt_document(NULL);
 	convert_fields(conv, &iter, conv->fields, values, isnull);
 
@@ -637,7 +638,16 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 	int			filled = 0;
 	int			position = -1;
 
-	while (filled < node->nwanted)
+	/*
+	 * What the loop reads of node and conv is held in locals: the stores to
+	 * isnull and seen, bools, could alias anything and would make the
+	 * compiler load it again after each.
+	 */
+	const int	nwanted = node->nwanted;
+	MongoColumn *const columns = conv->columns;
+	bool	   *const seen = conv->seen;
+
+	while (filled < nwanted)
 	{
 		const MongoFieldNode *child = NULL;
 		int			hint = -1;
@@ -685,23 +695,22 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 		for (i = 0; i < child->ncolumns; i++)
 		{
 			int			c = child->columns[i];
-			const MongoColumn *col = &conv->columns[c];
+			MongoColumn *col = &columns[c];
+			int			attr = col->attnum - 1;
 
-			if (conv->seen[c])
+			if (seen[c])
 				continue;
-			conv->seen[c] = true;
+			seen[c] = true;
 			conv->current_column = c;
 			/* MinKey and MaxKey fall on bit 31, which no direct type has */
 			if (col->direct_types &
 				MONGO_BSON_TYPE_BIT(bson_iter_type(iter) & 31))
 			{
-				values[col->attnum - 1] = direct_value(conv, iter, col);
-				isnull[col->attnum - 1] = false;
+				values[attr] = direct_value(conv, iter, col);
+				isnull[attr] = false;
 			}
 			else
-				values[col->attnum - 1] =
-					convert_column(conv, iter, &conv->columns[c],
-								   &isnull[col->attnum - 1]);
+				values[attr] = convert_column(conv, iter, col, &isnull[attr]);
 			filled++;
 		}
 
@@ -769,12 +778,7 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				return PointerGetDatum(text_datum(str, server_len));
 			}
 		case BSON_TYPE_OID:
-			{
-				char		hex[25];
-
-				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
-				return PointerGetDatum(text_datum(hex, 24));
-			}
+			return PointerGetDatum(object_id_text(bson_iter_oid_unsafe(iter)));
 		default:
 			break;
 	}
@@ -1036,13 +1040,8 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				break;
 			}
 		case BSON_TYPE_OID:
-			{
-				char		hex[25];
-
-				bson_oid_to_string(bson_iter_oid_unsafe(iter), hex);
-				result = text_datum(hex, 24);
-				break;
-			}
+			result = object_id_text(bson_iter_oid_unsafe(iter));
+			break;
 		case BSON_TYPE_INT32:
 			{
 				char		buf[12];
@@ -1122,6 +1121,22 @@ text_datum(const char *str, int len)
 
 	SET_VARSIZE(result, len + VARHDRSZ);
 	memcpy(VARDATA(result), str, len);
+	return result;
+}
+
+/*
+ * object_id_text
+ *		An ObjectId as text, its 24 hexadecimal digits written by libbson
+ *		straight into the datum, with no copy: every document has an _id.
+ *		(bson_oid_to_string also writes a NUL, after the text's end.)
+ */
+static pg_attribute_always_inline text *
+object_id_text(const bson_oid_t *oid)
+{
+	text	   *result = (text *) palloc(VARHDRSZ + 2 * sizeof(oid->bytes) + 1);
+
+	SET_VARSIZE(result, VARHDRSZ + 2 * sizeof(oid->bytes));
+	bson_oid_to_string(oid, VARDATA(result));
 	return result;
 }
 

@@ -97,6 +97,35 @@ mongo_walk_key_end(const uint8 *data, uint32 o, uint32 len)
 }
 
 /*
+ * mongo_walk_init
+ *		Set iter before the first element of the document of len bytes at
+ *		data, as bson_iter_init does (false, and iter zeroed, for a length
+ *		below the five bytes of an empty document); inlined, as the call
+ *		costs more than the work, once a document.
+ */
+static pg_attribute_always_inline bool
+mongo_walk_init(bson_iter_t *iter, const uint8 *data, uint32 len)
+{
+	if (len < WALK_LENGTH_SIZE + 1)
+	{
+		memset(iter, 0, sizeof(*iter));
+		return false;
+	}
+	iter->raw = data;
+	iter->len = len;
+	iter->off = 0;
+	iter->type = 0;
+	iter->key = 0;
+	iter->d1 = 0;
+	iter->d2 = 0;
+	iter->d3 = 0;
+	iter->d4 = 0;
+	iter->next_off = WALK_LENGTH_SIZE;
+	iter->err_off = 0;
+	return true;
+}
+
+/*
  * mongo_walk_step
  *		Advance iter to the next element of its document, whose key ends at
  *		offset key_end (its first NUL byte, or the document's length when

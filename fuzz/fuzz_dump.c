@@ -269,7 +269,8 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 	memcpy(copy, bson_get_data(document), document->len);
 	if (!bson_init_static(&exact, copy, document->len))
 		elog(FATAL, "the reader returned a document with a wrong length");
-	if (bson_iter_init(&walker, &exact) && bson_iter_init(&reference, &exact))
+	if (mongo_walk_init(&walker, copy, exact.len) &&
+		bson_iter_init(&reference, &exact))
 		check_walker(&walker, &reference, 0);
 
 	PG_TRY();
