@@ -639,9 +639,9 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 	int			position = -1;
 
 	/*
-	 * What the loop reads of node and conv is held in locals: the stores to
-	 * isnull and seen, bools, could alias anything and would make the
-	 * compiler load it again after each.
+	 * What the loop reads of node and conv is held in locals: PostgreSQL is
+	 * built with -fno-strict-aliasing, so the compiler would load it again
+	 * after every store to values, isnull and seen.
 	 */
 	const int	nwanted = node->nwanted;
 	MongoColumn *const columns = conv->columns;

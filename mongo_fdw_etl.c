@@ -1073,8 +1073,9 @@ mongoBeginForeignScan(ForeignScanState *node, int eflags)
 	 * not in the node's heap tuple slot.  A consumer that keeps the row (an
 	 * INSERT, a sort, a hash, a Gather) then forms it once from the values;
 	 * from a heap tuple slot holding values it forms a tuple in the slot
-	 * and copies it.  The executor accepts a virtual slot wherever a scan
-	 * slot is expected, as it never needs deforming.
+	 * and copies it.  The executor does not count on the kind of slot a
+	 * foreign scan returns (ExecInitForeignScan marks its scan slot's kind
+	 * as not fixed), and a virtual slot never needs deforming.
 	 */
 	state->row_slot =
 		ExecInitExtraTupleSlot(estate,
