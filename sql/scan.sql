@@ -60,9 +60,9 @@ SELECT u.name, n.city FROM users u JOIN users_nested n USING (name)
 RESET enable_nestloop;
 SET enable_hashjoin = off;
 EXPLAIN (COSTS OFF)
-SELECT u.name, n.lat FROM users u JOIN users_nested n ON n.lat < u.age
+SELECT u.name, n.lat FROM users u JOIN users_nested n ON n.lat > u.age
   ORDER BY u.name, n.lat;
-SELECT u.name, n.lat FROM users u JOIN users_nested n ON n.lat < u.age
+SELECT u.name, n.lat FROM users u JOIN users_nested n ON n.lat > u.age
   ORDER BY u.name, n.lat;
 RESET enable_hashjoin;
 RESET enable_material;
