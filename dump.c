@@ -30,12 +30,6 @@
 #include "mongo_etl.h"
 
 /*
- * Bytes read per system call.  Large enough that the calls cost nothing
- * per document, small enough not to matter next to the backend's memory.
- */
-#define DUMP_READ_SIZE (4 * 1024 * 1024)
-
-/*
  * Largest document accepted.  MongoDB stores at most 16 MiB per document;
  * mongodump can write slightly larger internal documents, so allow some
  * margin but refuse lengths that can only come from corruption.
@@ -87,7 +81,7 @@ mongo_dump_open(const char *path)
 	reader->path = pstrdup(path);
 	reader->fd = -1;
 	reader->file_size = -1;
-	reader->buffer_size = DUMP_READ_SIZE;
+	reader->buffer_size = MONGO_DUMP_READ_SIZE;
 	reader->buffer = palloc(reader->buffer_size);
 
 	/* count the descriptor against max_files_per_process */
@@ -101,7 +95,7 @@ mongo_dump_open(const char *path)
 	{
 		reader->gz = gzopen(path, "rb");
 		if (reader->gz != NULL)
-			gzbuffer(reader->gz, DUMP_READ_SIZE);
+			gzbuffer(reader->gz, MONGO_DUMP_READ_SIZE);
 	}
 	else
 	{

@@ -359,6 +359,14 @@ extern uint64 mongo_batches_read_ahead(void);
  * dump.c
  */
 
+/*
+ * Bytes a dump file is read in per system call.  Large enough that the
+ * calls cost nothing per document; small enough that the bytes read stay
+ * in the core's cache (L2) while their documents are converted: with
+ * 4 MiB, INSERT ... SELECT of the bench's flat shape took 3% longer.
+ */
+#define MONGO_DUMP_READ_SIZE (256 * 1024)
+
 /* A sequential reader of one mongodump file */
 typedef struct MongoDumpReader MongoDumpReader;
 

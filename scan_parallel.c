@@ -38,7 +38,7 @@
  */
 #define MONGO_FILE_BLOCKS_PER_PARTICIPANT 16
 #define MONGO_MIN_FILE_BLOCK (64 * 1024)
-#define MONGO_MAX_FILE_BLOCK (4 * 1024 * 1024)
+#define MONGO_MAX_FILE_BLOCK MONGO_DUMP_READ_SIZE
 
 /* Bytes kept of the first value of a column that did not fit */
 #define MONGO_SHARED_MISMATCH_TEXT 512
