@@ -64,6 +64,35 @@
  */
 
 /*
+ * How a value goes straight into a column (of one of its direct_types), by
+ * the value's BSON type and the column's kind
+ */
+typedef enum MongoDirectOp
+{
+	MONGO_DIRECT_NONE = 0,		/* not directly */
+	MONGO_DIRECT_INT4,			/* int32 into integer */
+	MONGO_DIRECT_INT8_FROM_INT32,	/* int32 into bigint */
+	MONGO_DIRECT_INT8,			/* int64 into bigint */
+	MONGO_DIRECT_FLOAT8,		/* double into double precision */
+	MONGO_DIRECT_BOOL,			/* boolean into boolean */
+	MONGO_DIRECT_TIMESTAMP,		/* date into timestamp(tz) */
+	MONGO_DIRECT_TEXT,			/* string into text */
+	MONGO_DIRECT_OBJECT_ID		/* ObjectId into text */
+} MongoDirectOp;
+
+/* What the walk found at one position of a (sub)document */
+typedef struct MongoFieldStep
+{
+	const MongoFieldNode *child;	/* the child whose key was there, or
+									 * NULL */
+	uint8		op;				/* MongoDirectOp: how its value went into the
+								 * child's only column */
+	uint8		type;			/* with op: the value's BSON type */
+	int16		column;			/* with op: the column */
+	int16		attr;			/* with op: the column's attribute - 1 */
+} MongoFieldStep;
+
+/*
  * One segment of the columns' field paths.  The children of a node are
  * the next segments, sorted by name for binary search.
  */
@@ -81,17 +110,19 @@ struct MongoFieldNode
 	int			nchildren;
 	int			nwanted;		/* columns in this subtree */
 	bool		named_children; /* a child name is not an array index */
-	int		   *hints;			/* per field position in the last document
-								 * walked: the child found there, or -1
-								 * when no child was */
+	MongoFieldStep *steps;		/* per field position in the last document
+								 * walked: what was found there */
 };
 
 /*
- * Documents of a collection usually share their field order, so the child
- * found at each position of the last document is tried first.  Positions
- * beyond this many fall back to the binary search alone.
+ * Documents of a collection usually share their field order and types, so
+ * at each position the walk first tries what the last document had there:
+ * the same key, and when its value went straight into a column, a value of
+ * the same type, which is then converted without the general step
+ * (convert_known_field).  Positions beyond this many fall back to the
+ * binary search alone.
  */
-#define MONGO_FIELD_HINTS 32
+#define MONGO_FIELD_STEPS 32
 
 
 static void setup_input_function(MongoColumn *column);
@@ -109,9 +140,19 @@ static int	convert_fields(MongoConverter *conv, bson_iter_t *iter,
 						   const MongoFieldNode *node,
 						   Datum *values, bool *isnull);
 static uint32 direct_types(const MongoColumn *col);
+static void record_step(MongoFieldStep *step, const MongoFieldNode *child,
+						const MongoColumn *columns, uint8 type);
+static pg_attribute_always_inline bool convert_known_field(MongoConverter *conv,
+														   bson_iter_t *iter,
+														   const MongoFieldStep *step,
+														   bool *seen,
+														   Datum *values,
+														   bool *isnull);
 static pg_attribute_always_inline Datum direct_value(MongoConverter *conv,
 													 const bson_iter_t *iter,
 													 const MongoColumn *col);
+static pg_attribute_always_inline text *document_text(const char *utf8,
+													 uint32 len);
 static pg_attribute_always_inline bool plain_document_string(const char *str,
 																uint32 len);
 static Datum convert_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -447,8 +488,8 @@ finish_field_node(MongoFieldNode *node)
 		qsort(node->children, node->nchildren, sizeof(MongoFieldNode *),
 			  compare_field_nodes);
 	node->nwanted = node->ncolumns;
-	node->hints = palloc(sizeof(int) * MONGO_FIELD_HINTS);
-	memset(node->hints, -1, sizeof(int) * MONGO_FIELD_HINTS);
+	node->steps = palloc(sizeof(MongoFieldStep) * MONGO_FIELD_STEPS);
+	memset(node->steps, 0, sizeof(MongoFieldStep) * MONGO_FIELD_STEPS);
 	for (i = 0; i < node->nchildren; i++)
 	{
 		const char *name = node->children[i]->name;
@@ -650,20 +691,26 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 	while (filled < nwanted)
 	{
 		const MongoFieldNode *child = NULL;
-		int			hint = -1;
+		MongoFieldStep *step = NULL;
 		bool		stepped;
 		int			i;
 
-		/* first the key the previous document had here, if it had one */
-		if (++position < MONGO_FIELD_HINTS)
-			hint = node->hints[position];
-		if (hint >= 0)
+		if (++position < MONGO_FIELD_STEPS)
 		{
-			const MongoFieldNode *expected = node->children[hint];
-
-			if (mongo_walk_has_key(iter, expected->name, expected->name_len,
-								   expected->key_word, expected->key_mask))
-				child = expected;
+			step = &node->steps[position];
+			if (step->op != MONGO_DIRECT_NONE &&
+				convert_known_field(conv, iter, step, seen, values, isnull))
+			{
+				filled++;
+				continue;
+			}
+			/* else first the key the previous document had here */
+			if (step->child != NULL &&
+				mongo_walk_has_key(iter, step->child->name,
+								   step->child->name_len,
+								   step->child->key_word,
+								   step->child->key_mask))
+				child = step->child;
 		}
 		if (child != NULL)
 			stepped = mongo_walk_step(iter, iter->next_off + 1 +
@@ -685,12 +732,16 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 			int			found = find_child(node, bson_iter_key_unsafe(iter),
 										   mongo_walk_key_len(iter));
 
-			if (position < MONGO_FIELD_HINTS)
-				node->hints[position] = found;
 			if (found < 0)
+			{
+				if (step != NULL)
+					record_step(step, NULL, columns, 0);
 				continue;
+			}
 			child = node->children[found];
 		}
+		if (step != NULL)
+			record_step(step, child, columns, bson_iter_type(iter));
 
 		for (i = 0; i < child->ncolumns; i++)
 		{
@@ -734,6 +785,177 @@ convert_fields(MongoConverter *conv, bson_iter_t *iter,
 }
 
 /*
+ * record_step
+ *		Remember for the next document what the walk found at this position:
+ *		child (NULL for none) with a value of type, and how the value goes
+ *		into the child's column when it has one, of a direct type.
+ */
+static void
+record_step(MongoFieldStep *step, const MongoFieldNode *child,
+			const MongoColumn *columns, uint8 type)
+{
+	const MongoColumn *col;
+	MongoDirectOp op = MONGO_DIRECT_NONE;
+
+	step->child = child;
+	step->op = MONGO_DIRECT_NONE;
+	/* MinKey and MaxKey fall on bit 31, which no direct type has */
+	if (child == NULL || child->ncolumns != 1 ||
+		(columns[child->columns[0]].direct_types &
+		 MONGO_BSON_TYPE_BIT(type & 31)) == 0)
+		return;
+
+	col = &columns[child->columns[0]];
+	switch (type)
+	{
+		case BSON_TYPE_INT32:
+			op = col->kind == MONGO_TARGET_INT4 ? MONGO_DIRECT_INT4 :
+				MONGO_DIRECT_INT8_FROM_INT32;
+			break;
+		case BSON_TYPE_INT64:
+			op = MONGO_DIRECT_INT8;
+			break;
+		case BSON_TYPE_DOUBLE:
+			op = MONGO_DIRECT_FLOAT8;
+			break;
+		case BSON_TYPE_BOOL:
+			op = MONGO_DIRECT_BOOL;
+			break;
+		case BSON_TYPE_DATE_TIME:
+			op = MONGO_DIRECT_TIMESTAMP;
+			break;
+		case BSON_TYPE_UTF8:
+			op = MONGO_DIRECT_TEXT;
+			break;
+		case BSON_TYPE_OID:
+			op = MONGO_DIRECT_OBJECT_ID;
+			break;
+		default:
+			/* direct_types gives no other type */
+			return;
+	}
+	step->op = op;
+	step->type = type;
+	step->column = child->columns[0];
+	step->attr = col->attnum - 1;
+}
+
+/*
+ * convert_known_field
+ *		Step iter to the next element and convert it into a column, when
+ *		the element is what the last document had at this position (step):
+ *		the same key and a value of the same type, which goes straight into
+ *		the key's only column.  That is most elements of most documents, and
+ *		this does for them what the general walk does (mongo_walk_step, the
+ *		key's lookup, its columns' loop, direct_value) with what is known of
+ *		them.  False, with nothing changed, for anything else: another key
+ *		or type, an element mongo_walk_step would reject, a date out of
+ *		range, a column the document filled already (a repeated key); the
+ *		general walk then takes the element, and reports what is wrong with
+ *		it.
+ *
+ *		Of the iterator only next_off moves: nothing reads the others
+ *		before the general step sets them all again.
+ */
+static pg_attribute_always_inline bool
+convert_known_field(MongoConverter *conv, bson_iter_t *iter,
+					const MongoFieldStep *step, bool *seen, Datum *values,
+					bool *isnull)
+{
+	const uint8 *data = iter->raw;
+	uint32		len = iter->len;
+	uint32		off = iter->next_off;
+	const MongoFieldNode *child = step->child;
+	uint32		o;
+	uint32		next;
+	uint32		l;
+	int64		i64;
+	float8		f8;
+	Timestamp	timestamp;
+	Datum		value;
+
+	/* next_off is inside the document (see mongo_walk_step) */
+	if (data[off] != step->type || seen[step->column] ||
+		!mongo_walk_has_key(iter, child->name, child->name_len,
+							child->key_word, child->key_mask))
+		return false;
+
+	/* the value, after the key's NUL, which mongo_walk_has_key compared */
+	o = off + 1 + child->name_len + 1;
+	switch ((MongoDirectOp) step->op)
+	{
+		case MONGO_DIRECT_INT4:
+		case MONGO_DIRECT_INT8_FROM_INT32:
+			next = o + WALK_INT32_SIZE;
+			if (next >= len)
+				return false;
+			value = step->op == MONGO_DIRECT_INT4 ?
+				Int32GetDatum((int32) mongo_walk_read_length(data, o)) :
+				Int64GetDatum((int32) mongo_walk_read_length(data, o));
+			break;
+		case MONGO_DIRECT_INT8:
+			next = o + WALK_INT64_SIZE;
+			if (next >= len)
+				return false;
+			value = Int64GetDatum(mongo_walk_read_int64(data, o));
+			break;
+		case MONGO_DIRECT_FLOAT8:
+			next = o + WALK_INT64_SIZE;
+			if (next >= len)
+				return false;
+			i64 = mongo_walk_read_int64(data, o);
+			memcpy(&f8, &i64, sizeof(f8));
+			value = Float8GetDatum(f8);
+			break;
+		case MONGO_DIRECT_BOOL:
+			next = o + 1;
+			if (next >= len || data[o] > 1)
+				return false;
+			value = BoolGetDatum(data[o] != 0);
+			break;
+		case MONGO_DIRECT_TIMESTAMP:
+			next = o + WALK_INT64_SIZE;
+			if (next >= len)
+				return false;
+			i64 = mongo_walk_read_int64(data, o);
+			if (!mongo_unix_ms_timestamp(i64, &timestamp))
+				return false;
+			value = TimestampGetDatum(timestamp);
+			break;
+		case MONGO_DIRECT_OBJECT_ID:
+			next = o + WALK_OID_SIZE;
+			if (next >= len)
+				return false;
+			value = PointerGetDatum(object_id_text((const bson_oid_t *)
+												   (data + o)));
+			break;
+		case MONGO_DIRECT_TEXT:
+			/* length prefix, then that many bytes, the last a NUL */
+			if (o + WALK_LENGTH_SIZE >= len)
+				return false;
+			l = mongo_walk_read_length(data, o);
+			if (l == 0 || l > len - (o + WALK_LENGTH_SIZE))
+				return false;
+			next = o + WALK_LENGTH_SIZE + l;
+			if (next >= len || data[next - 1] != '\0')
+				return false;
+			/* a string that is not UTF-8 is an error of this column */
+			conv->current_column = step->column;
+			value = PointerGetDatum(document_text((const char *) data + o +
+												  WALK_LENGTH_SIZE, l - 1));
+			break;
+		default:
+			return false;
+	}
+
+	iter->next_off = next;
+	seen[step->column] = true;
+	values[step->attr] = value;
+	isnull[step->attr] = false;
+	return true;
+}
+
+/*
  * direct_value
  *		The value of a field of one of its column's direct_types, converted
  *		as convert_value would, without its calls: most of a document's
@@ -769,13 +991,8 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 			{
 				size_t		len;
 				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
-				int			server_len;
-				char	   *str;
 
-				if (plain_document_string(utf8, (uint32) len))
-					return PointerGetDatum(text_datum(utf8, (int) len));
-				str = mongo_server_string(utf8, (uint32) len, &server_len);
-				return PointerGetDatum(text_datum(str, server_len));
+				return PointerGetDatum(document_text(utf8, (uint32) len));
 			}
 		case BSON_TYPE_OID:
 			return PointerGetDatum(object_id_text(bson_iter_oid_unsafe(iter)));
@@ -786,6 +1003,23 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 	elog(ERROR, "BSON type 0x%02x has no direct conversion",
 		 (unsigned int) bson_iter_type(iter));
 	pg_unreachable();
+}
+
+/*
+ * document_text
+ *		A string of a document as text: plain ASCII as it is, anything else
+ *		verified and converted to the database encoding.
+ */
+static pg_attribute_always_inline text *
+document_text(const char *utf8, uint32 len)
+{
+	int			server_len;
+	char	   *str;
+
+	if (plain_document_string(utf8, len))
+		return text_datum(utf8, (int) len);
+	str = mongo_server_string(utf8, len, &server_len);
+	return text_datum(str, server_len);
 }
 
 /*

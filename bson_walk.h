@@ -71,6 +71,19 @@ mongo_walk_read_length(const uint8 *data, uint32 at)
 }
 
 /*
+ * mongo_walk_read_int64
+ *		The little-endian 64-bit value stored at data + at.
+ */
+static inline int64
+mongo_walk_read_int64(const uint8 *data, uint32 at)
+{
+	int64		value;
+
+	memcpy(&value, data + at, sizeof(value));
+	return BSON_UINT64_FROM_LE(value);
+}
+
+/*
  * mongo_walk_key_end
  *		The offset of the first NUL byte at or after o and before len, or
  *		len when there is none; looked for a word at a time while a whole

@@ -224,6 +224,24 @@ SELECT in_dump('SELECT year10000_json::text FROM far_dates');
 SELECT in_dump('SELECT date_max::text FROM far_dates');
 SELECT in_dump('SELECT date_min::text FROM far_dates');
 
+-- documents of one shape are converted as the one before had its values
+-- at each position; what differs there is still seen: another type, a
+-- reordered document, a repeated key (the first wins), null, non-ASCII
+CREATE FOREIGN TABLE steps (_id int, n bigint, b bool, d timestamptz, s text,
+                            o text OPTIONS (bson_type 'objectId'))
+  SERVER dump OPTIONS (file 'regress/steps.bson');
+SELECT _id, n, b, d AT TIME ZONE 'UTC' AS d_utc, s, o FROM steps;
+-- and a damaged boolean, a date out of range, a zero byte, not UTF-8 in
+-- the second document, where the first had good values
+ALTER FOREIGN TABLE steps OPTIONS (SET file 'regress/steps_bool.bson');
+SELECT in_dump('SELECT b::text FROM steps');
+ALTER FOREIGN TABLE steps OPTIONS (SET file 'regress/steps_date.bson');
+SELECT in_dump('SELECT d::text FROM steps');
+ALTER FOREIGN TABLE steps OPTIONS (SET file 'regress/steps_nul.bson');
+SELECT in_dump('SELECT s FROM steps');
+ALTER FOREIGN TABLE steps OPTIONS (SET file 'regress/steps_utf8.bson');
+SELECT in_dump('SELECT s FROM steps');
+
 -- every BSON type, and dates at both ends of int64, convert to json and to
 -- $$ROOT json and text without an error; to jsonb too, but for strings
 -- holding a zero byte, which jsonb cannot hold (json writes \u0000)

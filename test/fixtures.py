@@ -324,6 +324,52 @@ def write_hostile(directory):
         date("date_max", 2**63 - 1),
         date("date_min", -2**63)))
     write_every_type(write)
+    write_known_steps(write)
+
+
+def write_known_steps(write):
+    """Documents of one shape, whose values a scan converts, after the
+    first document, as the one before had them at each position
+    (convert_known_field in bson_convert.c), and what it must notice there:
+    a value of another type, a reordered document, a repeated key, BSON
+    null, a string that is not ASCII; and files whose second document has,
+    where the first had a good value, a damaged boolean, a date beyond
+    PostgreSQL's range, a string with a zero byte or not UTF-8."""
+    oid = bytes.fromhex("64b7f0c2e4b0a1a2b3c4d5e6")
+
+    def row(_id, n, b, day, s):
+        return [int32("_id", _id), n, element(0x08, "b", b),
+                date("d", day * 86400000), string("s", s),
+                element(0x07, "o", oid)]
+
+    def int64(key, value):
+        return element(0x12, key, value.to_bytes(8, "little", signed=True))
+
+    def double(key, value):
+        return element(0x01, key, struct.pack("<d", value))
+
+    reordered = row(5, int32("n", 5), b"\x01", 5, "five")
+    write("steps.bson", b"".join([
+        raw_document(*row(1, int32("n", 1), b"\x01", 1, "one")),
+        raw_document(*row(2, int32("n", 2), b"\x00", 2, "two")),
+        raw_document(*row(3, int64("n", 5000000000), b"\x01", 3, "drei ä")),
+        raw_document(*row(4, double("n", 4.0), b"\x00", 4, "four")),
+        raw_document(*reversed(reordered)),
+        raw_document(*row(6, int32("n", 6), b"\x01", 6, "six")[:2],
+                     int32("n", 66),
+                     *row(6, int32("n", 6), b"\x01", 6, "six")[2:]),
+        raw_document(int32("_id", 7), int32("n", 7), element(0x0A, "b", b""),
+                     *row(7, int32("n", 7), b"\x01", 7, "seven")[3:]),
+        raw_document(*row(8, int32("n", 8), b"\x00", 8, "eight"))]))
+    good = raw_document(*row(1, int32("n", 1), b"\x01", 1, "one"))
+    write("steps_bool.bson", good + raw_document(
+        *row(2, int32("n", 2), b"\x02", 2, "two")))
+    write("steps_date.bson", good + raw_document(
+        *row(2, int32("n", 2), b"\x00", 2**63 // 86400000, "two")))
+    write("steps_nul.bson", good + raw_document(
+        *row(2, int32("n", 2), b"\x00", 2, "t\x00o")))
+    write("steps_utf8.bson", good + raw_document(
+        *row(2, int32("n", 2), b"\x00", 2, "two")).replace(b"two", b"t\xffo"))
 
 
 def write_every_type(write):
