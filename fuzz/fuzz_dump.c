@@ -19,8 +19,15 @@
  * (the reader's large buffer would hide it), walked element by element with
  * the scan's walker (bson_walk.h), both its steps, and with libbson's
  * bson_iter_next side by side, at every depth, which must agree on every
- * step, and converted twice: into columns of every kind with
- * on_type_mismatch 'null', and with 'error'.
+ * step, and converted three times: into columns of every kind with
+ * on_type_mismatch 'null', and twice with 'error'.  The first strict
+ * converter is kept for the whole run, so it takes the fast path of an
+ * element that is what the documents before had at its position
+ * (convert_known_field in bson_convert.c); the second is made for the
+ * document alone, knows no document before it and takes the general walk.
+ * The two must agree: both raise the same ERROR, or neither does and every
+ * column has the same value (or is NULL in both); where they differ, the
+ * target aborts.
  * An ERROR is a correct outcome for a bad input, and is caught; a crash or
  * an UndefinedBehaviorSanitizer report is a bug.
  *
@@ -44,6 +51,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -109,6 +118,10 @@ static const FuzzColumn fuzz_columns[] = {
 
 static MongoConverter *tolerant_converter;	/* on_type_mismatch 'null' */
 static MongoConverter *strict_converter;	/* on_type_mismatch 'error' */
+static MongoColumn *fresh_columns;	/* 'error' too, for the converter made
+									 * anew for each document */
+static int16 column_typlen[FUZZ_NCOLUMNS];	/* of each column's type */
+static bool column_typbyval[FUZZ_NCOLUMNS];
 static char input_path[MAXPGPATH];
 static char gzip_input_path[MAXPGPATH]; /* input_path with ".gz" added */
 static MemoryContext input_context;		/* reset after every input */
@@ -116,10 +129,16 @@ static MemoryContext document_context;	/* reset after every document */
 
 PG_FUNCTION_INFO_V1(mongo_etl_fuzz_dump);
 
+static MongoColumn *make_columns(MongoMismatchPolicy policy, bool lenient);
 static MongoConverter *make_converter(MongoMismatchPolicy policy,
 									  bool lenient);
 static int	fuzz_one_input(const uint8_t *data, size_t size);
 static void convert_document(const bson_t *document, MongoDumpReader *reader);
+static void check_fast_path(const bson_t *document, MongoDumpReader *reader);
+static ErrorData *convert_catching(MongoConverter *converter,
+								   const bson_t *document,
+								   MongoDumpReader *reader, Datum *values,
+								   bool *isnull);
 static void check_keyed_step(const bson_iter_t *before,
 							 const bson_iter_t *walked, const char *key);
 static void check_walker(bson_iter_t *walker, bson_iter_t *reference,
@@ -162,21 +181,24 @@ mongo_etl_fuzz_dump(PG_FUNCTION_ARGS)
 											 ALLOCSET_DEFAULT_SIZES);
 	tolerant_converter = make_converter(MONGO_MISMATCH_NULL, true);
 	strict_converter = make_converter(MONGO_MISMATCH_ERROR, false);
+	fresh_columns = make_columns(MONGO_MISMATCH_ERROR, false);
+	for (i = 0; i < (int) FUZZ_NCOLUMNS; i++)
+		get_typlenbyval(fuzz_columns[i].typid, &column_typlen[i],
+						&column_typbyval[i]);
 
 	PG_RETURN_INT32(LLVMFuzzerRunDriver(&argc, &argv, fuzz_one_input));
 }
 
 /*
- * make_converter
- *		A converter into every column of fuzz_columns, kept for the whole
- *		run.
+ * make_columns
+ *		The columns of fuzz_columns with the given policy, kept for the
+ *		whole run: their type lookups are done once.
  */
-static MongoConverter *
-make_converter(MongoMismatchPolicy policy, bool lenient)
+static MongoColumn *
+make_columns(MongoMismatchPolicy policy, bool lenient)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	MongoColumn *columns = palloc0(sizeof(MongoColumn) * FUZZ_NCOLUMNS);
-	MongoConverter *converter;
 	int			i;
 
 	for (i = 0; i < (int) FUZZ_NCOLUMNS; i++)
@@ -187,6 +209,22 @@ make_converter(MongoMismatchPolicy policy, bool lenient)
 						  c->typmod);
 		mongo_set_column_policy(&columns[i], policy, lenient, lenient);
 	}
+	MemoryContextSwitchTo(old);
+	return columns;
+}
+
+/*
+ * make_converter
+ *		A converter into every column of fuzz_columns, kept for the whole
+ *		run.
+ */
+static MongoConverter *
+make_converter(MongoMismatchPolicy policy, bool lenient)
+{
+	MongoColumn *columns = make_columns(policy, lenient);
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MongoConverter *converter;
+
 	converter = mongo_create_converter("fuzz", columns, FUZZ_NCOLUMNS);
 	MemoryContextSwitchTo(old);
 	return converter;
@@ -244,7 +282,10 @@ fuzz_one_input(const uint8_t *data, size_t size)
 /*
  * convert_document
  *		Convert one document, from a copy that ends where a guard page
- *		begins, with both converters; the strict one may raise an ERROR.
+ *		begins, with both strict converters (check_fast_path), and then
+ *		with the tolerant one, which may raise an ERROR (a damaged
+ *		document).  The strict ones go first, so that they see damaged
+ *		documents too.
  */
 static void
 convert_document(const bson_t *document, MongoDumpReader *reader)
@@ -275,13 +316,10 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 
 	PG_TRY();
 	{
+		check_fast_path(&exact, reader);
 		tolerant_converter->dump = reader;
 		memset(isnull, true, sizeof(isnull));
 		(void) mongo_document_to_slot(tolerant_converter, &exact, values,
-									  isnull);
-		strict_converter->dump = reader;
-		memset(isnull, true, sizeof(isnull));
-		(void) mongo_document_to_slot(strict_converter, &exact, values,
 									  isnull);
 	}
 	PG_FINALLY();
@@ -291,6 +329,110 @@ convert_document(const bson_t *document, MongoDumpReader *reader)
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(document_context);
+}
+
+/*
+ * check_fast_path
+ *		Convert a document with the strict converter kept for the whole run,
+ *		which takes convert_known_field's fast path wherever the document
+ *		has what the documents before had at a position, and with a strict
+ *		converter made now, in the document's memory context, which has
+ *		seen no document and so walks this one the general way (except
+ *		where a key repeats with a document or array as its value: the
+ *		second walk of its fields is given what the first found).  The fast
+ *		path must accept exactly what the general walk accepts and give the
+ *		same values: abort, as a crash libFuzzer reports, when one conversion
+ *		raises an ERROR and the other does not, when both raise different
+ *		ones (in code, message or context: the $$ROOT columns walk the
+ *		whole document again, so a damaged element the fast path let
+ *		through is an ERROR still, but one of a $$ROOT column), or when a
+ *		column is NULL in one and not in the other or holds another value
+ *		(compared as datumIsEqual does, byte for byte).
+ */
+static void
+check_fast_path(const bson_t *document, MongoDumpReader *reader)
+{
+	MongoConverter *fresh_converter;
+	Datum		values[FUZZ_NCOLUMNS];
+	bool		isnull[FUZZ_NCOLUMNS];
+	Datum		fresh_values[FUZZ_NCOLUMNS];
+	bool		fresh_isnull[FUZZ_NCOLUMNS];
+	ErrorData  *error;
+	ErrorData  *fresh_error;
+	int			i;
+
+	fresh_converter = mongo_create_converter("fuzz", fresh_columns,
+											 FUZZ_NCOLUMNS);
+	error = convert_catching(strict_converter, document, reader, values,
+							 isnull);
+	fresh_error = convert_catching(fresh_converter, document, reader,
+								   fresh_values, fresh_isnull);
+
+	if ((error == NULL) != (fresh_error == NULL))
+	{
+		fprintf(stderr, "only the %s strict converter raised an ERROR: %s\n",
+				error != NULL ? "persistent" : "fresh",
+				error != NULL ? error->message : fresh_error->message);
+		abort();
+	}
+	if (error != NULL)
+	{
+		if (error->sqlerrcode != fresh_error->sqlerrcode ||
+			strcmp(error->message, fresh_error->message) != 0 ||
+			strcmp(error->context ? error->context : "",
+				   fresh_error->context ? fresh_error->context : "") != 0)
+		{
+			fprintf(stderr, "the strict converters raised different ERRORs: \"%s\" (%s) and \"%s\" (%s)\n",
+					error->message, error->context ? error->context : "",
+					fresh_error->message,
+					fresh_error->context ? fresh_error->context : "");
+			abort();
+		}
+		return;
+	}
+
+	for (i = 0; i < (int) FUZZ_NCOLUMNS; i++)
+	{
+		if (isnull[i] != fresh_isnull[i] ||
+			(!isnull[i] &&
+			 !datumIsEqual(values[i], fresh_values[i], column_typbyval[i],
+						   column_typlen[i])))
+		{
+			fprintf(stderr, "the strict converters differ in column \"%s\"%s\n",
+					fuzz_columns[i].name,
+					isnull[i] != fresh_isnull[i] ? " (NULL in one)" : "");
+			abort();
+		}
+	}
+}
+
+/*
+ * convert_catching
+ *		Convert a document into values and isnull (all NULL first), and
+ *		return the ERROR the conversion raised, or NULL.  The conversion
+ *		takes no locks or buffers, so the error only needs flushing.
+ */
+static ErrorData *
+convert_catching(MongoConverter *converter, const bson_t *document,
+				 MongoDumpReader *reader, Datum *values, bool *isnull)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile error = NULL;
+
+	converter->dump = reader;
+	memset(isnull, true, sizeof(bool) * FUZZ_NCOLUMNS);
+	PG_TRY();
+	{
+		(void) mongo_document_to_slot(converter, document, values, isnull);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return error;
 }
 
 /*
