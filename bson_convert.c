@@ -874,7 +874,13 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 	Timestamp	timestamp;
 	Datum		value;
 
-	/* next_off is inside the document (see mongo_walk_step) */
+	/*
+	 * data[off] can be read: next_off is inside the document, or, in a
+	 * subdocument whose length prefix says less than the five bytes of an
+	 * empty one (bson_iter_recurse takes it), inside the parent document,
+	 * whose step checked the prefix was there; mongo_walk_has_key then
+	 * fails, as its bounds check does.
+	 */
 	if (data[off] != step->type || seen[step->column] ||
 		!mongo_walk_has_key(iter, child->name, child->name_len,
 							child->key_word, child->key_mask))
@@ -882,6 +888,7 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 
 	/* the value, after the key's NUL, which mongo_walk_has_key compared */
 	o = off + 1 + child->name_len + 1;
+	conv->current_column = step->column;
 	switch ((MongoDirectOp) step->op)
 	{
 		case MONGO_DIRECT_INT4:
@@ -939,8 +946,6 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 			next = o + WALK_LENGTH_SIZE + l;
 			if (next >= len || data[next - 1] != '\0')
 				return false;
-			/* a string that is not UTF-8 is an error of this column */
-			conv->current_column = step->column;
 			value = PointerGetDatum(document_text((const char *) data + o +
 												  WALK_LENGTH_SIZE, l - 1));
 			break;
