@@ -12,6 +12,8 @@
  * COPY's fast path does not cover (partitioned tables and partitions,
  * BEFORE or INSTEAD OF triggers, transition tables, row-level security)
  * are loaded with INSERT ... SELECT instead, which handles everything.
+ * Into a heap table the receiver forms the rows' heap tuples itself, with
+ * each attribute's layout looked up once rather than for every value.
  *
  * Called outside a transaction block, the procedure can commit every N
  * rows: it then reads the collection in _id order, a chunk at a time, and
@@ -93,6 +95,15 @@ static const char *const load_method_names[] = {
 
 typedef struct LoadState LoadState;
 
+/* A target attribute, as form_row stores it */
+typedef struct LoadAttribute
+{
+	int16		attlen;			/* > 0 fixed, -1 varlena */
+	bool		byval;
+	bool		packable;		/* a varlena that may take a 1-byte header */
+	uint8		alignby;		/* its alignment, in bytes */
+} LoadAttribute;
+
 /* The DestReceiver that writes the query's rows into the target */
 typedef struct LoadReceiver
 {
@@ -107,6 +118,14 @@ typedef struct LoadReceiver
 								 * output column, or -1 (dropped or
 								 * generated) */
 	int			id_column;		/* the query's _id output column, or -1 */
+	LoadAttribute *attributes; /* per target attribute, how form_row
+								 * lays it out; NULL: heap_form_tuple
+								 * does */
+	TupleDesc	slot_desc;		/* form_row's slots' descriptor */
+	bool		same_order;		/* the query's columns are the target's
+								 * attributes, in order */
+	Datum	   *values;			/* form_row's row, in target order */
+	bool	   *isnull;
 	TupleTableSlot *slots[LOAD_BATCH_ROWS];
 	int			nbuffered;
 	Size		buffered_bytes;
@@ -187,6 +206,9 @@ static void load_startup(DestReceiver *self, int operation,
 static void load_shutdown(DestReceiver *self);
 static void load_destroy(DestReceiver *self);
 static void flush_batch(LoadReceiver *receiver);
+static LoadAttribute *plan_row_form(Relation rel);
+static HeapTuple form_row(LoadReceiver *receiver, TupleTableSlot *slot,
+						  MemoryContext cxt);
 static void report_progress(LoadState *load, bool final);
 static char *qualified_name(Oid relid);
 static char *joined(List *strings);
@@ -1547,6 +1569,7 @@ create_load_receiver(LoadState *load, Relation rel, bool with_id)
 		receiver->source_column[i] =
 			attr->attisdropped || attr->attgenerated ? -1 : column++;
 	}
+	receiver->same_order = column == tupdesc->natts;
 	receiver->id_column = with_id ? column : -1;
 	receiver->load = load;
 	receiver->id_type = load->id_type;
@@ -1572,8 +1595,20 @@ create_load_receiver(LoadState *load, Relation rel, bool with_id)
 	receiver->estate->es_output_cid = GetCurrentCommandId(true);
 	receiver->cid = receiver->estate->es_output_cid;
 	receiver->bistate = GetBulkInsertState();
-	for (i = 0; i < LOAD_BATCH_ROWS; i++)
-		receiver->slots[i] = table_slot_create(rel, NULL);
+	receiver->attributes = plan_row_form(rel);
+	if (receiver->attributes != NULL)
+	{
+		receiver->values = palloc(sizeof(Datum) * tupdesc->natts);
+		receiver->isnull = palloc(sizeof(bool) * tupdesc->natts);
+
+		/*
+		 * form_row's slots hold heap tuples: a descriptor of their own, not
+		 * reference-counted, since a thousand slots pinning the relation's
+		 * would make the resource owner search a long list for each one
+		 * dropped
+		 */
+		receiver->slot_desc = CreateTupleDescCopy(tupdesc);
+	}
 
 	/* AFTER ROW triggers (foreign key checks) fire at the chunk's end */
 	AfterTriggerBeginQuery();
@@ -1591,10 +1626,11 @@ load_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 
 /*
  * load_receive
- *		Buffer one row: its values into a slot of the target's own type,
- *		copied there (the scan reuses its memory for the next row), with
- *		generated columns computed and constraints checked, as COPY FROM
- *		does before buffering.
+ *		Buffer one row as a tuple of the target's own (the scan reuses its
+ *		memory for the next row): formed by form_row, or materialized from
+ *		a slot of the target's type after its generated columns are
+ *		computed; its constraints checked, as COPY FROM does before
+ *		buffering.
  */
 static bool
 load_receive(TupleTableSlot *slot, DestReceiver *self)
@@ -1602,33 +1638,58 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	LoadReceiver *receiver = (LoadReceiver *) self;
 	TupleTableSlot *target = receiver->slots[receiver->nbuffered];
 	ResultRelInfo *rri = receiver->rri;
+	HeapTuple	tuple;
 	int			i;
+
+	/*
+	 * The slots are made as they are first needed, as COPY FROM does, in
+	 * the receiver's memory: the query's ends before load_destroy
+	 */
+	if (target == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(receiver));
+
+		target = receiver->slots[receiver->nbuffered] =
+			receiver->attributes != NULL
+			? MakeSingleTupleTableSlot(receiver->slot_desc, &TTSOpsHeapTuple)
+			: table_slot_create(receiver->rel, NULL);
+		MemoryContextSwitchTo(oldcxt);
+	}
 
 	slot_getallattrs(slot);
 	ExecClearTuple(target);
-	for (i = 0; i < receiver->natts; i++)
+	if (receiver->attributes != NULL)
 	{
-		int			column = receiver->source_column[i];
-
-		if (column < 0)
-		{
-			target->tts_values[i] = (Datum) 0;
-			target->tts_isnull[i] = true;
-		}
-		else
-		{
-			target->tts_values[i] = slot->tts_values[column];
-			target->tts_isnull[i] = slot->tts_isnull[column];
-		}
+		tuple = form_row(receiver, slot, target->tts_mcxt);
+		ExecStoreHeapTuple(tuple, target, true);
 	}
-	ExecStoreVirtualTuple(target);
+	else
+	{
+		for (i = 0; i < receiver->natts; i++)
+		{
+			int			column = receiver->source_column[i];
 
-	if (rri->ri_RelationDesc->rd_att->constr != NULL &&
-		rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
-		ExecComputeStoredGenerated(rri, receiver->estate, target, CMD_INSERT);
+			if (column < 0)
+			{
+				target->tts_values[i] = (Datum) 0;
+				target->tts_isnull[i] = true;
+			}
+			else
+			{
+				target->tts_values[i] = slot->tts_values[column];
+				target->tts_isnull[i] = slot->tts_isnull[column];
+			}
+		}
+		ExecStoreVirtualTuple(target);
+		if (rri->ri_RelationDesc->rd_att->constr != NULL &&
+			rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
+			ExecComputeStoredGenerated(rri, receiver->estate, target,
+									   CMD_INSERT);
+		tuple = ExecFetchSlotHeapTuple(target, true, NULL);
+	}
 	if (rri->ri_RelationDesc->rd_att->constr != NULL)
 		ExecConstraints(rri, target, receiver->estate);
-	ExecMaterializeSlot(target);
+	receiver->buffered_bytes += tuple->t_len;
 	if (receiver->id_column >= 0 && !slot->tts_isnull[receiver->id_column])
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(receiver->id_cxt);
@@ -1641,8 +1702,6 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 		MemoryContextSwitchTo(oldcxt);
 	}
 
-	receiver->buffered_bytes += ExecFetchSlotHeapTuple(target, false,
-													   NULL)->t_len;
 	receiver->rows++;
 	if (++receiver->nbuffered == LOAD_BATCH_ROWS ||
 		receiver->buffered_bytes >= LOAD_BATCH_BYTES)
@@ -1655,6 +1714,197 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 		receiver->load->rows -= receiver->rows;
 	}
 	return true;
+}
+
+/*
+ * plan_row_form
+ *		How form_row lays out each attribute of rel, or NULL when rel is
+ *		not a heap (another access method may want slots of its own) or
+ *		has stored generated columns (computed in a virtual slot): then
+ *		the rows are materialized by heap_form_tuple, as COPY FROM does.
+ */
+static LoadAttribute *
+plan_row_form(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	LoadAttribute *attributes;
+
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		(tupdesc->constr != NULL && tupdesc->constr->has_generated_stored))
+		return NULL;
+	attributes = palloc0(sizeof(LoadAttribute) * tupdesc->natts);
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		LoadAttribute *a = &attributes[i];
+
+		if (attr->attisdropped)
+			continue;
+		/* (a table's column is never a cstring, of length -2) */
+		Assert(attr->attlen > 0 || attr->attlen == -1);
+		a->attlen = attr->attlen;
+		a->byval = attr->attbyval;
+		a->packable = attr->attlen == -1 &&
+			attr->attstorage != TYPSTORAGE_PLAIN;
+		switch (attr->attalign)
+		{
+			case TYPALIGN_DOUBLE:
+				a->alignby = ALIGNOF_DOUBLE;
+				break;
+			case TYPALIGN_INT:
+				a->alignby = ALIGNOF_INT;
+				break;
+			case TYPALIGN_SHORT:
+				a->alignby = ALIGNOF_SHORT;
+				break;
+			default:
+				a->alignby = 1;
+				break;
+		}
+	}
+	return attributes;
+}
+
+/*
+ * form_row
+ *		The heap tuple of the target row whose values are in slot, mapped
+ *		by source_column, allocated in cxt: what heap_form_tuple makes,
+ *		made by a loop that knows each attribute's layout beforehand.  A
+ *		row with a TOAST pointer or an expanded object (which a default
+ *		expression of the load's query can give) is left to
+ *		heap_form_tuple, which flattens them.
+ */
+static HeapTuple
+form_row(LoadReceiver *receiver, TupleTableSlot *slot, MemoryContext cxt)
+{
+	TupleDesc	tupdesc = RelationGetDescr(receiver->rel);
+	const LoadAttribute *attributes = receiver->attributes;
+	Datum	   *values = slot->tts_values;
+	bool	   *isnull = slot->tts_isnull;
+	int			natts = receiver->natts;
+	Size		data_len = 0;
+	bool		hasnull = false;
+	bool		external = false;
+	HeapTuple	tuple;
+	HeapTupleHeader td;
+	int			hoff;
+	char	   *data;
+	bits8	   *bits;
+	uint16		infomask;
+
+	/* the values in target order, unless the query gives them so */
+	if (!receiver->same_order)
+	{
+		for (int i = 0; i < natts; i++)
+		{
+			int			column = receiver->source_column[i];
+
+			receiver->isnull[i] = column < 0 || slot->tts_isnull[column];
+			if (!receiver->isnull[i])
+				receiver->values[i] = slot->tts_values[column];
+		}
+		values = receiver->values;
+		isnull = receiver->isnull;
+	}
+
+	for (int i = 0; i < natts; i++)
+	{
+		const LoadAttribute *a = &attributes[i];
+		Pointer		p;
+
+		if (isnull[i])
+		{
+			hasnull = true;
+			continue;
+		}
+		if (a->attlen > 0)
+		{
+			data_len = TYPEALIGN(a->alignby, data_len) + a->attlen;
+			continue;
+		}
+		p = DatumGetPointer(values[i]);
+		if (VARATT_IS_EXTERNAL(p))
+			external = true;
+		else if (VARATT_IS_SHORT(p))
+			data_len += VARSIZE_SHORT(p);
+		else if (a->packable && VARATT_CAN_MAKE_SHORT(p))
+			data_len += VARATT_CONVERTED_SHORT_SIZE(p);
+		else
+			data_len = TYPEALIGN(a->alignby, data_len) + VARSIZE(p);
+	}
+	if (external)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+		tuple = heap_form_tuple(tupdesc, values, isnull);
+		MemoryContextSwitchTo(oldcxt);
+		return tuple;
+	}
+
+	hoff = MAXALIGN(offsetof(HeapTupleHeaderData, t_bits) +
+					(hasnull ? BITMAPLEN(natts) : 0));
+	tuple = MemoryContextAllocZero(cxt, HEAPTUPLESIZE + hoff + data_len);
+	tuple->t_data = td = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
+	tuple->t_len = hoff + data_len;
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	HeapTupleHeaderSetDatumLength(td, hoff + data_len);
+	HeapTupleHeaderSetTypeId(td, tupdesc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, tupdesc->tdtypmod);
+	HeapTupleHeaderSetNatts(td, natts);
+	td->t_hoff = hoff;
+
+	data = (char *) td + hoff;
+	bits = hasnull ? td->t_bits : NULL;
+	infomask = hasnull ? HEAP_HASNULL : 0;
+	for (int i = 0; i < natts; i++)
+	{
+		const LoadAttribute *a = &attributes[i];
+		Pointer		p;
+		Size		size;
+
+		if (isnull[i])
+			continue;
+		if (bits != NULL)
+			bits[i >> 3] |= 1 << (i & 7);
+		if (a->byval)
+		{
+			data = (char *) TYPEALIGN(a->alignby, data);
+			store_att_byval(data, values[i], a->attlen);
+			data += a->attlen;
+			continue;
+		}
+		p = DatumGetPointer(values[i]);
+		if (a->attlen > 0)
+		{
+			data = (char *) TYPEALIGN(a->alignby, data);
+			memcpy(data, p, a->attlen);
+			data += a->attlen;
+			continue;
+		}
+		infomask |= HEAP_HASVARWIDTH;
+		if (VARATT_IS_SHORT(p))
+		{
+			size = VARSIZE_SHORT(p);
+			memcpy(data, p, size);
+		}
+		else if (a->packable && VARATT_CAN_MAKE_SHORT(p))
+		{
+			size = VARATT_CONVERTED_SHORT_SIZE(p);
+			SET_VARSIZE_SHORT(data, size);
+			memcpy(data + 1, VARDATA(p), size - 1);
+		}
+		else
+		{
+			data = (char *) TYPEALIGN(a->alignby, data);
+			size = VARSIZE(p);
+			memcpy(data, p, size);
+		}
+		data += size;
+	}
+	td->t_infomask = infomask;
+	Assert(data == (char *) td + hoff + data_len);
+	return tuple;
 }
 
 /*
@@ -1718,7 +1968,7 @@ load_destroy(DestReceiver *self)
 	AfterTriggerEndQuery(receiver->estate);
 	/* the triggers' slots */
 	ExecResetTupleTable(receiver->estate->es_tupleTable, false);
-	for (i = 0; i < LOAD_BATCH_ROWS; i++)
+	for (i = 0; i < LOAD_BATCH_ROWS && receiver->slots[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(receiver->slots[i]);
 	FreeBulkInsertState(receiver->bistate);
 	table_finish_bulk_insert(receiver->rel, 0);

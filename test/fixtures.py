@@ -325,6 +325,31 @@ def write_hostile(directory):
         date("date_min", -2**63)))
     write_every_type(write)
     write_known_steps(write)
+    write_load_kinds(write)
+
+
+def write_load_kinds(write):
+    """Documents whose values mongo_etl.load lays out in heap tuples of
+    its own (form_row in load.c): values of every width and alignment, a
+    string too long for a 1-byte header, one long enough to be compressed,
+    and documents lacking most fields, so that the null bitmap spans
+    several bytes."""
+    full = {"_id": 1, "flag": True, "big": Int64(-5000000000),
+            "word": "abc", "n": 7, "score": 2.5,
+            "uid": bson.Binary(bytes.fromhex(
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11"), 4),
+            "label": "a name", "span": "1 day 02:03:04", "code": "xy",
+            "plain": "stored with a 4-byte header", "amount":
+            Decimal128("-12.50"), "doc": {"a": [1, "x"]},
+            "raw": bson.Binary(b"\x00\x01\xff"), "long": "L" * 200,
+            "huge": "compressible " * 400, "small": 3,
+            "at": datetime.datetime(2024, 2, 29, 23, 59, 59, 123000)}
+    write("load_kinds.bson", b"".join(bson.BSON.encode(d) for d in [
+        full,
+        {"_id": 2},
+        {"_id": 3, "big": Int64(1), "n": -1, "label": "", "raw": b"",
+         "huge": "x", "at": datetime.datetime(1999, 12, 31)},
+        dict(full, _id=4, flag=False, word="é" * 126, long="é" * 64)]))
 
 
 def write_known_steps(write):
