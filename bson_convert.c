@@ -151,7 +151,8 @@ static pg_attribute_always_inline bool convert_known_field(MongoConverter *conv,
 static pg_attribute_always_inline Datum direct_value(MongoConverter *conv,
 													 const bson_iter_t *iter,
 													 const MongoColumn *col);
-static pg_attribute_always_inline text *document_text(const char *utf8,
+static pg_attribute_always_inline text *document_text(MongoConverter *conv,
+													 const char *utf8,
 													 uint32 len);
 static pg_attribute_always_inline bool plain_document_string(const char *str,
 																uint32 len);
@@ -162,8 +163,12 @@ static Datum convert_column(MongoConverter *conv, const bson_iter_t *iter,
 static Datum convert_value_or_null(MongoConverter *conv,
 								   const bson_iter_t *iter,
 								   MongoColumn *col, bool *isnull);
-static inline text *text_datum(const char *str, int len);
-static pg_attribute_always_inline text *object_id_text(const bson_oid_t *oid);
+static pg_attribute_always_inline char *text_space(MongoConverter *conv,
+												   Size size);
+static inline text *text_datum(MongoConverter *conv, const char *str,
+							   int len);
+static pg_attribute_always_inline text *object_id_text(MongoConverter *conv,
+													   const bson_oid_t *oid);
 static Datum text_value(MongoConverter *conv, const bson_iter_t *iter,
 						const MongoColumn *col);
 static int64 integer_value(MongoConverter *conv, const bson_iter_t *iter,
@@ -344,6 +349,7 @@ mongo_create_converter(const char *relname, MongoColumn *columns,
 	conv->columns = columns;
 	conv->ncolumns = ncolumns;
 	conv->seen = palloc0(sizeof(bool) * Max(ncolumns, 1));
+	conv->text_space = palloc(MONGO_TEXT_SPACE);
 	conv->current_column = -1;
 	conv->fields = new_field_node(NULL);
 	for (i = 0; i < ncolumns; i++)
@@ -563,6 +569,7 @@ mongo_document_to_slot(MongoConverter *conv, const bson_t *document,
 		return true;
 
 	conv->document = document;
+	conv->text_space_used = 0;
 	conv->current_column = -1;
 	conv->skip_row = false;
 	memset(conv->seen, 0, sizeof(bool) * conv->ncolumns);
@@ -933,7 +940,7 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 			next = o + WALK_OID_SIZE;
 			if (next >= len)
 				return false;
-			value = PointerGetDatum(object_id_text((const bson_oid_t *)
+			value = PointerGetDatum(object_id_text(conv, (const bson_oid_t *)
 												   (data + o)));
 			break;
 		case MONGO_DIRECT_TEXT:
@@ -946,7 +953,7 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 			next = o + WALK_LENGTH_SIZE + l;
 			if (next >= len || data[next - 1] != '\0')
 				return false;
-			value = PointerGetDatum(document_text((const char *) data + o +
+			value = PointerGetDatum(document_text(conv, (const char *) data + o +
 												  WALK_LENGTH_SIZE, l - 1));
 			break;
 		default:
@@ -997,10 +1004,11 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				size_t		len;
 				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
 
-				return PointerGetDatum(document_text(utf8, (uint32) len));
+				return PointerGetDatum(document_text(conv, utf8, (uint32) len));
 			}
 		case BSON_TYPE_OID:
-			return PointerGetDatum(object_id_text(bson_iter_oid_unsafe(iter)));
+			return PointerGetDatum(object_id_text(conv,
+												  bson_iter_oid_unsafe(iter)));
 		default:
 			break;
 	}
@@ -1016,15 +1024,15 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
  *		verified and converted to the database encoding.
  */
 static pg_attribute_always_inline text *
-document_text(const char *utf8, uint32 len)
+document_text(MongoConverter *conv, const char *utf8, uint32 len)
 {
 	int			server_len;
 	char	   *str;
 
 	if (plain_document_string(utf8, len))
-		return text_datum(utf8, (int) len);
+		return text_datum(conv, utf8, (int) len);
 	str = mongo_server_string(utf8, len, &server_len);
-	return text_datum(str, server_len);
+	return text_datum(conv, str, server_len);
 }
 
 /*
@@ -1275,11 +1283,11 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 				char	   *str = mongo_server_string(utf8, (uint32) len,
 													  &server_len);
 
-				result = text_datum(str, server_len);
+				result = text_datum(conv, str, server_len);
 				break;
 			}
 		case BSON_TYPE_OID:
-			result = object_id_text(bson_iter_oid_unsafe(iter));
+			result = object_id_text(conv, bson_iter_oid_unsafe(iter));
 			break;
 		case BSON_TYPE_INT32:
 			{
@@ -1350,13 +1358,33 @@ text_value(MongoConverter *conv, const bson_iter_t *iter,
 }
 
 /*
+ * text_space
+ *		size bytes for a text datum of the document being converted, from
+ *		the converter's text space while it lasts (MONGO_TEXT_SPACE), else
+ *		palloc'd: a palloc for every string was a twentieth of a load's
+ *		instructions.
+ */
+static pg_attribute_always_inline char *
+text_space(MongoConverter *conv, Size size)
+{
+	char	   *space;
+
+	/* text_space_used stays a multiple of 4, as MONGO_TEXT_SPACE is */
+	if (size > MONGO_TEXT_SPACE - conv->text_space_used)
+		return palloc(size);
+	space = conv->text_space + conv->text_space_used;
+	conv->text_space_used += INTALIGN(size);
+	return space;
+}
+
+/*
  * text_datum
  *		cstring_to_text_with_len, inlined: nearly every row has text columns.
  */
 static inline text *
-text_datum(const char *str, int len)
+text_datum(MongoConverter *conv, const char *str, int len)
 {
-	text	   *result = (text *) palloc(len + VARHDRSZ);
+	text	   *result = (text *) text_space(conv, len + VARHDRSZ);
 
 	SET_VARSIZE(result, len + VARHDRSZ);
 	memcpy(VARDATA(result), str, len);
@@ -1370,9 +1398,10 @@ text_datum(const char *str, int len)
  *		(bson_oid_to_string also writes a NUL, after the text's end.)
  */
 static pg_attribute_always_inline text *
-object_id_text(const bson_oid_t *oid)
+object_id_text(MongoConverter *conv, const bson_oid_t *oid)
 {
-	text	   *result = (text *) palloc(VARHDRSZ + 2 * sizeof(oid->bytes) + 1);
+	text	   *result = (text *) text_space(conv, VARHDRSZ +
+											 2 * sizeof(oid->bytes) + 1);
 
 	SET_VARSIZE(result, VARHDRSZ + 2 * sizeof(oid->bytes));
 	bson_oid_to_string(oid, VARDATA(result));

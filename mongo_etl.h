@@ -434,6 +434,15 @@ typedef struct MongoColumn
 	char		elmalign;
 } MongoColumn;
 
+/*
+ * Bytes a converter keeps for the text values of the document it converts:
+ * most documents' strings and ObjectIds fit, as datums carved out of one
+ * block (pointers into it, as a deformed heap tuple's point into its page)
+ * instead of one palloc each; valid until the next document is converted,
+ * as the scan's per-row memory is.  What does not fit is palloc'd.
+ */
+#define MONGO_TEXT_SPACE 8192
+
 /* A prepared lookup of the columns' field paths; see bson_convert.c */
 typedef struct MongoFieldNode MongoFieldNode;
 
@@ -450,6 +459,9 @@ typedef struct MongoConverter
 	int			current_column; /* column being converted, or -1 */
 	MongoDumpReader *dump;		/* source of the document when it is a file,
 								 * named in error messages */
+	char	   *text_space;		/* MONGO_TEXT_SPACE bytes the row's text
+								 * values are carved out of */
+	uint32		text_space_used;
 	bool		skip_row;		/* a value of this row did not fit, and its
 								 * column's policy is to skip the row */
 	uint64		skipped_rows;	/* rows left out so */
