@@ -3473,7 +3473,10 @@ below, which are repeatable to a point or two:
   read): done (issue 29, round two: a short key compared with the name
   expected at its position as one masked word).
 - Text and numeric datums in a per-batch arena instead of `palloc` in the
-  per-row context: `palloc` is under 2%. Not done.
+  per-row context: done for text (issue 29, round six: a document's
+  strings and ObjectIds carved out of one block the converter keeps, 14%
+  fewer instructions reading flat, 6.5% user); numeric datums, one a user
+  document, are still palloc'd.
 - A cheaper path for ASCII strings, and BSON's type byte read inline:
   done (an 8-byte-at-a-time ASCII check before PostgreSQL's UTF-8
   verification), 6–7.5% fewer instructions per document under callgrind.
