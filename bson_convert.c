@@ -953,7 +953,8 @@ convert_known_field(MongoConverter *conv, bson_iter_t *iter,
 			next = o + WALK_LENGTH_SIZE + l;
 			if (next >= len || data[next - 1] != '\0')
 				return false;
-			value = PointerGetDatum(document_text(conv, (const char *) data + o +
+			value = PointerGetDatum(document_text(conv,
+												  (const char *) data + o +
 												  WALK_LENGTH_SIZE, l - 1));
 			break;
 		default:
@@ -1004,7 +1005,8 @@ direct_value(MongoConverter *conv, const bson_iter_t *iter,
 				size_t		len;
 				const char *utf8 = bson_iter_utf8_unsafe(iter, &len);
 
-				return PointerGetDatum(document_text(conv, utf8, (uint32) len));
+				return PointerGetDatum(document_text(conv, utf8,
+													 (uint32) len));
 			}
 		case BSON_TYPE_OID:
 			return PointerGetDatum(object_id_text(conv,
@@ -1370,6 +1372,8 @@ text_space(MongoConverter *conv, Size size)
 	char	   *space;
 
 	/* text_space_used stays a multiple of 4, as MONGO_TEXT_SPACE is */
+	StaticAssertStmt(MONGO_TEXT_SPACE % ALIGNOF_INT == 0,
+					 "MONGO_TEXT_SPACE must keep text datums int-aligned");
 	if (size > MONGO_TEXT_SPACE - conv->text_space_used)
 		return palloc(size);
 	space = conv->text_space + conv->text_space_used;

@@ -118,7 +118,8 @@ typedef struct LoadReceiver
 								 * output column, or -1 (dropped or
 								 * generated) */
 	int			id_column;		/* the query's _id output column, or -1 */
-	LoadAttribute *attributes; /* per target attribute, how form_row
+	MemoryContext cxt;			/* holds the receiver, its slots and rows */
+	LoadAttribute *attributes;	/* per target attribute, how form_row
 								 * lays it out; NULL: heap_form_tuple
 								 * does */
 	TupleDesc	slot_desc;		/* form_row's slots' descriptor */
@@ -1548,11 +1549,18 @@ get_type_output_function(Oid type)
 static DestReceiver *
 create_load_receiver(LoadState *load, Relation rel, bool with_id)
 {
+	/* a context of its own, which load_destroy frees: one per chunk */
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "mongo_etl load receiver",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	LoadReceiver *receiver = palloc0(sizeof(LoadReceiver));
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	int			column = 0;
 	int			i;
+
+	receiver->cxt = cxt;
 
 	receiver->pub.receiveSlot = load_receive;
 	receiver->pub.rStartup = load_startup;
@@ -1612,6 +1620,7 @@ create_load_receiver(LoadState *load, Relation rel, bool with_id)
 
 	/* AFTER ROW triggers (foreign key checks) fire at the chunk's end */
 	AfterTriggerBeginQuery();
+	MemoryContextSwitchTo(oldcxt);
 	return (DestReceiver *) receiver;
 }
 
@@ -1639,6 +1648,7 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	TupleTableSlot *target = receiver->slots[receiver->nbuffered];
 	ResultRelInfo *rri = receiver->rri;
 	HeapTuple	tuple;
+	Size		tuple_len;
 	int			i;
 
 	/*
@@ -1647,7 +1657,7 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	 */
 	if (target == NULL)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(receiver));
+		MemoryContext oldcxt = MemoryContextSwitchTo(receiver->cxt);
 
 		target = receiver->slots[receiver->nbuffered] =
 			receiver->attributes != NULL
@@ -1662,9 +1672,14 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	{
 		tuple = form_row(receiver, slot, target->tts_mcxt);
 		ExecStoreHeapTuple(tuple, target, true);
+		/* CHECK constraints may read tableoid, as INSERT sets it */
+		target->tts_tableOid = RelationGetRelid(receiver->rel);
+		tuple_len = tuple->t_len;
 	}
 	else
 	{
+		bool		copied;
+
 		for (i = 0; i < receiver->natts; i++)
 		{
 			int			column = receiver->source_column[i];
@@ -1681,15 +1696,21 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 			}
 		}
 		ExecStoreVirtualTuple(target);
+		/* generated columns and CHECK constraints may read tableoid */
+		target->tts_tableOid = RelationGetRelid(receiver->rel);
 		if (rri->ri_RelationDesc->rd_att->constr != NULL &&
 			rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
 			ExecComputeStoredGenerated(rri, receiver->estate, target,
 									   CMD_INSERT);
-		tuple = ExecFetchSlotHeapTuple(target, true, NULL);
+		/* (a slot that holds no heap tuple gives a copy, measured once) */
+		tuple = ExecFetchSlotHeapTuple(target, true, &copied);
+		tuple_len = tuple->t_len;
+		if (copied)
+			heap_freetuple(tuple);
 	}
 	if (rri->ri_RelationDesc->rd_att->constr != NULL)
 		ExecConstraints(rri, target, receiver->estate);
-	receiver->buffered_bytes += tuple->t_len;
+	receiver->buffered_bytes += tuple_len;
 	if (receiver->id_column >= 0 && !slot->tts_isnull[receiver->id_column])
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(receiver->id_cxt);
@@ -1852,6 +1873,7 @@ form_row(LoadReceiver *receiver, TupleTableSlot *slot, MemoryContext cxt)
 	HeapTupleHeaderSetTypeId(td, tupdesc->tdtypeid);
 	HeapTupleHeaderSetTypMod(td, tupdesc->tdtypmod);
 	HeapTupleHeaderSetNatts(td, natts);
+	ItemPointerSetInvalid(&td->t_ctid);
 	td->t_hoff = hoff;
 
 	data = (char *) td + hoff;
@@ -1917,12 +1939,16 @@ flush_batch(LoadReceiver *receiver)
 {
 	ResultRelInfo *rri = receiver->rri;
 	TriggerDesc *trigdesc = rri->ri_TrigDesc;
+	MemoryContext oldcxt;
 	int			i;
 
 	if (receiver->nbuffered == 0)
 		return;
+	/* what the multi-insert allocates goes with the batch, as in COPY FROM */
+	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(receiver->estate));
 	table_multi_insert(receiver->rel, receiver->slots, receiver->nbuffered,
 					   receiver->cid, 0, receiver->bistate);
+	MemoryContextSwitchTo(oldcxt);
 	for (i = 0; i < receiver->nbuffered; i++)
 	{
 		List	   *recheck = NIL;
@@ -1957,7 +1983,8 @@ load_shutdown(DestReceiver *self)
 
 /*
  * load_destroy
- *		Fire the chunk's AFTER triggers and release the executor state.
+ *		Fire the chunk's AFTER triggers and release the executor state and
+ *		the receiver's memory: a load in many chunks keeps none of it.
  */
 static void
 load_destroy(DestReceiver *self)
@@ -1975,7 +2002,8 @@ load_destroy(DestReceiver *self)
 	ExecCloseIndices(receiver->rri);
 	ExecCloseResultRelations(receiver->estate);
 	FreeExecutorState(receiver->estate);
-	MemoryContextDelete(receiver->id_cxt);
+	/* the receiver itself, its slots and last _id */
+	MemoryContextDelete(receiver->cxt);
 }
 
 /*

@@ -439,7 +439,11 @@ typedef struct MongoColumn
  * most documents' strings and ObjectIds fit, as datums carved out of one
  * block (pointers into it, as a deformed heap tuple's point into its page)
  * instead of one palloc each; valid until the next document is converted,
- * as the scan's per-row memory is.  What does not fit is palloc'd.
+ * as the scan's per-row memory is.  What does not fit is palloc'd.  (Unlike
+ * freed memory, the block is not poisoned between documents: a datum read
+ * after its row, which valgrind or CLOBBER_FREED_MEMORY would notice in
+ * palloc'd memory, here reads the next document's text.)  A multiple of 4,
+ * so that every datum in it is int-aligned.
  */
 #define MONGO_TEXT_SPACE 8192
 

@@ -327,5 +327,16 @@ SELECT count(*) AS differing FROM (
    EXCEPT
    SELECT *, stored_sizes(k), pg_column_size(plain) FROM kinds_load k)) d;
 SELECT _id, pg_column_size(plain) AS plain FROM kinds_insert ORDER BY _id;
+-- tableoid, which a CHECK constraint or a stored generated column may
+-- read, is the target's, as INSERT sets it: in a tuple the load forms, and
+-- in the slot a generated column is computed in
+CREATE TABLE kinds_checked (_id int, n int,
+  CHECK (tableoid = 'kinds_checked'::regclass));
+CREATE TABLE kinds_generated (_id int, n int,
+  loaded_into regclass GENERATED ALWAYS AS (tableoid::regclass) STORED);
+CALL mongo_etl.load('kinds_file', 'kinds_checked');
+CALL mongo_etl.load('kinds_file', 'kinds_generated');
+SELECT count(*) FROM kinds_checked;
+SELECT loaded_into, count(*) FROM kinds_generated GROUP BY loaded_into;
 
 RESET search_path;
