@@ -1382,13 +1382,18 @@ so that its loading is left out, round five (8baa569) → round six:
 | INSERT … SELECT / COPY BINARY | 0.918 → 0.881 | 0.727 → 0.708 | 0.514 → 0.504 | |
 | `mongo_etl.load` / COPY BINARY | 0.653 → 0.481 | 0.561 → 0.452 | 0.463 → 0.416 | |
 
-**Wall time.** The full `make bench` at the top of this file is round
-six's. Against issue 29's targets: user read + convert 0.32 µs a document
-and held-out 0.35 (≤ 0.45: met); INSERT … SELECT over COPY BINARY, flat
-1.08 and user 0.91 (≤ 1.15: met); single-worker `mongo_etl.load` over
-COPY BINARY, no index flat 0.62, user 0.63, orders 0.48, and with a
-primary key flat **0.81**, user 0.74, orders 0.63 (≤ 0.85: met on every
-shape). Round five and round six were also run side by side on two
+**Wall time.** Two full `make bench` runs of round six, 3 runs each:
+the first on 6fc48a5, the second (at the top of this file) on aef38f1,
+which only adds the review's fixes (a store a row, a context switch a
+batch). Against issue 29's targets, first and second: user read +
+convert 0.32 and 0.34 µs a document, held-out 0.35 and 0.38 (≤ 0.45:
+met); INSERT … SELECT over COPY BINARY, flat 1.08 and 0.96, user 0.91 and
+0.93 (≤ 1.15: met); single-worker `mongo_etl.load` over COPY BINARY, no
+index flat 0.62 and 0.59, user 0.63 and 0.59, orders 0.48 and 0.53, and
+with a primary key user 0.74 and 0.78, orders 0.63 and 0.61 (≤ 0.85:
+met), but flat **0.81 and 0.92**: met in one run and **not met** in the
+other (in the second, COPY BINARY with the key 1.53 s, the load 1.40 s).
+Round five and round six were also run side by side on two
 clusters (7 rounds, medians, each statement in turn on one and then the
 other, a checkpoint before each; the flat shape's 1,000,000 rows):
 
@@ -1402,8 +1407,8 @@ other, a checkpoint before each; the flat shape's 1,000,000 rows):
 | flat: load / COPY BINARY, no index; primary key | 0.78; 0.86 | 0.71; 0.85 | |
 
 Side by side, the primary-key load is at 0.85 (0.81 to 0.92 in single
-rounds), against 0.81 in the bench run: met in the bench, at the limit
-side by side. The load without an
+rounds): at the limit, and with the two bench runs above, **not reliably
+met**. The load without an
 index gained 12% of its time, but with the key it gained 2%: the index
 costs it 0.74 s here, COPY BINARY 0.74 s, both a text B-tree compared
 through the database's C.UTF-8 collation, and the rounds swing by more
