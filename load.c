@@ -125,7 +125,8 @@ typedef struct LoadReceiver
 	TupleDesc	slot_desc;		/* form_row's slots' descriptor */
 	bool		same_order;		/* the query's columns are the target's
 								 * attributes, in order */
-	Datum	   *values;			/* form_row's row, in target order */
+	Datum	   *values;			/* form_row's row in target order, when the
+								 * query's is another */
 	bool	   *isnull;
 	TupleTableSlot *slots[LOAD_BATCH_ROWS];
 	int			nbuffered;
@@ -207,6 +208,8 @@ static void load_startup(DestReceiver *self, int operation,
 static void load_shutdown(DestReceiver *self);
 static void load_destroy(DestReceiver *self);
 static void flush_batch(LoadReceiver *receiver);
+static void target_order(LoadReceiver *receiver, TupleTableSlot *slot,
+						 Datum *values, bool *isnull);
 static LoadAttribute *plan_row_form(Relation rel);
 static HeapTuple form_row(LoadReceiver *receiver, TupleTableSlot *slot,
 						  MemoryContext cxt);
@@ -1606,8 +1609,11 @@ create_load_receiver(LoadState *load, Relation rel, bool with_id)
 	receiver->attributes = plan_row_form(rel);
 	if (receiver->attributes != NULL)
 	{
-		receiver->values = palloc(sizeof(Datum) * tupdesc->natts);
-		receiver->isnull = palloc(sizeof(bool) * tupdesc->natts);
+		if (!receiver->same_order)
+		{
+			receiver->values = palloc(sizeof(Datum) * tupdesc->natts);
+			receiver->isnull = palloc(sizeof(bool) * tupdesc->natts);
+		}
 
 		/*
 		 * form_row's slots hold heap tuples: a descriptor of their own, not
@@ -1649,7 +1655,6 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	ResultRelInfo *rri = receiver->rri;
 	HeapTuple	tuple;
 	Size		tuple_len;
-	int			i;
 
 	/*
 	 * The slots are made as they are first needed, as COPY FROM does, in
@@ -1680,21 +1685,7 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	{
 		bool		copied;
 
-		for (i = 0; i < receiver->natts; i++)
-		{
-			int			column = receiver->source_column[i];
-
-			if (column < 0)
-			{
-				target->tts_values[i] = (Datum) 0;
-				target->tts_isnull[i] = true;
-			}
-			else
-			{
-				target->tts_values[i] = slot->tts_values[column];
-				target->tts_isnull[i] = slot->tts_isnull[column];
-			}
-		}
+		target_order(receiver, slot, target->tts_values, target->tts_isnull);
 		ExecStoreVirtualTuple(target);
 		/* generated columns and CHECK constraints may read tableoid */
 		target->tts_tableOid = RelationGetRelid(receiver->rel);
@@ -1735,6 +1726,25 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 		receiver->load->rows -= receiver->rows;
 	}
 	return true;
+}
+
+/*
+ * target_order
+ *		The values of the query's row in slot as the target's attributes
+ *		hold them, into values and isnull: NULL for a dropped or generated
+ *		attribute, which the query has no column for.
+ */
+static void
+target_order(LoadReceiver *receiver, TupleTableSlot *slot, Datum *values,
+			 bool *isnull)
+{
+	for (int i = 0; i < receiver->natts; i++)
+	{
+		int			column = receiver->source_column[i];
+
+		isnull[i] = column < 0 || slot->tts_isnull[column];
+		values[i] = isnull[i] ? (Datum) 0 : slot->tts_values[column];
+	}
 }
 
 /*
@@ -1816,16 +1826,9 @@ form_row(LoadReceiver *receiver, TupleTableSlot *slot, MemoryContext cxt)
 	/* the values in target order, unless the query gives them so */
 	if (!receiver->same_order)
 	{
-		for (int i = 0; i < natts; i++)
-		{
-			int			column = receiver->source_column[i];
-
-			receiver->isnull[i] = column < 0 || slot->tts_isnull[column];
-			if (!receiver->isnull[i])
-				receiver->values[i] = slot->tts_values[column];
-		}
 		values = receiver->values;
 		isnull = receiver->isnull;
+		target_order(receiver, slot, values, isnull);
 	}
 
 	for (int i = 0; i < natts; i++)
