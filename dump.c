@@ -61,6 +61,10 @@ struct MongoDumpReader
 
 static void fill_buffer(MongoDumpReader *reader, size_t upto);
 static uint32 read_length_prefix(const char *p);
+pg_noreturn static void report_bad_length(const MongoDumpReader *reader,
+										  uint64 offset, uint32 length);
+pg_noreturn static void report_truncated(const MongoDumpReader *reader,
+										 uint64 offset, uint64 present);
 
 /*
  * mongo_dump_open
@@ -140,13 +144,7 @@ mongo_dump_next(MongoDumpReader *reader, const bson_t **document)
 
 			if (length < BSON_MIN_DOCUMENT_SIZE ||
 				length > DUMP_MAX_DOCUMENT_SIZE)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("invalid BSON document in file \"%s\" at byte offset " UINT64_FORMAT,
-								reader->path, offset),
-						 errdetail("The length prefix says %u bytes; a document has %d to %d bytes.",
-								   length, BSON_MIN_DOCUMENT_SIZE,
-								   DUMP_MAX_DOCUMENT_SIZE)));
+				report_bad_length(reader, offset, length);
 
 			if (available >= length)
 			{
@@ -183,13 +181,8 @@ mongo_dump_next(MongoDumpReader *reader, const bson_t **document)
 		{
 			if (available == 0)
 				return false;
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("file \"%s\" is truncated: it ends inside the document at byte offset " UINT64_FORMAT,
-							reader->path,
-							reader->buffer_offset + reader->start),
-					 errdetail("%zu bytes of the document are present.",
-							   available)));
+			report_truncated(reader, reader->buffer_offset + reader->start,
+							 available);
 		}
 		fill_buffer(reader, reader->buffer_size);
 	}
@@ -345,6 +338,41 @@ read_length_prefix(const char *p)
 }
 
 /*
+ * report_bad_length
+ *		The error for a length prefix no document can have, at offset: what
+ *		reading the file and stepping over its documents both say.
+ */
+static void
+report_bad_length(const MongoDumpReader *reader, uint64 offset,
+				  uint32 length)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("invalid BSON document in file \"%s\" at byte offset " UINT64_FORMAT,
+					reader->path, offset),
+			 errdetail("The length prefix says %u bytes; a document has %d to %d bytes.",
+					   length, BSON_MIN_DOCUMENT_SIZE,
+					   DUMP_MAX_DOCUMENT_SIZE)));
+}
+
+/*
+ * report_truncated
+ *		The error for a file that ends inside the document at offset, of
+ *		which present bytes are there.
+ */
+static void
+report_truncated(const MongoDumpReader *reader, uint64 offset,
+				 uint64 present)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("file \"%s\" is truncated: it ends inside the document at byte offset " UINT64_FORMAT,
+					reader->path, offset),
+			 errdetail(UINT64_FORMAT " bytes of the document are present.",
+					   present)));
+}
+
+/*
  * mongo_dump_path
  *		The file being read, for messages.
  */
@@ -413,24 +441,16 @@ mongo_dump_skip(MongoDumpReader *reader)
 		if (reader->end - reader->start < 4)
 		{
 			if (reader->end > reader->start)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
-								reader->path, offset)));
+				report_truncated(reader, offset,
+								 reader->end - reader->start);
 			return 0;
 		}
 	}
 	length = read_length_prefix(reader->buffer + reader->start);
 	if (length < BSON_MIN_DOCUMENT_SIZE || length > DUMP_MAX_DOCUMENT_SIZE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid document length %u in mongodump file \"%s\" at byte offset " UINT64_FORMAT,
-						length, reader->path, offset)));
+		report_bad_length(reader, offset, length);
 	if (offset + length > (uint64) reader->file_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("mongodump file \"%s\" ends inside a document at byte offset " UINT64_FORMAT,
-						reader->path, offset)));
+		report_truncated(reader, offset, reader->file_size - offset);
 
 	/* within the buffer, or by seeking past it */
 	if (reader->end - reader->start >= length)

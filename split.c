@@ -22,6 +22,8 @@
 
 static int	type_bracket(bson_type_t type);
 static char *bound_text(const bson_value_t *value);
+static List *file_ranges(MongoDumpReader *reader, uint64 bytes_per_range,
+						uint64 max_documents);
 
 /*
  * mongo_split_collection
@@ -196,13 +198,36 @@ bound_text(const bson_value_t *value)
  *		Cut a plain mongodump file into ranges of whole documents, of about
  *		bytes_per_range bytes and at most max_documents documents each (0:
  *		no limit), by stepping over the documents' length prefixes: nothing
- *		is read or converted.  Returns a list of MongoFileRange.
+ *		is read or converted.  Returns a list of MongoFileRange.  The file
+ *		is closed also when it is found damaged.
  */
 List *
 mongo_split_file(const char *path, uint64 bytes_per_range,
 				 uint64 max_documents)
 {
 	MongoDumpReader *reader = mongo_dump_open(path);
+	List	   *ranges = NIL;
+
+	PG_TRY();
+	{
+		ranges = file_ranges(reader, bytes_per_range, max_documents);
+	}
+	PG_FINALLY();
+	{
+		mongo_dump_close(reader);
+	}
+	PG_END_TRY();
+	return ranges;
+}
+
+/*
+ * file_ranges
+ *		mongo_split_file's ranges, of the file reader reads.
+ */
+static List *
+file_ranges(MongoDumpReader *reader, uint64 bytes_per_range,
+			uint64 max_documents)
+{
 	List	   *ranges = NIL;
 	MongoFileRange *range = NULL;
 	uint64		offset = 0;
@@ -221,6 +246,5 @@ mongo_split_file(const char *path, uint64 bytes_per_range,
 		range->documents++;
 		offset += length;
 	}
-	mongo_dump_close(reader);
 	return ranges;
 }

@@ -180,6 +180,33 @@ CREATE TRIGGER once AFTER INSERT ON par_one
 CALL mongo_etl.load('big_file', 'par_one', truncate => true, workers => 2);
 SELECT count(*) FROM par_one;
 
+-- a file damaged far from its start (the length prefix of the document at
+-- its middle claims 2 GiB; the last document cut short) fails as the serial
+-- load fails, with the same error, when it is split for the workers
+CREATE FOREIGN TABLE big_file_badlength (_id int, n int, name text)
+  SERVER par_dump OPTIONS (file 'regress/big.badlength.bson');
+CREATE FOREIGN TABLE big_file_truncated (_id int, n int, name text)
+  SERVER par_dump OPTIONS (file 'regress/big.truncated.bson');
+CREATE TABLE par_damaged (LIKE serial);
+\set VERBOSITY sqlstate
+CALL mongo_etl.load('big_file_badlength', 'par_damaged', workers => 2);
+SELECT replace(:'LAST_ERROR_MESSAGE', :'dump_dir', '<dump>') AS error;
+CALL mongo_etl.load('big_file_badlength', 'par_damaged');
+SELECT replace(:'LAST_ERROR_MESSAGE', :'dump_dir', '<dump>') AS error;
+CALL mongo_etl.load('big_file_truncated', 'par_damaged', workers => 2);
+SELECT replace(:'LAST_ERROR_MESSAGE', :'dump_dir', '<dump>') AS error;
+CALL mongo_etl.load('big_file_truncated', 'par_damaged');
+SELECT replace(:'LAST_ERROR_MESSAGE', :'dump_dir', '<dump>') AS error;
+-- and leaves no file open behind it in the calling backend: the same again
+-- opens no more files than the first time left open
+SELECT count(*) AS open_files FROM pg_ls_dir('/proc/self/fd') \gset
+CALL mongo_etl.load('big_file_badlength', 'par_damaged', workers => 2);
+CALL mongo_etl.load('big_file_truncated', 'par_damaged', workers => 2);
+CALL mongo_etl.load('big_file_badlength', 'par_damaged', workers => 2);
+\set VERBOSITY terse
+SELECT count(*) - :open_files AS files_left_open
+  FROM pg_ls_dir('/proc/self/fd');
+
 -- refused: in a transaction block, and a number of workers out of range
 BEGIN;
 CALL mongo_etl.load('big_file', 'par_one', workers => 2);
