@@ -552,7 +552,8 @@ split_collection(LoadState *load, int workers)
 											  options.collection);
 	PG_TRY();
 	{
-		filters = mongo_split_collection(collection,
+		filters = mongo_split_collection(collection, server->servername,
+										 options.database,
 										 workers * MONGO_RANGES_PER_WORKER,
 										 load->batch_rows);
 	}

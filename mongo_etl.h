@@ -342,7 +342,9 @@ typedef struct MongoFileRange
 } MongoFileRange;
 
 extern List *mongo_split_collection(mongoc_collection_t *collection,
-									int ranges, int64 max_documents);
+									const char *servername,
+									const char *database, int ranges,
+									int64 max_documents);
 extern List *mongo_split_file(const char *path, uint64 bytes_per_range,
 							  uint64 max_documents);
 

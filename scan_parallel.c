@@ -140,7 +140,8 @@ mongoEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 	PG_TRY();
 	{
 		parallel->planned_ranges =
-			mongo_split_collection(collection,
+			mongo_split_collection(collection, state->servername,
+								   state->options.database,
 								   participants * MONGO_RANGES_PER_WORKER, 0);
 	}
 	PG_FINALLY();

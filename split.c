@@ -30,6 +30,7 @@ static List *file_ranges(MongoDumpReader *reader, uint64 bytes_per_range,
  *		_id ranges of a collection, as extended JSON filters, about ranges
  *		of them and at most max_documents documents each (0: no limit); or
  *		NIL, with a NOTICE saying why, when the collection cannot be split.
+ *		servername and database name the collection in errors.
  *
  *		The bounds b1 < ... < bk are the _ids found every count/ranges
  *		documents in _id order.  The first range is {_id: {$not: {$gte:
@@ -41,8 +42,9 @@ static List *file_ranges(MongoDumpReader *reader, uint64 bytes_per_range,
  *		out: the collection is then not split.
  */
 List *
-mongo_split_collection(mongoc_collection_t *collection, int ranges,
-					   int64 max_documents)
+mongo_split_collection(mongoc_collection_t *collection,
+					   const char *servername, const char *database,
+					   int ranges, int64 max_documents)
 {
 	bson_error_t error;
 	int64		count = mongo_estimated_count(collection, &error);
@@ -95,7 +97,10 @@ mongo_split_collection(mongoc_collection_t *collection, int ranges,
 			mongoc_cursor_destroy(cursor);
 			bson_destroy(opts);
 			bson_destroy(&filter);
-			mongo_report_error(&error, NULL, NULL, NULL);
+			if (have_previous)
+				bson_value_destroy(&previous);
+			mongo_report_error(&error, servername, database,
+							   mongoc_collection_get_name(collection));
 		}
 		if (found && bson_iter_init_find(&iter, doc, "_id"))
 		{

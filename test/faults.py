@@ -46,13 +46,17 @@ class StallingProxy:
     """A TCP relay between the backend and FerretDB that, once stall() is
     called, passes on only the first 20 bytes of the server's next reply,
     in two pieces, and holds the rest until release(): a reply that stops
-    half way, which freezing the server cannot produce on demand."""
+    half way, which freezing the server cannot produce on demand.  After
+    cut_on(pattern), until mend(), it closes the connection instead of
+    passing on a request holding pattern: a connection lost at a chosen
+    request."""
 
     def __init__(self, port, target):
         self.listener = socket.create_server(("127.0.0.1", port))
         self.target = target
         self.stall_next = threading.Event()
         self.released = threading.Event()
+        self.cut_pattern = None
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -67,6 +71,9 @@ class StallingProxy:
     def pump(self, source, sink, replies):
         try:
             while data := source.recv(65536):
+                if not replies and self.cut_pattern is not None \
+                        and self.cut_pattern in data:
+                    break
                 if replies and self.stall_next.is_set():
                     # the header and a little; then, once the backend waits
                     # for the rest, a little more, so that it is reading
@@ -89,6 +96,12 @@ class StallingProxy:
 
     def release(self):
         self.released.set()
+
+    def cut_on(self, pattern):
+        self.cut_pattern = pattern
+
+    def mend(self):
+        self.cut_pattern = None
 
 
 def connect():
@@ -358,6 +371,7 @@ def main():
           f"{time.monotonic() - started:.1f} s")
 
     parallel_load_error()
+    parallel_load_split_cut(proxy, total)
     parallel_load_killed(total)
     parallel_load_without_room(total)
     parallel_scan_cancel(total)
@@ -504,6 +518,43 @@ def parallel_load_error():
           and context.count("mongo_etl load worker") == 1,
           f"SQLSTATE {state}: {message}; context {context!r}")
     cur.execute("DROP TABLE par_check")
+    conn.close()
+
+
+def parallel_load_split_cut(proxy, total):
+    """The connection lost while a parallel load splits the collection into
+    _id ranges (the relay closes it at the first query with a skip, which
+    only the split sends): an error naming the server, the backend lives
+    on, and once the connection is whole again the same load succeeds."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    cur.execute("DROP TABLE IF EXISTS split_cut; "
+                "CREATE TABLE split_cut (_id int, n int)")
+    proxy.cut_on(b"skip\x00")
+    try:
+        cur.execute("CALL mongo_etl.load('stalling', 'split_cut', workers => 2)")
+        state, message = None, ""
+    except psycopg2.Error as e:
+        state, message = e.pgcode, e.diag.message_primary or str(e)
+    proxy.mend()
+    check("parallel load: connection lost while splitting the collection",
+          state == "HV00N" and 'server "stalling"' in message
+          and os.path.exists(f"/proc/{pid}"),
+          f"SQLSTATE {state}: {message}")
+    time.sleep(0.5)
+    try:
+        cur.execute("CALL mongo_etl.load('stalling', 'split_cut', "
+                    "workers => 2, progress_rows => 0)")
+        state = None
+    except psycopg2.Error as e:
+        state = e.pgcode
+    cur.execute("SELECT count(*), sum(n) FROM split_cut")
+    loaded = cur.fetchone()
+    check("parallel load after the lost connection", state is None
+          and loaded == (DOCUMENTS, total), f"SQLSTATE {state}, {loaded}")
+    cur.execute("DROP TABLE split_cut")
     conn.close()
 
 
