@@ -111,6 +111,9 @@ typedef struct MongoModifyState
 	mongoc_bulk_operation_t *bulk;	/* the batch being built, or NULL */
 	bson_t	  **filters;		/* its rows' filters, to name a refused one */
 	int			pending;		/* rows in it */
+	bson_t	   *row_filter;		/* the filter of the row being queued, and */
+	bson_t	   *row_update;		/* its update: libbson's memory, freed by
+								 * release_modify_resources after an error */
 	uint64		rows;			/* rows sent */
 	uint64		matched;		/* documents their filters found */
 	uint64		modified;		/* of those, changed (UPDATE) */
@@ -127,7 +130,7 @@ typedef struct MongoDirectState
 	const char *servername;
 	MongoTableOptions options;
 	MongoWriteTarget target;	/* not opened for EXPLAIN only */
-	bson_t	   *filter;			/* NULL: every document */
+	bson_t	   *filter;			/* NULL: every document; palloc'd */
 	List	   *value_exprs;	/* ExprStates: the filter's values, then the
 								 * new values of the columns */
 	Oid		   *value_types;
@@ -173,6 +176,7 @@ static int64 reply_count(const bson_t *reply, const char *key);
 static void release_modify_resources(void *arg);
 static bson_t *with_table_filter(const MongoTableOptions *options,
 								 bson_t *filter);
+static bson_t *plan_filter(Node *node);
 
 /*
  * mongoAddForeignUpdateTargets
@@ -635,7 +639,6 @@ mongoExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	MongoModifyState *state = (MongoModifyState *) rinfo->ri_FdwState;
 	MemoryContext oldcxt;
 	bson_t	   *filter;
-	bson_t		update = BSON_INITIALIZER;
 	Datum	   *values;
 	bool	   *isnull;
 	uint64		found;
@@ -651,10 +654,12 @@ mongoExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		values[i] = slot->tts_values[state->columns[i].attnum - 1];
 		isnull[i] = slot->tts_isnull[state->columns[i].attnum - 1];
 	}
-	update_document(&update, state->columns, state->ncolumns, values,
-					isnull, state->write_nulls, 0);
-	found = queue_write(state, filter, &update);
-	bson_destroy(&update);
+	state->row_update = bson_new();
+	update_document(state->row_update, state->columns, state->ncolumns,
+					values, isnull, state->write_nulls, 0);
+	found = queue_write(state, filter, state->row_update);
+	bson_destroy(state->row_update);
+	state->row_update = NULL;
 	MemoryContextSwitchTo(oldcxt);
 	if (state->batch_size == 1 && found == 0)
 		return NULL;
@@ -707,13 +712,17 @@ mongoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
  *		read as its text (mongo_append_text_forms), {$in: [...]} when there
  *		are two: the string, and the ObjectId of its 24 hexadecimal digits,
  *		as far as the column's bson_type takes them (both, undeclared).
+ *		It is state->row_filter until queue_write adds it to the batch:
+ *		libbson mallocs it, and release_modify_resources must free it when
+ *		an error is raised before (an _id or a new value that cannot be
+ *		written).
  */
 static bson_t *
 row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 {
 	bool		isnull;
 	Datum		id = ExecGetJunkAttribute(planSlot, state->id_junk, &isnull);
-	bson_t	   *filter = bson_new();
+	bson_t	   *filter;
 	Oid			type = state->id.typid;
 
 	if (isnull)
@@ -724,6 +733,8 @@ row_filter(MongoModifyState *state, TupleTableSlot *planSlot)
 						RelationGetRelationName(state->rel)),
 				 errdetail("Its document's _id did not fit the _id column's type %s, so on_type_mismatch read it as NULL, and the document cannot be found.",
 						   format_type_be(type))));
+	filter = bson_new();
+	state->row_filter = filter;
 	if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
 	{
 		uint32		forms = state->id_types != 0 ? state->id_types :
@@ -776,7 +787,9 @@ queue_write(MongoModifyState *state, bson_t *filter, const bson_t *update)
 			mongoc_collection_create_bulk_operation_with_opts(collection, opts);
 		bson_destroy(opts);
 	}
+	/* the batch's now: sent and freed with it, or freed after an error */
 	state->filters[state->pending++] = filter;
+	state->row_filter = NULL;
 	if (update != NULL)
 		ok = mongoc_bulk_operation_update_many_with_opts(state->bulk, filter,
 														 update, NULL, &error);
@@ -815,13 +828,16 @@ flush_writes(MongoModifyState *state)
 	{
 		char	   *json = bson_as_canonical_extended_json(state->filters[0],
 														   NULL);
+		char	   *first = pstrdup(json);
 
+		/* freed before the message, which raises a pending cancel */
+		bson_free(json);
 		ereport(DEBUG1,
 				(errmsg_internal("mongo_etl: %s %d documents of \"%s.%s\", the first %s",
 								 update ? "updating" : "deleting", n,
 								 state->options.database,
-								 state->options.collection, json)));
-		bson_free(json);
+								 state->options.collection, first)));
+		pfree(first);
 	}
 	state->commands++;
 	if (!mongoc_bulk_operation_execute(state->bulk, &reply, &error))
@@ -942,10 +958,11 @@ write_command_string(CmdType operation, const MongoTableOptions *options,
 		BSON_APPEND_BOOL(&command, "ordered", true);
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 	json = bson_as_relaxed_extended_json(&command, NULL);
-	result = pstrdup(mongo_server_text(json));
-	bson_free(json);
 	bson_destroy(&command);
-	return result;
+	/* libbson's memory is freed before the conversion can raise an error */
+	result = pstrdup(json);
+	bson_free(json);
+	return mongo_server_text(result);
 }
 
 /*
@@ -968,24 +985,27 @@ explain_row_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		MongoTableOptions options;
 		MongoWriteColumn *columns;
 		int			ncolumns;
-		bson_t	   *shown = BCON_NEW("_id", "{", "$param", BCON_INT32(1), "}");
+		bson_t	   *shown;
 		bson_t		update = BSON_INITIALIZER;
+		char	   *command;
 
 		mongo_get_table_options(table, GetForeignServer(table->serverid),
 								&options);
+		/* raises an error for a column it cannot set, before libbson mallocs */
 		init_columns(rel, list_nth(fdw_private, MongoModifyPrivateColumns),
 					 &columns, &ncolumns);
+		shown = BCON_NEW("_id", "{", "$param", BCON_INT32(1), "}");
 		update_document(&update, columns, ncolumns, NULL, NULL, true, 2);
+		command = write_command_string(operation, &options, shown, &update,
+									   true);
+		bson_destroy(&update);
+		bson_destroy(shown);
 		ExplainPropertyText(operation == CMD_UPDATE ? "MongoDB Update"
 							: "MongoDB Delete",
 							psprintf("%s, a row each, up to %d in a bulk write",
-									 write_command_string(operation, &options,
-														  shown, &update,
-														  true),
+									 command,
 									 rows_per_write(mtstate, rinfo, &options)),
 							es);
-		bson_destroy(&update);
-		bson_destroy(shown);
 	}
 	if (es->analyze && state != NULL)
 	{
@@ -1035,9 +1055,10 @@ end_row_modify(MongoModifyState *state)
 
 /*
  * release_modify_resources
- *		Free the bulk write and the collection handle and give the connection
+ *		Free the bulk write, its filters, a row's filter and update not
+ *		queued yet, and the collection handle, and give the connection
  *		back: at the end of the statement, or when its memory goes after an
- *		error.
+ *		error (the transaction's abort frees no memory libbson malloc'd).
  */
 static void
 release_modify_resources(void *arg)
@@ -1050,6 +1071,12 @@ release_modify_resources(void *arg)
 	for (int i = 0; i < state->pending; i++)
 		bson_destroy(state->filters[i]);
 	state->pending = 0;
+	if (state->row_filter != NULL)
+		bson_destroy(state->row_filter);
+	state->row_filter = NULL;
+	if (state->row_update != NULL)
+		bson_destroy(state->row_update);
+	state->row_update = NULL;
 	mongo_close_write_target(&state->target);
 }
 
@@ -1153,8 +1180,8 @@ mongoBeginDirectModify(ForeignScanState *node, int eflags)
 	state->operation = fsplan->operation;
 	state->servername = server->servername;
 	mongo_get_table_options(table, server, &state->options);
-	state->filter = mongo_node_bson(list_nth(fsplan->fdw_private,
-											 MongoDirectPrivateFilter));
+	state->filter = plan_filter(list_nth(fsplan->fdw_private,
+										 MongoDirectPrivateFilter));
 	init_columns(rel, list_nth(fsplan->fdw_private, MongoDirectPrivateColumns),
 				 &state->columns, &state->ncolumns);
 	state->filter_values = intVal(list_nth(fsplan->fdw_private,
@@ -1191,8 +1218,8 @@ mongoIterateDirectModify(ForeignScanState *node)
 	int			nvalues = list_length(state->value_exprs);
 	Datum	   *values;
 	bool	   *isnull;
-	bson_t	   *filter;
-	bson_t		update = BSON_INITIALIZER;
+	bson_t	   *volatile filter = NULL;
+	bson_t	   *update;
 	bson_t		reply;
 	bson_error_t error;
 	bool		ok;
@@ -1211,32 +1238,52 @@ mongoIterateDirectModify(ForeignScanState *node)
 		ExecEvalExpr((ExprState *) lfirst(lc), econtext,
 					 &isnull[foreach_current_index(lc)]);
 	MemoryContextSwitchTo(oldcxt);
-	filter = with_table_filter(&state->options,
-							   state->filter == NULL ? NULL
-							   : mongo_bind_filter(state->filter, values,
-												   isnull,
-												   state->value_types));
-	if (state->operation == CMD_UPDATE)
-		update_document(&update, state->columns, state->ncolumns,
-						values + state->filter_values,
-						isnull + state->filter_values, state->write_nulls, 0);
 
-	if (message_level_is_interesting(DEBUG1))
+	/*
+	 * libbson mallocs the filter and the update, which the transaction's
+	 * abort does not free: an error raised while they are made (a value
+	 * that cannot be written, a cancel at the DEBUG1 message) frees them
+	 * here.  libmongoc raises none; its errors are raised after they go.
+	 */
+	update = bson_new();
+	PG_TRY();
 	{
-		char	   *json = write_command_string(state->operation,
-												&state->options, filter,
-												&update, false);
+		filter = with_table_filter(&state->options,
+								   state->filter == NULL ? NULL
+								   : mongo_bind_filter(state->filter, values,
+													   isnull,
+													   state->value_types));
+		if (state->operation == CMD_UPDATE)
+			update_document(update, state->columns, state->ncolumns,
+							values + state->filter_values,
+							isnull + state->filter_values,
+							state->write_nulls, 0);
 
-		ereport(DEBUG1, (errmsg_internal("mongo_etl: %s", json)));
+		if (message_level_is_interesting(DEBUG1))
+		{
+			char	   *json = write_command_string(state->operation,
+													&state->options, filter,
+													update, false);
+
+			ereport(DEBUG1, (errmsg_internal("mongo_etl: %s", json)));
+		}
 	}
+	PG_CATCH();
+	{
+		if (filter != NULL)
+			bson_destroy(filter);
+		bson_destroy(update);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	if (state->operation == CMD_UPDATE)
-		ok = mongoc_collection_update_many(collection, filter, &update, NULL,
+		ok = mongoc_collection_update_many(collection, filter, update, NULL,
 										   &reply, &error);
 	else
 		ok = mongoc_collection_delete_many(collection, filter, NULL, &reply,
 										   &error);
 	bson_destroy(filter);
-	bson_destroy(&update);
+	bson_destroy(update);
 	if (!ok)
 	{
 		int64		done = reply_count(&reply,
@@ -1289,6 +1336,33 @@ with_table_filter(const MongoTableOptions *options, bson_t *filter)
 }
 
 /*
+ * plan_filter
+ *		The filter of a direct command as mongo_bson_node stored it in the
+ *		plan, or NULL; read in place, in palloc'd memory.  mongo_node_bson's
+ *		copy would be libbson's malloc'd memory, which an error raised
+ *		before mongoEndDirectModify would leave behind: the transaction's
+ *		abort frees palloc'd memory only.  The plan lasts as long as the
+ *		executor.
+ */
+static bson_t *
+plan_filter(Node *node)
+{
+	Const	   *bytes = castNode(Const, node);
+	bytea	   *data;
+	bson_t	   *filter;
+	void	   *allocation;
+
+	if (bytes->constisnull)
+		return NULL;
+	data = DatumGetByteaPP(bytes->constvalue);
+	filter = mongo_palloc0_bson_aligned(allocation, sizeof(bson_t));
+	if (!bson_init_static(filter, (const uint8_t *) VARDATA_ANY(data),
+						  VARSIZE_ANY_EXHDR(data)))
+		elog(ERROR, "invalid filter in the plan of a direct modification");
+	return filter;
+}
+
+/*
  * mongoEndDirectModify
  *		Give the connection back.
  */
@@ -1300,9 +1374,6 @@ mongoEndDirectModify(ForeignScanState *node)
 	if (state == NULL)
 		return;
 	mongo_close_write_target(&state->target);
-	if (state->filter != NULL)
-		bson_destroy(state->filter);
-	state->filter = NULL;
 }
 
 /*
@@ -1319,12 +1390,8 @@ mongoExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	{
 		ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 		int			nvalues = list_length(fsplan->fdw_exprs);
-		bson_t	   *filter =
-			with_table_filter(&state->options,
-							  state->filter == NULL ? NULL
-							  : mongo_bind_filter(state->filter, NULL, NULL,
-												  NULL));
-		bson_t		update = BSON_INITIALIZER;
+		bson_t	   *volatile filter = NULL;
+		bson_t	   *update;
 		Datum	   *values = palloc0(sizeof(Datum) * Max(nvalues, 1));
 		bool	   *isnull = palloc0(sizeof(bool) * Max(nvalues, 1));
 		ListCell   *lc;
@@ -1344,21 +1411,38 @@ mongoExplainDirectModify(ForeignScanState *node, ExplainState *es)
 				isnull[i] = ((Const *) expr)->constisnull;
 			}
 		}
-		if (state->operation == CMD_UPDATE)
-			update_document(&update, state->columns, state->ncolumns,
-							values + state->filter_values,
-							isnull + state->filter_values,
-							state->write_nulls,
-							constants ? 0 : state->filter_values + 1);
-		ExplainPropertyText(state->operation == CMD_UPDATE
-							? "MongoDB Update" : "MongoDB Delete",
-							write_command_string(state->operation,
-												 &state->options, filter,
-												 &update, false),
-							es);
-		bson_destroy(&update);
-		if (filter != NULL)
-			bson_destroy(filter);
+
+		/*
+		 * libbson's memory, freed also when a constant cannot be written
+		 * (update_document raises an error)
+		 */
+		update = bson_new();
+		PG_TRY();
+		{
+			filter = with_table_filter(&state->options,
+									   state->filter == NULL ? NULL
+									   : mongo_bind_filter(state->filter,
+														   NULL, NULL, NULL));
+			if (state->operation == CMD_UPDATE)
+				update_document(update, state->columns, state->ncolumns,
+								values + state->filter_values,
+								isnull + state->filter_values,
+								state->write_nulls,
+								constants ? 0 : state->filter_values + 1);
+			ExplainPropertyText(state->operation == CMD_UPDATE
+								? "MongoDB Update" : "MongoDB Delete",
+								write_command_string(state->operation,
+													 &state->options, filter,
+													 update, false),
+								es);
+		}
+		PG_FINALLY();
+		{
+			if (filter != NULL)
+				bson_destroy(filter);
+			bson_destroy(update);
+		}
+		PG_END_TRY();
 	}
 	if (es->analyze)
 	{

@@ -66,6 +66,9 @@ struct MongoInsertBatch
 	bool		accumulate;		/* keep documents across the executor's
 								 * batches, up to batch_size */
 	TupleTableSlot *current_row;	/* the row made a document, for errors */
+	bson_t	   *root;			/* its $$ROOT document, libbson's memory:
+								 * freed by release_write_resources after an
+								 * error */
 	MemoryContext row_cxt;		/* reset after every row */
 	MemoryContextCallback cleanup;	/* gives the connection back, also after
 									 * an error */
@@ -403,6 +406,7 @@ row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 	{
 		/* the $$ROOT column's document, with the other columns over it */
 		root = root_document(state, slot->tts_values[state->root_attnum - 1]);
+		state->root = root;
 		skip_nulls = true;
 	}
 
@@ -453,6 +457,7 @@ row_document(MongoInsertBatch *state, TupleTableSlot *slot, char *new_id,
 														root);
 
 		bson_destroy(root);
+		state->root = NULL;
 		if (conflict != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -777,10 +782,7 @@ insert_documents(MongoInsertBatch *state, bson_t **docs, int n)
 {
 	bson_t		reply;
 	bson_error_t error;
-
-	/* mongo_append_datum wrote only valid UTF-8: no second check */
-	bson_t	   *opts = BCON_NEW("ordered", BCON_BOOL(true),
-								"validate", BCON_BOOL(false));
+	bson_t	   *opts;
 	bool		ok;
 	bson_iter_t iter;
 	int64		written = 0;
@@ -788,13 +790,18 @@ insert_documents(MongoInsertBatch *state, bson_t **docs, int n)
 	if (message_level_is_interesting(DEBUG1))
 	{
 		char	   *json = bson_as_canonical_extended_json(docs[0], NULL);
+		char	   *first = pstrdup(json);
 
+		/* freed before the message, which raises a pending cancel */
+		bson_free(json);
 		ereport(DEBUG1,
 				(errmsg_internal("mongo_etl: inserting %d documents into \"%s.%s\", the first %s",
 								 n, state->options.database,
-								 state->options.collection, json)));
-		bson_free(json);
+								 state->options.collection, first)));
+		pfree(first);
 	}
+	/* mongo_append_datum wrote only valid UTF-8: no second check */
+	opts = BCON_NEW("ordered", BCON_BOOL(true), "validate", BCON_BOOL(false));
 	ok = mongoc_collection_insert_many(state->target.collection,
 									   (const bson_t **) docs, n, opts,
 									   &reply, &error);
@@ -920,9 +927,10 @@ mongo_insert_end(MongoInsertBatch *state)
 
 /*
  * release_write_resources
- *		Free the documents' buffer, close the collection and give the
- *		connection back: at the end of the INSERT, or when its memory goes
- *		after an error.
+ *		Free the documents' buffer and a row's $$ROOT document, close the
+ *		collection and give the connection back: at the end of the INSERT,
+ *		or when its memory goes after an error (the transaction's abort
+ *		frees no memory libbson malloc'd).
  */
 static void
 release_write_resources(void *arg)
@@ -930,6 +938,9 @@ release_write_resources(void *arg)
 	MongoInsertBatch *state = (MongoInsertBatch *) arg;
 
 	state->npending = 0;
+	if (state->root != NULL)
+		bson_destroy(state->root);
+	state->root = NULL;
 	if (state->writer != NULL)
 		bson_writer_destroy(state->writer);
 	state->writer = NULL;

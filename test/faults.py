@@ -8,9 +8,10 @@ on 127.0.0.1 (port MONGO_ETL_FAULTPORT, default 27147) that it stops,
 kills, freezes and restarts.  Each case checks the SQLSTATE, that the error
 came within a bounded time, that the backend survived and that its open
 file descriptors did not grow.  Then 1,000 short queries in one session
-(its private memory and descriptors must stay flat) and 8 sessions each
-scanning and loading at once (every result must be right).  Prints one
-line per case; exits non-zero on the first failure.
+(its private memory and descriptors must stay flat), writes that fail
+after libbson took memory for them (its private memory must stay flat)
+and 8 sessions each scanning and loading at once (every result must be
+right).  Prints one line per case; exits non-zero on the first failure.
 """
 
 import os
@@ -141,6 +142,9 @@ def main():
     client.faults.big.insert_many({"_id": n, "n": n} for n in range(DOCUMENTS))
     client.faults.small.drop()
     client.faults.small.insert_many({"_id": n, "n": n} for n in range(10))
+    client.faults.written.drop()
+    client.faults.written.insert_many({"_id": f"w{n}", "n": n, "s": "s"}
+                                      for n in range(3))
     client.close()
 
     subprocess.run(["dropdb", "--if-exists", "mongo_etl_faults"], check=True)
@@ -156,6 +160,10 @@ def main():
                    use_remote_estimate 'false');
         CREATE FOREIGN TABLE small (_id int, n int) SERVER faulty
           OPTIONS (database 'faults');
+        CREATE FOREIGN TABLE written (_id text, n int, s text, ts timestamp)
+          SERVER faulty OPTIONS (database 'faults');
+        CREATE FOREIGN TABLE written_doc (_id text, doc jsonb OPTIONS (field '$$ROOT'))
+          SERVER faulty OPTIONS (database 'faults', collection 'written');
         CREATE SERVER stalling FOREIGN DATA WRAPPER mongo_etl
           OPTIONS (uri 'mongodb://127.0.0.1:{PORT + 1}/?socketTimeoutMS=10000');
         CREATE USER MAPPING FOR CURRENT_USER SERVER stalling;
@@ -339,6 +347,28 @@ def main():
     check("1,000 short queries", anon_kb(pid) - rss < 2048 and fd_count(pid) <= fds,
           f"private memory {rss} kB before, {anon_kb(pid)} kB after; "
           f"descriptors {fds} and {fd_count(pid)}")
+
+    # writes that fail once libbson holds 10 kB for them: the transaction's
+    # abort frees no memory libbson mallocs, so each failure would leave
+    # its documents behind (before the fix, 7 MB over 500 of each)
+    failing = {
+        "direct UPDATEs": ("22008", "UPDATE written SET s = repeat('x', 10000), "
+                           "ts = 'infinity' WHERE n = 1"),
+        "row-by-row UPDATEs": ("22008", "UPDATE written SET s = s || "
+                               "repeat('x', 10000), ts = 'infinity' WHERE n = 1"),
+        "INSERTs of a $$ROOT document": (
+            "HV004", "INSERT INTO written_doc VALUES ('a', jsonb_build_object("
+            "'_id', 'b', 'pad', repeat('p', 10000)))"),
+    }
+    for name, (expected, query) in failing.items():
+        for _ in range(50):
+            attempt(cur, query)
+        rss = anon_kb(pid)
+        states = {attempt(cur, query)[0] for _ in range(500)}
+        check(f"500 failed {name}", states == {expected}
+              and anon_kb(pid) - rss < 2048,
+              f"SQLSTATE {', '.join(sorted(map(str, states)))}; private "
+              f"memory {rss} kB before, {anon_kb(pid)} kB after")
     conn.close()
 
     # 8 sessions at once, each scanning and loading
