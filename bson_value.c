@@ -191,6 +191,22 @@ mongo_server_text(const char *utf8)
 }
 
 /*
+ * mongo_server_json
+ *		JSON that libbson wrote, as mongo_server_text gives it, in palloc'd
+ *		memory: libbson's string is freed first, since the conversion can
+ *		raise an error, and the transaction's abort frees no memory libbson
+ *		malloc'd.
+ */
+char *
+mongo_server_json(char *json)
+{
+	char	   *copy = pstrdup(json);
+
+	bson_free(json);
+	return mongo_server_text(copy);
+}
+
+/*
  * mongo_small_int_numeric
  *		An integer as numeric, for jsonb, which copies it: small integers
  *		(counts, quantities, flags) are common in documents, so they are

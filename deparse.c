@@ -307,7 +307,6 @@ mongo_command_string(const MongoTableOptions *options, bool aggregate,
 	bson_t		command = BSON_INITIALIZER;
 	bson_iter_t iter;
 	char	   *json;
-	char	   *result;
 
 	if (aggregate)
 	{
@@ -333,10 +332,8 @@ mongo_command_string(const MongoTableOptions *options, bool aggregate,
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 
 	json = bson_as_relaxed_extended_json(&command, NULL);
-	result = pstrdup(mongo_server_text(json));
-	bson_free(json);
 	bson_destroy(&command);
-	return result;
+	return mongo_server_json(json);
 }
 
 /*

@@ -936,7 +936,6 @@ write_command_string(CmdType operation, const MongoTableOptions *options,
 	bson_t		item;
 	bson_t		empty = BSON_INITIALIZER;
 	char	   *json;
-	char	   *result;
 
 	BSON_APPEND_UTF8(&command, operation == CMD_UPDATE ? "update" : "delete",
 					 options->collection);
@@ -959,10 +958,7 @@ write_command_string(CmdType operation, const MongoTableOptions *options,
 	BSON_APPEND_UTF8(&command, "$db", options->database);
 	json = bson_as_relaxed_extended_json(&command, NULL);
 	bson_destroy(&command);
-	/* libbson's memory is freed before the conversion can raise an error */
-	result = pstrdup(json);
-	bson_free(json);
-	return mongo_server_text(result);
+	return mongo_server_json(json);
 }
 
 /*

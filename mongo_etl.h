@@ -520,6 +520,7 @@ extern Timestamp mongo_timestamp_value(MongoConverter *conv,
 extern char *mongo_server_string(const char *utf8, uint32 len,
 								 int *result_len);
 extern char *mongo_server_text(const char *utf8);
+extern char *mongo_server_json(char *json);
 extern Numeric mongo_small_int_numeric(int64 value);
 extern Numeric mongo_double_numeric(double value);
 extern Numeric mongo_decimal128_numeric(const bson_iter_t *iter);

@@ -440,7 +440,6 @@ mongo_explain_ranges(MongoScanState *state, ExplainState *es)
 	{
 		bson_t	   *filter;
 		char	   *json;
-		char	   *text;
 
 		/* written as the command is (the queue keeps canonical JSON) */
 		filter = bson_new_from_json((const uint8_t *) lfirst(lc), -1, NULL);
@@ -448,14 +447,7 @@ mongo_explain_ranges(MongoScanState *state, ExplainState *es)
 			elog(ERROR, "invalid range filter of a parallel scan");
 		json = bson_as_relaxed_extended_json(filter, NULL);
 		bson_destroy(filter);
-
-		/*
-		 * libbson's memory is freed before the conversion, which raises an
-		 * error for a string _id the database encoding cannot hold
-		 */
-		text = pstrdup(json);
-		bson_free(json);
-		shown = lappend(shown, mongo_server_text(text));
+		shown = lappend(shown, mongo_server_json(json));
 	}
 	ExplainPropertyList("MongoDB Range Filters", shown, es);
 }
